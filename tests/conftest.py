@@ -1,0 +1,196 @@
+"""Test fixtures: an app on SQLite (or TEST_DATABASE_URL), seeded once, each test rolled back."""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import g
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy import event, select
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from tracker import create_app
+from tracker.auth.service import create_user
+from tracker.config import TestConfig
+from tracker.extensions import db
+from tracker.importer.seed import load_seed_files, seed_files
+from tracker.models import OrgUnit, Plan, Task, User
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "test-pass-123"
+
+
+def compile_translations() -> None:
+    """Compile the .po catalogues when their .mo is missing or older (make does this too)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (ROOT / "tracker" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with open(po, "rb") as source, open(mo, "wb") as target:
+                write_mo(target, read_po(source))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    compile_translations()
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
+    )
+
+    def fresh_request_globals():
+        # The tests keep one app context open, which requests would share: give each
+        # request an empty `g`, as it has in production (Flask-Login caches the user there).
+        for name in list(g):
+            g.pop(name)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, fresh_request_globals)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        load_seed_files(seed_files(ROOT / "seed_plans"))
+        db.session.commit()
+        yield app
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def db_session(app):
+    """Each test runs inside a transaction that is rolled back; commits become savepoints."""
+    connection = db.engine.connect()
+    outer = connection.begin()
+    original = db.session
+    # A plain Session bound to the test's connection (Flask-SQLAlchemy's own Session picks
+    # its engine by bind key and would ignore the connection).
+    db.session = scoped_session(
+        sessionmaker(bind=connection, join_transaction_mode="create_savepoint", query_cls=db.Query),
+        scopefunc=_app_ctx_id,
+    )
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        db.session = original
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user: User):
+        with self.client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return user
+
+    def logout(self):
+        with self.client.session_transaction() as session:
+            session.clear()
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+def unit(code: str) -> OrgUnit:
+    found = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    assert found is not None, f"no unit {code}"
+    return found
+
+
+@pytest.fixture
+def make_user():
+    def make(role: str, unit_code: str, username: str | None = None) -> User:
+        user = create_user(username or f"{role}-{unit_code}-{uuid.uuid4().hex[:6]}", PASSWORD, role, unit_code)
+        db.session.commit()  # a savepoint: a request's rollback must not undo the fixture
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_unit():
+    def make(code: str, parent_code: str, kind: str = "institution", level: str = "institution", name: str | None = None) -> OrgUnit:
+        parent = unit(parent_code)
+        new = OrgUnit(code=code, name=name or code, kind=kind, level=level, parent=parent)
+        db.session.add(new)
+        db.session.flush()
+        new.path = f"{parent.path}{new.id}/"
+        db.session.commit()
+        return new
+
+    return make
+
+
+@pytest.fixture
+def make_task():
+    def make(owner_code: str | None, plan_key: str = "fixture-plan", parent: Task | None = None, **values) -> Task:
+        plan = db.session.scalar(select(Plan).where(Plan.key == plan_key))
+        if plan is None:
+            plan = Plan(key=plan_key, title="测试计划", issuer_unit=unit("NHC"))
+            db.session.add(plan)
+        task = Task(
+            plan=plan,
+            parent=parent,
+            ref=values.pop("ref", f"T-{uuid.uuid4().hex[:8]}"),
+            title=values.pop("title", "测试任务"),
+            owner_unit=unit(owner_code) if owner_code else None,
+            depth=parent.depth + 1 if parent else 0,
+            **values,
+        )
+        db.session.add(task)
+        db.session.flush()
+        task.path = f"{parent.path if parent else '/'}{task.id}/"
+        db.session.commit()
+        return task
+
+    return make
+
+
+@contextmanager
+def count_queries():
+    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield lambda: len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def today() -> date:
+    return date.today()

@@ -1,0 +1,25 @@
+"""A provincial QC-centre user signs in and reads the plan tree, in Chinese."""
+import pytest
+
+from tests.e2e.conftest import login
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_provincial_reporter_reads_their_plan_tree(live_server, page, screenshot):
+    login(page, live_server, "bj_qc")
+    assert page.locator("h1").inner_text() == "行动计划"
+    page.click("text=国家肿瘤规范化诊疗质控工作2024年工作要点")
+    tree = page.locator("#plan-tree")
+    tree.wait_for()
+    text = tree.inner_text()
+    assert "死亡病例抽查" in text
+    assert "上海市肿瘤质控中心" not in text
+    screenshot(page, "plan-tree")
+
+
+def test_a_leader_sees_every_plan(live_server, page, screenshot):
+    login(page, live_server, "leader")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 5
+    screenshot(page, "plan-list")

@@ -1,0 +1,82 @@
+"""Action-Plan Tracker (行动计划督办平台): the application factory."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+
+from tracker.config import Config, instance_secret_key
+from tracker.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    app = Flask(__name__, instance_path=str(Path(os.environ.get("INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))))
+    app.config.from_object(config or Config)
+    app.config.update(overrides)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 64 * 1024
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from tracker import models  # noqa: F401  (register the mappers)
+    from tracker.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+    from tracker.auth.routes import bp as auth_bp
+    from tracker.plans.routes import bp as plans_bp
+    from tracker.web import register_web
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(plans_bp)
+    register_web(app)
+
+    from tracker.auth.cli import demo_cli, users_cli
+    from tracker.importer.cli import seed_cli
+    from tracker.plans.cli import plans_cli
+
+    for group in (seed_cli, plans_cli, users_cli, demo_cli):
+        app.cli.add_command(group)
+    return app
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    lang = session.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        return lang
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _configure_engine(engine) -> None:
+    """SQLite: enforce foreign keys and let SQLAlchemy own transactions (SAVEPOINT works)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")

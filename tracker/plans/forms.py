@@ -1,0 +1,77 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from tracker.plans.status import LABELS, STATUSES
+
+
+class TaskFilterForm(FlaskForm):
+    """Filters of the plan page and the task list (GET; no CSRF needed to read)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search titles"), validators=[Optional(), Length(max=100)])
+    status = SelectField(_l("Status"), choices=[], validators=[Optional()], validate_choice=True)
+    owner = StringField(_l("Owner unit"), validators=[Optional(), Length(max=100)])
+    phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], coerce=str)
+    overdue = BooleanField(_l("Overdue only"))
+    due_from = DateField(_l("Due from"), validators=[Optional()])
+    due_to = DateField(_l("Due to"), validators=[Optional()])
+
+    def __init__(self, *args, phases=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = [("", _l("Any status"))] + [(s, LABELS[s]) for s in STATUSES]
+        self.phase.choices = [("", _l("Any phase"))] + [(str(p.id), p.name) for p in phases]
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if ok and self.due_from.data and self.due_to.data and self.due_to.data < self.due_from.data:
+            self.due_to.errors.append(_l("The end is before the start."))
+            return False
+        return ok
+
+
+class StatusForm(FlaskForm):
+    target = HiddenField(validators=[DataRequired()])
+    version = IntegerField(validators=[InputRequired()])
+    comment = TextAreaField(_l("Reason / comment"), validators=[Optional(), Length(max=5000)])
+
+
+class PercentForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    percent = IntegerField(_l("Percent done"), validators=[InputRequired(), NumberRange(min=0, max=100)])
+
+
+class CommentForm(FlaskForm):
+    text = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])
+
+
+class EvidenceForm(FlaskForm):
+    file = FileField(_l("File"), validators=[FileRequired()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    supersedes = HiddenField()
+
+
+class EditTaskForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    owner = SelectField(_l("Owner unit"), coerce=int, validate_choice=True)
+    co_owners = StringField(_l("Co-owner unit codes"), validators=[Optional(), Length(max=2000)],
+                            description=_l("Unit codes separated by commas, e.g. P11-QC, P12-QC"))
+    due_on = DateField(_l("Due date"), validators=[Optional()])
+    deliverable = StringField(_l("Deliverable"), validators=[Optional(), Length(max=300)])
+    weight = FloatField(_l("Weight"), validators=[InputRequired(), NumberRange(min=0.01, max=1000)])
+    comment = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=500)])

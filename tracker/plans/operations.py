@@ -1,0 +1,141 @@
+"""Changes to tasks: status, percent, edits, comments. Each checks permission, applies the
+rule, journals the change in the same transaction and flushes; the caller commits.
+
+Optimistic locking: every change names the task version it was based on; a stale version
+raises `StaleVersion` carrying the current task, and nothing is written.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Optional
+
+from flask_babel import lazy_gettext as _l
+
+from tracker.auth.scope import actor_for, can_change_task, can_view_task
+from tracker.extensions import db
+from tracker.models import OrgUnit, Task, User
+from tracker.models.base import utcnow
+from tracker.plans import journal, rollup
+from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, check_transition
+
+
+class NotAllowed(Exception):
+    """The user may not do this to this task (a 403, or a 404 when they may not even see it)."""
+
+
+class StaleVersion(Exception):
+    """The change was based on an older version of the task."""
+
+    def __init__(self, task: Task):
+        self.task = task
+        super().__init__(f"task {task.id} is at version {task.version}")
+
+
+class InvalidChange(ValueError):
+    """A refused value; the message is for the user."""
+
+
+def _check_version(task: Task, expected_version: Optional[int]) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise StaleVersion(task)
+
+
+def _require_change(user: User, task: Task) -> None:
+    if not can_view_task(user, task):
+        raise NotAllowed(_l("You may not see this task."))
+    if not can_change_task(user, task):
+        raise NotAllowed(_l("You are not allowed to change this task."))
+
+
+def change_status(task: Task, user: User, target: str, comment: str = "",
+                  expected_version: Optional[int] = None) -> Task:
+    if not can_view_task(user, task):
+        raise NotAllowed(_l("You may not see this task."))
+    _check_version(task, expected_version)
+    check_transition(task.status, target, actor_for(user, task), reason=comment)
+    old = task.status
+    task.status = target
+    journal.record(task, user, "status", "status", old, target, comment.strip())
+    if target == ACCEPTED and task.percent != 100:
+        journal.record(task, user, "percent", "percent", task.percent, 100)
+        task.percent = 100
+    rollup.refresh_task_and_ancestors(task)
+    return task
+
+
+def update_percent(task: Task, user: User, percent: int, expected_version: Optional[int] = None) -> Task:
+    """A reporter's estimate of how far an open task is; starting work if it had not started."""
+    _require_change(user, task)
+    _check_version(task, expected_version)
+    if task.status in CLOSED_STATUSES:
+        raise InvalidChange(_l("A closed task cannot change."))
+    if not 0 <= percent <= 100:
+        raise InvalidChange(_l("The percentage must be between 0 and 100."))
+    if task.status == "not_started" and percent > 0:
+        change_status(task, user, IN_PROGRESS)
+    if percent != task.percent:
+        journal.record(task, user, "percent", "percent", task.percent, percent)
+        task.percent = percent
+    rollup.refresh_task_and_ancestors(task)
+    return task
+
+
+EDITABLE_FIELDS = ("title", "description", "owner_unit_id", "due_on", "deliverable", "weight")
+
+
+def edit_task(task: Task, user: User, values: dict[str, Any], co_owner_ids: Optional[list[int]] = None,
+              expected_version: Optional[int] = None, comment: str = "") -> list[str]:
+    """A coordinator's edit of the task's assignment; returns the changed field names."""
+    _require_change(user, task)
+    if not actor_for(user, task).is_coordinator:
+        raise NotAllowed(_l("Only a coordinator edits a task."))
+    _check_version(task, expected_version)
+    changed: list[str] = []
+    if "owner_unit_id" in values and values["owner_unit_id"] != task.owner_unit_id:
+        owner = db.session.get(OrgUnit, values["owner_unit_id"])
+        if owner is None or not (user.sees_everything or owner.is_within(user.unit)):
+            raise InvalidChange(_l("The owner must be your unit or a unit under it."))
+    if "weight" in values and (values["weight"] is None or values["weight"] <= 0):
+        raise InvalidChange(_l("The weight must be greater than 0."))
+    if "title" in values and not (values["title"] or "").strip():
+        raise InvalidChange(_l("A title is required."))
+    for name in EDITABLE_FIELDS:
+        if name in values and values[name] != getattr(task, name):
+            journal.record(task, user, "edit", name, _display(getattr(task, name)), _display(values[name]), comment)
+            setattr(task, name, values[name])
+            changed.append(name)
+    if co_owner_ids is not None:
+        current = sorted(u.id for u in task.co_owners)
+        wanted = sorted(set(co_owner_ids))
+        if current != wanted:
+            units = list(db.session.scalars(db.select(OrgUnit).where(OrgUnit.id.in_(wanted)))) if wanted else []
+            journal.record(task, user, "edit", "co_owners", ", ".join(u.name for u in task.co_owners),
+                           ", ".join(u.name for u in units), comment)
+            task.co_owners = units
+            changed.append("co_owners")
+    if changed:
+        task.updated_at = utcnow()  # a co-owner change alone must still bump the version
+    if "weight" in changed:
+        rollup.refresh_task_and_ancestors(task)
+    db.session.flush()
+    return changed
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def add_comment(task: Task, user: User, text: str) -> None:
+    if not can_view_task(user, task):
+        raise NotAllowed(_l("You may not see this task."))
+    if user.role == "leader":
+        raise NotAllowed(_l("Leaders read; they do not change tasks."))
+    text = (text or "").strip()
+    if not text:
+        raise InvalidChange(_l("The comment is empty."))
+    if len(text) > 5000:
+        raise InvalidChange(_l("A comment may have at most 5000 characters."))
+    journal.record(task, user, "comment", comment=text)
+    db.session.flush()

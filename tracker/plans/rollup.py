@@ -1,0 +1,74 @@
+"""Task progress roll-up, maintained in SQL in the same transaction as the change.
+
+A leaf's progress comes from its status (accepted = 100, cancelled = left out) and reported
+percent; a parent's is the weighted mean of its children that are not cancelled.
+"""
+from __future__ import annotations
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.orm import aliased
+
+from tracker.extensions import db
+from tracker.models import Task
+from tracker.plans.status import ACCEPTED, CANCELLED
+
+
+def leaf_progress(status: str, percent: int) -> float:
+    if status == ACCEPTED:
+        return 100.0
+    return float(max(0, min(100, percent or 0)))
+
+
+def _children_mean(parent_id_column):
+    child = aliased(Task)
+    weighted = func.sum(child.weight * child.progress)
+    total = func.sum(child.weight)
+    return (
+        select(func.coalesce(weighted / func.nullif(total, 0), 0.0))
+        .where(child.parent_id == parent_id_column, child.status != CANCELLED)
+        .scalar_subquery()
+    )
+
+
+def refresh_task_and_ancestors(task: Task) -> None:
+    """After a change to `task`: its own progress if a leaf, then each ancestor's, bottom up.
+
+    One UPDATE per level of depth (a plan is a handful of levels deep). Derived progress does
+    not bump the ancestors' version: it is no edit anyone could conflict with.
+    """
+    if not db.session.scalar(select(func.count()).where(Task.parent_id == task.id)):
+        task.progress = leaf_progress(task.status, task.percent)
+    db.session.flush()
+    ancestor_ids = [int(p) for p in task.path.strip("/").split("/") if p][:-1]
+    for ancestor_id in reversed(ancestor_ids):
+        db.session.execute(
+            update(Task)
+            .where(Task.id == ancestor_id)
+            .values(progress=_children_mean(Task.id))
+            .execution_options(synchronize_session=False)
+        )
+    ids = set(ancestor_ids)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Task) and obj.id in ids:
+            db.session.expire(obj, ["progress"])
+
+
+def recompute_plan(plan_id: int) -> None:
+    """Recompute every task of a plan: leaves from status, then parents bottom-up, in SQL."""
+    child = aliased(Task)
+    has_children = select(child.id).where(child.parent_id == Task.id).exists()
+    db.session.execute(
+        update(Task)
+        .where(Task.plan_id == plan_id, ~has_children)
+        .values(progress=case((Task.status == ACCEPTED, 100.0), else_=func.coalesce(Task.percent, 0) * 1.0))
+        .execution_options(synchronize_session=False)
+    )
+    max_depth = db.session.scalar(select(func.max(Task.depth)).where(Task.plan_id == plan_id)) or 0
+    for depth in range(max_depth - 1, -1, -1):
+        db.session.execute(
+            update(Task)
+            .where(and_(Task.plan_id == plan_id, Task.depth == depth, has_children))
+            .values(progress=_children_mean(Task.id))
+            .execution_options(synchronize_session=False)
+        )
+    db.session.expire_all()

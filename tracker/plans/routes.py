@@ -1,0 +1,91 @@
+"""Plan pages: my work, plan list, the plan page (tree or filtered list), tree children."""
+from flask import Blueprint, abort, current_app, request
+from flask_login import current_user, login_required
+
+from tracker.plans.forms import TaskFilterForm
+from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
+from tracker.plans.service import get_plan, plans_for
+from tracker.extensions import db
+from tracker.models import Task
+from tracker.web import render
+
+bp = Blueprint("plans", __name__)
+
+
+@bp.route("/")
+@login_required
+def my_work_page():
+    return render("plans/my_work.html", work=my_work(current_user))
+
+
+@bp.route("/plans")
+@login_required
+def plan_list():
+    return render("plans/list.html", summaries=plans_for(current_user))
+
+
+def _filters_from(form: TaskFilterForm, plan_id=None) -> TaskFilters:
+    return TaskFilters(
+        plan_id=plan_id,
+        status=form.status.data or None,
+        owner=(form.owner.data or "").strip(),
+        phase_id=int(form.phase.data) if form.phase.data else None,
+        overdue=bool(form.overdue.data),
+        due_from=form.due_from.data,
+        due_to=form.due_to.data,
+        q=(form.q.data or "").strip(),
+    )
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+@bp.route("/plans/<key>")
+@login_required
+def plan_detail(key: str):
+    plan = get_plan(key)
+    if plan is None:
+        abort(404)
+    form = TaskFilterForm(request.args, phases=plan.phases)
+    valid = form.validate() if request.args else True
+    filters = _filters_from(form, plan.id) if valid else TaskFilters(plan_id=plan.id)
+    context = {"plan": plan, "form": form, "filters": filters}
+    if filters.active:
+        context["page"] = paginate(filtered_tasks(current_user, filters), _page_number(), current_app.config["PAGE_SIZE"])
+    else:
+        roots, counts, truncated = tree_children(plan, current_user, None)
+        context.update(rows=roots, child_counts=counts, truncated=truncated)
+    block = "results" if request.headers.get("HX-Target") == "results" else "content"
+    return render("plans/plan.html", block=block, **context)
+
+
+@bp.route("/plans/<key>/children/<int:task_id>")
+@login_required
+def tree_children_page(key: str, task_id: int):
+    plan = get_plan(key)
+    parent = db.session.get(Task, task_id)
+    if plan is None or parent is None or parent.plan_id != plan.id:
+        abort(404)
+    rows, counts, truncated = tree_children(plan, current_user, task_id)
+    if not rows:
+        abort(404)
+    return render("plans/children.html", block="children", plan=plan, parent=parent, rows=rows,
+                  child_counts=counts, truncated=truncated)
+
+
+@bp.route("/tasks")
+@login_required
+def task_list():
+    form = TaskFilterForm(request.args)
+    valid = form.validate() if request.args else True
+    filters = _filters_from(form) if valid else TaskFilters()
+    page = paginate(filtered_tasks(current_user, filters), _page_number(), current_app.config["PAGE_SIZE"])
+    block = "results" if request.headers.get("HX-Target") == "results" else "content"
+    return render("plans/task_list.html", block=block, form=form, page=page, filters=filters)
+
+
+from tracker.plans import task_routes  # noqa: E402,F401  (registers the task routes on bp)

@@ -1,0 +1,111 @@
+"""The task status state machine: the one place that says which change is allowed to whom.
+
+    not_started → in_progress → submitted → accepted
+    submitted → returned → in_progress
+    any open state → blocked / cancelled (coordinator); blocked → in_progress (coordinator)
+
+Who may make a change is expressed as the actor's relation to the task:
+- ``owner``: a reporter or coordinator of the owner unit (or a unit above it);
+- ``reviewer``: a coordinator of a unit strictly above the owner unit (or an admin);
+- ``coordinator``: a coordinator of the owner unit or above (or an admin).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+NOT_STARTED = "not_started"
+IN_PROGRESS = "in_progress"
+SUBMITTED = "submitted"
+ACCEPTED = "accepted"
+RETURNED = "returned"
+BLOCKED = "blocked"
+CANCELLED = "cancelled"
+
+STATUSES = (NOT_STARTED, IN_PROGRESS, SUBMITTED, RETURNED, ACCEPTED, BLOCKED, CANCELLED)
+OPEN_STATUSES = (NOT_STARTED, IN_PROGRESS, SUBMITTED, RETURNED)
+CLOSED_STATUSES = (ACCEPTED, CANCELLED)
+# Past its due date in one of these, a task is overdue (a submission awaiting review is not).
+OVERDUE_STATUSES = (NOT_STARTED, IN_PROGRESS, RETURNED, BLOCKED)
+
+LABELS = {
+    NOT_STARTED: _l("Not started"),
+    IN_PROGRESS: _l("In progress"),
+    SUBMITTED: _l("Submitted"),
+    RETURNED: _l("Returned"),
+    ACCEPTED: _l("Accepted"),
+    BLOCKED: _l("Blocked"),
+    CANCELLED: _l("Cancelled"),
+}
+
+# What the button that makes the change says.
+ACTION_LABELS = {
+    IN_PROGRESS: _l("Start / resume"),
+    SUBMITTED: _l("Submit for review"),
+    ACCEPTED: _l("Accept"),
+    RETURNED: _l("Return"),
+    BLOCKED: _l("Mark blocked"),
+    CANCELLED: _l("Cancel task"),
+}
+
+OWNER = "owner"
+REVIEWER = "reviewer"
+COORDINATOR = "coordinator"
+
+# (from, to) -> the relation the actor needs, and whether a reason is required.
+TRANSITIONS: dict[tuple[str, str], tuple[str, bool]] = {
+    (NOT_STARTED, IN_PROGRESS): (OWNER, False),
+    (IN_PROGRESS, SUBMITTED): (OWNER, False),
+    (SUBMITTED, ACCEPTED): (REVIEWER, False),
+    (SUBMITTED, RETURNED): (REVIEWER, True),
+    (RETURNED, IN_PROGRESS): (OWNER, False),
+    (BLOCKED, IN_PROGRESS): (COORDINATOR, False),
+    **{(s, BLOCKED): (COORDINATOR, True) for s in OPEN_STATUSES},
+    **{(s, CANCELLED): (COORDINATOR, True) for s in OPEN_STATUSES + (BLOCKED,)},
+}
+
+
+class TransitionError(Exception):
+    """A status change that the state machine refuses; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """What the acting user is to the task (computed by the scoping rules)."""
+
+    is_owner: bool = False
+    is_reviewer: bool = False
+    is_coordinator: bool = False
+
+    def has(self, relation: str) -> bool:
+        return {
+            OWNER: self.is_owner,
+            REVIEWER: self.is_reviewer,
+            COORDINATOR: self.is_coordinator,
+        }[relation]
+
+
+def check_transition(current: str, target: str, actor: Actor, reason: str = "") -> None:
+    """Raise TransitionError unless `actor` may move a task from `current` to `target`."""
+    if current not in STATUSES or target not in STATUSES:
+        raise TransitionError(_l("Unknown status."))
+    rule = TRANSITIONS.get((current, target))
+    if rule is None:
+        raise TransitionError(
+            _l("A task cannot go from %(old)s to %(new)s.", old=LABELS[current], new=LABELS[target])
+        )
+    relation, needs_reason = rule
+    if not actor.has(relation):
+        raise TransitionError(_l("You are not allowed to make this change."))
+    if needs_reason and not reason.strip():
+        raise TransitionError(_l("A reason is required."))
+
+
+def allowed_targets(current: str, actor: Actor) -> list[str]:
+    """The statuses this actor may move the task to now, in display order."""
+    return [
+        target
+        for (source, target), (relation, _) in TRANSITIONS.items()
+        if source == current and actor.has(relation)
+    ]

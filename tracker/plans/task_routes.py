@@ -1,0 +1,229 @@
+"""The task page and its actions. Each action is one request: for HTMX it returns the task
+panel in its new state plus, out of band, the tree rows above it and the work counter; without
+JavaScript it redirects (303) to the task page."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.auth.scope import actor_for, can_change_task, can_view_task
+from tracker.extensions import db
+from tracker.models import Evidence, JournalEntry, OrgUnit, Task
+from tracker.plans import evidence as evidence_service
+from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, PercentForm, StatusForm
+from tracker.plans.operations import (
+    InvalidChange,
+    NotAllowed,
+    StaleVersion,
+    add_comment,
+    change_status,
+    edit_task,
+    update_percent,
+)
+from tracker.plans.queries import ancestors_of, open_work_count
+from tracker.plans.routes import bp
+from tracker.plans.status import TransitionError, allowed_targets
+from tracker.web import fragment_response, render, wants_fragment
+
+HISTORY_LIMIT = 100
+CHILDREN_LIMIT = 50
+
+
+def _task_or_404(task_id: int) -> Task:
+    task = db.session.scalar(
+        select(Task).where(Task.id == task_id).options(joinedload(Task.owner_unit), joinedload(Task.plan),
+                                                      joinedload(Task.phase))
+    )
+    if task is None or not can_view_task(current_user, task):
+        abort(404)  # a task one may not see does not exist for them
+    return task
+
+
+def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm | None = None,
+                   conflict: bool = False) -> dict:
+    actor = actor_for(current_user, task)
+    children = list(db.session.scalars(
+        select(Task).where(Task.parent_id == task.id).options(joinedload(Task.owner_unit))
+        .order_by(Task.position, Task.id).limit(CHILDREN_LIMIT + 1)
+    ))
+    history = list(db.session.scalars(
+        select(JournalEntry).where(JournalEntry.task_id == task.id).options(joinedload(JournalEntry.user))
+        .order_by(JournalEntry.at.desc(), JournalEntry.id.desc()).limit(HISTORY_LIMIT)
+    ))
+    return {
+        "task": task,
+        "ancestors": ancestors_of(task),
+        "children": children[:CHILDREN_LIMIT],
+        "more_children": len(children) > CHILDREN_LIMIT,
+        "evidence": evidence_service.evidence_for(task),
+        "history": history,
+        "targets": allowed_targets(task.status, actor),
+        "can_change": can_change_task(current_user, task),
+        "can_edit": actor.is_coordinator,
+        "error": error,
+        "status_form": StatusForm(formdata=None),
+        "percent_form": PercentForm(formdata=None, percent=task.percent),
+        "comment_form": CommentForm(formdata=None),
+        "evidence_form": EvidenceForm(formdata=None),
+        "edit_form": edit_form,
+        "conflict": conflict,
+    }
+
+
+@bp.route("/tasks/<int:task_id>")
+@login_required
+def task_page(task_id: int):
+    task = _task_or_404(task_id)
+    return render("plans/task.html", block="panel", **_panel_context(task))
+
+
+def _respond(task: Task, status: int = 200, error: str | None = None, **extra):
+    """The panel (with OOB tree rows and counter) for HTMX; otherwise PRG or the page with the error."""
+    if not wants_fragment():
+        if error:
+            return render("plans/task.html", status=status, **_panel_context(task, error=error, **extra))
+        return redirect(url_for("plans.task_page", task_id=task.id), code=303)
+    context = _panel_context(task, error=error, **extra)
+    body = render_block("plans/task.html", "panel", **context)
+    if status < 400:
+        rows = [task] + list(reversed(ancestors_of(task)))
+        body += render_block("plans/_oob.html", "oob", rows=rows,
+                             work_count=open_work_count(current_user))
+    response = fragment_response(body, status)
+    if status < 400:
+        response.headers["HX-Trigger"] = "task-changed"
+    return response
+
+
+def _run(task: Task, action, **extra):
+    """Apply an action, commit, and answer; refusals answer with the reason and change nothing."""
+    try:
+        action()
+        db.session.commit()
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except StaleVersion as exc:
+        db.session.rollback()
+        db.session.refresh(exc.task)
+        return _respond(exc.task, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
+    except StaleDataError:
+        db.session.rollback()
+        fresh = _task_or_404(task.id)
+        return _respond(fresh, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
+    except (TransitionError, InvalidChange) as exc:
+        db.session.rollback()
+        return _respond(_task_or_404(task.id), 422, str(exc), **extra)
+    if not wants_fragment():
+        flash(_("Saved."), "success")
+    return _respond(task)
+
+
+def _form_error(form) -> str:
+    return "; ".join(f"{getattr(form, name).label.text}: {' '.join(map(str, errors))}" if hasattr(getattr(form, name), "label") else " ".join(map(str, errors))
+                     for name, errors in form.errors.items())
+
+
+@bp.route("/tasks/<int:task_id>/status", methods=["POST"])
+@login_required
+def task_status(task_id: int):
+    task = _task_or_404(task_id)
+    form = StatusForm()
+    if not form.validate():
+        return _respond(task, 422, _form_error(form))
+    return _run(task, lambda: change_status(task, current_user, form.target.data, form.comment.data or "",
+                                            expected_version=form.version.data))
+
+
+@bp.route("/tasks/<int:task_id>/percent", methods=["POST"])
+@login_required
+def task_percent(task_id: int):
+    task = _task_or_404(task_id)
+    form = PercentForm()
+    if not form.validate():
+        return _respond(task, 422, _form_error(form))
+    return _run(task, lambda: update_percent(task, current_user, form.percent.data, expected_version=form.version.data))
+
+
+@bp.route("/tasks/<int:task_id>/comments", methods=["POST"])
+@login_required
+def task_comment(task_id: int):
+    task = _task_or_404(task_id)
+    form = CommentForm()
+    if not form.validate():
+        return _respond(task, 422, _form_error(form))
+    return _run(task, lambda: add_comment(task, current_user, form.text.data))
+
+
+@bp.route("/tasks/<int:task_id>/evidence", methods=["POST"])
+@login_required
+def task_evidence(task_id: int):
+    task = _task_or_404(task_id)
+    form = EvidenceForm()
+    if not form.validate():
+        return _respond(task, 422, _form_error(form))
+    supersedes = None
+    if form.supersedes.data:
+        supersedes = db.session.get(Evidence, int(form.supersedes.data)) if form.supersedes.data.isdigit() else None
+        if supersedes is None or supersedes.task_id != task.id:
+            return _respond(task, 422, _("That evidence cannot be replaced."))
+    upload = form.file.data
+    return _run(task, lambda: evidence_service.add_file(task, current_user, upload.stream, upload.filename or "",
+                                                        form.note.data or "", supersedes))
+
+
+@bp.route("/evidence/<int:evidence_id>")
+@login_required
+def evidence_download(evidence_id: int):
+    item = db.session.get(Evidence, evidence_id)
+    if item is None or item.kind != "file" or not can_view_task(current_user, item.task):
+        abort(404)
+    path = evidence_service.stored_path(item)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=item.mime_type, as_attachment=True, download_name=item.original_name)
+
+
+def _unit_choices(task: Task) -> list[tuple[int, str]]:
+    scope_root = current_user.unit
+    query = select(OrgUnit.id, OrgUnit.name).order_by(OrgUnit.path)
+    if not current_user.sees_everything:
+        query = query.where(OrgUnit.path.like(f"{scope_root.path}%"))
+    choices = [(unit_id, name) for unit_id, name in db.session.execute(query.limit(5000))]
+    if task.owner_unit_id and task.owner_unit_id not in {c[0] for c in choices}:
+        choices.insert(0, (task.owner_unit_id, task.owner_unit.name))
+    return choices
+
+
+@bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
+@login_required
+def task_edit(task_id: int):
+    task = _task_or_404(task_id)
+    if not actor_for(current_user, task).is_coordinator:
+        abort(403)
+    form = EditTaskForm(obj=task if request.method == "GET" else None)
+    form.owner.choices = _unit_choices(task)
+    if request.method == "GET":
+        form.owner.data = task.owner_unit_id
+        form.co_owners.data = ", ".join(u.code for u in task.co_owners)
+        return render("plans/task.html", block="panel", **_panel_context(task, edit_form=form))
+    if not form.validate():
+        return _respond(task, 422, _form_error(form), edit_form=form)
+    codes = [c.strip() for c in (form.co_owners.data or "").replace("，", ",").split(",") if c.strip()]
+    units = dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all()) if codes else {}
+    unknown = [c for c in codes if c not in units]
+    if unknown:
+        return _respond(task, 422, _("Unknown unit codes: %(codes)s", codes=", ".join(unknown)), edit_form=form)
+    values = {
+        "title": form.title.data.strip(), "description": form.description.data or "",
+        "owner_unit_id": form.owner.data, "due_on": form.due_on.data,
+        "deliverable": (form.deliverable.data or "").strip(), "weight": form.weight.data,
+    }
+    return _run(task, lambda: edit_task(task, current_user, values, list(units.values()),
+                                        expected_version=form.version.data, comment=form.comment.data or ""),
+                edit_form=form)

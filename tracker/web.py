@@ -1,0 +1,133 @@
+"""Web plumbing shared by every area: fragment-or-page rendering, template filters, assets."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from flask import Flask, abort, current_app, make_response, render_template, request, send_from_directory, url_for
+from flask_login import current_user
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from jinja2_fragments.flask import render_block
+
+from tracker.extensions import htmx
+from tracker.plans import status
+from tracker.plans.labels import selector_label
+from tracker.auth.scope import can_view_task
+from tracker.timeutil import local_today
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Third-party assets installed by npm at set-up and served by the app itself (no CDN).
+VENDOR_FILES = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
+    "bootstrap.bundle.min.js": "bootstrap/dist/js/bootstrap.bundle.min.js",
+}
+
+
+def wants_fragment() -> bool:
+    """True for an HTMX request that is neither boosted nor a history restore."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(template: str, block: str = "content", status: int = 200, **context):
+    """Render the whole page, or only `block` of it for an HTMX request; always Vary: HX-Request."""
+    if wants_fragment():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def fragment_response(body: str, status: int = 200):
+    """An HTMX fragment assembled by hand (a block plus out-of-band parts)."""
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def localdt(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """A UTC timestamp shown in the configured zone (Asia/Shanghai)."""
+    return format_datetime(value, fmt) if value else ""
+
+
+def isodate(value: date | None) -> str:
+    return format_date(value, "yyyy-MM-dd") if value else ""
+
+
+FIELD_LABELS = {
+    "title": _l("Title"),
+    "description": _l("Description"),
+    "owner_unit_id": _l("Owner unit"),
+    "co_owners": _l("Co-owners"),
+    "due_on": _l("Due date"),
+    "deliverable": _l("Deliverable"),
+    "weight": _l("Weight"),
+    "percent": _l("Percent done"),
+    "evidence": _l("Evidence"),
+    "start_on": _l("Start date"),
+    "phase_id": _l("Phase"),
+    "recurrence": _l("Recurrence"),
+    "owner_selector": _l("Owner group"),
+    "co_owner_selectors": _l("Co-owner groups"),
+    "notes": _l("Notes"),
+}
+
+
+def is_overdue(task) -> bool:
+    return bool(task.due_on and task.due_on < local_today() and task.status in status.OVERDUE_STATUSES)
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments replaced (pagination links keep the filters)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        args[key] = [str(value)]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def register_web(app: Flask) -> None:
+    app.jinja_env.filters["localdt"] = localdt
+    app.jinja_env.filters["isodate"] = isodate
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        selector_label=selector_label,
+        status_labels=status.LABELS,
+        action_labels=status.ACTION_LABELS,
+        field_labels=FIELD_LABELS,
+        is_overdue=is_overdue,
+        can_view=lambda task: can_view_task(current_user, task),
+        url_with=url_with,
+    )
+
+    @app.context_processor
+    def work_badge():
+        if not current_user.is_authenticated:
+            return {}
+        from tracker.plans.queries import open_work_count
+
+        return {"work_count": open_work_count(current_user)}
+
+    @app.route("/vendor/<name>")
+    def vendor(name: str):
+        relative = VENDOR_FILES.get(name)
+        if relative is None:
+            abort(404)
+        return send_from_directory(BASE_DIR / "node_modules", relative, max_age=86400)
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return render("error.html", status=404, title=_("Not found"), message=_("This page does not exist or you may not see it.")), 404
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return render("error.html", status=403, title=_("Not allowed"), message=_("You are not allowed to do this.")), 403
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit = current_app.config["MAX_UPLOAD_MB"]
+        return render("error.html", status=413, title=_("File too large"), message=_("Files may be at most %(mb)d MB.", mb=limit)), 413
