@@ -238,18 +238,20 @@ def test_edit_refuses_unknown_co_owner_codes(client, auth, reviewer, tree):
     assert response.status_code == 422 and "NOPE" in response.get_data(as_text=True)
 
 
-def test_my_work_lists_overdue_due_soon_returned_and_review(client, auth, make_user, make_task):
+def test_my_work_lists_overdue_due_soon_returned_and_review(client, auth, make_user, make_task, make_unit):
     from datetime import timedelta
 
     from tracker.timeutil import local_today
 
     today = local_today()
-    make_task("P11-QC", title="逾期任务", due_on=today - timedelta(days=3))
-    make_task("P11-QC", title="本周到期", due_on=today + timedelta(days=2))
-    make_task("P11-QC", title="被退回的任务", status="returned")
-    make_task("P11-QC", title="待审核的任务", status="submitted")
+    # A unit of its own, so that the seed plans' (long overdue) tasks do not count here.
+    make_unit("P11-TEST", "P11", kind="qc_center", level="provincial")
+    make_task("P11-TEST", title="逾期任务", due_on=today - timedelta(days=3))
+    make_task("P11-TEST", title="本周到期", due_on=today + timedelta(days=2))
+    make_task("P11-TEST", title="被退回的任务", status="returned")
+    make_task("P11-TEST", title="待审核的任务", status="submitted")
     make_task("P31-QC", title="上海的逾期任务", due_on=today - timedelta(days=3))
-    auth.login(make_user("reporter", "P11-QC"))
+    auth.login(make_user("reporter", "P11-TEST"))
     page = client.get("/").get_data(as_text=True)
     assert "逾期任务" in page and "本周到期" in page and "被退回的任务" in page
     assert "上海的逾期任务" not in page
