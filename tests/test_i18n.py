@@ -5,7 +5,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = [("tracker/**.py", "python"), ("tracker/templates/**.html", "jinja2")]
+METHODS = [("tracker/**.py", "python"), ("tracker/templates/**.html", "jinja2"), ("tracker/templates/**.txt", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 

@@ -40,18 +40,21 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         return db.session.get(User, int(user_id))
 
     from tracker.auth.routes import bp as auth_bp
+    from tracker.notifications.routes import bp as notifications_bp
     from tracker.plans.routes import bp as plans_bp
     from tracker.web import register_web
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(plans_bp)
+    app.register_blueprint(notifications_bp)
     register_web(app)
 
     from tracker.auth.cli import demo_cli, users_cli
     from tracker.importer.cli import seed_cli
     from tracker.plans.cli import plans_cli
+    from tracker.tasks.cli import escalate_command, scheduler_cli
 
-    for group in (seed_cli, plans_cli, users_cli, demo_cli):
+    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, escalate_command):
         app.cli.add_command(group)
     return app
 

@@ -59,6 +59,18 @@ class Config:
     LANGUAGES = ("zh_CN", "en")
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
+    # Escalation and notifications
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")  # for links in mail and webhook
+    ESCALATION_HOUR = int(os.environ.get("ESCALATION_HOUR", "7"))  # daily run, Asia/Shanghai
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")  # empty: no e-mail
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+    SMTP_SSL = _bool("SMTP_SSL", False)
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "tracker@localhost")
+    WEBHOOK_URL = os.environ.get("WEBHOOK_URL", "")  # empty: no webhook
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
@@ -73,3 +85,5 @@ class TestConfig(Config):
     )
     SCHEDULER_ENABLED = False
     WTF_CSRF_ENABLED = False
+    SMTP_HOST = ""
+    WEBHOOK_URL = ""

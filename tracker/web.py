@@ -15,6 +15,7 @@ from tracker.extensions import htmx
 from tracker.plans import status
 from tracker.plans.labels import selector_label
 from tracker.auth.scope import can_view_task
+from tracker.notifications.labels import LEVEL_BADGES, LEVEL_LABELS, STATE_LABELS
 from tracker.timeutil import local_today
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -102,15 +103,19 @@ def register_web(app: Flask) -> None:
         is_overdue=is_overdue,
         can_view=lambda task: can_view_task(current_user, task),
         url_with=url_with,
+        level_labels=LEVEL_LABELS,
+        level_badges=LEVEL_BADGES,
+        escalation_state_labels=STATE_LABELS,
     )
 
     @app.context_processor
     def work_badge():
         if not current_user.is_authenticated:
             return {}
+        from tracker.notifications.service import unread_count
         from tracker.plans.queries import open_work_count
 
-        return {"work_count": open_work_count(current_user)}
+        return {"work_count": open_work_count(current_user), "unread": unread_count(current_user)}
 
     @app.route("/vendor/<name>")
     def vendor(name: str):

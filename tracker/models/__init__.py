@@ -1,14 +1,18 @@
 """Domain models, one module per aggregate."""
 from tracker.models.evidence import Evidence
 from tracker.models.indicators import IndicatorDefinition
+from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 
 __all__ = [
+    "Escalation",
+    "EscalationRule",
     "Evidence",
     "IndicatorDefinition",
     "JournalEntry",
+    "Notification",
     "OrgUnit",
     "Phase",
     "Plan",

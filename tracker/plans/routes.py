@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
+from tracker.notifications.service import current_levels
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
 from tracker.plans.service import get_plan, plans_for
@@ -58,7 +59,8 @@ def plan_detail(key: str):
         context["page"] = paginate(filtered_tasks(current_user, filters), _page_number(), current_app.config["PAGE_SIZE"])
     else:
         roots, counts, truncated = tree_children(plan, current_user, None)
-        context.update(rows=roots, child_counts=counts, truncated=truncated)
+        context.update(rows=roots, child_counts=counts, truncated=truncated,
+                       levels=current_levels([t.id for t in roots]))
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("plans/plan.html", block=block, **context)
 
@@ -74,7 +76,7 @@ def tree_children_page(key: str, task_id: int):
     if not rows:
         abort(404)
     return render("plans/children.html", block="children", plan=plan, parent=parent, rows=rows,
-                  child_counts=counts, truncated=truncated)
+                  child_counts=counts, truncated=truncated, levels=current_levels([t.id for t in rows]))
 
 
 @bp.route("/tasks")

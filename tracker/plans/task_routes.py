@@ -15,6 +15,7 @@ from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db
 from tracker.models import Evidence, JournalEntry, OrgUnit, Task
 from tracker.plans import evidence as evidence_service
+from tracker.notifications.service import escalation_history, notified_counts
 from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, PercentForm, StatusForm
 from tracker.plans.operations import (
     InvalidChange,
@@ -55,8 +56,11 @@ def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm
         select(JournalEntry).where(JournalEntry.task_id == task.id).options(joinedload(JournalEntry.user))
         .order_by(JournalEntry.at.desc(), JournalEntry.id.desc()).limit(HISTORY_LIMIT)
     ))
+    escalations = escalation_history(task)
     return {
         "task": task,
+        "escalations": escalations,
+        "escalation_counts": notified_counts([e.id for e in escalations if e.state == "fired"]),
         "ancestors": ancestors_of(task),
         "children": children[:CHILDREN_LIMIT],
         "more_children": len(children) > CHILDREN_LIMIT,

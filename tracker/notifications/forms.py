@@ -1,0 +1,25 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField
+from wtforms.validators import InputRequired, NumberRange
+
+from tracker.models.notify import LEVELS
+from tracker.notifications.labels import LEVEL_LABELS
+
+
+class RulesForm(FlaskForm):
+    """Offsets in days relative to the due date (negative: before it), one per level."""
+
+    def fill(self, rows) -> None:
+        for row in rows:
+            getattr(self, f"{row.level}_days").data = row.offset_days
+            getattr(self, f"{row.level}_active").data = row.active
+
+    def values(self) -> dict:
+        return {level: (getattr(self, f"{level}_days").data, getattr(self, f"{level}_active").data) for level in LEVELS}
+
+
+for _level in LEVELS:
+    setattr(RulesForm, f"{_level}_days", IntegerField(
+        LEVEL_LABELS[_level], validators=[InputRequired(), NumberRange(min=-365, max=3650)]))
+    setattr(RulesForm, f"{_level}_active", BooleanField(_l("active"), default=True))

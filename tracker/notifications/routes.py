@@ -1,0 +1,120 @@
+"""Inbox, unread badge, "overdue and escalated" list, and the escalation rules (admin)."""
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from tracker.auth.service import unit_by_code
+from tracker.extensions import db
+from tracker.models import Plan
+from tracker.notifications import service
+from tracker.notifications.forms import RulesForm
+from tracker.notifications.rules import RuleError, rules_for, save_rules
+from tracker.timeutil import local_today
+from tracker.web import fragment_response, render, wants_fragment
+
+bp = Blueprint("notifications", __name__)
+
+
+def _page() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.route("/notifications")
+@login_required
+def inbox():
+    unread_only = request.args.get("unread") == "1"
+    page = service.inbox_page(current_user, _page(), current_app.config["PAGE_SIZE"], unread_only)
+    block = "list" if request.headers.get("HX-Target") == "inbox-list" else "content"
+    return render("notifications/inbox.html", block=block, page=page, unread_only=unread_only,
+                  unread=service.unread_count(current_user))
+
+
+@bp.route("/notifications/badge")
+@login_required
+def badge():
+    if not wants_fragment():
+        return redirect(url_for("notifications.inbox"))
+    return render("notifications/_badge.html", block="badge", unread=service.unread_count(current_user))
+
+
+def _after_change(notification=None):
+    if not wants_fragment():
+        return redirect(request.form.get("next") or url_for("notifications.inbox"), code=303)
+    unread = service.unread_count(current_user)
+    body = ""
+    if notification is not None:
+        body += render_block("notifications/inbox.html", "item", n=notification)
+    body += render_block("notifications/_badge.html", "badge", unread=unread, oob=True)
+    return fragment_response(body)
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def read(notification_id: int):
+    if not service.mark_read(current_user, notification_id):
+        abort(404)
+    db.session.commit()
+    notification = db.session.get(service.Notification, notification_id)
+    return _after_change(notification)
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def read_all():
+    count = service.mark_all_read(current_user)
+    db.session.commit()
+    if not wants_fragment():
+        flash(_("%(n)d notifications marked read.", n=count), "success")
+        return redirect(url_for("notifications.inbox"), code=303)
+    response = fragment_response(render_block("notifications/_badge.html", "badge", unread=0, oob=True))
+    response.headers["HX-Refresh"] = "true"
+    return response
+
+
+@bp.route("/overdue")
+@login_required
+def overdue():
+    code = (request.args.get("unit") or "").strip()
+    unit = unit_by_code(code) if code else None
+    error = None
+    if code and unit is None:
+        error = _("Unknown unit code '%(code)s'.", code=code)
+    escalated_only = request.args.get("escalated") == "1"
+    page, levels = service.overdue_page(current_user, local_today(), _page(), current_app.config["PAGE_SIZE"],
+                                        unit=unit, escalated_only=escalated_only)
+    block = "results" if request.headers.get("HX-Target") == "results" else "content"
+    return render("notifications/overdue.html", block=block, page=page, levels=levels, unit_code=code,
+                  escalated_only=escalated_only, error=error, today=local_today(), status=400 if error else 200)
+
+
+@bp.route("/admin/escalation-rules", methods=["GET", "POST"])
+@login_required
+def rules():
+    if current_user.role != "admin":
+        abort(403)
+    key = request.values.get("plan") or ""
+    plan = db.session.scalar(select(Plan).where(Plan.key == key)) if key else None
+    if key and plan is None:
+        abort(404)
+    form = RulesForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                save_rules(plan, form.values())
+            except RuleError as exc:
+                db.session.rollback()
+                form.form_errors.append(str(exc))
+                status = 400
+            else:
+                db.session.commit()
+                flash(_("Escalation rules saved."), "success")
+                return redirect(url_for("notifications.rules", plan=key or None), code=303)
+        else:
+            status = 400
+    else:
+        form.fill(rules_for(plan))
+    plans = db.session.scalars(select(Plan).order_by(Plan.key)).all()
+    return render("notifications/rules.html", form=form, plan=plan, plans=plans, rows=rules_for(plan), status=status)

@@ -1,0 +1,121 @@
+"""The in-app inbox, escalation history, and the "overdue and escalated" list."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Optional
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import joinedload
+
+from tracker.auth.scope import visible_tasks_clause
+from tracker.extensions import db
+from tracker.models import Escalation, Notification, OrgUnit, Task, User
+from tracker.plans.queries import Page, overdue_clause
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def inbox_page(user: User, page: int, per_page: int, unread_only: bool = False) -> Page:
+    """Newest first; two statements (count and page, with task, owner and escalation joined)."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = db.session.scalars(
+        query.options(joinedload(Notification.task).joinedload(Task.owner_unit), joinedload(Notification.escalation))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), page, per_page, total)
+
+
+def mark_read(user: User, notification_id: int, now: Optional[datetime] = None) -> bool:
+    """Mark one of the user's notifications read; False when it is not theirs."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=now or datetime.now(timezone.utc))
+    )
+    exists = db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.id == notification_id, Notification.user_id == user.id))
+    return bool(result.rowcount or exists)
+
+
+def mark_all_read(user: User, now: Optional[datetime] = None) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=now or datetime.now(timezone.utc))
+    )
+    return result.rowcount or 0
+
+
+def escalation_history(task: Task) -> list[Escalation]:
+    """The levels this task reached, for every due date it had, newest first."""
+    return list(db.session.scalars(
+        select(Escalation).where(Escalation.task_id == task.id).order_by(Escalation.at.desc(), Escalation.rank.desc())
+    ))
+
+
+def notified_counts(escalation_ids: list[int]) -> dict[int, int]:
+    if not escalation_ids:
+        return {}
+    rows = db.session.execute(
+        select(Notification.escalation_id, func.count()).where(Notification.escalation_id.in_(escalation_ids))
+        .group_by(Notification.escalation_id)
+    )
+    return dict(rows.all())
+
+
+def current_levels(task_ids: list[int]) -> dict[int, str]:
+    """{task id: highest level fired for its current due date} for the tasks shown (one query)."""
+    if not task_ids:
+        return {}
+    top = (
+        select(Escalation.task_id, func.max(Escalation.rank).label("rank"))
+        .join(Task, and_(Task.id == Escalation.task_id, Task.due_on == Escalation.due_on))
+        .where(Escalation.task_id.in_(task_ids), Escalation.state == "fired")
+        .group_by(Escalation.task_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Escalation.task_id, Escalation.level)
+        .join(top, and_(top.c.task_id == Escalation.task_id, top.c.rank == Escalation.rank))
+        .join(Task, and_(Task.id == Escalation.task_id, Task.due_on == Escalation.due_on))
+    )
+    return dict(rows.all())
+
+
+@dataclass
+class OverdueRow:
+    task: Task
+    level: Optional[str]
+    days_late: int
+
+
+def overdue_page(user: User, today: date, page: int, per_page: int, unit: Optional[OrgUnit] = None,
+                 escalated_only: bool = False) -> tuple[Page, dict[int, str]]:
+    """Open tasks past due that `user` may see, optionally within one unit's subtree, most late first."""
+    query = select(Task).where(visible_tasks_clause(user), overdue_clause(today), Task.owner_unit_id.is_not(None))
+    if unit is not None:
+        query = query.join(OrgUnit, OrgUnit.id == Task.owner_unit_id).where(OrgUnit.path.like(f"{unit.path}%"))
+    if escalated_only:
+        query = query.where(select(Escalation.id).where(
+            Escalation.task_id == Task.id, Escalation.due_on == Task.due_on, Escalation.state == "fired").exists())
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    tasks = db.session.scalars(
+        query.options(joinedload(Task.owner_unit), joinedload(Task.plan))
+        .order_by(Task.due_on, Task.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    levels = current_levels([t.id for t in tasks])
+    return Page(list(tasks), page, per_page, total), levels
+
+

@@ -1,0 +1,58 @@
+"""`flask escalate` (one pass by hand) and `flask scheduler run` (the scheduler process)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+from flask.cli import AppGroup
+
+from tracker.timeutil import local_zone
+
+scheduler_cli = AppGroup("scheduler", help="The scheduler process (escalation).")
+
+
+def parse_now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{value}' is not an ISO date-time (e.g. 2024-05-01T08:00)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=local_zone())  # a bare time means Asia/Shanghai
+    return moment.astimezone(timezone.utc)
+
+
+@click.command("escalate")
+@click.option("--now", "now_text", default=None, help="ISO date-time to run as (default: now; bare times are Asia/Shanghai)")
+@click.option("--dry-run", is_flag=True, help="show what would fire, write nothing, send nothing")
+def escalate_command(now_text, dry_run):
+    """Run one escalation pass and deliver pending mail and webhook messages."""
+    from tracker.notifications.delivery import deliver_pending
+    from tracker.tasks.escalation import escalate
+
+    try:
+        now = parse_now(now_text)
+    except click.BadParameter as exc:
+        raise click.UsageError(str(exc)) from exc
+    report = escalate(now, dry_run=dry_run)
+    prefix = "dry run: would fire" if dry_run else "fired"
+    levels = ", ".join(f"{level} {count}" for level, count in sorted(report.fired.items())) or "nothing"
+    click.echo(f"{prefix} {levels} on {report.today.isoformat()}; skipped {report.skipped}; notifications {report.notifications}")
+    for line in report.lines:
+        click.echo(f"  {line}")
+    if report.total_fired > len(report.lines):
+        click.echo(f"  … and {report.total_fired - len(report.lines)} more")
+    if not dry_run:
+        delivery = deliver_pending(now)
+        if delivery.mails_sent or delivery.mail_failures or delivery.webhook_posts or delivery.webhook_failures:
+            click.echo(f"mail: {delivery.mails_sent} digests ({delivery.mail_items} items), {delivery.mail_failures} failed; "
+                       f"webhook: {delivery.webhook_posts} posts, {delivery.webhook_failures} failed")
+
+
+@scheduler_cli.command("run")
+def scheduler_run_command():
+    """Start the scheduler (blocking). Run it as its own process, next to the web server."""
+    from tracker.tasks.scheduler import run_scheduler
+
+    run_scheduler(echo=click.echo)
