@@ -113,5 +113,5 @@ def login(page, base: str, username: str, password: str = "demo-pass-2026") -> N
     page.goto(base + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page.click("#login-form button[type=submit]")
     page.wait_for_url(base + "/")
