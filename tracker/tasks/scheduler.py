@@ -27,19 +27,33 @@ ESCALATION_JOB = "tracker.tasks.escalation:run"
 JOB_TABLE = "apscheduler_jobs"
 
 
-def try_scheduler_lock(engine: Engine) -> Optional[Connection]:
-    """On PostgreSQL: a connection holding the scheduler lock, or None if another process has it.
+class SchedulerLock:
+    """The scheduler lock, held by one database session for as long as the process runs."""
 
-    On other databases (SQLite: one machine, one process by deployment) there is nothing to take;
-    an open connection is returned all the same so that the caller's code is the same.
+    def __init__(self, connection: Connection, advisory: bool):
+        self.connection = connection
+        self.advisory = advisory
+
+    def release(self) -> None:
+        if self.advisory:
+            self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEDULER_LOCK_KEY})
+            self.connection.commit()
+        self.connection.close()
+
+
+def try_scheduler_lock(engine: Engine) -> Optional[SchedulerLock]:
+    """On PostgreSQL: the scheduler lock, or None if another process holds it.
+
+    On other databases (SQLite: one machine, one scheduler by deployment) there is nothing to
+    take; a lock object is returned all the same so that the caller's code is the same.
     """
     connection = engine.connect()
     if engine.dialect.name != "postgresql":
-        return connection
+        return SchedulerLock(connection, advisory=False)
     got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}).scalar()
     connection.commit()
     if got:
-        return connection
+        return SchedulerLock(connection, advisory=True)
     connection.close()
     return None
 
@@ -77,4 +91,4 @@ def run_scheduler(wait_seconds: float = 30.0, echo=print) -> None:
     try:
         scheduler.start()
     finally:
-        lock.close()
+        lock.release()
