@@ -108,3 +108,19 @@ def test_without_secret_key_the_app_keeps_one_key_in_its_instance_folder(tmp_pat
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert len(first.config["SECRET_KEY"]) == 64
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_cli_creates_a_user_with_an_email_and_refuses_a_bad_one(runner):
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import User
+
+    ok = runner.invoke(args=["users", "create", "mail-user", "--role", "reporter", "--unit", "P11-QC",
+                             "--email", "qc@bj.example", "--password", "long-enough-1"])
+    assert ok.exit_code == 0, ok.output
+    assert db.session.scalar(select(User.email).where(User.username == "mail-user")) == "qc@bj.example"
+    bad = runner.invoke(args=["users", "create", "mail-user-2", "--role", "reporter", "--unit", "P11-QC",
+                              "--email", "not an address", "--password", "long-enough-1"])
+    assert bad.exit_code != 0 and "e-mail" in bad.output
+    assert db.session.scalar(select(User).where(User.username == "mail-user-2")) is None

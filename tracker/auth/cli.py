@@ -13,11 +13,12 @@ demo_cli = AppGroup("demo", help="Demo set-up.")
 @click.option("--role", required=True, help="admin, coordinator, reporter or leader")
 @click.option("--unit", "unit_code", required=True, help="code of the user's unit, e.g. P11")
 @click.option("--name", "display_name", default="", help="display name")
+@click.option("--email", default="", help="e-mail address for notification digests")
 @click.password_option(help="password (asked for when not given)")
-def create_user_command(username, role, unit_code, display_name, password):
+def create_user_command(username, role, unit_code, display_name, email, password):
     """Create a user account."""
     try:
-        user = create_user(username, password, role, unit_code, display_name)
+        user = create_user(username, password, role, unit_code, display_name, email)
     except UserError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc

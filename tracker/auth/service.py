@@ -39,7 +39,7 @@ def unit_by_code(code: str) -> Optional[OrgUnit]:
     return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
 
 
-def create_user(username: str, password: str, role: str, unit_code: str, display_name: str = "") -> User:
+def create_user(username: str, password: str, role: str, unit_code: str, display_name: str = "", email: str = "") -> User:
     username = username.strip()
     if not username:
         raise UserError(_l("A user name is required."))
@@ -52,7 +52,10 @@ def create_user(username: str, password: str, role: str, unit_code: str, display
         raise UserError(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     if db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
         raise UserError(_l("The user name '%(name)s' is taken.", name=username))
-    user = User(username=username, display_name=display_name or username, role=role, unit=unit)
+    email = email.strip()
+    if email and ("@" not in email or " " in email or len(email) > 200):
+        raise UserError(_l("'%(email)s' is not an e-mail address.", email=email))
+    user = User(username=username, display_name=display_name or username, role=role, unit=unit, email=email)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
