@@ -54,6 +54,8 @@ class Task(db.Model):
     co_owner_selectors: Mapped[list] = mapped_column(JSON, default=list)
     start_on: Mapped[Optional[date]] = mapped_column(Date)
     due_on: Mapped[Optional[date]] = mapped_column(Date)
+    # The local calendar day the task was accepted (on time when <= due_on).
+    completed_on: Mapped[Optional[date]] = mapped_column(Date)
     deliverable: Mapped[str] = mapped_column(String(300), default="")
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(String(20), default="not_started")
@@ -86,6 +88,7 @@ class Task(db.Model):
         Index("ix_tasks_plan_id_parent_id", "plan_id", "parent_id"),
         Index("ix_tasks_parent_id", "parent_id"),
         Index("ix_tasks_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+        Index("ix_tasks_plan_id_phase_id", "plan_id", "phase_id"),
     )
 
     @property

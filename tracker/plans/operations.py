@@ -16,6 +16,7 @@ from tracker.extensions import db
 from tracker.models import OrgUnit, Task, User
 from tracker.models.base import utcnow
 from tracker.plans import journal, rollup
+from tracker.timeutil import local_today
 from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, check_transition
 
 
@@ -59,6 +60,8 @@ def change_status(task: Task, user: User, target: str, comment: str = "",
     if target == ACCEPTED and task.percent != 100:
         journal.record(task, user, "percent", "percent", task.percent, 100)
         task.percent = 100
+    if target == ACCEPTED:
+        task.completed_on = local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
     rollup.refresh_task_and_ancestors(task)
     return task
 

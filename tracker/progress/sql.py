@@ -1,0 +1,27 @@
+"""Small dialect helpers for the progress aggregates (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Integer, cast, func, literal
+
+from tracker.extensions import db
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def first_path_id(path_column):
+    """The id of the root of a materialised path ('/12/40/77/' -> 12), as an integer."""
+    if dialect() == "postgresql":
+        return cast(func.split_part(path_column, "/", 2), Integer)
+    rest = func.substr(path_column, 2)
+    return cast(func.substr(rest, 1, func.instr(rest, "/") - 1), Integer)
+
+
+def days_after(today: date, date_column):
+    """today - date_column in days, as an integer expression."""
+    if dialect() == "postgresql":
+        return literal(today) - date_column
+    return cast(func.julianday(literal(today.isoformat())) - func.julianday(date_column), Integer)
