@@ -12,6 +12,7 @@ from tracker.models import OrgUnit, Plan
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.service import get_plan
 from tracker.progress import exports, service
+from tracker.progress.risk import risks_at, unit_phase_risks
 from tracker.timeutil import local_today
 from tracker.web import render
 
@@ -58,8 +59,9 @@ def matrix(key: str):
     unit = chosen_unit()
     by = "phases" if request.args.get("by") == "phases" else "sections"
     result = service.unit_matrix(plan, unit, by, local_today())
+    risks = unit_phase_risks(plan, unit, local_today()) if by == "phases" else {}
     block = "matrix" if request.headers.get("HX-Target") == "matrix" else "content"
-    return render("progress/matrix.html", block=block, m=result, trail=_trail(unit), by=by)
+    return render("progress/matrix.html", block=block, m=result, trail=_trail(unit), by=by, risks=risks)
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")
@@ -124,7 +126,8 @@ def ranking_export(fmt: str):
 def leadership():
     unit = chosen_unit()
     summary = service.leadership_summary(current_user, unit, local_today())
-    return render("progress/leadership.html", s=summary, unit=unit, today=local_today(), trail=_trail(unit))
+    return render("progress/leadership.html", s=summary, unit=unit, today=local_today(), trail=_trail(unit),
+                  risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], local_today()))
 
 
 @bp.route("/tasks/export.<fmt>")
