@@ -47,9 +47,14 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(plans_bp)
     app.register_blueprint(notifications_bp)
+
     from tracker.progress.routes import bp as progress_bp
 
     app.register_blueprint(progress_bp)
+    from tracker.explanations.routes import bp as explanations_bp
+
+    app.register_blueprint(explanations_bp)
+
     register_web(app)
 
     from tracker.auth.cli import demo_cli, users_cli

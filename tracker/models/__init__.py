@@ -1,6 +1,7 @@
 """Domain models, one module per aggregate."""
 from tracker.models.evidence import Evidence
 from tracker.models.indicators import IndicatorDefinition
+from tracker.models.explanations import OverdueExplanation
 from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
@@ -13,6 +14,7 @@ __all__ = [
     "IndicatorDefinition",
     "JournalEntry",
     "Notification",
+    "OverdueExplanation",
     "OrgUnit",
     "Phase",
     "Plan",

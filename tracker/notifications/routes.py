@@ -26,8 +26,11 @@ def _page() -> int:
 def inbox():
     unread_only = request.args.get("unread") == "1"
     page = service.inbox_page(current_user, _page(), current_app.config["PAGE_SIZE"], unread_only)
+    from tracker.explanations.service import explanations_for
+
+    explained = explanations_for([n.task_id for n in page.items])
     block = "list" if request.headers.get("HX-Target") == "inbox-list" else "content"
-    return render("notifications/inbox.html", block=block, page=page, unread_only=unread_only,
+    return render("notifications/inbox.html", block=block, page=page, unread_only=unread_only, explained=explained,
                   unread=service.unread_count(current_user))
 
 
@@ -84,8 +87,12 @@ def overdue():
     escalated_only = request.args.get("escalated") == "1"
     page, levels = service.overdue_page(current_user, local_today(), _page(), current_app.config["PAGE_SIZE"],
                                         unit=unit, escalated_only=escalated_only)
+    from tracker.explanations.service import REASONS, explanations_for
+
+    explanations = explanations_for([t.id for t in page.items])
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("notifications/overdue.html", block=block, page=page, levels=levels, unit_code=code,
+                  explanations=explanations, explanation_reasons=REASONS,
                   escalated_only=escalated_only, error=error, today=local_today(), status=400 if error else 200)
 
 

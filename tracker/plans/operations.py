@@ -62,6 +62,9 @@ def change_status(task: Task, user: User, target: str, comment: str = "",
         task.percent = 100
     if target == ACCEPTED:
         task.completed_on = local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
+        from tracker.explanations.service import close_on_acceptance
+
+        close_on_acceptance(task, task.completed_on)
     rollup.refresh_task_and_ancestors(task)
     return task
 

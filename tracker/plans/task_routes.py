@@ -46,7 +46,10 @@ def _task_or_404(task_id: int) -> Task:
 
 
 def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm | None = None,
-                   conflict: bool = False) -> dict:
+                   conflict: bool = False, explanation_form=None) -> dict:
+    from tracker.explanations.forms import ExplanationForm
+    from tracker.explanations.service import REASONS, current_explanation, needs_explanation
+
     actor = actor_for(current_user, task)
     children = list(db.session.scalars(
         select(Task).where(Task.parent_id == task.id).options(joinedload(Task.owner_unit))
@@ -58,6 +61,10 @@ def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm
     ))
     escalations = escalation_history(task)
     return {
+        "explanation": current_explanation(task),
+        "asks_explanation": can_change_task(current_user, task) and needs_explanation(task),
+        "explanation_form": explanation_form or ExplanationForm(formdata=None),
+        "explanation_reasons": REASONS,
         "task": task,
         "escalations": escalations,
         "escalation_counts": notified_counts([e.id for e in escalations if e.state == "fired"]),

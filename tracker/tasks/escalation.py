@@ -16,13 +16,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, literal, select, text
+from sqlalchemy import and_, case, exists, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
 from tracker.models import Escalation, Notification, OrgUnit, Task, User
 from tracker.models.notify import AUDIENCES, LEVELS, NONE, PENDING, RANKS
+from tracker.models.notify import OVERDUE as OVERDUE_LEVEL
 from tracker.notifications.rules import RuleGroup, rule_groups
 from tracker.plans.status import OVERDUE_STATUSES
 from tracker.timeutil import local_today
@@ -130,6 +131,7 @@ def escalate(now: Optional[datetime] = None, dry_run: bool = False) -> Escalatio
     run = report.run_id
     try:
         _lock_pass()
+        _raise_missed_commitments(today, run, now, webhook_state)
         for group in rule_groups():
             fired = _insert(Escalation).from_select(
                 ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"],
@@ -162,6 +164,30 @@ def escalate(now: Optional[datetime] = None, dry_run: bool = False) -> Escalatio
     else:
         db.session.commit()
     return report
+
+
+def _raise_missed_commitments(today: date, run: str, now: datetime, webhook_state: str) -> None:
+    """A committed date (逾期说明) passed with the task still open: one level up at once."""
+    from tracker.explanations.service import missed_commitments
+    from tracker.models.explanations import OverdueExplanation
+
+    missed = missed_commitments(today)
+    if not missed:
+        return
+    reached = aliased(Escalation)
+    next_rank = func.coalesce(func.max(reached.rank), RANKS[OVERDUE_LEVEL]) + 1
+    level = case(*[(next_rank == rank, literal(key)) for key, rank in RANKS.items()], else_=literal(LEVELS[-1]))
+    select_next = (
+        select(OverdueExplanation.task_id, OverdueExplanation.due_on, next_rank, level, literal(FIRED), literal(run),
+               literal(now, type_=Escalation.at.type), literal(webhook_state), literal(0))
+        .outerjoin(reached, and_(reached.task_id == OverdueExplanation.task_id, reached.due_on == OverdueExplanation.due_on))
+        .where(OverdueExplanation.id.in_(missed))
+        .group_by(OverdueExplanation.task_id, OverdueExplanation.due_on)
+        .having(next_rank <= len(LEVELS))
+    )
+    db.session.execute(_insert(Escalation).from_select(
+        ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"], select_next,
+    ).on_conflict_do_nothing())
 
 
 def _fill_report(report: EscalationReport, line_limit: int = 200) -> None:

@@ -1,0 +1,16 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from tracker.explanations.service import REASONS
+
+
+class ExplanationForm(FlaskForm):
+    reason = SelectField(_l("Reason"), choices=[], validators=[DataRequired()])
+    detail = TextAreaField(_l("Details"), validators=[Optional(), Length(max=1000)])
+    committed_on = DateField(_l("Committed date"), validators=[DataRequired(message=_l("Give the date by which it will be done."))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [("", _l("Choose a reason"))] + [(key, label) for key, label in REASONS.items()]
