@@ -1,6 +1,8 @@
 """Progress pages: unit matrix, phases, ranking, leadership summary, and their exports."""
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, abort, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -146,3 +148,20 @@ def tasks_export(fmt: str):
     return exports.send_table(fmt, "tasks", _("Tasks"), columns,
                               lambda: exports.task_rows(current_user, filters),
                               preamble=[_("As of %(day)s", day=local_today().isoformat())])
+
+
+@bp.route("/leadership/circular.docx")
+@login_required
+def circular():
+    """A draft circular (通报) of the leadership screen's figures, to edit in a word processor."""
+    from flask import send_file
+
+    from tracker.progress.circular import build_circular
+
+    unit = chosen_unit()
+    today = local_today()
+    summary = service.leadership_summary(current_user, unit, today)
+    data = build_circular(unit, summary, service.ranking(unit, today), today,
+                          masthead=request.args.get("masthead", "1") != "0")
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"通报-{unit.code}-{today.isoformat()}.docx",
+                     mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
