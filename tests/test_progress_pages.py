@@ -125,3 +125,21 @@ def test_phase_and_ranking_exports(client, auth, make_user, plan_tree):  # noqa:
     ranking = client.get("/ranking.csv?plan=progress-plan").data.decode("utf-8-sig")
     assert "北京市卫生健康委" in ranking
     assert client.get("/ranking.pdf").status_code == 404
+
+
+def test_the_timeline_spans_each_section_and_marks_overdue_items(client, auth, make_user, plan_tree):  # noqa: F811
+    import json
+
+    auth.login(make_user("leader", "NHC"))
+    page = client.get("/progress/progress-plan/timeline").get_data(as_text=True)
+    assert 'data-section="一"' in page
+    option = json.loads(page[page.index('id="timeline-option">') + len('id="timeline-option">'):].split("</script>")[0])
+    bars = option["series"][0]["data"]
+    assert bars[0][1:3] == ["2024-04-30", "2024-09-30"]  # section 一: earliest and latest due dates (cancelled left out)
+    overdue = option["series"][1]["data"]
+    assert [item["value"][1] for item in overdue] == ["2024-04-30"]  # Shanghai's item, 61 days late
+    assert option["series"][1]["markLine"]["data"][0]["xAxis"] == "2024-06-30"
+    assert [a[0]["name"] for a in option["series"][0]["markArea"]["data"]] == ["启动阶段", "实施阶段"]
+    beijing = client.get("/progress/progress-plan/timeline?unit=P11").get_data(as_text=True)
+    option = json.loads(beijing[beijing.index('id="timeline-option">') + len('id="timeline-option">'):].split("</script>")[0])
+    assert option["series"][1]["data"] == []

@@ -41,10 +41,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The app on a free port, with a fresh SQLite database built by the set-up commands."""
-    instance = tmp_path_factory.mktemp("live")
+def start_live_server(instance: Path, extra: tuple = ()):
+    """The app on a free port, with a fresh SQLite database built by the set-up commands
+    (plus `extra` flask commands); yields the base URL."""
     env = dict(
         os.environ,
         FLASK_APP="app",
@@ -56,8 +55,8 @@ def live_server(tmp_path_factory):
     )
     env.pop("TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask"]
-    for args in (["db", "upgrade", "heads"], ["seed", "load"], ["demo", "users"]):
-        subprocess.run(flask + args, cwd=ROOT, env=env, check=True, capture_output=True)
+    for args in (["db", "upgrade", "heads"], ["seed", "load"], ["demo", "users"], *extra):
+        subprocess.run(flask + list(args), cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     log = open(instance / "server.log", "w")
     process = subprocess.Popen(
@@ -77,6 +76,12 @@ def live_server(tmp_path_factory):
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The app on a free port, with a fresh SQLite database built by the set-up commands."""
+    yield from start_live_server(tmp_path_factory.mktemp("live"))
 
 
 @pytest.fixture(scope="session")

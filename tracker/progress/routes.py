@@ -80,6 +80,46 @@ def matrix_export(key: str, fmt: str):
                               preamble=[f"{plan.title}（{unit.name}）", _("As of %(day)s", day=local_today().isoformat())])
 
 
+@bp.route("/progress/<key>/timeline")
+@login_required
+def timeline(key: str):
+    plan = _plan_or_404(key)
+    unit = chosen_unit()
+    today = local_today()
+    data = service.timeline(plan, unit, today)
+    children = db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)).all()
+    return render("progress/timeline.html", t=data, today=today, trail=_trail(unit), children=children,
+                  option=_gantt_option(data, today))
+
+
+def _gantt_option(t, today) -> dict:
+    """An ECharts option (JSON only: charts.js supplies the bar drawing for "gantt" series)."""
+    categories = [f"{r.section.ref} {r.section.title}" for r in t.rows]
+    index = {r.section.id: i for i, r in enumerate(t.rows)}
+    bars = [[i, r.first.isoformat() if r.first else None, r.last.isoformat() if r.last else None, r.figures.completion]
+            for i, r in enumerate(t.rows) if r.first and r.last]
+    overdue = [{"value": [index[sid], task.due_on.isoformat()],
+                "name": f"{task.ref.split('@')[0]} {task.title}（{task.owner_unit.name if task.owner_unit else ''}）"}
+               for sid, task in t.overdue if sid in index]
+    phase_areas = [[{"name": p.name, "xAxis": p.start_on.isoformat()}, {"xAxis": p.end_on.isoformat()}]
+                   for p in t.phases if p.start_on and p.end_on]
+    return {
+        "tooltip": {"trigger": "item"},
+        "grid": {"left": 220, "right": 30, "top": 40, "bottom": 40},
+        "xAxis": {"type": "time", "max": max(filter(None, [t.end, today])).isoformat() if (t.end or today) else None},
+        "yAxis": {"type": "category", "data": categories, "inverse": True, "axisLabel": {"width": 200, "overflow": "truncate"}},
+        "series": [
+            {"type": "custom", "renderItem": "gantt", "name": _("Work items"), "encode": {"x": [1, 2], "y": 0},
+             "data": bars, "markArea": {"silent": True, "itemStyle": {"color": "rgba(13,110,253,0.06)"},
+                                        "label": {"position": "insideTop"}, "data": phase_areas}},
+            {"type": "custom", "renderItem": "overdue", "name": _("Overdue"), "z": 10, "data": overdue,
+             "encode": {"x": 1, "y": 0},
+             "markLine": {"symbol": "none", "lineStyle": {"color": "#198754", "width": 2}, "label": {"formatter": _("Today")},
+                          "data": [{"xAxis": today.isoformat()}]}},
+        ],
+    }
+
+
 @bp.route("/progress/<key>/phases")
 @login_required
 def phases(key: str):

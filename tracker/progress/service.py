@@ -321,3 +321,52 @@ def _start_of_day_utc(day: date):
     from tracker.timeutil import local_zone
 
     return datetime(day.year, day.month, day.day, tzinfo=local_zone()).astimezone(timezone.utc)
+
+
+# -- timeline ---------------------------------------------------------------------------------------
+
+@dataclass
+class TimelineRow:
+    section: Task
+    first: Optional[date]
+    last: Optional[date]
+    figures: Figures
+
+
+@dataclass
+class Timeline:
+    plan: Plan
+    unit: OrgUnit
+    rows: list[TimelineRow]
+    phases: list[Phase]
+    overdue: list[tuple[int, Task]]  # (section id, overdue work item), oldest first
+    start: Optional[date]
+    end: Optional[date]
+
+
+def timeline(plan: Plan, unit: OrgUnit, today: date, overdue_limit: int = 300) -> Timeline:
+    """Per top-level section, the span of its work items' dates within `unit`'s subtree, with
+    the phases and the overdue items; four statements."""
+    owner = aliased(OrgUnit)
+    section = first_path_id(Task.path)
+    rows = db.session.execute(
+        select(section, func.min(func.coalesce(Task.start_on, Task.due_on)), func.max(Task.due_on), *_figure_columns(today))
+        .join(owner, owner.id == Task.owner_unit_id)
+        .where(Task.plan_id == plan.id, _work_item(), owner.path.like(f"{unit.path}%"))
+        .group_by(section)
+    ).all()
+    spans = {row[0]: (row[1], row[2], _figures(row, 3)) for row in rows}
+    sections = list(db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.parent_id.is_(None))
+                                       .order_by(Task.position, Task.id)))
+    timeline_rows = [TimelineRow(s, *spans[s.id]) for s in sections if s.id in spans]
+    phases = list(db.session.scalars(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position)))
+    overdue = db.session.execute(
+        select(section, Task)
+        .join(owner, owner.id == Task.owner_unit_id)
+        .where(Task.plan_id == plan.id, owner.path.like(f"{unit.path}%"), Task.status.in_(OVERDUE_STATUSES),
+               Task.due_on < today, _work_item())
+        .order_by(Task.due_on, Task.id).limit(overdue_limit)
+    ).all()
+    dates = [d for r in timeline_rows for d in (r.first, r.last) if d] + [d for p in phases for d in (p.start_on, p.end_on) if d]
+    return Timeline(plan, unit, timeline_rows, phases, [(sid, task) for sid, task in overdue],
+                    min(dates) if dates else None, max(dates) if dates else None)
