@@ -47,7 +47,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(plans_bp)
     app.register_blueprint(notifications_bp)
+    from tracker.indicators.routes import bp as indicators_bp
 
+    app.register_blueprint(indicators_bp)
     from tracker.progress.routes import bp as progress_bp
 
     app.register_blueprint(progress_bp)

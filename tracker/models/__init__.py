@@ -1,7 +1,7 @@
 """Domain models, one module per aggregate."""
 from tracker.models.evidence import Evidence
-from tracker.models.indicators import IndicatorDefinition
 from tracker.models.explanations import OverdueExplanation
+from tracker.models.indicators import IndicatorDefinition, IndicatorForm, IndicatorValue, ReportingPeriod
 from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
@@ -12,12 +12,15 @@ __all__ = [
     "EscalationRule",
     "Evidence",
     "IndicatorDefinition",
+    "IndicatorForm",
+    "IndicatorValue",
     "JournalEntry",
     "Notification",
     "OverdueExplanation",
     "OrgUnit",
     "Phase",
     "Plan",
+    "ReportingPeriod",
     "Task",
     "User",
     "task_co_owners",
