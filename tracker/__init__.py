@@ -16,6 +16,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.from_object(config or Config)
     app.config.update(overrides)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 64 * 1024
+    from datetime import timedelta
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
@@ -58,6 +60,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.register_blueprint(explanations_bp)
 
     register_web(app)
+    from tracker.security import init_security
+    init_security(app)
 
     from tracker.auth.cli import demo_cli, users_cli
     from tracker.importer.cli import seed_cli

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from tracker.auth.forms import LoginForm
 from tracker.auth.service import authenticate
 from tracker.extensions import db
+from tracker.security import clear_failures, locked_for, record_failure
 
 bp = Blueprint("auth", __name__)
 
@@ -22,15 +23,28 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("plans.my_work_page"))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
+        address = request.remote_addr or ""
+        minutes = locked_for(form.username.data, address)
+        if minutes is not None:
+            form.password.errors.append(_("Too many failed sign-ins: try again in %(n)d minutes.", n=minutes))
+            return render_template("auth/login.html", form=form), 429
         user = authenticate(form.username.data, form.password.data)
         if user is None:
+            record_failure(form.username.data, address)
+            db.session.commit()
             form.password.errors.append(_("Wrong user name or password."))
         else:
+            clear_failures(form.username.data)
+            session.clear()  # a fresh session at sign-in (no fixation)
+            session.permanent = True  # idle timeout: IDLE_TIMEOUT_MINUTES, renewed by each request
             login_user(user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")), code=303)
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" or not form.errors else 400
+    if request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])

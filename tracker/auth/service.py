@@ -48,8 +48,7 @@ def create_user(username: str, password: str, role: str, unit_code: str, display
     unit = unit_by_code(unit_code)
     if unit is None:
         raise UserError(_l("Unknown unit code '%(code)s'.", code=unit_code))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    check_password_policy(password, username)
     if db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
         raise UserError(_l("The user name '%(name)s' is taken.", name=username))
     email = email.strip()
@@ -60,6 +59,18 @@ def create_user(username: str, password: str, role: str, unit_code: str, display
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    """At least 8 characters, with letters and digits, not containing the user name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    if len(password) > 200:
+        raise UserError(_l("The password may have at most 200 characters."))
+    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        raise UserError(_l("The password needs both letters and digits."))
+    if username and username.strip().lower() in password.lower():
+        raise UserError(_l("The password must not contain the user name."))
 
 
 def authenticate(username: str, password: str) -> Optional[User]:

@@ -5,6 +5,7 @@ from tracker.models.indicators import IndicatorDefinition, IndicatorForm, Indica
 from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
+from tracker.models.security import LoginFailure
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "IndicatorForm",
     "IndicatorValue",
     "JournalEntry",
+    "LoginFailure",
     "Notification",
     "OverdueExplanation",
     "OrgUnit",

@@ -1,0 +1,65 @@
+"""Web defences: headers, sign-in throttling, idle sessions, password policy."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import time_machine
+
+from conftest import PASSWORD
+from tracker.auth.service import UserError, check_password_policy
+
+
+def _login(client, username, password):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def test_every_page_carries_the_security_headers(client, auth, make_user):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["X-Frame-Options"] == "DENY"
+    auth.login(make_user("leader", "NHC"))
+    for url in ("/", "/plans", "/leadership", "/notifications"):
+        page = client.get(url)
+        assert page.headers["Content-Security-Policy"] == csp
+        # no inline script: every <script> has a src or is inert JSON data
+        for tag in re.findall(r"<script[^>]*>", page.get_data(as_text=True)):
+            assert "src=" in tag or 'type="application/json"' in tag, (url, tag)
+        assert not re.search(r"\son(click|change|submit|load)=", page.get_data(as_text=True)), url
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client, make_user):
+    user = make_user("reporter", "P11-QC")
+    response = _login(client, user.username, PASSWORD)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+
+
+def test_sign_in_is_throttled_after_repeated_failures(client, make_user):
+    user = make_user("reporter", "P11-QC")
+    for _ in range(5):
+        assert _login(client, user.username, "wrong-pass-1").status_code == 400
+    locked = _login(client, user.username, PASSWORD)  # even the right password waits
+    assert locked.status_code == 429 and "分钟" in locked.get_data(as_text=True)
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=16)):
+        assert _login(client, user.username, PASSWORD).status_code == 303
+
+
+def test_an_idle_session_ends(client, make_user):
+    user = make_user("reporter", "P11-QC")
+    _login(client, user.username, PASSWORD)
+    assert client.get("/").status_code == 200
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=31)):
+        response = client.get("/")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("password, username", [
+    ("short1", "someone"), ("onlyletters", "someone"), ("123456789", "someone"), ("zhang-san-2024", "zhang-san"),
+])
+def test_the_password_policy_refuses_weak_passwords(password, username, app):
+    with app.test_request_context():
+        with pytest.raises(UserError):
+            check_password_policy(password, username)
