@@ -60,15 +60,18 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.register_blueprint(explanations_bp)
 
     register_web(app)
+    from tracker.admin.routes import bp as admin_bp
+    app.register_blueprint(admin_bp)
     from tracker.security import init_security
     init_security(app)
 
     from tracker.auth.cli import demo_cli, users_cli
     from tracker.importer.cli import seed_cli
     from tracker.plans.cli import plans_cli
+    from tracker.admin.cli import backup_command, restore_command
     from tracker.tasks.cli import escalate_command, scheduler_cli
 
-    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, escalate_command):
+    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, escalate_command, backup_command, restore_command):
         app.cli.add_command(group)
     return app
 

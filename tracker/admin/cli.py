@@ -1,0 +1,32 @@
+"""`flask backup DIR` and `flask restore DIR`."""
+from pathlib import Path
+
+import click
+
+from tracker.admin.backup import BackupError, backup, restore
+
+
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(directory: Path):
+    """Save the database and the evidence files into DIRECTORY (new or empty)."""
+    try:
+        report = backup(directory)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backed up the {report.dialect} database ({sum(report.tables.values())} rows in {len(report.tables)} tables) "
+               f"and {report.files} files into {directory}")
+
+
+@click.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def restore_command(directory: Path, yes: bool):
+    """Replace the database (and add back the evidence files) from a backup in DIRECTORY."""
+    if not yes:
+        click.confirm(f"Replace the current database with the backup in {directory}?", abort=True)
+    try:
+        report = restore(directory)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored the {report.dialect} database ({sum(report.tables.values())} rows) and {report.files} files")
