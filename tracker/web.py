@@ -84,6 +84,18 @@ def is_overdue(task) -> bool:
     return bool(task.due_on and task.due_on < local_today() and task.status in status.OVERDUE_STATUSES)
 
 
+MAX_PAGE = 100_000
+
+
+def page_number(name: str = "page") -> int:
+    """The ?page= argument as a sane page number (1 when missing, not a number, or absurd)."""
+    try:
+        number = int(request.args.get(name, 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(1, number), MAX_PAGE)
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (pagination links keep the filters)."""
     args = request.args.to_dict(flat=False)

@@ -57,10 +57,9 @@ def indicator_labels() -> dict:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    from tracker.web import page_number
+
+    return page_number()
 
 
 # --- plans and periods ---------------------------------------------------------------------------

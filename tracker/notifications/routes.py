@@ -12,13 +12,13 @@ from tracker.notifications import service
 from tracker.notifications.forms import RulesForm
 from tracker.notifications.rules import RuleError, rules_for, save_rules
 from tracker.timeutil import local_today
-from tracker.web import fragment_response, render, wants_fragment
+from tracker.web import page_number, fragment_response, render, wants_fragment
 
 bp = Blueprint("notifications", __name__)
 
 
 def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
+    return page_number()
 
 
 @bp.route("/notifications")

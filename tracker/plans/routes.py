@@ -8,7 +8,7 @@ from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate
 from tracker.plans.service import get_plan, plans_for
 from tracker.extensions import db
 from tracker.models import Task
-from tracker.web import render
+from tracker.web import page_number, render
 
 bp = Blueprint("plans", __name__)
 
@@ -39,10 +39,7 @@ def _filters_from(form: TaskFilterForm, plan_id=None) -> TaskFilters:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return page_number()
 
 
 @bp.route("/plans/<key>")
