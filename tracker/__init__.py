@@ -58,6 +58,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.explanations.routes import bp as explanations_bp
 
     app.register_blueprint(explanations_bp)
+    from tracker.importer.draft_routes import bp as drafts_bp
+    app.register_blueprint(drafts_bp)
 
     register_web(app)
     from tracker.admin.routes import bp as admin_bp

@@ -1,11 +1,12 @@
 import json
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
 from tracker.plans.export import export_plan, plan_by_key
 
-plans_cli = AppGroup("plans", help="Plans: export.")
+plans_cli = AppGroup("plans", help="Plans: export, draft from a document.")
 
 
 @plans_cli.command("export")
@@ -17,3 +18,23 @@ def export_command(plan_key, fmt):
     if plan is None:
         raise click.ClickException(f"no plan with key '{plan_key}'")
     click.echo(json.dumps(export_plan(plan), ensure_ascii=False, indent=2))
+
+
+@plans_cli.command("draft")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here instead of printing it.")
+def draft_command(file, output):
+    """Draft a plan from FILE (.txt or .docx) in the seed-plan format (YAML), for checking and `flask seed load`."""
+    from tracker.importer.draft import DocumentError, seed_yaml
+    from tracker.importer.draft.service import DraftError, draft_from_file
+
+    try:
+        draft = draft_from_file(file.name, file.read_bytes())
+    except (DocumentError, DraftError) as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from exc
+    text = seed_yaml(draft)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: {draft['title']}")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,154 @@
+"""How well the draft extractor reads the five seed documents, against the hand-made plans.
+
+    .venv/bin/python bench/importer.py [--verbose]
+
+For each seed plan in seed_plans/ it drafts a plan from its source text in ../shared/seeds/
+(the same code `flask plans draft` runs) and prints precision and recall of:
+
+- sections: the items of the document's section tree (refs of the seed plan). A draft item
+  matches the seed task with the same ref when the seed title agrees with the draft item's
+  title or text (where both are Chinese: one contains the other or they share at least a third
+  of their character pairs; the English-only parts of 003 are compared by ref alone).
+- due dates: (section, due date) pairs;
+- owners: (section, owner) pairs, the owner as a unit code or an {each: …} selector.
+
+Child tasks that the hand transcriber split out of one numbered item, or that the extractor
+split by deadline or by unit ("refs made here": notes saying split / made up / made here /
+one child task per), are folded into that item: their due dates and owners count for it, and
+they are not sections of their own. Targets: sections ≥ 95 %, due dates ≥ 90 %, owners ≥ 80 %.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracker.importer.draft import Catalogue, draft_plan, read_document  # noqa: E402
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+PLANS = ROOT / "seed_plans"
+PARENT_SPLIT_NOTE = re.compile(r"(?<!sub-items )split (?:into|by)|one child task per|refs made here|numbered here|placed here", re.I)
+OWN_SPLIT_NOTE = re.compile(r"\bref made|not numbered in the text|split into \.\d", re.I)
+TARGETS = {"sections": 0.95, "due dates": 0.90, "owners": 0.80}
+
+
+def owner_key(owner) -> str | None:
+    if owner is None:
+        return None
+    if isinstance(owner, str):
+        return owner
+    each = owner.get("each", {})
+    return "each:" + "/".join(f"{k}={each[k]}" for k in ("kind", "level", "under") if each.get(k))
+
+
+def _is_split_child(task: dict, parent: dict | None) -> bool:
+    if parent is None:
+        return False
+    if task.get("generated"):
+        return True
+    return bool(OWN_SPLIT_NOTE.search(task.get("notes", "") or "") or PARENT_SPLIT_NOTE.search(parent.get("notes", "") or ""))
+
+
+def flatten(tasks: list[dict]) -> dict[str, dict]:
+    """ref → {title, dues, owners}, split children folded into their item."""
+    out: dict[str, dict] = {}
+
+    def visit(task: dict, parent: dict | None, into: str | None) -> None:
+        folded = into is not None or _is_split_child(task, parent)
+        target = into if into is not None else (parent["ref"] if folded else task["ref"])
+        if not folded:
+            out[task["ref"]] = {"title": task.get("title", ""), "text": task.get("title", "") + (task.get("description") or ""),
+                                "dues": set(), "owners": set()}
+        entry = out[target]
+        if task.get("due"):
+            entry["dues"].add(str(task["due"]))
+        key = owner_key(task.get("owner"))
+        if key:
+            entry["owners"].add(key)
+        children = task.get("children", [])
+        split_here = any(_is_split_child(c, task) for c in children)
+        for child in children:
+            visit(child, task, target if folded else (task["ref"] if split_here else None))
+
+    for task in tasks:
+        visit(task, None, None)
+    return out
+
+
+def _pairs(text: str) -> set[str]:
+    text = re.sub(r"[^\u4e00-\u9fff]", "", text)
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def titles_agree(a: str, b: str) -> bool:
+    ca, cb = re.sub(r"[^\u4e00-\u9fff]", "", a), re.sub(r"[^\u4e00-\u9fff]", "", b)
+    if len(ca) < 2 or len(cb) < 2:
+        return True  # one side is not Chinese (a translation): the ref decides
+    if ca in cb or cb in ca:
+        return True
+    pa, pb = _pairs(a), _pairs(b)
+    return len(pa & pb) / max(1, min(len(pa), len(pb))) >= 1 / 3
+
+
+def score(found: int, drafted: int, expected: int) -> tuple[float, float]:
+    return (found / drafted if drafted else 1.0), (found / expected if expected else 1.0)
+
+
+def compare(seed: dict, draft: dict, verbose: bool = False) -> dict:
+    expected, got = flatten(seed["tasks"]), flatten(draft["tasks"])
+    matched = {ref for ref in expected if ref in got and (titles_agree(expected[ref]["title"], got[ref]["title"])
+                                                          or titles_agree(expected[ref]["title"], got[ref]["text"]))}
+    result = {"sections": score(len(matched), len(got), len(expected))}
+    for label, field in (("due dates", "dues"), ("owners", "owners")):
+        want = {(ref, v) for ref, e in expected.items() for v in e[field]}
+        have = {(ref, v) for ref, e in got.items() if ref in matched for v in e[field]}
+        have_all = {(ref, v) for ref, e in got.items() for v in e[field]}
+        hit = want & have
+        result[label] = score(len(hit), len(have_all), len(want))
+        if verbose:
+            for pair in sorted(want - have):
+                print(f"    missed {label}: {pair}")
+            for pair in sorted(have_all - want):
+                print(f"    extra  {label}: {pair}")
+    if verbose:
+        print("    seed sections:", " ".join(expected))
+        for ref in sorted(set(expected) - matched):
+            print(f"    missed section: {ref} {expected[ref]['title']}" + (f"  (draft: {got[ref]['title']})" if ref in got else ""))
+        for ref in sorted(set(got) - matched):
+            print(f"    extra  section: {ref} {got[ref]['title']}")
+    return result
+
+
+def main(argv: list[str]) -> int:
+    verbose = "--verbose" in argv
+    only = [a for a in argv if not a.startswith("-")]
+    catalogue = Catalogue.from_units_file(PLANS / "units.yaml")
+    print(f"{'seed':<28} {'sections P/R':>15} {'due dates P/R':>15} {'owners P/R':>15}")
+    failures = 0
+    for plan_file in sorted(PLANS.glob("0*.yaml")):
+        if only and not any(o in plan_file.name for o in only):
+            continue
+        seed = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
+        source = SEEDS / seed["source"]
+        draft = draft_plan(read_document(source.name, source.read_bytes()), catalogue, source.name)
+        if verbose:
+            print(plan_file.name)
+        result = compare(seed, draft, verbose)
+        cells = []
+        for label in ("sections", "due dates", "owners"):
+            precision, recall = result[label]
+            ok = recall >= TARGETS[label] and precision >= TARGETS[label]
+            failures += not ok
+            cells.append(f"{precision:6.1%} /{recall:6.1%}{'' if ok else '*'}")
+        print(f"{plan_file.stem:<28} " + " ".join(f"{c:>15}" for c in cells))
+    print("(* below target: sections ≥ 95 %, due dates ≥ 90 %, owners ≥ 80 %, precision and recall)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,665 @@
+"""From a document's text to a draft plan in the seed-plan format (seed_plans/README.md).
+
+`draft_plan(text, catalogue)` returns a dict with the plan fields and its task tree; every task
+carries `sources`: for each field found, the sentence it was read from, so a reviewer can check
+it. `to_seed(draft)` turns the draft into a plain seed-plan mapping (sources into `notes`),
+which tracker.importer.schema validates and tracker.importer.seed loads.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Optional
+
+from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
+from tracker.importer.draft.numbering import is_english
+from tracker.importer.draft.owners import Catalogue, Owner
+from tracker.importer.draft.structure import Node, parse_tree, refs
+from tracker.importer.draft.text import normalise, split_sentences
+
+DOC_NUMBER = re.compile(r"([\u4e00-\u9fa5]{2,12})\s*([〔\[［(（]?)\s*((?:19|20)\d{2})\s*([〕\]］)）]?)\s*(\d{1,4})\s*(号?)")
+FULL_TEXT = re.compile(r"(?:全文如下|以下为全文|附全文|Full text is as follows|The full text is as follows)[:：。.]?\s*$", re.I)
+NOTICE_TITLE = re.compile(r"关于印发\s*《?(.+?)》?\s*的通知")
+DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
+DAMAGED_DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{3,4})\s*日?$")
+ISO_DATE_LINE = re.compile(r"^((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})$")
+YEAR_RANGE = re.compile(r"((?:19|20)\d{2})\s*年?\s*(?:至|到|-|—|–|~)\s*((?:19|20)\d{2})\s*年")
+MODAL = re.compile(r"要|应当|应|须|必须|负责|将|牵头|于|务必|可|shall|should|must|will|are responsible|is responsible|hold|take", re.I)
+OBJECT_VERBS = re.compile(r"指导|鼓励|组织|督促|要求|推动|支持|引导|协助|配合|会同|对|向|为|与|guide|urge|encourage", re.I)
+DELIVERABLE = re.compile(
+    r"(?:制定|制订|印发|上交|提交|上报|报送|形成|撰写|编写|编制|建立|出台|发布|修订|完成)(?:并|和|、)?(?:印发|报送|完善|实施|上报)?"
+    r"(?P<what>《[^》]{2,40}》(?:（[^）]{1,10}）)?|[^，。；、,;：:]{0,24}?(?:总结报告|分析报告|工作报告|工作总结|工作计划|工作方案|实施方案|方案|计划|报告|总结|制度|目录|清单|指南|共识|年鉴|台账|规划|标准|办法|细则|指导原则|名录|意见|指标体系|政策))"
+)
+FILING = re.compile(r"报([^，。；]{2,30}?)备案")
+GUIDING = re.compile(r"(?:指导思想|总体要求|工作目标|基本原则|主要目标|总体目标|行动目标|目标任务)")
+PHASE_WORDS = re.compile(r"阶段|phase|stage", re.I)
+STEP_SECTION = re.compile(r"实施步骤|工作步骤|步骤安排|进度安排|时间安排|工作安排|时间进度|实施阶段|arrangement|steps|schedule", re.I)
+
+
+@dataclass
+class Context:
+    catalogue: Catalogue
+    issuer: Optional[str]
+    year: Optional[int]
+    default_owner: Optional[Owner]
+    phases: list = field(default_factory=list)
+    repairs: list = field(default_factory=list)
+
+
+def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
+    lines, dropped = normalise(text)
+    header, body = _split_header(lines)
+    meta = _metadata(header, body, catalogue)
+    root, preamble = parse_tree(body)
+    year = (meta["period"] or {}).get("start", None)
+    year = year.year if isinstance(year, date) else (meta["issued"].year if meta["issued"] else None)
+    ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=list(meta["repairs"]))
+    ctx.default_owner = _default_owner(header + preamble, ctx)
+    ref_of = refs(root)
+    tasks, last_explicit = [], None
+    for child in root.children:
+        task = _task(child, ref_of, ctx, inherited=None, phase=None, sibling=last_explicit)
+        last_explicit = task.pop("_explicit", None) or last_explicit
+        tasks.append(task)
+    _number_uids(tasks)
+    plan = {
+        "key": _plan_key(meta["title"], meta["issued"], year),
+        "title": meta["title"],
+        "doc_number": meta["doc_number"],
+        "issuer": meta["issuer"],
+        "issuer_unit": meta["issuer_unit"],
+        "issued": meta["issued"].isoformat() if meta["issued"] else None,
+        "period": {k: v.isoformat() for k, v in meta["period"].items()} if meta["period"] else None,
+        "source": source,
+        "repairs": ctx.repairs,
+        "notes": "",
+        "phases": ctx.phases,
+        "tasks": tasks,
+        "meta_sources": meta["sources"],
+        "dropped": dropped,
+    }
+    return plan
+
+
+# --- the document's head ----------------------------------------------------------------
+
+
+def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(header: notice, signature, interpretation; body: the plan's own text)."""
+    for index, line in enumerate(lines):
+        if FULL_TEXT.search(line):
+            return lines[:index], lines[index + 1:]
+    title = None
+    for index, line in enumerate(lines[:40]):
+        match = NOTICE_TITLE.search(line)
+        if match:
+            title = re.sub(r"\s+", "", match.group(1).strip("《》"))
+            for later in range(index + 1, len(lines)):
+                joined = re.sub(r"\s+", "", lines[later])
+                if joined.strip("《》") == title:
+                    return lines[:later], lines[later:]
+                if later + 1 < len(lines) and re.sub(r"\s+", "", lines[later] + lines[later + 1]).strip("《》") == title:
+                    return lines[:later], [lines[later] + lines[later + 1]] + lines[later + 2:]
+            break
+    return [], lines
+
+
+def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
+    repairs: list[str] = []
+    sources: dict[str, str] = {}
+    everything = header + body
+    head_zone = header if header else body[:12]
+    title = ""
+    for line in head_zone[:40]:
+        match = NOTICE_TITLE.search(line)
+        if match:
+            title = re.sub(r"\s+", "", match.group(1)).strip("《》")
+            sources["title"] = line
+            break
+    if not title:
+        first_numbered = next((i for i, l in enumerate(body) if re.match(r"^[一二三四五六七八九十]+\s*[、.]|^[IVX]+\.\s", l)), len(body))
+        for line in body[:first_numbered]:
+            if not re.search(r"[。；;]$", line) and not DATE_LINE.match(line) and len(line) <= 80:
+                title = line.strip("【】")
+                sources["title"] = line
+                break
+    doc_number = ""
+    zone = head_zone[:30]
+    for line in sorted(zone, key=lambda l: len(l)):
+        match = DOC_NUMBER.search(line)
+        if match and (match.group(2) or match.group(4)) and len(line) <= len(match.group(0)) + 4:
+            prefix, opening, year, closing, serial, hao = match.groups()
+            doc_number = f"{prefix}〔{year}〕{serial}号"
+            if not (opening and closing and hao):
+                repairs.append(f"文号 reads '{match.group(0)}': restored {doc_number}")
+            sources["doc_number"] = line
+            break
+    issued, issuer_lines = None, []
+    for index, line in enumerate(head_zone):
+        found = DATE_LINE.match(line)
+        if found:
+            issued = _safe_date(*map(int, found.groups()))
+        else:
+            damaged = DAMAGED_DATE_LINE.match(line)
+            if damaged:
+                issued = _repair_date(damaged, repairs)
+        if issued:
+            sources["issued"] = line
+            back = index - 1
+            while back >= 0 and len(head_zone[back]) <= 40 and not re.search(r"[，。；：,;:！？]", head_zone[back]) and len(issuer_lines) < 3:
+                issuer_lines.insert(0, head_zone[back])
+                back -= 1
+            break
+    if issued is None:
+        for line in head_zone[:8] + body[:8]:
+            found = ISO_DATE_LINE.match(line)
+            if found:
+                issued = _safe_date(*map(int, found.groups()))
+                sources["issued"] = line
+                break
+    issuer = " ".join(issuer_lines)
+    if not issuer:
+        for line in head_zone[:10]:
+            match = re.match(r"^(.{2,30}?)关于印发", line)
+            if match:
+                issuer = match.group(1)
+                break
+    issuer_unit = None
+    for part in re.split(r"\s+", issuer):
+        issuer_unit = catalogue.lookup(part) if part else None
+        if issuer_unit:
+            break
+    if not issuer_unit:
+        for line in head_zone + body[:8]:
+            mentions = [m for m in catalogue.mentions(line, None) if m.owner.code]
+            if mentions:
+                issuer_unit = mentions[0].owner.code
+                issuer = issuer or catalogue.units[issuer_unit].name
+                break
+    if issuer:
+        sources["issuer"] = issuer
+    period = None
+    match = re.search(r"((?:19|20)\d{2})\s*年(?:度)?[^，。（(]{0,16}?(?:工作要点|工作计划|行动计划|实施方案)", title)
+    if match:
+        period = {"start": date(int(match.group(1)), 1, 1), "end": date(int(match.group(1)), 12, 31)}
+        sources["period"] = title
+    for text in ([] if period else [title] + head_zone[:40]):
+        match = YEAR_RANGE.search(text) or re.search(r"[（(]((?:19|20)\d{2})\s*[-—–]\s*((?:19|20)\d{2})\s*年?[）)]", text)
+        if match:
+            period = {"start": date(int(match.group(1)), 1, 1), "end": date(int(match.group(2)), 12, 31)}
+            sources["period"] = text
+            break
+    return {"title": title or "未命名计划", "doc_number": doc_number, "issuer": issuer, "issuer_unit": issuer_unit,
+            "issued": issued, "period": period, "repairs": repairs, "sources": sources}
+
+
+def _safe_date(year: int, month: int, day: int) -> Optional[date]:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _repair_date(match, repairs: list[str]) -> Optional[date]:
+    year, digits = int(match.group(1)), match.group(2)
+    for split in (1, 2):
+        month, day = int(digits[:split]), int(digits[split:] or 0)
+        found = _safe_date(year, month, day) if 1 <= month <= 12 else None
+        if found:
+            repairs.append(f"成文日期 reads '{match.group(0)}': restored {found.isoformat()}")
+            return found
+    return None
+
+
+def _default_owner(lines: list[str], ctx: Context) -> Optional[Owner]:
+    """The addressees (主送: "各省、自治区、直辖市卫生健康委：") own what names no owner;
+    without them, the commissions one level below the issuer."""
+    for line in lines[:30]:
+        if re.search(r"[:：]$", line) and len(line) <= 120:
+            mentions = ctx.catalogue.mentions(line, ctx.issuer)
+            if mentions:
+                return mentions[0].owner
+    issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
+    if issuer is not None and issuer.kind == "commission" and issuer.level not in ("county", "institution"):
+        under = issuer.code if issuer.level != "national" else None
+        return Owner(kind="commission", level=ctx.catalogue.level_below(issuer.level), under=under)
+    return None
+
+
+def _plan_key(title: str, issued: Optional[date], year: Optional[int]) -> str:
+    digest = hashlib.sha1(title.encode("utf-8")).hexdigest()[:6]
+    return f"draft-{issued.year if issued else (year or 'plan')}-{digest}"
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+
+def _title_and_rest(node: Node, ctx: Optional[Context] = None) -> tuple[str, str]:
+    head = node.head.strip()
+    english = is_english(head)
+    if ctx is not None and not english:
+        head = _separate_run_on_heading(head, ctx, node)
+    if english:
+        match = re.match(r"^(.{3,160}?[a-z)\]])\.\s+(?=[A-Z])", head)
+    else:
+        match = re.match(r"^(.{2,60}?)[。]", head)
+    if match:
+        title, rest = match.group(1), head[match.end():].strip()
+    else:
+        title, rest = head.rstrip("。."), ""
+    if not english and len(title) > 40:
+        rest = (title + "。" + rest).strip() if rest else title + "。"  # the whole sentence stays in the text
+        cut = max(title.rfind("，", 0, 40), title.rfind(",", 0, 40))
+        title = title[:cut] if cut >= 8 else title[:40] + "…"
+    paras = [rest] if rest else []
+    paras += node.paras
+    joiner = " " if english else ""
+    return title.strip() or "(untitled)", joiner.join(p for p in paras if p).strip()
+
+
+def _separate_run_on_heading(head: str, ctx: Context, node: Node) -> str:
+    """'加大医疗检查监管力度各地卫生健康行政部门要…' (the full stop after the heading lost):
+    the heading ends where the subject of the first duty begins."""
+    stop = head.find("。")
+    for mention in ctx.catalogue.mentions(head[:stop if stop >= 0 else 60], ctx.issuer):
+        if 4 <= mention.start <= 30 and re.match(r"(?:要|应当|应|须|负责)", head[mention.end:mention.end + 3]) \
+                and not re.search(r"[，。；,;]", head[:mention.start]) and not OBJECT_VERBS.search(head[max(0, mention.start - 2):mention.start]):
+            start = mention.start
+            while start > 0 and head[start - 1] in "各有关":
+                start -= 1
+            node.notes.append(f"heading and text ran together ('{head[:start]}{head[start:start + 6]}…'): separated")
+            return head[:start] + "。" + head[start:]
+    return head
+
+
+def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], phase: Optional[str],
+          sibling: Optional[dict] = None) -> dict:
+    title, description = _title_and_rest(node, ctx)
+    task: dict = {"ref": ref_of[id(node)], "title": title, "description": description, "sources": {"title": node.head}}
+    notes = list(node.notes)
+    own_text = title + ("。" if not is_english(title) else ". ") + description
+    sentences = split_sentences(own_text)
+    # phase: a heading "宣传动员阶段（2016年11月25日至12月10日）" or an item of 实施步骤
+    parent_title = node.parent.head if node.parent is not None else ""
+    heading_dates = [h for h in find_dates(node.head, ctx.year) if h.start]
+    if PHASE_WORDS.search(title) or (node.parent is not None and node.parent.style == "cn" and STEP_SECTION.search(parent_title) and node.numbered):
+        phase = _add_phase(title, heading_dates, sentences, ctx)
+        task["sources"]["phase"] = node.head
+    if heading_dates and (PHASE_WORDS.search(title) or heading_dates[0].text in title or len(node.head) < 60):
+        task["start"], task["due"] = heading_dates[0].start.isoformat(), heading_dates[0].due.isoformat()
+        task["sources"]["due"] = node.head
+    owner_info = _owners(node, sentences, ctx)
+    if owner_info is None and GUIDING.fullmatch(title) and ctx.issuer:
+        owner_info = {"owner": Owner(code=ctx.issuer), "co": [], "source": "(a statement of the whole plan: its issuer)"}
+    explicit = owner_info
+    if owner_info is None and inherited is not None:
+        owner_info = dict(inherited, inherited=True)
+    if owner_info is None and sibling is not None and not node.children:
+        owner_info = dict(sibling, inherited=True, source="(as the item before) " + sibling.get("source", ""))
+    children_tasks = []
+    last_explicit = None
+    for child in node.children:
+        child_task = _task(child, ref_of, ctx, owner_info if owner_info and not owner_info.get("split") else inherited, phase, last_explicit)
+        last_explicit = child_task.pop("_explicit", None) or last_explicit
+        children_tasks.append(child_task)
+    # dated duties in the item's own sentences
+    duties = _dated_duties(sentences, ctx, skip_heading=bool(heading_dates))
+    year_range = YEAR_RANGE.match(description) or YEAR_RANGE.match(node.head)
+    if year_range and "due" not in task:
+        task["start"], task["due"] = f"{year_range.group(1)}-01-01", f"{year_range.group(2)}-12-31"
+        task["sources"]["due"] = sentences[0] if sentences else node.head
+    leaf = not children_tasks
+    generated: list[dict] = []
+    if leaf and owner_info and owner_info.get("split"):
+        generated = _split_by_owner(task, owner_info, sentences, duties, ctx)
+        notes.append("several units are responsible, each for its part (分别负责): split into one child task per unit")
+    elif leaf and not (owner_info and owner_info.get("bracket")):
+        groups = _subject_groups(sentences, ctx)
+        if len({o.key for group in groups for o in group["subjects"]}) >= 2:
+            generated = _split_by_subject(task, groups, ctx)
+            notes.append("several units are responsible, each for its part: split into one child task per unit")
+    if leaf and not generated and len(duties) >= 2:
+        generated = _split_by_duty(task, duties, owner_info, ctx)
+        notes.append("several dated duties: split into one child task per deadline")
+    if generated:
+        children_tasks = generated
+        for child in generated:
+            if phase:
+                child["phase"] = phase
+    else:
+        if duties and "due" not in task:
+            sentence, hit = duties[0]
+            task["due"] = hit.due.isoformat()
+            if hit.start:
+                task["start"] = hit.start.isoformat()
+            task["sources"]["due"] = sentence
+        if owner_info is None and leaf and ctx.default_owner is not None:
+            owner_info = {"owner": ctx.default_owner, "co": [], "source": "", "default": True}
+        if owner_info and leaf:
+            _set_owner(task, owner_info)
+        deliverable = _deliverable(sentences)
+        if deliverable:
+            task["deliverable"], task["sources"]["deliverable"] = deliverable
+        cadence = _cadence(sentences)
+        if cadence:
+            task["recurrence"], task["sources"]["recurrence"] = cadence
+    if phase:
+        task["phase"] = phase
+    if notes:
+        task["notes"] = "; ".join(notes)
+    if children_tasks:
+        task["children"] = children_tasks
+    if explicit and not explicit.get("split"):
+        task["_explicit"] = explicit
+    return task
+
+
+def _set_owner(task: dict, info: dict) -> None:
+    task["owner"] = info["owner"].as_seed()
+    co = [o for o in info.get("co", []) if o != info["owner"]]
+    unique = []
+    for o in co:
+        if o not in unique:
+            unique.append(o)
+    if unique:
+        task["co_owners"] = [o.as_seed() for o in unique]
+    if info.get("default"):
+        task["sources"]["owner"] = "(no unit named: the document's addressees)"
+    elif info.get("inherited"):
+        task["sources"]["owner"] = "(from the heading above) " + info.get("source", "")
+    else:
+        task["sources"]["owner"] = info.get("source", "")
+
+
+_BRACKET_OWNER = re.compile(r"[（(]([^（）()]*?(?:负责|牵头)[^（）()]*?)[）)]")
+
+
+def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
+    """The unit(s) responsible for an item: '(…负责，…配合)', '由…牵头', or the subject of its
+    first duty sentence ('各省级卫生健康行政部门要…')."""
+    text = node.head + "".join(node.paras)
+    for match in _BRACKET_OWNER.finditer(text):
+        info = _bracket_owners(match.group(1), ctx)
+        if info:
+            info["source"] = next((s for s in sentences if match.group(0) in s), match.group(0))
+            return info
+    match = re.search(r"由([^，。；]{2,40}?)牵头", text)
+    if match:
+        mentions = ctx.catalogue.mentions(match.group(1), ctx.issuer)
+        if mentions:
+            co = [m.owner for m in ctx.catalogue.mentions(text[match.end():match.end() + 60].split("。")[0], ctx.issuer)]
+            return {"owner": mentions[0].owner, "co": [o for m in mentions[1:] for o in [m.owner]] + co,
+                    "source": next((s for s in sentences if match.group(0) in s), match.group(0))}
+    for sentence in sentences:
+        info = _sentence_owner(sentence, ctx)
+        if info:
+            for match in _BRACKET_HELPERS.finditer(text):  # "（…指导）", "（…配合）" after a duty
+                extra = [m.owner for m in ctx.catalogue.mentions(match.group(1), ctx.issuer)]
+                info = dict(info, co=info.get("co", []) + [o for o in extra if o != info["owner"]])
+            return info
+    return None
+
+
+_BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|参与|支持))[）)]")
+
+
+def _bracket_owners(clause: str, ctx: Context) -> Optional[dict]:
+    owners, co, split = [], [], False
+    for part in re.split(r"[，,；;]", clause):
+        mentions = ctx.catalogue.mentions(part, ctx.issuer)
+        if not mentions:
+            continue
+        if re.search(r"负责|牵头", part):
+            owners.extend(m.owner for m in mentions)
+            co.extend(o for m in mentions for o in m.extra)
+            split = split or "分别" in part
+        elif re.search(r"配合|协助|指导|参与|支持", part):
+            co.extend(m.owner for m in mentions)
+    if not owners:
+        return None
+    return {"owner": owners[0], "owners": owners, "co": [o for o in co if o not in owners[:1]], "split": split and len(owners) > 1, "bracket": True}
+
+
+def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
+    body = re.sub(r"^(?:同时|此外|另外|并且|其中|Meanwhile|At the same time)[，,]?\s*", "", sentence)
+    mentions = ctx.catalogue.mentions(body, ctx.issuer)
+    if not mentions:
+        return None
+    english = is_english(body)
+    first = mentions[0]
+    lead = body[:first.start]
+    if english and ", " in lead:
+        lead = lead[lead.rindex(", ") + 2:]  # "In strict accordance with …, medical institutions …"
+    if not english and not re.fullmatch(r"(?:[^，。；,;]{0,16}[，,])?\s*(?:由|请|凡)?", lead):
+        return None  # a Chinese subject opens the sentence (or follows a leading clause)
+    if len(lead) > (40 if english else 18) or OBJECT_VERBS.search(lead) or (english and re.search(r"\b(?:of|to|for|by|in|with|from)\s*$", lead) and not re.search(r"person in charge of\s*$", lead)):
+        return None
+    subject = [first]
+    for mention in mentions[1:]:
+        between = body[subject[-1].end:mention.start]
+        if re.fullmatch(r"\s*(?:、|和|及|与|以及|,|，|and|,\s*and|or)?\s*", between):
+            subject.append(mention)
+        else:
+            break
+    after = body[subject[-1].end:subject[-1].end + 30]
+    if not english and not MODAL.search(after[:12]) and not re.match(r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，)", after):
+        return None
+    co = [o for m in subject for o in m.extra]
+    guided = re.match(r"\s*(?:要|应当|应|须|将)?\s*(?:指导|督促|组织)(?:各|有关|辖区内?|本地区)*", after)
+    if guided and not english:
+        position = subject[-1].end + guided.end()
+        target = next((m for m in mentions if m.start == position or (m.start > subject[-1].end and m.start <= position + 2)), None)
+        if target is not None and target.owner != subject[0].owner:
+            return {"owner": target.owner, "co": [m.owner for m in subject] + co, "source": sentence, "subjects": [target.owner]}
+    match = re.search(r"会同([^，。；]{2,30})", body)
+    if match:
+        co.extend(m.owner for m in ctx.catalogue.mentions(match.group(1), ctx.issuer))
+    owners = []
+    for m in subject:
+        if m.owner not in owners:
+            owners.append(m.owner)
+    return {"owner": owners[0], "co": owners[1:] + co, "source": sentence, "subjects": owners[:1]}
+
+
+def _subject_groups(sentences: list[str], ctx: Context) -> list[dict]:
+    """Consecutive sentences with the same subject units, each group with its subjects."""
+    groups: list[dict] = []
+    for sentence in sentences:
+        info = _sentence_owner(sentence, ctx)
+        subjects = info["subjects"] if info else []
+        if groups and (not subjects or [o.key for o in subjects] == [o.key for o in groups[-1]["subjects"]] or not groups[-1]["subjects"]):
+            groups[-1]["sentences"].append(sentence)
+            if subjects and not groups[-1]["subjects"]:
+                groups[-1].update(subjects=subjects, info=info)
+            continue
+        groups.append({"subjects": subjects, "info": info, "sentences": [sentence]})
+    return groups
+
+
+def _split_by_subject(task: dict, groups: list[dict], ctx: Context) -> list[dict]:
+    children = []
+    for group in groups:
+        text = "".join(group["sentences"])
+        hits = [(s, h) for s, h in _dated_duties(group["sentences"], ctx, False)] or [None]
+        for owner in group["subjects"] or ([ctx.default_owner] if ctx.default_owner else [None]):
+            for duty in hits:
+                child = {"ref": f"{task['ref']}.{len(children) + 1}", "title": _short(duty[0] if duty else text),
+                         "description": text, "sources": {"title": text}, "generated": True,
+                         "notes": "split by responsible unit: ref made here"}
+                if owner is not None:
+                    co = [o for o in (group["info"] or {}).get("co", []) if o != owner]
+                    _set_owner(child, {"owner": owner, "co": co, "source": (group["info"] or {}).get("source", "")})
+                if duty:
+                    child["due"] = duty[1].due.isoformat()
+                    if duty[1].start:
+                        child["start"] = duty[1].start.isoformat()
+                    child["sources"]["due"] = duty[0]
+                found = _deliverable([duty[0]] if duty else group["sentences"])
+                if found:
+                    child["deliverable"], child["sources"]["deliverable"] = found
+                cadence = _cadence(group["sentences"])
+                if cadence:
+                    child["recurrence"], child["sources"]["recurrence"] = cadence
+                children.append(child)
+    return children
+
+
+def _dated_duties(sentences: list[str], ctx: Context, skip_heading: bool) -> list[tuple[str, DateHit]]:
+    duties = []
+    seen = set()
+    for index, sentence in enumerate(sentences):
+        if skip_heading and index == 0:
+            continue
+        for hit in find_dates(sentence, ctx.year):
+            if not hit.deadline or YEAR_RANGE.fullmatch(hit.text or ""):
+                continue
+            if (hit.due, hit.start) in seen:
+                continue
+            seen.add((hit.due, hit.start))
+            duties.append((sentence, hit))
+    return duties
+
+
+def _split_by_duty(task: dict, duties, owner_info, ctx: Context) -> list[dict]:
+    children = []
+    for number, (sentence, hit) in enumerate(duties, start=1):
+        clause = _clause_of(sentence, hit)
+        child = {"ref": f"{task['ref']}.{number}", "title": _short(clause), "description": sentence,
+                 "due": hit.due.isoformat(), "sources": {"title": sentence, "due": sentence}, "generated": True,
+                 "notes": "split by deadline: ref made here"}
+        if hit.start:
+            child["start"] = hit.start.isoformat()
+        info = _sentence_owner(sentence, ctx) or owner_info or (
+            {"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
+        if info:
+            _set_owner(child, info)
+        found = _deliverable([clause]) if clause != sentence else _deliverable([sentence])
+        if found:
+            child["deliverable"], child["sources"]["deliverable"] = found[0], sentence
+        if task.get("phase"):
+            child["phase"] = task["phase"]
+        children.append(child)
+    return children
+
+
+def _split_by_owner(task: dict, info: dict, sentences: list[str], duties, ctx: Context) -> list[dict]:
+    children = []
+    owners = []
+    for owner in info["owners"]:
+        if owner not in owners:
+            owners.append(owner)
+    dated = {}
+    for sentence, hit in duties:
+        who = _sentence_owner(sentence, ctx)
+        target = who["owner"] if who and who["owner"] in owners else owners[0]
+        dated.setdefault(target, []).append((sentence, hit))
+    number = 0
+    for owner in owners:
+        mine = [s for s in sentences if (lambda w: w and w["owner"] == owner)(_sentence_owner(s, ctx))]
+        hits = dated.get(owner, []) or [None]
+        for duty in hits:
+            number += 1
+            text = duty[0] if duty else ("".join(mine) or task["description"])
+            child = {"ref": f"{task['ref']}.{number}", "title": _short(text), "description": text,
+                     "owner": owner.as_seed(), "sources": {"title": text, "owner": info.get("source", "")},
+                     "generated": True, "notes": "split by responsible unit (分别负责): ref made here"}
+            co = [o.as_seed() for o in info.get("co", []) if o != owner]
+            if co:
+                child["co_owners"] = co
+            if duty:
+                child["due"] = duty[1].due.isoformat()
+                child["sources"]["due"] = duty[0]
+                text = _clause_of(duty[0], duty[1])
+                child["title"] = _short(text)
+            found = _deliverable([text])
+            if found:
+                child["deliverable"], child["sources"]["deliverable"] = found
+            children.append(child)
+    return children
+
+
+def _clause_of(sentence: str, hit: DateHit) -> str:
+    """The part of a sentence that carries one of its deadlines: '于2025年5月10日前上交方案,
+    于2025年10月底提交报告' → one clause each; the subject before the first clause stays."""
+    if not hit.text or sentence.count(hit.text) != 1:
+        return sentence
+    position = sentence.index(hit.text)
+    marks = [m.end() for m in re.finditer(r"[，,；;]", sentence)]
+    dated = [m for m in re.finditer(r"[^，,；;。]*?(?:(?:19|20)\d{2}\s*年|\d{1,2}\s*月|年底|年内|今年)", sentence)]
+    if len(dated) < 2:
+        return sentence
+    start = max([0] + [m for m in marks if m <= position])
+    ends = [m for m in marks if m > position]
+    end = ends[0] if ends else len(sentence)
+    clause = sentence[start:end].strip("，,；;。 ")
+    if start > 0:
+        subject = re.match(r"^[^，,；;]*?(?=于|在|要|将|应)", sentence)
+        if subject and subject.group(0) and not clause.startswith(subject.group(0)):
+            clause = subject.group(0) + clause
+    return clause
+
+
+def _short(sentence: str) -> str:
+    sentence = re.sub(r"^(?:同时|此外)[，,]", "", sentence.strip()).rstrip("。；;")
+    if len(sentence) <= 40:
+        return sentence
+    cut = max(sentence.rfind("，", 0, 40), sentence.rfind(",", 0, 40))
+    return sentence[:cut] if cut >= 10 else sentence[:40] + "…"
+
+
+def _deliverable(sentences: list[str]) -> Optional[tuple[str, str]]:
+    for sentence in sentences:
+        match = next((m for m in DELIVERABLE.finditer(sentence)
+                      if sentence[:m.start()].count("《") == sentence[:m.start()].count("》")), None)  # not inside a cited title
+        if match:
+            what = match.group("what").strip()
+            what = re.sub(r"^(?:并|和|及|好|出|完善|细化|实施)+", "", what)
+            what = re.sub(r"^(?:[一二两三四五六七八九十\d]+\s*(?:份|个|项|次|套|本|篇))", "", what)
+            filing = FILING.search(sentence[match.end():match.end() + 40])
+            if filing:
+                what += f"（报{filing.group(1)}备案）"
+            if len(what) >= 2:
+                return what, sentence
+        match = FILING.search(sentence)
+        if match:
+            return f"备案材料（报{match.group(1)}备案）", sentence
+    return None
+
+
+def _cadence(sentences: list[str]) -> Optional[tuple[str, str]]:
+    best = None
+    order = ["FREQ=WEEKLY", "FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1",
+             "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=-1", "FREQ=YEARLY"]
+    for sentence in sentences:
+        found = find_cadence(sentence)
+        if found and (best is None or order.index(found[1]) < order.index(best[0])):
+            best = (found[1], sentence)
+    return best
+
+
+def _add_phase(title: str, heading_dates: list[DateHit], sentences: list[str], ctx: Context) -> str:
+    key = f"phase-{len(ctx.phases) + 1}"
+    name = re.sub(r"[（(][^（）()]*\d[^（）()]*[）)]", "", title).strip(" 。.")
+    start = end = None
+    if heading_dates:
+        start, end = heading_dates[0].start, heading_dates[0].due
+    else:
+        hits = [h for s in sentences for h in find_dates(s, ctx.year)]
+        if hits:
+            start = min((h.start or h.due) for h in hits)
+            end = max(h.due for h in hits)
+    ctx.phases.append({"key": key, "name": name or key, "start": start.isoformat() if start else None,
+                       "end": end.isoformat() if end else None})
+    return key
+
+
+def _number_uids(tasks: list[dict]) -> None:
+    counter = 0
+    stack = list(tasks)
+    while stack:
+        task = stack.pop(0)
+        counter += 1
+        task["uid"] = f"t{counter}"
+        stack[0:0] = task.get("children", [])

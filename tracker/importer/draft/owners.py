@@ -1,0 +1,251 @@
+"""Responsible units: named units matched against the org-unit catalogue, and the generic
+ones ("各省级卫生健康行政部门", "医疗机构", "省级质控中心") turned into selectors relative to
+the issuing unit ("各县（市、区）卫生计生局" in a city's plan means the counties under that city).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+LEVELS = ("national", "provincial", "prefecture", "county", "institution")
+
+
+@dataclass(frozen=True)
+class CatalogueUnit:
+    code: str
+    name: str
+    kind: str
+    level: str
+    parent: Optional[str]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A unit code or a selector {each: {kind, level, under}}."""
+    code: Optional[str] = None
+    kind: Optional[str] = None
+    level: Optional[str] = None
+    under: Optional[str] = None
+
+    def as_seed(self):
+        if self.code:
+            return self.code
+        each = {k: v for k, v in (("kind", self.kind), ("level", self.level), ("under", self.under)) if v}
+        return {"each": each}
+
+    @property
+    def key(self) -> str:
+        return self.code or f"each:{self.kind or ''}/{self.level or ''}/{self.under or ''}"
+
+
+@dataclass
+class Mention:
+    start: int
+    end: int
+    owner: Owner
+    text: str
+    extra: list = field(default_factory=list)  # "省级以上": the issuer too
+
+
+def name_variants(name: str) -> set[str]:
+    """Spellings of a catalogue name met in documents (委/委员会, 卫健委, 管理局, 卫生计生)."""
+    variants = {name}
+    for _ in range(2):
+        for v in list(variants):
+            if v.endswith("委"):
+                variants.add(v + "员会")
+            variants.add(v.replace("卫生健康委", "卫健委"))
+            variants.add(v.replace("卫生和计划生育", "卫生计生"))
+            variants.add(v.replace("卫生计生", "卫计"))
+            variants.add(v.replace("医政司", "医政医管局"))
+            if re.match(r"^国家.{2,6}局$", v) and "管理局" not in v:
+                variants.add(v[:-1] + "管理局")
+    return {v for v in variants if len(v) >= 4}
+
+
+ENGLISH_NAMES = {  # the catalogue is in Chinese; translations name the national bodies so
+    "国家卫生健康委": [r"National Health Commission", r"\bNHC\b"],
+    "国家中医药局": [r"State Administration of Traditional Chinese Medicine", r"National (?:Administration|Bureau) of Traditional Chinese Medicine"],
+}
+
+_LEVEL_WORDS = [
+    (r"国家级|全国", "national"),
+    (r"省级以上|省级及以上", "provincial+"),
+    (r"地（市）级以上|地\(市\)级以上|地市级以上|市级以上", "prefecture+"),
+    (r"省级|各省、自治区、直辖市(?:及新疆生产建设兵团)?|各省(?:份)?|省、自治区、直辖市|自治区|省", "provincial"),
+    (r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各市|设区的市", "prefecture"),
+    (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
+]
+_LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
+_KIND_NOUNS = [
+    ("qc_center", r"(?:肿瘤(?:相关)?)?(?:医疗)?质(?:量)?控(?:制)?中心|质控组织"),
+    ("committee", r"(?:肿瘤)?质控专家委员会|专家委员会"),
+    ("commission", r"卫生健康(?:行政)?部门|卫生(?:行政)?部门|卫生健康委(?:员会)?|卫健委|卫生计生(?:委|局|部门)|卫生和计划生育(?:委员会|局)|卫计(?:委|局)|卫生健康局|卫生局"),
+    ("institution", r"医疗(?:卫生|保健)?机构|(?:公立|民营|综合)?医院|医务人员|医疗单位"),
+]
+_GENERIC = re.compile(
+    rf"(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|其他)*)(?P<level>{_LEVEL})?(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|相关)*)"
+    rf"(?:肿瘤)?(?P<noun>{'|'.join(f'(?P<{k}>{n})' for k, n in _KIND_NOUNS)})"
+)
+_ENGLISH_GENERIC = [
+    (re.compile(r"(?:provincial|province-level)\s+health\s+(?:administrati(?:ve|on)\s+departments?|commissions?)|health\s+administrati(?:ve|on)\s+departments?\s+at\s+(?:or\s+above\s+)?the\s+provincial\s+level", re.I), "commission", "provincial"),
+    (re.compile(r"health\s+administrati(?:ve|on)\s+departments?(?:\s+at\s+all\s+levels)?|health\s+commissions?", re.I), "commission", None),
+    (re.compile(r"(?:professional\s+)?quality\s+control\s+(?:cent(?:er|re)s?|organi[sz]ations?)", re.I), "qc_center", None),
+    (re.compile(r"medical\s+institutions?|hospitals?", re.I), "institution", None),
+]
+SELF_WORDS = re.compile(r"我中心|本中心|我局|本局|我委|本委|我厅|本厅|我办|本办|我院")
+
+
+class Catalogue:
+    """The org-unit catalogue: name lookup and the relative selectors of one plan."""
+
+    def __init__(self, units: Iterable[CatalogueUnit]):
+        self.units = {u.code: u for u in units}
+        self.children: dict[Optional[str], list[str]] = {}
+        for unit in self.units.values():
+            self.children.setdefault(unit.parent, []).append(unit.code)
+        names: dict[str, str] = {}
+        for unit in self.units.values():
+            for variant in name_variants(unit.name):
+                names.setdefault(variant, unit.code)
+        self.names = names
+        self._name_re = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))) if names else None
+        english = []
+        for chinese, patterns in ENGLISH_NAMES.items():
+            code = names.get(chinese)
+            if code:
+                english.extend((re.compile(p), code) for p in patterns)
+        self._english = english
+
+    @classmethod
+    def from_units_file(cls, path) -> "Catalogue":
+        from tracker.importer.schema import parse_units_file
+
+        return cls(CatalogueUnit(u.code, u.name, u.kind, u.level, u.parent_code) for u in parse_units_file(path))
+
+    @classmethod
+    def from_database(cls) -> "Catalogue":
+        from sqlalchemy import select
+
+        from tracker.extensions import db
+        from tracker.models import OrgUnit
+
+        rows = db.session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.level, OrgUnit.parent_id)).all()
+        codes = {row.id: row.code for row in rows}
+        return cls(CatalogueUnit(r.code, r.name, r.kind, r.level, codes.get(r.parent_id)) for r in rows)
+
+    def is_ancestor(self, ancestor: str, code: str) -> bool:
+        unit = self.units.get(code)
+        while unit and unit.parent:
+            if unit.parent == ancestor:
+                return True
+            unit = self.units.get(unit.parent)
+        return False
+
+    def lookup(self, text: str) -> Optional[str]:
+        """The code of the unit a name (or an issuer line such as 'X办公厅') stands for."""
+        text = re.sub(r"\s+", "", text)
+        for candidate in (text, re.sub(r"(办公厅|办公室|综合处|医政处)$", "", text)):
+            if candidate in self.names:
+                return self.names[candidate]
+        if self._name_re:
+            match = self._name_re.search(text)
+            if match:
+                return self.names[match.group(0)]
+        return None
+
+    def level_below(self, level: Optional[str]) -> str:
+        if level in LEVELS and level not in ("county", "institution"):
+            return LEVELS[LEVELS.index(level) + 1]
+        return "provincial"
+
+    def mentions(self, text: str, issuer: Optional[str]) -> list[Mention]:
+        """Every unit named in `text`, in order, each as a unit code or a selector."""
+        issuer_unit = self.units.get(issuer) if issuer else None
+        candidates: list[Mention] = []
+        if self._name_re:
+            for match in _overlapping(self._name_re, text):
+                candidates.append(Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0)))
+        for pattern, code in self._english:
+            for match in pattern.finditer(text):
+                candidates.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
+        if issuer:
+            for match in SELF_WORDS.finditer(text):
+                candidates.append(Mention(match.start(), match.end(), Owner(code=issuer), match.group(0)))
+        for match in _GENERIC.finditer(text):
+            kind = next(k for k, _ in _KIND_NOUNS if match.group(k))
+            owner, extra = self._generic_owner(kind, match.group("level") or "", match.group(0), issuer_unit)
+            if owner:
+                candidates.append(Mention(match.start(), match.end(), owner, match.group(0), extra))
+        for pattern, kind, level in _ENGLISH_GENERIC:
+            for match in pattern.finditer(text):
+                owner, extra = self._generic_owner(kind, "", match.group(0), issuer_unit, level)
+                candidates.append(Mention(match.start(), match.end(), owner, match.group(0), extra))
+        candidates = [m for m in candidates if not re.search(r"军队|军委|部队", text[max(0, m.start - 4):m.start])]
+        found: list[Mention] = []
+        for mention in sorted(candidates, key=lambda m: (m.start - m.end, m.start)):  # longest first
+            if all(mention.end <= other.start or other.end <= mention.start for other in found):
+                found.append(mention)
+        found.sort(key=lambda m: m.start)
+        return _merge_joint_names(found, self)
+
+    def _generic_owner(self, kind, level_word, phrase, issuer_unit, level=None):
+        level_name = level
+        for words, name in _LEVEL_WORDS:
+            if level_word and re.fullmatch(words, level_word):
+                level_name = name
+                break
+        extra = []
+        if level_name and level_name.endswith("+"):
+            level_name = level_name[:-1]
+            if issuer_unit is not None:
+                extra.append(Owner(code=issuer_unit.code))
+        issuer_level = issuer_unit.level if issuer_unit else "national"
+        under = issuer_unit.code if issuer_unit is not None and issuer_unit.level not in ("national",) else None
+        if kind == "institution":
+            return Owner(kind="institution", under=under), extra
+        if kind == "commission":
+            if level_name == "national":
+                return Owner(code=self._national_commission()), extra
+            if not level_name:
+                level_name = self.level_below(issuer_level)
+            if issuer_unit is not None and LEVELS.index(level_name) <= LEVELS.index(issuer_level):
+                return Owner(code=issuer_unit.code), extra  # the issuer's own level: the issuer
+            return Owner(kind="commission", level=level_name, under=under), extra
+        if kind == "qc_center":
+            return Owner(kind="qc_center", level=level_name, under=under if level_name else under), extra
+        if kind == "committee":
+            return Owner(kind="committee", level=level_name, under=under), extra
+        return None, extra
+
+    def _national_commission(self) -> Optional[str]:
+        roots = [self.units[c] for c in self.children.get(None, [])]
+        return roots[0].code if roots else None
+
+
+def _overlapping(pattern, text: str):
+    """Matches of `pattern` starting at every position (a longer generic phrase may win)."""
+    position = 0
+    while True:
+        match = pattern.search(text, position)
+        if not match:
+            return
+        yield match
+        position = match.start() + 1
+
+
+def _merge_joint_names(found: list[Mention], catalogue: Catalogue) -> list[Mention]:
+    """'国家癌症中心 国家肿瘤性疾病医疗质量控制中心' (no separator): the centre hosted by the
+    first unit; the descendant is meant, the host joins as co-owner."""
+    merged: list[Mention] = []
+    for mention in found:
+        if merged:
+            last = merged[-1]
+            gap = mention.start - last.end
+            a, b = last.owner.code, mention.owner.code
+            if a and b and gap <= 1 and catalogue.is_ancestor(a, b):
+                merged[-1] = Mention(last.start, mention.end, mention.owner, last.text + mention.text, last.extra + [last.owner])
+                continue
+        merged.append(mention)
+    return merged
