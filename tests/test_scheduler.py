@@ -22,9 +22,9 @@ def is_postgres() -> bool:
 
 def test_the_scheduler_has_one_daily_escalation_job_on_shanghai_time(tmp_path, app):
     scheduler = build_scheduler(f"sqlite:///{tmp_path / 'jobs.db'}", hour=6, minute=30)
-    jobs = scheduler.get_jobs()
-    assert [job.id for job in jobs] == [ESCALATION_JOB_ID]
-    job = jobs[0]
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {ESCALATION_JOB_ID, "recurrence-daily"}  # occurrences: tests/test_recurrence.py
+    job = jobs[ESCALATION_JOB_ID]
     assert job.func_ref == ESCALATION_JOB
     assert str(scheduler.timezone) == "Asia/Shanghai"
     fields = {f.name: str(f) for f in job.trigger.fields}

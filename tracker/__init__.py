@@ -17,6 +17,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 64 * 1024
     from datetime import timedelta
+
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
@@ -59,12 +60,17 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     app.register_blueprint(explanations_bp)
     from tracker.importer.draft_routes import bp as drafts_bp
-    app.register_blueprint(drafts_bp)
 
+    app.register_blueprint(drafts_bp)
+    from tracker.cascade import init_app as init_cascade
+
+    init_cascade(app)
     register_web(app)
     from tracker.admin.routes import bp as admin_bp
+
     app.register_blueprint(admin_bp)
     from tracker.security import init_security
+
     init_security(app)
 
     from tracker.auth.cli import demo_cli, users_cli

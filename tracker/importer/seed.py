@@ -23,6 +23,7 @@ from tracker.importer.schema import (
     parse_plan_file,
     parse_units_file,
 )
+from tracker.cascade.service import link_seed_cascades, seed_overrides
 from tracker.models import IndicatorDefinition, OrgUnit, Phase, Plan, Task
 from tracker.plans import journal, rollup
 
@@ -168,6 +169,7 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
     db.session.flush()
     phases = _upsert_phases(plan, spec)
     existing = {t.ref: t for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id))}
+    overridden = seed_overrides(plan.id)  # cascade children keep the due dates etc. set for them
     ordered: list[Task] = []
 
     def place(item: TaskSpec, parent: Optional[Task], position: int) -> None:
@@ -202,6 +204,9 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
             for index, unit in enumerate(units_matching(item.owner_each)):
                 child_values = dict(values, owner_unit_id=unit.id, owner_selector=None,
                                     position=offset + index, parent_id=task.id)
+                known = existing.get(f"{item.ref}@{unit.code}")
+                for name in overridden.get(known.id, ()) if known is not None else ():
+                    child_values.pop(name, None)
                 child = _upsert_task(plan, existing, f"{item.ref}@{unit.code}", child_values,
                                      co_owners, "cascade", report)
                 child.parent = task
@@ -217,6 +222,7 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
             task.path, task.depth = path, depth
     _upsert_indicators(plan, spec, {t.ref: t for t in ordered}, report)
     db.session.flush()
+    link_seed_cascades(plan.id)  # each "each unit" expansion is recorded as a seed cascade
     rollup.recompute_plan(plan.id)
     report.plans.append(spec.key)
     return plan

@@ -1,4 +1,13 @@
 """Domain models, one module per aggregate."""
+from tracker.models.cascade import (
+    CalendarToken,
+    Cascade,
+    CascadeChild,
+    Occurrence,
+    ProvincialScheme,
+    SchemeRequirement,
+    SchemeTaskLink,
+)
 from tracker.models.evidence import Evidence
 from tracker.models.explanations import OverdueExplanation
 from tracker.models.indicators import IndicatorDefinition, IndicatorForm, IndicatorValue, ReportingPeriod
@@ -9,6 +18,13 @@ from tracker.models.security import LoginFailure
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 
 __all__ = [
+    "CalendarToken",
+    "Cascade",
+    "CascadeChild",
+    "Occurrence",
+    "ProvincialScheme",
+    "SchemeRequirement",
+    "SchemeTaskLink",
     "Escalation",
     "EscalationRule",
     "Evidence",

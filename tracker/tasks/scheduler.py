@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 SCHEDULER_LOCK_KEY = 7_314_000
 ESCALATION_JOB_ID = "escalation-daily"
 ESCALATION_JOB = "tracker.tasks.escalation:run"
+RECURRENCE_JOB_ID = "recurrence-daily"
+RECURRENCE_JOB = "tracker.tasks.recurrence:run"
 JOB_TABLE = "apscheduler_jobs"
 
 
@@ -70,6 +72,14 @@ def build_scheduler(database_url: str, hour: int, minute: int = 0) -> BlockingSc
         trigger=CronTrigger(hour=hour, minute=minute, timezone=zone),
         id=ESCALATION_JOB_ID,
         name="daily escalation pass",
+        replace_existing=True,
+    )
+    # occurrences first (an hour before the escalation pass), so a new period's ones exist
+    scheduler.add_job(
+        RECURRENCE_JOB,
+        trigger=CronTrigger(hour=(hour - 1) % 24, minute=minute, timezone=zone),
+        id=RECURRENCE_JOB_ID,
+        name="daily occurrences of recurring duties",
         replace_existing=True,
     )
     return scheduler
