@@ -119,3 +119,12 @@ def test_unknown_or_unallowed_status_changes_are_refused(client, auth, make_user
     assert response.status_code in (400, 403, 409, 422)
     db.session.expire_all()
     assert db.session.get(Task, target.id).status == "not_started"
+
+
+def test_a_nul_character_is_refused_with_a_readable_page(client, auth, make_user, target):
+    auth.login(make_user("reporter", "P11-QC"))
+    response = client.get("/tasks", query_string={"q": "a\x00b"})
+    assert response.status_code == 400 and "<html" in response.get_data(as_text=True)
+    posted = client.post(f"/tasks/{target.id}/comments", data={"text": "意见\x00"})
+    assert posted.status_code == 400
+    assert db.session.scalar(select(JournalEntry).where(JournalEntry.task_id == target.id, JournalEntry.action == "comment")) is None

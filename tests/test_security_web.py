@@ -15,6 +15,16 @@ def _login(client, username, password):
     return client.post("/login", data={"username": username, "password": password})
 
 
+def test_no_template_has_inline_script_or_event_handlers():
+    from pathlib import Path
+
+    for template in (Path(__file__).resolve().parent.parent / "tracker" / "templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"\son[a-z]+=\"", text), template.name
+        for tag in re.findall(r"<script[^>]*>", text):
+            assert "src=" in tag or 'type="application/json"' in tag, (template.name, tag)
+
+
 def test_every_page_carries_the_security_headers(client, auth, make_user):
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]

@@ -39,8 +39,19 @@ def keep_session_alive():
     session.permanent = True
 
 
+def refuse_nul_characters():
+    """NUL never belongs in text (PostgreSQL refuses it in strings): a clear 400, not a 500."""
+    from flask import abort, request
+
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in v for v in values):
+                abort(400, description="NUL character in the request")
+
+
 def init_security(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.before_request(refuse_nul_characters)
     app.before_request(keep_session_alive)
 
 

@@ -137,6 +137,10 @@ def register_web(app: Flask) -> None:
             abort(404)
         return send_from_directory(BASE_DIR / "node_modules", relative, max_age=86400)
 
+    @app.errorhandler(400)
+    def bad_request(_error):
+        return render("error.html", status=400, title=_("Bad request"), message=_("The request could not be understood (invalid characters or values).")), 400
+
     @app.errorhandler(404)
     def not_found(_error):
         return render("error.html", status=404, title=_("Not found"), message=_("This page does not exist or you may not see it.")), 404

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from tracker.auth.scope import can_change_task
 from tracker.explanations import service
 from tracker.explanations.forms import ExplanationForm
 from tracker.extensions import db
@@ -17,6 +18,8 @@ def explain(task_id: int):
     from tracker.plans.task_routes import _respond, _task_or_404
 
     task = _task_or_404(task_id)
+    if not can_change_task(current_user, task):
+        abort(403)
     form = ExplanationForm()
     if not form.validate_on_submit():
         message = "; ".join(str(e) for field in form for e in field.errors) or None

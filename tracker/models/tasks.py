@@ -50,7 +50,7 @@ class Task(db.Model):
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
     owner_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("org_units.id"))
-    owner_selector: Mapped[Optional[dict]] = mapped_column(JSON)
+    owner_selector: Mapped[Optional[dict]] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL
     co_owner_selectors: Mapped[list] = mapped_column(JSON, default=list)
     start_on: Mapped[Optional[date]] = mapped_column(Date)
     due_on: Mapped[Optional[date]] = mapped_column(Date)

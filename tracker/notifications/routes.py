@@ -84,6 +84,8 @@ def overdue():
     error = None
     if code and unit is None:
         error = _("Unknown unit code '%(code)s'.", code=code)
+    elif unit is not None and not (current_user.sees_everything or unit.is_within(current_user.unit)):
+        abort(404)  # a unit outside one's reach does not exist for them
     escalated_only = request.args.get("escalated") == "1"
     page, levels = service.overdue_page(current_user, local_today(), _page(), current_app.config["PAGE_SIZE"],
                                         unit=unit, escalated_only=escalated_only)

@@ -144,6 +144,9 @@ def _form_error(form) -> str:
 @login_required
 def task_status(task_id: int):
     task = _task_or_404(task_id)
+    actor = actor_for(current_user, task)
+    if not (actor.is_owner or actor.is_reviewer or actor.is_coordinator):
+        abort(403)  # seen (a leader, a co-owner) but no part in the workflow
     form = StatusForm()
     if not form.validate():
         return _respond(task, 422, _form_error(form))
