@@ -1,12 +1,9 @@
 """`flask backup` / `flask restore` round trip (SQLite; PostgreSQL with pg_dump), and /healthz."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from tracker import create_app
@@ -16,30 +13,12 @@ from tracker.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def scratch_url(database_url, tmp_path):
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    name = f"tracker_bak_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_backup_and_restore_round_trip(scratch_url, tmp_path, monkeypatch):
+def test_backup_and_restore_round_trip(scratch_database_url, tmp_path, monkeypatch):
     from tracker.importer.seed import load_seed_files
     from tracker.models import Plan, Task
 
     uploads = tmp_path / "uploads"
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=scratch_url, UPLOAD_DIR=str(uploads))
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=scratch_database_url, UPLOAD_DIR=str(uploads))
     with app.app_context():
         monkeypatch.setattr(db, "session", scoped_session(sessionmaker(bind=db.engine)))
         db.create_all()

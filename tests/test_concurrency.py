@@ -3,37 +3,20 @@ refused as stale (409 in the UI), and nothing of the winner's change is lost."""
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from conftest import requires_postgresql
 from tracker.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def committed_database(database_url):
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("concurrent writers: the PostgreSQL case (SQLite serialises writers)")
-    name = f"tracker_cc_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_two_coordinators_edit_the_same_task_at_once(committed_database, monkeypatch):
+def test_two_coordinators_edit_the_same_task_at_once(scratch_database_url, monkeypatch):
+    requires_postgresql(scratch_database_url, "concurrent writers: the PostgreSQL case (SQLite serialises writers)")
+    committed_database = scratch_database_url
     from tracker import create_app
     from tracker.auth.service import create_user
     from tracker.config import TestConfig

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from conftest import requires_postgresql
 from tracker.extensions import db
 from tracker.tasks import scheduler as scheduler_module
 from tracker.tasks.scheduler import ESCALATION_JOB, ESCALATION_JOB_ID, build_scheduler, try_scheduler_lock
@@ -90,24 +89,9 @@ def _escalate_in_a_process(url: str, barrier, results) -> None:
         results.put(report.notifications)
 
 
-@pytest.fixture
-def committed_database(database_url):
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("two processes at once: the PostgreSQL guarantee")
-    name = f"tracker_conc_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_two_passes_at_once_in_two_processes_notify_each_recipient_once(committed_database, monkeypatch):
+def test_two_passes_at_once_in_two_processes_notify_each_recipient_once(scratch_database_url, monkeypatch):
+    requires_postgresql(scratch_database_url, "two processes at once: the PostgreSQL guarantee")
+    committed_database = scratch_database_url
     from pathlib import Path
 
     from tracker import create_app
