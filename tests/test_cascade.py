@@ -355,6 +355,8 @@ def test_the_hub_lists_cascades_in_a_fixed_number_of_statements(client, auth, te
 
 def test_control_characters_in_the_form_are_dropped_not_sent_to_the_database(client, auth, template, nhc_coord):
     auth.login(nhc_coord)
-    response = client.post(f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x00\x1b", "action": "create"})
+    refused = client.post(f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x00", "action": "create"})
+    assert refused.status_code == 400 and children_of(template) == []  # NUL: refused at the door
+    response = client.post(f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x1b", "action": "create"})
     assert response.status_code == 303
     assert [c.owner_unit.code for c in children_of(template)] == ["P11"]

@@ -137,7 +137,7 @@ def test_a_leader_sees_but_cannot_change_anything(client, auth, make_user, tree)
     auth.login(make_user("leader", "NHC"))
     page = client.get(f"/tasks/{leaf.id}").get_data(as_text=True)
     assert "制定死亡病例抽查工作计划" in page and "开始办理" not in page
-    assert post_status(client, leaf, "in_progress", headers=HX).status_code == 422
+    assert post_status(client, leaf, "in_progress", headers=HX).status_code == 403
     assert client.post(f"/tasks/{leaf.id}/percent", data={"percent": 50, "version": leaf.version}).status_code == 403
     assert client.post(f"/tasks/{leaf.id}/comments", data={"text": "好"}).status_code == 403
     assert client.get(f"/tasks/{leaf.id}/edit").status_code == 403
