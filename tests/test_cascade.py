@@ -13,7 +13,6 @@ from tracker.cascade.service import (
     LIST,
     PROVINCES,
     CascadeError,
-    NotPermitted,
     TargetSpec,
     cascade_task,
     is_template_clause,
@@ -24,6 +23,7 @@ from tracker.extensions import db
 from tracker.importer.seed import load_seed_files, seed_files
 from tracker.models import JournalEntry, OrgUnit, Phase, Plan, Task
 from tracker.models.cascade import Cascade, CascadeChild
+from tracker.plans.operations import NotAllowed
 from tracker.plans.operations import change_status, edit_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ def test_a_provincial_coordinator_cannot_cascade_to_other_provinces(make_task, m
 
 @pytest.mark.parametrize("role, code", [("reporter", "NHC"), ("leader", "NHC"), ("coordinator", "P11")])
 def test_only_a_coordinator_over_the_task_cascades_it(template, make_user, role, code):
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotAllowed):
         cascade_task(template, make_user(role, code), TargetSpec(LIST, codes=["P11"]))
 
 

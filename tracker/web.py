@@ -96,6 +96,54 @@ def page_number(name: str = "page") -> int:
     return min(max(1, number), MAX_PAGE)
 
 
+def form_errors(form) -> str:
+    """A form's errors as one line: "Label: message; …" (for an error banner)."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = getattr(form, name, None)
+        text = " ".join(map(str, errors))
+        parts.append(f"{field.label.text}: {text}" if field is not None and hasattr(field, "label") else text)
+    return "; ".join(parts)
+
+
+def task_or_404(task_id: int):
+    """The task, if the current user may see it; else 404 (it does not exist for them)."""
+    from tracker.plans.service import visible_task
+
+    task = visible_task(current_user, task_id)
+    if task is None:
+        abort(404)
+    return task
+
+
+def chosen_unit():
+    """The unit named by ?unit=CODE, which must lie within the user's reach (else 404);
+    by default the user's own unit (the root unit for those who see everything)."""
+    from tracker.auth.scope import can_view_unit
+    from tracker.auth.service import root_unit, unit_by_code
+
+    code = (request.args.get("unit") or "").strip()
+    if not code:
+        return root_unit() if current_user.sees_everything else current_user.unit
+    unit = unit_by_code(code)
+    if unit is None or not can_view_unit(current_user, unit):
+        abort(404)
+    return unit
+
+
+def unit_trail(unit) -> list:
+    """The units from the top of the user's reach down to `unit`, for a drill-down breadcrumb."""
+    from sqlalchemy import select
+
+    from tracker.auth.scope import can_view_unit
+    from tracker.extensions import db
+    from tracker.models import OrgUnit
+
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+    return [units[i] for i in ids if i in units and can_view_unit(current_user, units[i])]
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (pagination links keep the filters)."""
     args = request.args.to_dict(flat=False)

@@ -41,6 +41,11 @@ def _owner_within(user: User, task: Task) -> bool:
     return task.owner_unit is not None and task.owner_unit.is_within(user.unit)
 
 
+def can_view_unit(user: User, unit: OrgUnit) -> bool:
+    """May `user` look at figures of `unit` (and the units under it)?"""
+    return user.sees_everything or unit.is_within(user.unit)
+
+
 def can_view_task(user: User, task: Task) -> bool:
     if user.sees_everything or _owner_within(user, task):
         return True

@@ -39,6 +39,10 @@ def unit_by_code(code: str) -> Optional[OrgUnit]:
     return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
 
 
+def root_unit() -> Optional[OrgUnit]:
+    return db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.position, OrgUnit.id))
+
+
 def create_user(username: str, password: str, role: str, unit_code: str, display_name: str = "", email: str = "") -> User:
     username = username.strip()
     if not username:

@@ -18,7 +18,6 @@ from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from tracker.cascade.service import no_selector_clause
 from tracker.extensions import db
 from tracker.models import Task, User
 from tracker.models.base import utcnow
@@ -78,7 +77,7 @@ def feed_tasks(user: User, today: date) -> list[Task]:
     """Open tasks owned by the user's unit with a due date in the feed's window (one statement)."""
     return list(db.session.scalars(
         select(Task)
-        .where(Task.owner_unit_id == user.unit_id, no_selector_clause(), Task.due_on.is_not(None),
+        .where(Task.owner_unit_id == user.unit_id, Task.owner_selector.is_(None), Task.due_on.is_not(None),
                Task.status.not_in(CLOSED_STATUSES),
                Task.due_on >= today - timedelta(days=PAST_DAYS), Task.due_on <= today + timedelta(days=FUTURE_DAYS))
         .options(joinedload(Task.plan))

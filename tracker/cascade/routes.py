@@ -32,8 +32,7 @@ from tracker.cascade.forms import (
 from tracker.cascade.rules import RuleError, describe
 from tracker.cascade.service import (
     CascadeError,
-    NotPermitted,
-    TargetSpec,
+        TargetSpec,
     can_cascade,
     cascade_children,
     cascade_task,
@@ -51,28 +50,11 @@ from tracker.plans.operations import InvalidChange, NotAllowed
 from tracker.plans.status import TransitionError
 from tracker.tasks.recurrence import duty_bounds
 from tracker.timeutil import local_today
-from tracker.web import page_number, render, wants_fragment
+from tracker.web import form_errors, page_number, render, task_or_404, wants_fragment
 
 bp = Blueprint("cascade", __name__)
 
 OCCURRENCE_LIMIT = 24
-
-
-def _page() -> int:
-    return page_number()
-
-
-def _task_or_404(task_id: int) -> Task:
-    task = db.session.scalar(select(Task).where(Task.id == task_id)
-                             .options(joinedload(Task.owner_unit), joinedload(Task.plan)))
-    if task is None or not can_view_task(current_user, task):
-        abort(404)
-    return task
-
-
-def _form_errors(form) -> str:
-    return "; ".join(f"{getattr(form, name).label.text}: {' '.join(map(str, errors))}"
-                     for name, errors in form.errors.items() if hasattr(getattr(form, name), "label"))
 
 
 # --- the hub -----------------------------------------------------------------------------------
@@ -81,10 +63,10 @@ def _form_errors(form) -> str:
 @bp.route("/cascade")
 @login_required
 def hub():
-    items, total = recent_cascades(current_user, _page(), current_app.config["PAGE_SIZE"])
+    items, total = recent_cascades(current_user, page_number(), current_app.config["PAGE_SIZE"])
     plans = list(db.session.scalars(select(Plan).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)))
     filed = scheme_service.filed_counts()
-    return render("cascade/hub.html", cascades=items, total=total, page=_page(),
+    return render("cascade/hub.html", cascades=items, total=total, page=page_number(),
                   per_page=current_app.config["PAGE_SIZE"], plans=plans, filed=filed)
 
 
@@ -116,7 +98,7 @@ def _due_overrides(template: Task) -> tuple[dict[str, date], list[str]]:
 @bp.route("/tasks/<int:task_id>/cascade", methods=["GET", "POST"])
 @login_required
 def cascade_page(task_id: int):
-    template = _task_or_404(task_id)
+    template = task_or_404(task_id)
     if not can_cascade(current_user, template):
         abort(403)
     form = CascadeForm()
@@ -125,7 +107,7 @@ def cascade_page(task_id: int):
     if request.method == "GET":
         return render("cascade/cascade.html", **context)
     if not form.validate():
-        context["error"] = _form_errors(form)
+        context["error"] = form_errors(form)
         return render("cascade/cascade.html", block=_block("preview"), status=400, **context)
     overrides, bad = _due_overrides(template)
     try:
@@ -137,7 +119,7 @@ def cascade_page(task_id: int):
             flash(_("Cascaded to %(n)d units.", n=len(cascade.children)), "success")
             return redirect(url_for("cascade.cascade_detail", cascade_id=cascade.id), code=303)
         context["preview"] = preview_cascade(template, current_user, _spec_from(form), overrides)
-    except NotPermitted:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except CascadeError as exc:
@@ -161,8 +143,8 @@ def _cascade_or_404(cascade_id: int) -> Cascade:
 
 
 def _detail_context(cascade: Cascade, **extra) -> dict:
-    rows, total = cascade_children(cascade, _page(), current_app.config["PAGE_SIZE"])
-    return {"cascade": cascade, "template_task": cascade.template, "rows": rows, "total": total, "page": _page(),
+    rows, total = cascade_children(cascade, page_number(), current_app.config["PAGE_SIZE"])
+    return {"cascade": cascade, "template_task": cascade.template, "rows": rows, "total": total, "page": page_number(),
             "per_page": current_app.config["PAGE_SIZE"], "can_withdraw": can_cascade(current_user, cascade.template),
             "withdraw_form": extra.pop("withdraw_form", None) or WithdrawForm(formdata=None), "error": None, **extra}
 
@@ -182,11 +164,11 @@ def cascade_withdraw(cascade_id: int):
     form = WithdrawForm()
     if not form.validate():
         return render("cascade/detail.html", status=400, **_detail_context(cascade, withdraw_form=form,
-                                                                          error=_form_errors(form)))
+                                                                          error=form_errors(form)))
     try:
         count = withdraw_cascade(cascade, current_user, form.reason.data)
         db.session.commit()
-    except NotPermitted:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except CascadeError as exc:
@@ -219,18 +201,18 @@ def _rule_context(task: Task, form: RuleForm, error: Optional[str] = None, statu
 @bp.route("/tasks/<int:task_id>/recurrence", methods=["GET", "POST"])
 @login_required
 def recurrence_page(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     if request.method == "GET":
         return _rule_context(task, RuleForm(formdata=None, rule=task.recurrence or ""))
     if not can_cascade(current_user, task):
         abort(403)
     form = RuleForm()
     if not form.validate():
-        return _rule_context(task, form, _form_errors(form), 400)
+        return _rule_context(task, form, form_errors(form), 400)
     try:
         report = change_rule(task, current_user, form.rule.data, comment=form.comment.data or "")
         db.session.commit()
-    except NotPermitted:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except CascadeError as exc:
@@ -281,7 +263,7 @@ def scheme_requirement(key: str):
     form = RequirementForm()
     form.template.choices = [(0, "")] + [(t.id, t.ref) for t in scheme_service.template_candidates(plan)]
     if not form.validate():
-        return _overview(plan, 400, _form_errors(form), requirement_form=form)
+        return _overview(plan, 400, form_errors(form), requirement_form=form)
     template = db.session.get(Task, form.template.data) if form.template.data else None
     try:
         scheme_service.set_requirement(plan, current_user, template)
@@ -301,7 +283,7 @@ def scheme_start(key: str):
         abort(403)
     form = StartSchemeForm()
     if not form.validate():
-        return _overview(plan, 400, _form_errors(form), start_form=form)
+        return _overview(plan, 400, form_errors(form), start_form=form)
     try:
         scheme = scheme_service.start_scheme(plan, current_user, form.title.data, form.doc_number.data or "",
                                              form.issued_on.data)
@@ -373,7 +355,7 @@ def scheme_document(scheme_id: int):
     scheme = _scheme_or_404(scheme_id)
     form = DocumentForm()
     if not form.validate():
-        return _scheme_page(scheme, 400, error=_form_errors(form), document_form=form)
+        return _scheme_page(scheme, 400, error=form_errors(form), document_form=form)
     upload = form.file.data
     return _scheme_action(scheme, lambda: scheme_service.upload_document(scheme, current_user, upload.stream,
                                                                          upload.filename or ""),
@@ -397,7 +379,7 @@ def scheme_add_task(scheme_id: int):
     form = SchemeTaskForm()
     form.implements.choices = _national_options(scheme_service.national_choices(scheme))
     if not form.validate():
-        return _scheme_page(scheme, 400, error=_form_errors(form), task_form=form)
+        return _scheme_page(scheme, 400, error=form_errors(form), task_form=form)
     row = scheme_service.NewSchemeTask(form.ref.data.strip(), form.title.data.strip(),
                                        (form.owner.data or "").strip().upper(), form.due_on.data,
                                        (form.deliverable.data or "").strip(), form.implements.data or "")
@@ -411,7 +393,7 @@ def scheme_import(scheme_id: int):
     scheme = _scheme_or_404(scheme_id)
     form = ImportForm()
     if not form.validate():
-        return _scheme_page(scheme, 400, error=_form_errors(form), import_form=form)
+        return _scheme_page(scheme, 400, error=form_errors(form), import_form=form)
     text = form.text.data or ""
     if not text.strip() and form.file.data:
         raw = form.file.data.stream.read(1024 * 1024 + 1)
@@ -440,7 +422,7 @@ def scheme_map(scheme_id: int, task_id: int):
     form.national.choices = [(0, "")] + [(t.id, t.ref) for t in choices]
     error = None
     if not form.validate():
-        error, status = _form_errors(form), 400
+        error, status = form_errors(form), 400
     else:
         national = next((t for t in choices if t.id == form.national.data), None)
         try:
@@ -469,7 +451,7 @@ def scheme_file(scheme_id: int):
     scheme = _scheme_or_404(scheme_id)
     form = EmptyForm()
     if not form.validate():
-        return _scheme_page(scheme, 400, error=_form_errors(form))
+        return _scheme_page(scheme, 400, error=form_errors(form))
     return _scheme_action(scheme, lambda: scheme_service.file_scheme(scheme, current_user), _("Scheme filed for review."))
 
 
@@ -479,7 +461,7 @@ def scheme_review(scheme_id: int):
     scheme = _scheme_or_404(scheme_id)
     form = ReviewForm()
     if not form.validate():
-        return _scheme_page(scheme, 400, error=_form_errors(form), review_form=form)
+        return _scheme_page(scheme, 400, error=form_errors(form), review_form=form)
     accept = form.decision.data == "accept"
     return _scheme_action(scheme, lambda: scheme_service.review_scheme(scheme, current_user, accept, form.comment.data or ""),
                           _("Scheme accepted.") if accept else _("Scheme returned."), review_form=form)

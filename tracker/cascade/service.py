@@ -21,10 +21,12 @@ from typing import Any, Iterable, Optional
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, cast, event, exists, func, insert, inspect, or_, select, update
+from sqlalchemy import String, and_, case, cast, event, exists, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from tracker.auth.scope import actor_for, can_view_task
+from tracker.auth.service import unit_by_code
+from tracker.plans.operations import NotAllowed
 from tracker.extensions import db
 from tracker.models import JournalEntry, OrgUnit, Task, User, task_co_owners
 from tracker.models.cascade import ACTIVE, MANUAL, SEED, SYNCED_FIELDS, WITHDRAWN, Cascade, CascadeChild
@@ -42,18 +44,9 @@ class CascadeError(ValueError):
     """A refused cascade request; the message is for the user."""
 
 
-class NotPermitted(Exception):
-    """The user may not cascade (or withdraw) this task."""
-
-
 def is_template_clause():
-    """Tasks owned by "each unit of a kind" (the loader's templates). The column holds JSON, and
-    a task without a group may hold JSON null rather than SQL NULL: both count as none."""
-    return and_(Task.owner_selector.is_not(None), cast(Task.owner_selector, String) != "null")
-
-
-def no_selector_clause():
-    return or_(Task.owner_selector.is_(None), cast(Task.owner_selector, String) == "null")
+    """Tasks owned by "each unit of a kind" (the loader's templates)."""
+    return Task.owner_selector.is_not(None)
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -86,10 +79,6 @@ def split_codes(text: str) -> list[str]:
     return seen
 
 
-def _unit_by_code(code: str) -> Optional[OrgUnit]:
-    return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
-
-
 def target_units(spec: TargetSpec, user: User) -> list[OrgUnit]:
     """The units the spec names, in tree order, all within the user's reach; else CascadeError."""
     if spec.mode not in MODES:
@@ -100,7 +89,7 @@ def target_units(spec: TargetSpec, user: User) -> list[OrgUnit]:
     elif spec.mode == GROUP:
         if not spec.kind and not spec.level:
             raise CascadeError(_l("Choose a kind or a level of unit."))
-        under = _unit_by_code(spec.under) if spec.under else user.unit
+        under = unit_by_code(spec.under) if spec.under else user.unit
         if under is None:
             raise CascadeError(_l("Unknown unit code: %(code)s", code=spec.under))
         query = query.where(OrgUnit.path.like(f"{under.path}%"), OrgUnit.id != under.id)
@@ -157,7 +146,7 @@ class CascadePreview:
 
 def require_coordinator(user: User, task: Task) -> None:
     if not can_view_task(user, task) or not actor_for(user, task).is_coordinator:
-        raise NotPermitted()
+        raise NotAllowed(_l("You may not cascade this task."))
 
 
 def can_cascade(user: User, task: Task) -> bool:

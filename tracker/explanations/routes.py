@@ -1,5 +1,5 @@
 """The overdue explanation form on the task page, and the explanation rates for leaders."""
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
 from tracker.auth.scope import can_change_task
@@ -7,7 +7,7 @@ from tracker.explanations import service
 from tracker.explanations.forms import ExplanationForm
 from tracker.extensions import db
 from tracker.timeutil import local_today
-from tracker.web import render
+from tracker.web import chosen_unit, render, task_or_404, unit_trail
 
 bp = Blueprint("explanations", __name__)
 
@@ -15,9 +15,9 @@ bp = Blueprint("explanations", __name__)
 @bp.route("/tasks/<int:task_id>/explanation", methods=["POST"])
 @login_required
 def explain(task_id: int):
-    from tracker.plans.task_routes import _respond, _task_or_404
+    from tracker.plans.task_routes import _respond
 
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     if not can_change_task(current_user, task):
         abort(403)
     form = ExplanationForm()
@@ -36,8 +36,6 @@ def explain(task_id: int):
 @bp.route("/explanations")
 @login_required
 def rates():
-    from tracker.progress.routes import _trail, chosen_unit
-
     unit = chosen_unit()
     return render("explanations/rates.html", rows=service.explanation_rates(unit, local_today()), unit=unit,
-                  trail=_trail(unit))
+                  trail=unit_trail(unit))

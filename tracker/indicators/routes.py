@@ -19,7 +19,7 @@ from tracker.models import OrgUnit, ReportingPeriod
 from tracker.plans.labels import LEVEL_LABELS
 from tracker.plans.operations import NotAllowed
 from tracker.plans.service import get_plan
-from tracker.web import fragment_response, render
+from tracker.web import fragment_response, page_number, render
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -54,12 +54,6 @@ UNIT_LEVEL_LABELS = dict(LEVEL_LABELS, institution=_l("institution"))
 def indicator_labels() -> dict:
     return {"indicator_type_labels": INDICATOR_TYPE_LABELS, "unit_level_labels": UNIT_LEVEL_LABELS,
             "form_status_badges": FORM_STATUS_BADGES}
-
-
-def _page_number() -> int:
-    from tracker.web import page_number
-
-    return page_number()
 
 
 # --- plans and periods ---------------------------------------------------------------------------
@@ -133,7 +127,7 @@ def period_page(period_id: int):
     status = request.args.get("status") or None
     if status not in service.FORM_STATUS_LABELS:
         status = None
-    page = service.forms_of_period(period, current_user, _page_number(), current_app.config["PAGE_SIZE"], status)
+    page = service.forms_of_period(period, current_user, page_number(), current_app.config["PAGE_SIZE"], status)
     block = "forms" if request.headers.get("HX-Target") == "forms" else "content"
     return render("indicators/period.html", block=block, period=period, table=table, page=page, status=status,
                   form_status_labels=service.FORM_STATUS_LABELS)

@@ -5,7 +5,9 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from tracker.auth.scope import can_view_unit
 from tracker.auth.service import unit_by_code
+from tracker.explanations.service import REASONS, explanations_for
 from tracker.extensions import db
 from tracker.models import Plan
 from tracker.notifications import service
@@ -17,17 +19,11 @@ from tracker.web import page_number, fragment_response, render, wants_fragment
 bp = Blueprint("notifications", __name__)
 
 
-def _page() -> int:
-    return page_number()
-
-
 @bp.route("/notifications")
 @login_required
 def inbox():
     unread_only = request.args.get("unread") == "1"
-    page = service.inbox_page(current_user, _page(), current_app.config["PAGE_SIZE"], unread_only)
-    from tracker.explanations.service import explanations_for
-
+    page = service.inbox_page(current_user, page_number(), current_app.config["PAGE_SIZE"], unread_only)
     explained = explanations_for([n.task_id for n in page.items])
     block = "list" if request.headers.get("HX-Target") == "inbox-list" else "content"
     return render("notifications/inbox.html", block=block, page=page, unread_only=unread_only, explained=explained,
@@ -84,13 +80,11 @@ def overdue():
     error = None
     if code and unit is None:
         error = _("Unknown unit code '%(code)s'.", code=code)
-    elif unit is not None and not (current_user.sees_everything or unit.is_within(current_user.unit)):
+    elif unit is not None and not can_view_unit(current_user, unit):
         abort(404)  # a unit outside one's reach does not exist for them
     escalated_only = request.args.get("escalated") == "1"
-    page, levels = service.overdue_page(current_user, local_today(), _page(), current_app.config["PAGE_SIZE"],
+    page, levels = service.overdue_page(current_user, local_today(), page_number(), current_app.config["PAGE_SIZE"],
                                         unit=unit, escalated_only=escalated_only)
-    from tracker.explanations.service import REASONS, explanations_for
-
     explanations = explanations_for([t.id for t in page.items])
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("notifications/overdue.html", block=block, page=page, levels=levels, unit_code=code,

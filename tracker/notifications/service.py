@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from tracker.auth.scope import visible_tasks_clause
 from tracker.extensions import db
 from tracker.models import Escalation, Notification, OrgUnit, Task, User
-from tracker.plans.queries import Page, overdue_clause
+from tracker.plans.queries import Page, overdue_clause, paginate
 
 
 def unread_count(user: User) -> int:
@@ -109,13 +109,7 @@ def overdue_page(user: User, today: date, page: int, per_page: int, unit: Option
     if escalated_only:
         query = query.where(select(Escalation.id).where(
             Escalation.task_id == Task.id, Escalation.due_on == Task.due_on, Escalation.state == "fired").exists())
-    page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    tasks = db.session.scalars(
-        query.options(joinedload(Task.owner_unit), joinedload(Task.plan))
-        .order_by(Task.due_on, Task.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    levels = current_levels([t.id for t in tasks])
-    return Page(list(tasks), page, per_page, total), levels
+    result = paginate(query, page, per_page)
+    return result, current_levels([t.id for t in result.items])
 
 

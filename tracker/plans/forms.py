@@ -35,6 +35,21 @@ class TaskFilterForm(FlaskForm):
         self.status.choices = [("", _l("Any status"))] + [(s, LABELS[s]) for s in STATUSES]
         self.phase.choices = [("", _l("Any phase"))] + [(str(p.id), p.name) for p in phases]
 
+    def filters(self, plan_id=None):
+        """The validated filters as the query's TaskFilters."""
+        from tracker.plans.queries import TaskFilters
+
+        return TaskFilters(
+            plan_id=plan_id,
+            status=self.status.data or None,
+            owner=(self.owner.data or "").strip(),
+            phase_id=int(self.phase.data) if self.phase.data else None,
+            overdue=bool(self.overdue.data),
+            due_from=self.due_from.data,
+            due_to=self.due_to.data,
+            q=(self.q.data or "").strip(),
+        )
+
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         if ok and self.due_from.data and self.due_to.data and self.due_to.data < self.due_from.data:

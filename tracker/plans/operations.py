@@ -15,6 +15,7 @@ from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db
 from tracker.models import OrgUnit, Task, User
 from tracker.models.base import utcnow
+from tracker.explanations.service import close_on_acceptance
 from tracker.plans import journal, rollup
 from tracker.timeutil import local_today
 from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, check_transition
@@ -62,8 +63,6 @@ def change_status(task: Task, user: User, target: str, comment: str = "",
         task.percent = 100
     if target == ACCEPTED:
         task.completed_on = local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
-        from tracker.explanations.service import close_on_acceptance
-
         close_on_acceptance(task, task.completed_on)
     rollup.refresh_task_and_ancestors(task)
     return task

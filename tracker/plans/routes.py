@@ -25,23 +25,6 @@ def plan_list():
     return render("plans/list.html", summaries=plans_for(current_user))
 
 
-def _filters_from(form: TaskFilterForm, plan_id=None) -> TaskFilters:
-    return TaskFilters(
-        plan_id=plan_id,
-        status=form.status.data or None,
-        owner=(form.owner.data or "").strip(),
-        phase_id=int(form.phase.data) if form.phase.data else None,
-        overdue=bool(form.overdue.data),
-        due_from=form.due_from.data,
-        due_to=form.due_to.data,
-        q=(form.q.data or "").strip(),
-    )
-
-
-def _page_number() -> int:
-    return page_number()
-
-
 @bp.route("/plans/<key>")
 @login_required
 def plan_detail(key: str):
@@ -50,10 +33,10 @@ def plan_detail(key: str):
         abort(404)
     form = TaskFilterForm(request.args, phases=plan.phases)
     valid = form.validate() if request.args else True
-    filters = _filters_from(form, plan.id) if valid else TaskFilters(plan_id=plan.id)
+    filters = form.filters(plan.id) if valid else TaskFilters(plan_id=plan.id)
     context = {"plan": plan, "form": form, "filters": filters}
     if filters.active:
-        context["page"] = paginate(filtered_tasks(current_user, filters), _page_number(), current_app.config["PAGE_SIZE"])
+        context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), current_app.config["PAGE_SIZE"])
     else:
         roots, counts, truncated = tree_children(plan, current_user, None)
         context.update(rows=roots, child_counts=counts, truncated=truncated,
@@ -81,8 +64,8 @@ def tree_children_page(key: str, task_id: int):
 def task_list():
     form = TaskFilterForm(request.args)
     valid = form.validate() if request.args else True
-    filters = _filters_from(form) if valid else TaskFilters()
-    page = paginate(filtered_tasks(current_user, filters), _page_number(), current_app.config["PAGE_SIZE"])
+    filters = form.filters() if valid else TaskFilters()
+    page = paginate(filtered_tasks(current_user, filters), page_number(), current_app.config["PAGE_SIZE"])
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("plans/task_list.html", block=block, form=form, page=page, filters=filters)
 

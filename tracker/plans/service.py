@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
-from tracker.auth.scope import visible_tasks_clause
+from tracker.auth.scope import can_view_task, visible_tasks_clause
 from tracker.extensions import db
 from tracker.models import Plan, Task, User
 from tracker.plans.status import ACCEPTED
@@ -38,6 +38,17 @@ def plans_for(user: User) -> list[PlanSummary]:
         .order_by(Plan.issued_on.desc().nulls_last(), Plan.key)
     ).all()
     return [PlanSummary(plan, visible or 0, accepted or 0) for plan, visible, accepted in rows]
+
+
+def visible_task(user: User, task_id: int) -> Optional[Task]:
+    """The task with its owner, plan and phase, or None when it does not exist or `user` may not see it."""
+    task = db.session.scalar(
+        select(Task).where(Task.id == task_id)
+        .options(joinedload(Task.owner_unit), joinedload(Task.plan), joinedload(Task.phase))
+    )
+    if task is None or not can_view_task(user, task):
+        return None
+    return task
 
 
 def get_plan(key: str) -> Optional[Plan]:

@@ -15,6 +15,8 @@ from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db
 from tracker.models import Evidence, JournalEntry, OrgUnit, Task
 from tracker.plans import evidence as evidence_service
+from tracker.explanations.forms import ExplanationForm
+from tracker.explanations.service import REASONS, current_explanation, needs_explanation
 from tracker.notifications.service import escalation_history, notified_counts
 from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, PercentForm, StatusForm
 from tracker.plans.operations import (
@@ -29,27 +31,14 @@ from tracker.plans.operations import (
 from tracker.plans.queries import ancestors_of, open_work_count
 from tracker.plans.routes import bp
 from tracker.plans.status import TransitionError, allowed_targets
-from tracker.web import fragment_response, render, wants_fragment
+from tracker.web import form_errors, fragment_response, render, task_or_404, wants_fragment
 
 HISTORY_LIMIT = 100
 CHILDREN_LIMIT = 50
 
 
-def _task_or_404(task_id: int) -> Task:
-    task = db.session.scalar(
-        select(Task).where(Task.id == task_id).options(joinedload(Task.owner_unit), joinedload(Task.plan),
-                                                      joinedload(Task.phase))
-    )
-    if task is None or not can_view_task(current_user, task):
-        abort(404)  # a task one may not see does not exist for them
-    return task
-
-
 def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm | None = None,
                    conflict: bool = False, explanation_form=None) -> dict:
-    from tracker.explanations.forms import ExplanationForm
-    from tracker.explanations.service import REASONS, current_explanation, needs_explanation
-
     actor = actor_for(current_user, task)
     children = list(db.session.scalars(
         select(Task).where(Task.parent_id == task.id).options(joinedload(Task.owner_unit))
@@ -89,7 +78,7 @@ def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm
 @bp.route("/tasks/<int:task_id>")
 @login_required
 def task_page(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     return render("plans/task.html", block="panel", **_panel_context(task))
 
 
@@ -125,31 +114,26 @@ def _run(task: Task, action, **extra):
         return _respond(exc.task, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
     except StaleDataError:
         db.session.rollback()
-        fresh = _task_or_404(task.id)
+        fresh = task_or_404(task.id)
         return _respond(fresh, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
     except (TransitionError, InvalidChange) as exc:
         db.session.rollback()
-        return _respond(_task_or_404(task.id), 422, str(exc), **extra)
+        return _respond(task_or_404(task.id), 422, str(exc), **extra)
     if not wants_fragment():
         flash(_("Saved."), "success")
     return _respond(task)
 
 
-def _form_error(form) -> str:
-    return "; ".join(f"{getattr(form, name).label.text}: {' '.join(map(str, errors))}" if hasattr(getattr(form, name), "label") else " ".join(map(str, errors))
-                     for name, errors in form.errors.items())
-
-
 @bp.route("/tasks/<int:task_id>/status", methods=["POST"])
 @login_required
 def task_status(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     actor = actor_for(current_user, task)
     if not (actor.is_owner or actor.is_reviewer or actor.is_coordinator):
         abort(403)  # seen (a leader, a co-owner) but no part in the workflow
     form = StatusForm()
     if not form.validate():
-        return _respond(task, 422, _form_error(form))
+        return _respond(task, 422, form_errors(form))
     return _run(task, lambda: change_status(task, current_user, form.target.data, form.comment.data or "",
                                             expected_version=form.version.data))
 
@@ -157,30 +141,30 @@ def task_status(task_id: int):
 @bp.route("/tasks/<int:task_id>/percent", methods=["POST"])
 @login_required
 def task_percent(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     form = PercentForm()
     if not form.validate():
-        return _respond(task, 422, _form_error(form))
+        return _respond(task, 422, form_errors(form))
     return _run(task, lambda: update_percent(task, current_user, form.percent.data, expected_version=form.version.data))
 
 
 @bp.route("/tasks/<int:task_id>/comments", methods=["POST"])
 @login_required
 def task_comment(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     form = CommentForm()
     if not form.validate():
-        return _respond(task, 422, _form_error(form))
+        return _respond(task, 422, form_errors(form))
     return _run(task, lambda: add_comment(task, current_user, form.text.data))
 
 
 @bp.route("/tasks/<int:task_id>/evidence", methods=["POST"])
 @login_required
 def task_evidence(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     form = EvidenceForm()
     if not form.validate():
-        return _respond(task, 422, _form_error(form))
+        return _respond(task, 422, form_errors(form))
     supersedes = None
     if form.supersedes.data:
         supersedes = db.session.get(Evidence, int(form.supersedes.data)) if form.supersedes.data.isdigit() else None
@@ -217,7 +201,7 @@ def _unit_choices(task: Task) -> list[tuple[int, str]]:
 @bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
 @login_required
 def task_edit(task_id: int):
-    task = _task_or_404(task_id)
+    task = task_or_404(task_id)
     if not actor_for(current_user, task).is_coordinator:
         abort(403)
     form = EditTaskForm(obj=task if request.method == "GET" else None)
@@ -227,7 +211,7 @@ def task_edit(task_id: int):
         form.co_owners.data = ", ".join(u.code for u in task.co_owners)
         return render("plans/task.html", block="panel", **_panel_context(task, edit_form=form))
     if not form.validate():
-        return _respond(task, 422, _form_error(form), edit_form=form)
+        return _respond(task, 422, form_errors(form), edit_form=form)
     codes = [c.strip() for c in (form.co_owners.data or "").replace("，", ",").split(",") if c.strip()]
     units = dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all()) if codes else {}
     unknown = [c for c in codes if c not in units]

@@ -61,7 +61,8 @@ def ranking_table(ranked) -> tuple[list[ExportColumn], list[list]]:
     return columns, rows
 
 
-def TASK_COLUMNS() -> list[ExportColumn]:  # noqa: N802 (a constant, built per request for the locale)
+def task_columns() -> list[ExportColumn]:
+    """The task list's columns (built per request: the headers follow the locale)."""
     return [
         ExportColumn(_("Plan"), 30), ExportColumn(_("Ref"), 14), ExportColumn(_("Title"), 50),
         ExportColumn(_("Owner unit"), 26), ExportColumn(_("Due"), 12, "yyyy-mm-dd"),

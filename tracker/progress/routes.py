@@ -8,33 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from tracker.auth.service import unit_by_code
 from tracker.extensions import db
 from tracker.models import OrgUnit, Plan
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.service import get_plan
 from tracker.progress import exports, service
+from tracker.progress.charts import gantt_option
 from tracker.progress.risk import risks_at, unit_phase_risks
 from tracker.timeutil import local_today
-from tracker.web import render
+from tracker.web import chosen_unit, render, unit_trail
 
 bp = Blueprint("progress", __name__)
-
-
-def _root_unit() -> OrgUnit:
-    return db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.position, OrgUnit.id))
-
-
-def chosen_unit() -> OrgUnit:
-    """The unit named by ?unit=CODE, which must lie within the user's reach (else 404)."""
-    code = (request.args.get("unit") or "").strip()
-    default = _root_unit() if current_user.sees_everything else current_user.unit
-    if not code:
-        return default
-    unit = unit_by_code(code)
-    if unit is None or not (current_user.sees_everything or unit.is_within(current_user.unit)):
-        abort(404)
-    return unit
 
 
 def _plan_or_404(key: str) -> Plan:
@@ -42,16 +26,6 @@ def _plan_or_404(key: str) -> Plan:
     if plan is None:
         abort(404)
     return plan
-
-
-def _trail(unit: OrgUnit) -> list[OrgUnit]:
-    """The units from the user's top unit down to `unit`, for the drill-down breadcrumb."""
-    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
-    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
-    trail = [units[i] for i in ids if i in units]
-    if not current_user.sees_everything:
-        trail = [u for u in trail if u.is_within(current_user.unit)]
-    return trail
 
 
 @bp.route("/progress/<key>")
@@ -63,7 +37,7 @@ def matrix(key: str):
     result = service.unit_matrix(plan, unit, by, local_today())
     risks = unit_phase_risks(plan, unit, local_today()) if by == "phases" else {}
     block = "matrix" if request.headers.get("HX-Target") == "matrix" else "content"
-    return render("progress/matrix.html", block=block, m=result, trail=_trail(unit), by=by, risks=risks)
+    return render("progress/matrix.html", block=block, m=result, trail=unit_trail(unit), by=by, risks=risks)
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")
@@ -88,36 +62,8 @@ def timeline(key: str):
     today = local_today()
     data = service.timeline(plan, unit, today)
     children = db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)).all()
-    return render("progress/timeline.html", t=data, today=today, trail=_trail(unit), children=children,
-                  option=_gantt_option(data, today))
-
-
-def _gantt_option(t, today) -> dict:
-    """An ECharts option (JSON only: charts.js supplies the bar drawing for "gantt" series)."""
-    categories = [f"{r.section.ref} {r.section.title}" for r in t.rows]
-    index = {r.section.id: i for i, r in enumerate(t.rows)}
-    bars = [[i, r.first.isoformat() if r.first else None, r.last.isoformat() if r.last else None, r.figures.completion]
-            for i, r in enumerate(t.rows) if r.first and r.last]
-    overdue = [{"value": [index[sid], task.due_on.isoformat()],
-                "name": f"{task.ref.split('@')[0]} {task.title}（{task.owner_unit.name if task.owner_unit else ''}）"}
-               for sid, task in t.overdue if sid in index]
-    phase_areas = [[{"name": p.name, "xAxis": p.start_on.isoformat()}, {"xAxis": p.end_on.isoformat()}]
-                   for p in t.phases if p.start_on and p.end_on]
-    return {
-        "tooltip": {"trigger": "item"},
-        "grid": {"left": 220, "right": 30, "top": 40, "bottom": 40},
-        "xAxis": {"type": "time", "max": max(filter(None, [t.end, today])).isoformat() if (t.end or today) else None},
-        "yAxis": {"type": "category", "data": categories, "inverse": True, "axisLabel": {"width": 200, "overflow": "truncate"}},
-        "series": [
-            {"type": "custom", "renderItem": "gantt", "name": _("Work items"), "encode": {"x": [1, 2], "y": 0},
-             "data": bars, "markArea": {"silent": True, "itemStyle": {"color": "rgba(13,110,253,0.06)"},
-                                        "label": {"position": "insideTop"}, "data": phase_areas}},
-            {"type": "custom", "renderItem": "overdue", "name": _("Overdue"), "z": 10, "data": overdue,
-             "encode": {"x": 1, "y": 0},
-             "markLine": {"symbol": "none", "lineStyle": {"color": "#198754", "width": 2}, "label": {"formatter": _("Today")},
-                          "data": [{"xAxis": today.isoformat()}]}},
-        ],
-    }
+    return render("progress/timeline.html", t=data, today=today, trail=unit_trail(unit), children=children,
+                  option=gantt_option(data, today))
 
 
 @bp.route("/progress/<key>/phases")
@@ -147,7 +93,7 @@ def ranking():
     plan = get_plan(request.args.get("plan", "")) if request.args.get("plan") else None
     ranked = service.ranking(unit, local_today(), plan)
     plans = db.session.scalars(select(Plan).order_by(Plan.key)).all()
-    return render("progress/ranking.html", ranked=ranked, unit=unit, plan=plan, plans=plans, trail=_trail(unit))
+    return render("progress/ranking.html", ranked=ranked, unit=unit, plan=plan, plans=plans, trail=unit_trail(unit))
 
 
 @bp.route("/ranking.<fmt>")
@@ -168,7 +114,7 @@ def ranking_export(fmt: str):
 def leadership():
     unit = chosen_unit()
     summary = service.leadership_summary(current_user, unit, local_today())
-    return render("progress/leadership.html", s=summary, unit=unit, today=local_today(), trail=_trail(unit),
+    return render("progress/leadership.html", s=summary, unit=unit, today=local_today(), trail=unit_trail(unit),
                   risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], local_today()))
 
 
@@ -177,14 +123,12 @@ def leadership():
 def tasks_export(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    from tracker.plans.routes import _filters_from
-
     form = TaskFilterForm(request.args)
     if request.args and not form.validate():
         abort(400)
     plan = get_plan(request.args["plan"]) if request.args.get("plan") else None
-    filters = _filters_from(form, plan.id if plan else None)
-    columns = exports.TASK_COLUMNS()
+    filters = form.filters(plan.id if plan else None)
+    columns = exports.task_columns()
     return exports.send_table(fmt, "tasks", _("Tasks"), columns,
                               lambda: exports.task_rows(current_user, filters),
                               preamble=[_("As of %(day)s", day=local_today().isoformat())])

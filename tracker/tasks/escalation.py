@@ -20,8 +20,9 @@ from sqlalchemy import and_, case, exists, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
+from tracker.explanations.service import missed_commitments
 from tracker.extensions import db
-from tracker.models import Escalation, Notification, OrgUnit, Task, User
+from tracker.models import Escalation, Notification, OrgUnit, OverdueExplanation, Task, User
 from tracker.models.notify import AUDIENCES, LEVELS, NONE, PENDING, RANKS
 from tracker.models.notify import OVERDUE as OVERDUE_LEVEL
 from tracker.notifications.rules import RuleGroup, rule_groups
@@ -93,8 +94,6 @@ def _recipients(level: str, run_id: str, now: datetime, email_on: bool):
     owner = aliased(OrgUnit)
     email_state = literal(NONE)
     if email_on:
-        from sqlalchemy import case
-
         email_state = case((User.email != "", literal(PENDING)), else_=literal(NONE))
     query = (
         select(
@@ -168,9 +167,6 @@ def escalate(now: Optional[datetime] = None, dry_run: bool = False) -> Escalatio
 
 def _raise_missed_commitments(today: date, run: str, now: datetime, webhook_state: str) -> None:
     """A committed date (逾期说明) passed with the task still open: one level up at once."""
-    from tracker.explanations.service import missed_commitments
-    from tracker.models.explanations import OverdueExplanation
-
     missed = missed_commitments(today)
     if not missed:
         return

@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, func, insert, or_, select, text
 from sqlalchemy.orm import joinedload
 
 from tracker.cascade.rules import RuleError, build_rule, dates_between, nth_on_or_after, previous_date
-from tracker.cascade.service import insert_tasks, no_selector_clause, refresh_progress, set_statuses, stored_text
+from tracker.cascade.service import insert_tasks, refresh_progress, set_statuses, stored_text
 from tracker.extensions import db
 from tracker.models import Task
 from tracker.models.cascade import ACTIVE, Cascade, Occurrence
@@ -55,7 +55,7 @@ def duty_clause():
     """Tasks that generate occurrences: a rule, one owner unit, open, not a cascade template."""
     template = exists().where(Cascade.template_task_id == Task.id, Cascade.state == ACTIVE)
     return and_(Task.recurrence.is_not(None), Task.recurrence != "", Task.owner_unit_id.is_not(None),
-                no_selector_clause(), Task.status.not_in(CLOSED_STATUSES), ~template)
+                Task.owner_selector.is_(None), Task.status.not_in(CLOSED_STATUSES), ~template)
 
 
 def duty_bounds(duty: Task) -> tuple[Optional[date], Optional[date]]:
