@@ -58,11 +58,15 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
     preamble: list[str] = []
     stack: list[Node] = [root]
     skipping = False
+    since: list[tuple[Node, Optional[str]]] = []  # paragraphs (node, line) and headings (node, None) since the last numbered line
     for index, line in enumerate(lines):
         if is_closer(line):
             break
         marker = parse_marker(line)
         if marker is not None:
+            if _restore_lost_top(root, stack, marker, since):
+                marker = Marker("cn", marker.value, marker.rest, marker.english)
+            since = []
             node = _place(root, stack, marker)
             skipping = node is None
             continue
@@ -86,8 +90,10 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
                 node = anchor.add(Node("head", head=line.rstrip("。."), english=bool(re.match(r"[A-Za-z]", line))))
                 del stack[stack.index(anchor) + 1:]
                 stack.append(node)
+                since.append((node, None))
                 continue
         current.paras.append(line)
+        since.append((current, line))
     for node in list(root.walk()):
         _split_leads(node)
     for node in list(root.walk()):
@@ -96,8 +102,51 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
         _split_inline_heads(node)
     for node in list(root.walk()):
         _split_enumeration(node)
+    for node in list(root.walk()):
+        _split_topic_duties(node)
     _assign_segments(root)
     return root, preamble
+
+
+def _top_candidate(root: Node, stack: list[Node], marker: Marker) -> bool:
+    """A line that may number a top-level section: 一、, or '3.' heading a translation's section."""
+    if marker.style == "cn":
+        return True
+    return marker.english and marker.style == "num" and _title_like(marker.rest) \
+        and any(c.style == "cn" for c in root.children)
+
+
+def _restore_lost_top(root: Node, stack: list[Node], marker: Marker, since: list) -> bool:
+    """'一、… 行动范围 … 三、…': the top-level number after the last one is skipped, and a
+    heading line without a number stands in between: that heading is the missing section,
+    its number lost. It takes the lines after it; True when the marker is top-level."""
+    tops = [c for c in root.children if c.style == "cn"]
+    if not tops or not _top_candidate(root, stack, marker) or marker.value != tops[-1].value + 2:
+        return False
+    for position, (node, line) in enumerate(since):
+        heading = node.head if line is None else line
+        if line is not None and not (_title_like(line) and not re.search(r"[。.]$", line)):
+            continue
+        if line is None and not node.english and len(heading) > 18:
+            continue
+        lost = root.add(Node("cn", tops[-1].value + 1, heading, english=node.english if line is None else bool(re.match(r"[A-Za-z]", line))))
+        lost.notes.append(f"heading without its number between {ref_segment('cn', tops[-1].value)} and "
+                          f"{ref_segment('cn', marker.value)}: read as {ref_segment('cn', lost.value)}")
+        for later_node, later_line in since[position + 1:]:
+            if later_line is None:
+                continue
+            if later_line in later_node.paras:
+                later_node.paras.remove(later_line)
+            lost.paras.append(later_line)
+        if line is None:  # a heading node: its own paragraphs move with it
+            lost.paras = node.paras + [p for p in lost.paras if p not in node.paras]
+            node.parent.children.remove(node)
+        elif line in node.paras:
+            node.paras.remove(line)
+        del stack[1:]
+        stack.append(lost)
+        return True
+    return False
 
 
 def _numbered_anchor(stack: list[Node]) -> Node:
@@ -105,6 +154,14 @@ def _numbered_anchor(stack: list[Node]) -> Node:
         if node.numbered or node.style == "root":
             return node
     return stack[0]
+
+
+# 总体要求 (general requirements) holds the plan's 指导思想, 基本原则 and 目标: parts of it,
+# never sections of their own, whatever numbering a copy gives them.
+_GENERAL_SECTION = re.compile(r"总体要求|总体思路|general requirements?|overall requirements?", re.I)
+_GENERAL_PART = re.compile(
+    r"^(?:指导思想|基本原则|工作原则|(?:工作|行动|主要|总体)?目标(?:任务)?|工作思路"
+    r"|guiding (?:ideology|thought|principles?)|(?:basic|working) principles?|(?:work|action|main|overall) (?:objectives?|goals?|targets?)|objectives?|goals?)[。.]?\s*$", re.I)
 
 
 def _place(root: Node, stack: list[Node], marker: Marker) -> Optional[Node]:
@@ -119,6 +176,12 @@ def _place(root: Node, stack: list[Node], marker: Marker) -> Optional[Node]:
         repaired = True
     else:
         repaired = False
+    if style == "num" and _GENERAL_PART.match(marker.rest):
+        top = next((n for n in reversed(numbered_stack) if n.style == "cn"), None)
+        parts = [c for c in top.children if c.style == "pcn"] if top is not None else []
+        if parts and _GENERAL_SECTION.search(top.head) and marker.value == parts[-1].value + 1:
+            style = "pcn"  # '2. Action objectives' after '(1) Guiding ideology': a part of the general requirements
+            marker = Marker("pcn", marker.value, marker.rest, marker.english)
     if marker.english and style == "num" and _title_like(marker.rest):
         tops = [c for c in root.children if c.style == "cn"]
         if tops and marker.value == tops[-1].value + 1:
@@ -229,6 +292,28 @@ def _split_enumeration(node: Node) -> None:
         node.head = before
     else:
         node.paras = [before] if before else []
+
+
+_DUTY = re.compile(r"要|应当|应|须|持续|加强|完善|推进|推动|建立|健全|落实|提升|开展|强化|做好|加快|巩固")
+_FRAMING = re.compile(r"^[^，。；,;]*?(?:的基础上|的同时|的是|之外)[，,]\s*(?:要|还要|应)?")
+
+
+def _split_topic_duties(node: Node) -> None:
+    """'医疗质量与安全——' over one paragraph of several sentences, each a duty of its own
+    ('…要加强X建设。持续完善Y。要持续加强Z。'): the topic heading lists its duties, one item
+    per sentence. The item is titled with the duty itself, without a framing clause such as
+    '在…的基础上，' or '需要强调的是，'."""
+    if node.style != "dash" or node.children or not node.paras:
+        return
+    sentences = [s for s in re.findall(r"[^。！？]+[。！？]?", "".join(node.paras)) if s.strip("。！？ ")]
+    if len(sentences) < 2 or not all(_DUTY.search(s) for s in sentences):
+        return
+    for sentence in sentences:
+        sentence = sentence.strip()
+        title = _FRAMING.sub("", sentence).rstrip("。！？")
+        title = re.sub(r"^(?:要|还要|应)", "", title)
+        node.add(Node("lead", head=title, paras=[sentence] if title != sentence.rstrip("。！？") else []))
+    node.paras = []
 
 
 def _enum_matches(text: str) -> list:
