@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tracker.importer.draft import Catalogue, CatalogueUnit, draft_plan
+from tracker.importer.draft.extract import _named_actions
+from tracker.importer.draft.owners import field_forms
 
 UNITS = [
     CatalogueUnit("NHC", "国家卫生健康委", "commission", "national", None),
@@ -53,6 +55,56 @@ def test_a_topic_heading_over_several_duty_sentences_lists_one_item_per_sentence
     assert "一.1.4" not in refs
     # one sentence under its topic: the topic is the item
     assert refs["一.2"]["title"] == "服务质量" and not refs["一.2"].get("children")
+
+
+# --- the issuer's own work, and the issuer's department for the plan's field ---------------
+
+CONFERENCE = """\
+【全国疾病预防控制工作会议】2025年部署要点
+2025-02-10
+国家卫生健康委在会上部署了全年工作。
+一、完善防控体系
+监测预警。
+修订传染病监测技术标准，健全多点触发预警机制。
+现场处置。
+加强流调队伍建设，做好应急物资储备。
+规范管理。
+指导医疗机构建立健全院内感染监测规范，定期开展院内自查。
+"""
+
+
+def test_making_a_standard_is_the_issuers_own_work_done_by_its_department_for_the_field(catalogue):
+    draft = draft_plan(CONFERENCE, catalogue)
+    refs = by_ref(draft)
+    assert draft["issuer_unit"] == "NHC"
+    # 疾病预防控制 abbreviates to 疾控: the 疾控局 of the issuing commission
+    assert refs["一.1"]["owner"] == "NHC-CDC"
+    assert "the issuer's own work" in refs["一.1"]["sources"]["owner"]
+    # no instrument made: the addressees, the provincial commissions
+    assert refs["一.2"]["owner"] == {"each": {"kind": "commission", "level": "provincial"}}
+    # the institutions make their own rules when the commission guides them to
+    assert refs["一.3"]["owner"] == {"each": {"kind": "commission", "level": "provincial"}}
+
+
+def test_without_a_department_for_the_field_the_issuer_itself_does_its_own_work(catalogue):
+    text = CONFERENCE.replace("全国疾病预防控制工作会议", "全国卫生应急工作会议")
+    refs = by_ref(draft_plan(text, catalogue))
+    assert refs["一.1"]["owner"] == "NHC"
+
+
+def test_a_city_plan_does_not_make_standards_of_its_own_accord(catalogue):
+    text = CONFERENCE.replace("国家卫生健康委在会上", "昆明市卫生健康委在会上")
+    refs = by_ref(draft_plan(text, catalogue))
+    assert refs["一.1"]["owner"] == {"each": {"kind": "commission", "level": "county", "under": "KM"}}
+
+
+def test_a_department_is_found_by_its_field_or_the_fields_abbreviation(catalogue):
+    assert field_forms("疾病预防控制") >= {"疾病预防控制", "疾控"}
+    assert field_forms("质量控制") >= {"质控"}
+    assert catalogue.department_for("NHC", ["基层卫生健康"]) == "NHC-PHC"
+    assert catalogue.department_for("NHC", ["疾病预防控制"]) == "NHC-CDC"
+    assert catalogue.department_for("NHC", ["医疗质量"]) is None
+    assert catalogue.department_for("P53", ["疾病预防控制"]) is None
 
 
 # --- the parts of 总体要求, and a top-level heading that lost its number -------------------
@@ -110,9 +162,58 @@ def test_a_chinese_heading_without_its_number_between_two_sections(catalogue):
     assert set(r for r in refs if r.startswith("一")) == {"一", "一.(一)", "一.(二)"}
 
 
+# --- special actions named in the text without sections of their own -----------------------
+
+SPECIAL = """\
+云南省卫生健康委关于印发《全省护理质量提升行动方案》的通知
+各州市卫生健康委：
+现将方案印发给你们，请认真贯彻执行。
+云南省卫生健康委
+2025年4月2日
+全省护理质量提升行动方案
+一、总体要求
+本行动部署3项专项行动：护理安全专项行动、“暖心”行动及静脉治疗规范行动。
+二、重点任务
+（一）加强培训。各州市卫生健康委要于2025年9月底前完成全员培训。
+"""
 
 
-@pytest.mark.parametrize("text", [TOPICS, TRANSLATED, CHINESE_GAP])
+def test_special_actions_named_in_the_text_become_items_of_their_own(catalogue):
+    draft = draft_plan(SPECIAL, catalogue)
+    refs = by_ref(draft)
+    group = refs["专项行动"]
+    assert group["title"] == "三项专项行动"
+    assert [c["title"] for c in group["children"]] == ["护理安全专项行动", "“暖心”行动", "静脉治疗规范行动"]
+    assert [c["ref"] for c in group["children"]] == ["专项行动.(一)", "专项行动.(二)", "专项行动.(三)"]
+    assert all("owner" not in c for c in group["children"])  # the text names no owner for them
+    assert draft["tasks"][-1] is group
+
+
+def test_special_actions_with_sections_of_their_own_are_not_repeated(catalogue):
+    text = SPECIAL + "三、专项行动\n（一）护理安全专项行动。各州市卫生健康委要组织开展护理安全检查。\n"
+    assert "专项行动" not in by_ref(draft_plan(text, catalogue))
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("同时，方案设置了院感防控提升行动、“清源”行动和急救能力提升行动3个专项行动，作为核心任务。",
+     ["院感防控提升行动", "“清源”行动", "急救能力提升行动"]),
+    ('The plan sets up three special actions: "clean hands" action, infection control improvement action, and blood safety action.',
+     ['"clean hands" action', "infection control improvement action", "blood safety action"]),
+])
+def test_named_special_actions_in_chinese_and_in_translation(sentence, expected):
+    assert _named_actions(sentence)[1] == expected
+
+
+@pytest.mark.parametrize("sentence", [
+    "本方案提出20条具体措施和4项专项行动。",                      # counted, not named
+    "方案部署3项专项行动：院感防控提升行动、“清源”行动。",          # two names for three actions
+    "The plan proposes 28 measures and 5 special actions.",
+])
+def test_a_mere_count_of_special_actions_is_not_read_as_their_names(sentence):
+    assert _named_actions(sentence) is None
+
+
+@pytest.mark.parametrize("text", [TOPICS, CONFERENCE, TRANSLATED, CHINESE_GAP, SPECIAL])
 def test_a_docx_with_the_same_text_gives_the_same_draft_under_these_rules(catalogue, text):
     import io
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Optional
 
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
-from tracker.importer.draft.numbering import is_english
+from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english
 from tracker.importer.draft.owners import Catalogue, Owner
 from tracker.importer.draft.structure import Node, parse_tree, refs
 from tracker.importer.draft.text import normalise, split_sentences
@@ -35,6 +35,14 @@ DELIVERABLE = re.compile(
 FILING = re.compile(r"报([^，。；]{2,30}?)备案")
 GUIDING = re.compile(r"(?:指导思想|总体要求|工作目标|基本原则|主要目标|总体目标|行动目标|目标任务)")
 PHASE_WORDS = re.compile(r"阶段|phase|stage", re.I)
+# The issuing body's own work: laws, regulations, national standards, plans, catalogues and
+# indicator systems are made by the body that issues the plan, not by its addressees.
+_INSTRUMENT = r"(?:标准|条例|法》|法律|法规|规章|规划|指导原则|目录|名录|指标体系|评估体系|信息库|政策|规范(?!化)|建设方案)"
+ISSUER_WORK = re.compile(
+    rf"(?:研究|加快|抓紧)?(?:制定|制订|修订|修改|出台|印发|调整|编制|完善|建立)[^，。；,;]{{0,28}}?{_INSTRUMENT}"
+    rf"|《[^》]{{2,30}}(?:法|条例)》(?:的)?(?:制定|修订|修改)"
+)
+FIELD_OF_WORK = re.compile(r"([\u4e00-\u9fff]{2,10}?)工作(?:会议|会|要点|计划|方案|部署)")
 STEP_SECTION = re.compile(r"实施步骤|工作步骤|步骤安排|进度安排|时间安排|工作安排|时间进度|实施阶段|arrangement|steps|schedule", re.I)
 
 
@@ -45,6 +53,8 @@ class Context:
     year: Optional[int]
     default_owner: Optional[Owner]
     phases: list = field(default_factory=list)
+    issuer_side: Optional[Owner] = None       # who does the issuer's own work (its department for the field)
+    issuer_side_note: str = ""
     repairs: list = field(default_factory=list)
 
 
@@ -57,12 +67,16 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     year = year.year if isinstance(year, date) else (meta["issued"].year if meta["issued"] else None)
     ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=list(meta["repairs"]))
     ctx.default_owner = _default_owner(header + preamble, ctx)
+    _issuer_side(ctx, [meta["title"]] + header[:12] + preamble[:12])
     ref_of = refs(root)
     tasks, last_explicit = [], None
     for child in root.children:
         task = _task(child, ref_of, ctx, inherited=None, phase=None, sibling=last_explicit)
         last_explicit = task.pop("_explicit", None) or last_explicit
         tasks.append(task)
+    special = _special_actions(lines, tasks)
+    if special:
+        tasks.append(special)
     _number_uids(tasks)
     plan = {
         "key": _plan_key(meta["title"], meta["issued"], year),
@@ -228,6 +242,105 @@ def _default_owner(lines: list[str], ctx: Context) -> Optional[Owner]:
     return None
 
 
+def _issuer_side(ctx: Context, lines: list[str]) -> None:
+    """Who carries the issuer's own duties: the issuer, or its department for the plan's field
+    of work when the catalogue has exactly one ('全国医疗管理工作会议' → 医政医管局)."""
+    if not ctx.issuer:
+        return
+    fields = []
+    for line in lines:
+        for match in FIELD_OF_WORK.finditer(line or ""):
+            name = re.sub(r"^(?:年|度|全国|全省|全市|全区|全县|国家|年度)+", "", match.group(1))
+            if len(name) >= 2 and name not in fields:
+                fields.append(name)
+    department = ctx.catalogue.department_for(ctx.issuer, fields)
+    ctx.issuer_side = Owner(code=department or ctx.issuer)
+    if department:
+        field_name = next(f for f in fields if ctx.catalogue.department_for(ctx.issuer, [f]) == department)
+        ctx.issuer_side_note = f"the issuer's department for {field_name}"
+
+
+def _issuer_work(sentences: list[str], ctx: Context) -> Optional[str]:
+    """The sentence of an item, naming no unit, that makes one of the issuer's instruments
+    (a standard, a regulation, a plan, a catalogue …), when the issuer is a national or
+    provincial commission: such work is the issuer's own, not its addressees'."""
+    issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
+    if issuer is None or issuer.kind != "commission" or issuer.level not in ("national", "provincial") or ctx.issuer_side is None:
+        return None
+    for sentence in sentences:
+        mentions = ctx.catalogue.mentions(sentence, ctx.issuer)
+        for match in ISSUER_WORK.finditer(sentence):
+            # '指导医疗机构建立…规范': the unit just before the verb makes it, not the issuer
+            if not any(match.start() - 3 <= m.end <= match.start() for m in mentions):
+                return sentence
+    return None
+
+
+_COUNT_EN = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], start=1)}
+_SPECIAL_CN = [
+    re.compile(r"(?:设置|开展|组织|实施|部署|设立|提出)了?(?P<names>[^。；：:，,]{4,300}?)(?:等)?(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)"),
+    re.compile(r"(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)[：:]\s*(?:即)?(?P<names>[^。；]{4,300})"),
+]
+_SPECIAL_EN = re.compile(r"(?P<count>\b[a-z]+\b|\d+)\s+special\s+(?:actions|campaigns)\s*(?::|,?\s*(?:including|namely|such as))\s*(?P<names>[^.;]{4,400})", re.I)
+
+
+def _special_actions(lines: list[str], tasks: list[dict]) -> Optional[dict]:
+    """'行动设置了A行动、B行动和C行动3个专项行动' (or 'three special actions: A, B and C'):
+    special actions named in the text without a section of their own. They are tracked as a
+    group '专项行动' with one item per action, in the order named; the text gives them no
+    content or owner, so none is drafted."""
+    from tracker.importer.draft.chrome import is_closer
+
+    titles = [t["title"] for t in walk_tasks(tasks)]
+    if any("专项行动" in t or re.search(r"special action", t, re.I) for t in titles):
+        return None  # the plan has its own sections for them
+    for line in lines:
+        if is_closer(line):
+            break
+        for sentence in split_sentences(line):
+            found = _named_actions(sentence)
+            if found:
+                phrase, names = found
+                children = [{"ref": f"专项行动.({int_to_cn(i)})", "title": name, "description": "",
+                             "sources": {"title": sentence}} for i, name in enumerate(names, start=1)]
+                return {"ref": "专项行动", "title": phrase, "description": sentence, "sources": {"title": sentence},
+                        "notes": "special actions named in the text without a section of their own: one item each, "
+                                 "in the order named; the text gives no content or owner for them",
+                        "children": children}
+    return None
+
+
+def _named_actions(sentence: str) -> Optional[tuple[str, list[str]]]:
+    for pattern in _SPECIAL_CN:
+        match = pattern.search(sentence)
+        if match:
+            names = [n.strip() for n in re.split(r"、", match.group("names"))]
+            last = re.split(r"(?<=行动)(?:和|及|以及)", names[-1]) if names else []
+            names = [n.strip() for n in names[:-1] + last if n.strip()]
+            names = [re.sub(r"^(?:以及|和|及)", "", n) for n in names]
+            count = match.group("count")
+            value = int(count) if count.isdigit() else cn_to_int(count)
+            if len(names) >= 2 and len(names) == value and all(re.search(r"(?:行动|活动|工程)[”\"]?$", n) for n in names):
+                return f"{int_to_cn(value)}项专项行动", names
+    match = _SPECIAL_EN.search(sentence)
+    if match:
+        names = [n.strip() for n in re.split(r",\s*(?:and\s+)?", match.group("names").strip()) if n.strip()]
+        if names:  # 'A action and B action': the last joiner
+            names = names[:-1] + re.split(r"(?<=action)\s+and\s+(?=\S)|(?<=action\")\s+and\s+(?=\S)", names[-1])
+        names = [n.strip() for n in names if n.strip()]
+        count = match.group("count").lower()
+        value = int(count) if count.isdigit() else _COUNT_EN.get(count)
+        if value and len(names) == value and all(re.search(r"\b(?:action|campaign)[\"”]?$", n, re.I) for n in names):
+            return f"{count} special actions", names
+    return None
+
+
+def walk_tasks(tasks: list[dict]):
+    for task in tasks:
+        yield task
+        yield from walk_tasks(task.get("children", []))
+
+
 def _plan_key(title: str, issued: Optional[date], year: Optional[int]) -> str:
     digest = hashlib.sha1(title.encode("utf-8")).hexdigest()[:6]
     return f"draft-{issued.year if issued else (year or 'plan')}-{digest}"
@@ -296,6 +409,11 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
     explicit = owner_info
     if owner_info is None and inherited is not None:
         owner_info = dict(inherited, inherited=True)
+    if owner_info is None and not node.children:
+        own_work = _issuer_work(sentences, ctx)
+        if own_work:
+            note = f" ({ctx.issuer_side_note})" if ctx.issuer_side_note else ""
+            owner_info = {"owner": ctx.issuer_side, "co": [], "source": f"(the issuer's own work{note}) {own_work}"}
     if owner_info is None and sibling is not None and not node.children:
         owner_info = dict(sibling, inherited=True, source="(as the item before) " + sibling.get("source", ""))
     children_tasks = []

@@ -64,6 +64,18 @@ def name_variants(name: str) -> set[str]:
     return {v for v in variants if len(v) >= 4}
 
 
+def field_forms(field_name: str) -> set[str]:
+    """A field of work and its usual abbreviation: 医疗管理 → 医管, 质量控制 → 质控, 疾病预防控制 →
+    疾控 (the first character of each two-character word; of the first and last word for three)."""
+    forms = {field_name} if len(field_name) >= 2 else set()
+    if len(field_name) >= 4 and len(field_name) % 2 == 0:
+        words = [field_name[i:i + 2] for i in range(0, len(field_name), 2)]
+        forms.add("".join(w[0] for w in words))
+        if len(words) == 3:
+            forms.add(words[0][0] + words[-1][0])
+    return {f for f in forms if len(f) >= 2}
+
+
 ENGLISH_NAMES = {  # the catalogue is in Chinese; translations name the national bodies so
     "国家卫生健康委": [r"National Health Commission", r"\bNHC\b"],
     "国家中医药局": [r"State Administration of Traditional Chinese Medicine", r"National (?:Administration|Bureau) of Traditional Chinese Medicine"],
@@ -154,6 +166,33 @@ class Catalogue:
             if match:
                 return self.names[match.group(0)]
         return None
+
+    def department_for(self, code: Optional[str], fields: Iterable[str]) -> Optional[str]:
+        """The issuer's department whose name names the plan's field of work: '医疗管理'
+        (or its abbreviation 医管, the first character of each word) → 国家卫生健康委医政医管局.
+        A department is a unit of the issuer's kind under it, named with the issuer's name
+        and a 司/局/处/科 of its own. None unless exactly one department fits."""
+        unit = self.units.get(code) if code else None
+        if unit is None:
+            return None
+        parents = sorted(name_variants(unit.name), key=len, reverse=True)
+        found = set()
+        for child_code in self.children.get(code, []):
+            child = self.units[child_code]
+            if child.kind != unit.kind:
+                continue
+            cores = set()
+            for variant in name_variants(child.name):
+                prefix = next((p for p in parents if variant.startswith(p) and len(variant) > len(p)), None)
+                if prefix:
+                    core = re.sub(r"(?:办公室|司|局|处|科|室)$", "", variant[len(prefix):])
+                    if len(core) >= 2:
+                        cores.add(core)
+            for field_name in fields:
+                forms = field_forms(field_name)
+                if any(form in core or (len(core) >= 2 and core in field_name) for core in cores for form in forms):
+                    found.add(child_code)
+        return found.pop() if len(found) == 1 else None
 
     def level_below(self, level: Optional[str]) -> str:
         if level in LEVELS and level not in ("county", "institution"):
