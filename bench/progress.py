@@ -3,9 +3,11 @@
     .venv/bin/python bench/progress.py [--scale national] [--clients 20] [--requests 200] [--workers 2] [--keep]
 
 Builds a scratch database (unit catalogue + `flask demo generate --scale national`: ~3,000 units,
-~1,000,000 tasks), then for each progress page prints:
+~1,000,000 tasks), rebuilds the progress summary (timed) and folds one change into it (timed),
+then for each progress page prints:
 - its server time (median of in-process requests) next to the time of the bare SQL aggregates
   it runs, re-executed alone (ratio = page / SQL; target <= 2), and its statement count;
+- the same page computed from the tasks instead of the summary (one request), for comparison;
 - p50/p95 latency under N concurrent clients on loopback against gunicorn (target p95 <= 150 ms
   on 2 cores), and the peak RSS of the gunicorn workers.
 """
@@ -77,13 +79,12 @@ def build(url: str, scale: str) -> float:
 
 def in_process(url: str, province: str, repeat: int = 7) -> list[dict]:
     """Median server time per page, its statements, and the time of its aggregates alone."""
-    import tracker.progress.routes as routes
     from tracker import create_app
     from tracker.config import Config
     from tracker.extensions import db
     from tracker.models import User
+    from tracker.progress import summary
 
-    routes.local_today = lambda: AS_OF
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False)
     results = []
     with app.app_context():
@@ -123,11 +124,46 @@ def in_process(url: str, province: str, repeat: int = 7) -> list[dict]:
             finally:
                 raw.close()
             page_s, sql_s = statistics.median(times), statistics.median(sql_times)
+            ready = summary.ready
+            summary.ready = lambda today: False  # the same page from the tasks
+            try:
+                started = time.perf_counter()
+                client.get(path)
+                tasks_s = time.perf_counter() - started
+            finally:
+                summary.ready = ready
             results.append({"page": name, "path": path, "server_ms": page_s * 1000, "sql_ms": sql_s * 1000,
-                            "ratio": page_s / sql_s if sql_s else float("nan"), "statements": len(captured)})
+                            "ratio": page_s / sql_s if sql_s else float("nan"), "statements": len(captured),
+                            "tasks_ms": tasks_s * 1000})
         db.session.remove()
         db.engine.dispose()
     return results
+
+
+def prepare_summary(url: str) -> tuple[float, float, int]:
+    """Rebuild the summary as of today (timed), then change one task and fold it (timed)."""
+    from tracker import create_app
+    from tracker.config import Config
+    from tracker.extensions import db
+    from tracker.progress.summary import refresh
+    from tracker.timeutil import local_today
+
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        started = time.perf_counter()
+        refresh(local_today(), full=True)
+        rebuild_s = time.perf_counter() - started
+        db.session.execute(text(
+            "UPDATE tasks SET status = 'accepted', progress = 100, percent = 100, completed_on = :day "
+            "WHERE id = (SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
+            "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 1)"), {"day": local_today()})
+        db.session.commit()
+        started = time.perf_counter()
+        folded = refresh(local_today())
+        fold_s = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
+    return rebuild_s, fold_s, folded
 
 
 def free_port() -> int:
@@ -229,9 +265,13 @@ def main() -> int:
             units = conn.execute(text("SELECT count(*) FROM org_units")).scalar()
         engine.dispose()
         print(f"data: {units} units, {tasks} tasks; cores: {os.cpu_count()}")
-        print(f"\n{'page':<28} {'server ms':>10} {'SQL ms':>8} {'ratio':>6} {'stmts':>6}")
+        rebuild_s, fold_s, folded = prepare_summary(url)
+        print(f"progress summary: rebuilt in {rebuild_s:.1f} s; one accepted task folded in {fold_s * 1000:.0f} ms "
+              f"({folded} owner(s))")
+        print(f"\n{'page':<28} {'server ms':>10} {'SQL ms':>8} {'ratio':>6} {'stmts':>6} {'from tasks ms':>14}")
         for r in in_process(url, "P44"):
-            print(f"{r['page']:<28} {r['server_ms']:>10.1f} {r['sql_ms']:>8.1f} {r['ratio']:>6.2f} {r['statements']:>6}")
+            print(f"{r['page']:<28} {r['server_ms']:>10.1f} {r['sql_ms']:>8.1f} {r['ratio']:>6.2f} {r['statements']:>6} "
+                  f"{r['tasks_ms']:>14.0f}")
         results, peak = under_load(url, "P44", args.clients, args.requests, args.workers)
         print(f"\n{args.clients} concurrent clients, gunicorn -w {args.workers}:")
         print(f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")

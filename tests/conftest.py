@@ -185,10 +185,16 @@ def count_queries():
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
             statements.append(statement)  # the test harness's savepoints are not the page's
 
+    class Counted:
+        sql = statements  # the statements themselves, for tests that look at what ran
+
+        def __call__(self) -> int:
+            return len(statements)
+
     engine = db.engine
     event.listen(engine, "before_cursor_execute", before)
     try:
-        yield lambda: len(statements)
+        yield Counted()
     finally:
         event.remove(engine, "before_cursor_execute", before)
 
@@ -225,3 +231,23 @@ def requires_postgresql(url: str, why: str) -> None:
 
     if make_url(url).get_backend_name() != "postgresql":
         pytest.skip(why)
+
+
+@pytest.fixture(params=["tasks", "summary-dirty", "summary-folded"])
+def progress_source(request):
+    """Run a progress test three ways: from the tasks (no summary); from a summary built before
+    the test's data (every owner dirty: roll-up plus the live correction); from a summary built
+    after it (the module's TODAY). The figures must be the same."""
+    from tracker.progress import summary
+
+    as_of = request.module.TODAY
+    if request.param == "summary-dirty":
+        summary.rebuild(as_of)
+        db.session.commit()
+    elif request.param == "summary-folded":
+        for name in request.fixturenames:
+            if name in ("plan_tree", "histories"):
+                request.getfixturevalue(name)
+        summary.rebuild(as_of)
+        db.session.commit()
+    return request.param

@@ -12,6 +12,7 @@ from tracker.models import OrgUnit, Phase, Plan, Task
 from tracker.progress.service import leadership_summary, phase_summaries, ranking, unit_matrix
 
 TODAY = date(2024, 6, 30)
+pytestmark = pytest.mark.usefixtures("progress_source")
 
 
 def unit(code):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tracker.extensions import db
@@ -10,6 +11,7 @@ from tracker.models import OrgUnit, Phase, Plan
 from tracker.progress.risk import HIGH, LOW, MEDIUM, assess, unit_phase_risks
 
 TODAY = date(2024, 6, 1)
+pytestmark = pytest.mark.usefixtures("progress_source")
 
 
 def test_on_track_late_and_stalled_by_the_rule(app):

@@ -22,7 +22,7 @@ def is_postgres() -> bool:
 def test_the_scheduler_has_one_daily_escalation_job_on_shanghai_time(tmp_path, app):
     scheduler = build_scheduler(f"sqlite:///{tmp_path / 'jobs.db'}", hour=6, minute=30)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {ESCALATION_JOB_ID, "recurrence-daily"}  # occurrences: tests/test_recurrence.py
+    assert set(jobs) == {ESCALATION_JOB_ID, "recurrence-daily", "progress-summary"}  # tests/test_recurrence.py, tests/test_progress_summary.py
     job = jobs[ESCALATION_JOB_ID]
     assert job.func_ref == ESCALATION_JOB
     assert str(scheduler.timezone) == "Asia/Shanghai"

@@ -77,9 +77,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.importer.cli import seed_cli
     from tracker.plans.cli import plans_cli
     from tracker.admin.cli import backup_command, restore_command
-    from tracker.tasks.cli import escalate_command, scheduler_cli
+    from tracker.tasks.cli import escalate_command, progress_cli, scheduler_cli
 
-    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, escalate_command, backup_command, restore_command):
+    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, progress_cli, escalate_command, backup_command, restore_command):
         app.cli.add_command(group)
     return app
 

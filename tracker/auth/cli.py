@@ -68,3 +68,8 @@ def demo_generate_command(scale, seed, as_of):
     db.session.commit()
     click.echo(f"generated {report.units} units and {report.tasks} tasks "
                f"({shape.sections} sections x {shape.duties_per_section} duties, cascaded)")
+    from tracker.progress.summary import refresh
+    from tracker.timeutil import local_today
+
+    refresh(local_today(), full=True)
+    click.echo(f"progress summary rebuilt as of {local_today().isoformat()}")

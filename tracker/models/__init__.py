@@ -14,6 +14,7 @@ from tracker.models.indicators import IndicatorDefinition, IndicatorForm, Indica
 from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
+from tracker.models.progress import ProgressDaily, ProgressDirty, ProgressItem, ProgressRollup, ProgressState
 from tracker.models.security import LoginFailure
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 
@@ -38,6 +39,11 @@ __all__ = [
     "OrgUnit",
     "Phase",
     "Plan",
+    "ProgressDaily",
+    "ProgressDirty",
+    "ProgressItem",
+    "ProgressRollup",
+    "ProgressState",
     "ReportingPeriod",
     "Task",
     "User",

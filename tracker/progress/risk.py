@@ -13,14 +13,13 @@ from datetime import date, timedelta
 from typing import Optional
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from tracker.extensions import db
-from tracker.models import OrgUnit, Phase, Plan, Task
-from tracker.plans.status import ACCEPTED, CANCELLED
+from tracker.models import OrgUnit, Phase, Plan
+from tracker.progress.summary import RECENT_DAYS, figures_by
 
-WINDOW_WEEKS = 4
+WINDOW_WEEKS = RECENT_DAYS // 7
 LOW, MEDIUM, HIGH = "low", "medium", "high"
 
 
@@ -66,31 +65,25 @@ def assess(items: int, open_items: int, done_recently: int, weeks_left: float, w
     return Risk(level, items, open_items, done_recently, weeks_left, window)
 
 
-def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, window: int = WINDOW_WEEKS) -> dict[tuple[Optional[int], int], Risk]:
+def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, live: bool = False) -> dict[tuple[Optional[int], int], Risk]:
     """{(row unit id or None for `unit`'s own tasks, phase id): Risk} for the rows of the unit
-    matrix, for phases not yet over by more than a window. One statement."""
+    matrix, for phases not yet over by more than a window. Two statements."""
+    window = WINDOW_WEEKS  # = summary.RECENT_DAYS: "done recently" is counted over these weeks
     since = today - timedelta(weeks=window)
-    owner = aliased(OrgUnit)
-    row_unit = aliased(OrgUnit)
-    child = aliased(Task)
-    in_phase = (Task.phase_id == Phase.id) | (Task.phase_id.is_(None) & (Task.due_on >= Phase.start_on) & (Task.due_on <= Phase.end_on))
-    rows = db.session.execute(
-        select(row_unit.id, Phase.id, Phase.end_on, func.count(),
-               func.sum(case((Task.status != ACCEPTED, 1), else_=0)),
-               func.sum(case((and_(Task.status == ACCEPTED, Task.completed_on > since, Task.completed_on <= today), 1), else_=0)))
-        .select_from(Task)
-        .join(owner, owner.id == Task.owner_unit_id)
-        .outerjoin(row_unit, and_(row_unit.parent_id == unit.id, owner.path.like(row_unit.path + "%")))
-        .join(Phase, and_(Phase.plan_id == plan.id, in_phase))
-        .where(Task.plan_id == plan.id, Task.status != CANCELLED, owner.path.like(f"{unit.path}%"),
-               ~select(child.id).where(child.parent_id == Task.id).exists(),
-               Phase.end_on.is_not(None), Phase.end_on >= since, Phase.start_on <= today)
-        .group_by(row_unit.id, Phase.id, Phase.end_on)
-    ).all()
+    phases = {p.id: p for p in db.session.scalars(select(Phase).where(
+        Phase.plan_id == plan.id, Phase.end_on.is_not(None), Phase.end_on >= since, Phase.start_on <= today))}
+    if not phases:
+        return {}
+    from tracker.progress.service import _grouped
+
     risks = {}
-    for row_id, phase_id, end_on, items, open_items, recent in rows:
-        weeks_left = (end_on - today).days / 7
-        risks[(row_id, phase_id)] = assess(items or 0, open_items or 0, recent or 0, weeks_left, window)
+    for (row_id, phase_id), figures in _grouped(figures_by("children", unit, "phase", today, plan.id, live=live)).items():
+        phase = phases.get(phase_id)
+        if phase is None or not figures.items:
+            continue
+        recent = figures.done_recent
+        weeks_left = (phase.end_on - today).days / 7
+        risks[(row_id, phase_id)] = assess(figures.items, figures.open, recent, weeks_left, window)
     return risks
 
 

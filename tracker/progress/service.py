@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import aliased
 
 from tracker.auth.scope import visible_tasks_clause
 from tracker.extensions import db
 from tracker.models import Escalation, OrgUnit, Phase, Plan, Task, User
-from tracker.plans.status import ACCEPTED, CANCELLED, OVERDUE_STATUSES
-from tracker.progress.sql import days_after, first_path_id
+from tracker.plans.status import ACCEPTED, OVERDUE_STATUSES
+from tracker.progress.sql import first_path_id
+from tracker.progress.summary import FIGURE_FIELDS, INT_FIELDS, daily_by, effective_phase, figure_columns, figures_by, work_item
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Figures:
     overdue: int = 0
     due_so_far: int = 0
     overdue_days: int = 0
+    done_recent: int = 0
     weight: float = 0.0
     weighted: float = 0.0
 
@@ -44,42 +46,32 @@ class Figures:
     def on_time_rate(self) -> Optional[float]:
         return round(100.0 * self.on_time / self.due_so_far, 1) if self.due_so_far else None
 
+    @property
+    def open(self) -> int:
+        return self.items - self.done
+
     def add(self, other: "Figures") -> None:
-        for name in ("items", "done", "on_time", "late", "overdue", "due_so_far", "overdue_days", "weight", "weighted"):
+        for name in FIGURE_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def _work_item():
-    child = aliased(Task)
-    return and_(Task.status != CANCELLED, ~select(child.id).where(child.parent_id == Task.id).exists())
+    return work_item(Task)
 
 
 def _figure_columns(today: date) -> list:
-    overdue = and_(Task.status.in_(OVERDUE_STATUSES), Task.due_on < today)
-    accepted = Task.status == ACCEPTED
-    return [
-        func.count().label("items"),
-        func.sum(case((accepted, 1), else_=0)).label("done"),
-        func.sum(case((and_(accepted, or_(Task.due_on.is_(None), Task.completed_on <= Task.due_on)), 1), else_=0)).label("on_time"),
-        func.sum(case((and_(accepted, Task.completed_on > Task.due_on), 1), else_=0)).label("late"),
-        func.sum(case((overdue, 1), else_=0)).label("overdue"),
-        func.sum(case((Task.due_on <= today, 1), else_=0)).label("due_so_far"),
-        func.sum(case((overdue, days_after(today, Task.due_on)), else_=0)).label("overdue_days"),
-        func.sum(Task.weight).label("weight"),
-        func.sum(Task.weight * Task.progress).label("weighted"),
-    ]
-
-
-FIGURE_FIELDS = ("items", "done", "on_time", "late", "overdue", "due_so_far", "overdue_days", "weight", "weighted")
+    return figure_columns(Task, today)
 
 
 def _figures(row, offset: int = 0) -> Figures:
     values = [row[offset + i] or 0 for i in range(len(FIGURE_FIELDS))]
-    return Figures(*[int(v) for v in values[:7]], float(values[7]), float(values[8]))
+    ints = len(INT_FIELDS)
+    return Figures(*[int(v) for v in values[:ints]], *[float(v) for v in values[ints:]])
 
 
-def _outer_sums(inner) -> list:
-    return [func.sum(inner.c[name]) for name in FIGURE_FIELDS]
+def _grouped(rows) -> dict:
+    """{(row id, key): Figures} from figures_by rows; phase 0 (none) becomes None."""
+    return {(row[0], row[1] if row[1] != 0 else None): _figures(row, 2) for row in rows}
 
 
 # -- the unit x section (or phase) matrix -------------------------------------------------------
@@ -116,44 +108,24 @@ def matrix_columns(plan: Plan, by: str) -> list[Column]:
     return [Column(i, title, ref) for i, ref, title in roots]
 
 
-def unit_matrix(plan: Plan, unit: OrgUnit, by: str, today: date) -> Matrix:
+def unit_matrix(plan: Plan, unit: OrgUnit, by: str, today: date, live: bool = False) -> Matrix:
     """Rows: the units directly under `unit` (each with its whole subtree) and `unit` itself;
-    columns: the plan's top-level sections or its phases. Three statements whatever the size."""
-    owner = aliased(OrgUnit)
-    column_key = first_path_id(Task.path) if by == "sections" else Task.phase_id
-    inner = (
-        select(Task.owner_unit_id.label("owner_id"), column_key.label("col"), *_figure_columns(today))
-        .join(owner, owner.id == Task.owner_unit_id)
-        .where(Task.plan_id == plan.id, _work_item(), owner.path.like(f"{unit.path}%"))
-        .group_by(Task.owner_unit_id, column_key)
-        .subquery()
-    )
-    owner2 = aliased(OrgUnit)
-    row_unit = aliased(OrgUnit)
-    rows_query = (
-        select(row_unit.id, inner.c.col, *_outer_sums(inner))
-        .select_from(inner)
-        .join(owner2, owner2.id == inner.c.owner_id)
-        .outerjoin(row_unit, and_(row_unit.parent_id == unit.id, owner2.path.like(row_unit.path + "%")))
-        .group_by(row_unit.id, inner.c.col)
-    )
-    cells: dict = {}
+    columns: the plan's top-level sections or its phases. Four statements whatever the size."""
+    cells = _grouped(figures_by("children", unit, "phase" if by == "phases" else "section", today, plan.id, live=live))
     row_totals: dict = {}
     column_totals: dict = {}
     total = Figures()
-    for row in db.session.execute(rows_query):
-        figures = _figures(row, 2)
-        row_id, col = row[0], row[1]
-        cells[(row_id, col)] = figures
+    for (row_id, col), figures in cells.items():
         row_totals.setdefault(row_id, Figures()).add(figures)
         column_totals.setdefault(col, Figures()).add(figures)
         total.add(figures)
     children = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)))
-    rows = [u for u in children if u.id in row_totals]
+    rows = [u for u in children if row_totals.get(u.id, Figures()).items]
     columns = matrix_columns(plan, by)
-    if by == "phases" and not any(col is None for _row, col in cells):
+    if by == "phases" and not any(col is None and f.items for (_row, col), f in cells.items()):
         columns = [c for c in columns if c.key is not None]  # no column "without phase" when empty
-    return Matrix(plan, unit, by, rows, columns, cells, row_totals, column_totals, total, own_row=None in row_totals)
+    own = row_totals.get(None)
+    return Matrix(plan, unit, by, rows, columns, cells, row_totals, column_totals, total, own_row=bool(own and own.items))
 
 
 # -- phases ---------------------------------------------------------------------------------------
@@ -165,54 +137,52 @@ class PhaseSummary:
     burnup: list[tuple[date, int, int]] = field(default_factory=list)  # (week end, scope due, done)
 
 
-def _in_phase(phase_alias_start, phase_alias_end, phase_id_col):
-    return or_(Task.phase_id == phase_id_col,
-               and_(Task.phase_id.is_(None), Task.due_on >= phase_alias_start, Task.due_on <= phase_alias_end))
-
-
-def phase_summaries(plan: Plan, user: User, today: date, with_burnup: bool = True) -> list[PhaseSummary]:
-    """Per phase: the work items it holds (by phase, or by due date within it when none is set)."""
+def phase_summaries(plan: Plan, user: User, today: date, with_burnup: bool = True, live: bool = False) -> list[PhaseSummary]:
+    """Per phase: the work items it holds (by phase, or by due date within it when none is set).
+    Users who see everything read the summary; others the tasks they may see."""
     phases = list(db.session.scalars(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position, Phase.id)))
     if not phases:
         return []
-    scope = visible_tasks_clause(user)
-    rows = db.session.execute(
-        select(Phase.id, *_figure_columns(today))
-        .select_from(Task)
-        .join(Phase, and_(Phase.plan_id == plan.id, _in_phase(Phase.start_on, Phase.end_on, Phase.id)))
-        .where(Task.plan_id == plan.id, _work_item(), scope)
-        .group_by(Phase.id)
-    )
-    figures = {row[0]: _figures(row, 1) for row in rows}
+    scope = None if user.sees_everything else visible_tasks_clause(user)
+    figures = {key: f for (_row, key), f in _grouped(figures_by("all", None, "phase", today, plan.id, live=live, scope=scope)).items()}
     summaries = [PhaseSummary(p, figures.get(p.id, Figures())) for p in phases]
     if with_burnup:
-        _burnups(plan, user, summaries)
+        _burnups(plan, scope, summaries, today, live)
     return summaries
 
 
-def _burnups(plan: Plan, user: User, summaries: list[PhaseSummary]) -> None:
-    """Weekly burn-up per phase: items due so far (scope) and items done, by week; two queries."""
-    scope = visible_tasks_clause(user)
-    due_rows = db.session.execute(
-        select(Phase.id, Task.due_on, func.count())
-        .select_from(Task)
-        .join(Phase, and_(Phase.plan_id == plan.id, _in_phase(Phase.start_on, Phase.end_on, Phase.id)))
-        .where(Task.plan_id == plan.id, _work_item(), scope, Task.due_on.is_not(None))
-        .group_by(Phase.id, Task.due_on)
-    ).all()
-    done_rows = db.session.execute(
-        select(Phase.id, Task.completed_on, func.count())
-        .select_from(Task)
-        .join(Phase, and_(Phase.plan_id == plan.id, _in_phase(Phase.start_on, Phase.end_on, Phase.id)))
-        .where(Task.plan_id == plan.id, _work_item(), scope, Task.status == ACCEPTED, Task.completed_on.is_not(None))
-        .group_by(Phase.id, Task.completed_on)
-    ).all()
+def _daily_live(plan_id: Optional[int], scope, since: Optional[date] = None, unit: Optional[OrgUnit] = None) -> list:
+    """(phase id, day, due, done) from the tasks: two grouped statements."""
+    phase = effective_phase()
+    conditions = [_work_item(), scope if scope is not None else literal(True)]
+    if plan_id is not None:
+        conditions.append(Task.plan_id == plan_id)
+    if unit is not None:
+        owner = aliased(OrgUnit)
+        conditions.append(Task.owner_unit_id.in_(select(owner.id).where(owner.path.like(f"{unit.path}%"))))
+    rows: dict = {}
+    for day, extra, index in ((Task.due_on, Task.due_on.is_not(None), 0),
+                              (Task.completed_on, and_(Task.status == ACCEPTED, Task.completed_on.is_not(None)), 1)):
+        query = select(phase, day, func.count()).where(*conditions, extra)
+        if since is not None:
+            query = query.where(day >= since)
+        for phase_id, on, n in db.session.execute(query.group_by(phase, day)):
+            counts = rows.setdefault((phase_id, on), [0, 0])
+            counts[index] += n
+    return [(phase_id, on, due, done) for (phase_id, on), (due, done) in rows.items()]
+
+
+def _burnups(plan: Plan, scope, summaries: list[PhaseSummary], today: date, live: bool) -> None:
+    """Weekly burn-up per phase: items due so far (scope) and items done, by week."""
+    daily = None if (live or scope is not None) else daily_by(plan.id, None, today)
+    if daily is None:
+        daily = _daily_live(plan.id, scope)
     for summary in summaries:
         phase = summary.phase
         if not (phase.start_on and phase.end_on):
             continue
-        dues = sorted((d, n) for pid, d, n in due_rows if pid == phase.id)
-        dones = sorted((d, n) for pid, d, n in done_rows if pid == phase.id)
+        dues = sorted((d, n) for pid, d, n, _done in daily if pid == phase.id and n)
+        dones = sorted((d, n) for pid, d, _due, n in daily if pid == phase.id and n)
         weeks = []
         end = phase.start_on + timedelta(days=6)
         while True:
@@ -232,28 +202,12 @@ class Ranked:
     figures: Figures
 
 
-def ranking(unit: OrgUnit, today: date, plan: Optional[Plan] = None) -> list[Ranked]:
+def ranking(unit: OrgUnit, today: date, plan: Optional[Plan] = None, live: bool = False) -> list[Ranked]:
     """The units directly under `unit`, best first: on-time rate, then fewest days overdue."""
-    owner = aliased(OrgUnit)
-    inner = (
-        select(Task.owner_unit_id.label("owner_id"), *_figure_columns(today))
-        .join(owner, owner.id == Task.owner_unit_id)
-        .where(_work_item(), owner.path.like(f"{unit.path}%"), owner.id != unit.id)
-        .group_by(Task.owner_unit_id)
-    )
-    if plan is not None:
-        inner = inner.where(Task.plan_id == plan.id)
-    inner = inner.subquery()
-    owner2 = aliased(OrgUnit)
-    row_unit = aliased(OrgUnit)
-    rows = db.session.execute(
-        select(row_unit, *_outer_sums(inner))
-        .select_from(inner)
-        .join(owner2, owner2.id == inner.c.owner_id)
-        .join(row_unit, and_(row_unit.parent_id == unit.id, owner2.path.like(row_unit.path + "%")))
-        .group_by(row_unit.id)
-    ).all()
-    ranked = [Ranked(row[0], _figures(row, 1)) for row in rows]
+    cells = _grouped(figures_by("children", unit, None, today, plan.id if plan else None, live=live))
+    figures = {row_id: f for (row_id, _key), f in cells.items() if row_id is not None and f.items}
+    units = db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(figures.keys()))).all() if figures else []
+    ranked = [Ranked(u, figures[u.id]) for u in units]
     # nothing due yet: ranked after everyone who had something due
     ranked.sort(key=lambda r: (r.figures.on_time_rate is None, -(r.figures.on_time_rate or 0.0),
                                r.figures.overdue_days, r.unit.code))
@@ -269,42 +223,27 @@ class Leadership:
     total: Figures
 
 
-def leadership_summary(user: User, unit: OrgUnit, today: date, weeks: int = 12) -> Leadership:
+def leadership_summary(user: User, unit: OrgUnit, today: date, weeks: int = 12, live: bool = False) -> Leadership:
     """One screen over all plans, within `unit`'s subtree. A fixed number of statements."""
-    owner = aliased(OrgUnit)
-    within = and_(owner.id == Task.owner_unit_id, owner.path.like(f"{unit.path}%"))
-    plan_rows = db.session.execute(
-        select(Task.plan_id, *_figure_columns(today)).join(owner, within).where(_work_item()).group_by(Task.plan_id)
-    ).all()
-    per_plan = {row[0]: _figures(row, 1) for row in plan_rows}
+    per_plan = {key: f for (_row, key), f in _grouped(figures_by("self", unit, "plan", today, live=live)).items() if f.items}
     plans = list(db.session.scalars(select(Plan).where(Plan.id.in_(per_plan.keys())).order_by(Plan.issued_on.desc().nulls_last(), Plan.key))) if per_plan else []
-    phase_rows = db.session.execute(
-        select(Phase.id, *_figure_columns(today))
-        .select_from(Task)
-        .join(owner, within)
-        .join(Phase, and_(Phase.plan_id == Task.plan_id, _in_phase(Phase.start_on, Phase.end_on, Phase.id)))
-        .where(_work_item())
-        .group_by(Phase.id)
-    ).all()
-    per_phase = {row[0]: _figures(row, 1) for row in phase_rows}
+    per_phase = {key: f for (_row, key), f in _grouped(figures_by("self", unit, "phase", today, live=live)).items()}
     phases = list(db.session.scalars(select(Phase).where(Phase.plan_id.in_(per_plan.keys())).order_by(Phase.plan_id, Phase.position))) if per_plan else []
     total = Figures()
     for figures in per_plan.values():
         total.add(figures)
-    behind = [r for r in ranking(unit, today) if r.figures.due_so_far][::-1][:10]
+    behind = [r for r in ranking(unit, today, live=live) if r.figures.due_so_far][::-1][:10]
     week_start = today - timedelta(days=today.weekday())
-    escalations = dict(db.session.execute(
-        select(Escalation.level, func.count())
-        .join(Task, Task.id == Escalation.task_id).join(owner, within)
-        .where(Escalation.state == "fired", Escalation.at >= _start_of_day_utc(week_start))
-        .group_by(Escalation.level)
-    ).all())
+    owner = aliased(OrgUnit)
+    fired = (select(Escalation.level, func.count()).join(Task, Task.id == Escalation.task_id)
+             .where(Escalation.state == "fired", Escalation.at >= _start_of_day_utc(week_start)))
+    fired = fired.where(Task.owner_unit_id.in_(select(owner.id).where(owner.path.like(f"{unit.path}%"))))
+    escalations = dict(db.session.execute(fired.group_by(Escalation.level)).all())
     first_week = week_start - timedelta(weeks=weeks - 1)
-    done = db.session.execute(
-        select(Task.completed_on, func.count()).join(owner, within)
-        .where(_work_item(), Task.status == ACCEPTED, Task.completed_on >= first_week)
-        .group_by(Task.completed_on)
-    ).all()
+    daily = None if live else daily_by(None, unit, today, since=first_week)
+    if daily is None:
+        daily = _daily_live(None, None, since=first_week, unit=unit)
+    done = [(day, n) for _phase, day, _due, n in daily if n and day >= first_week]
     trend = []
     for i in range(weeks):
         start = first_week + timedelta(weeks=i)

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from tracker.timeutil import local_zone
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process (escalation).")
+progress_cli = AppGroup("progress", help="The progress summary the progress pages read.")
 
 
 def parse_now(value: str | None) -> datetime:
@@ -56,3 +57,24 @@ def scheduler_run_command():
     from tracker.tasks.scheduler import run_scheduler
 
     run_scheduler(echo=click.echo)
+
+
+@progress_cli.command("refresh")
+@click.option("--rebuild", is_flag=True, help="recompute the whole summary (else fold the changed owners)")
+@click.option("--today", "today_text", default=None, help="the day the figures are as of (YYYY-MM-DD; default: today, Asia/Shanghai)")
+def progress_refresh_command(rebuild, today_text):
+    """Bring the progress summary up to date (the scheduler does this every minute)."""
+    import time
+    from datetime import date
+
+    from tracker.progress.summary import refresh
+    from tracker.timeutil import local_today
+
+    try:
+        today = date.fromisoformat(today_text) if today_text else local_today()
+    except ValueError as exc:
+        raise click.UsageError(f"'{today_text}' is not a date (YYYY-MM-DD)") from exc
+    started = time.perf_counter()
+    folded = refresh(today, full=rebuild)
+    what = "rebuilt" if folded < 0 else f"folded {folded} changed owners into"
+    click.echo(f"{what} the progress summary as of {today.isoformat()} in {time.perf_counter() - started:.1f} s")

@@ -13,6 +13,7 @@ from typing import Optional
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -26,6 +27,8 @@ ESCALATION_JOB_ID = "escalation-daily"
 ESCALATION_JOB = "tracker.tasks.escalation:run"
 RECURRENCE_JOB_ID = "recurrence-daily"
 RECURRENCE_JOB = "tracker.tasks.recurrence:run"
+PROGRESS_JOB_ID = "progress-summary"
+PROGRESS_JOB = "tracker.tasks.progress:run"
 JOB_TABLE = "apscheduler_jobs"
 
 
@@ -81,6 +84,15 @@ def build_scheduler(database_url: str, hour: int, minute: int = 0) -> BlockingSc
         id=RECURRENCE_JOB_ID,
         name="daily occurrences of recurring duties",
         replace_existing=True,
+    )
+    # the progress summary: changed owners folded in every minute, rebuilt on a new day
+    scheduler.add_job(
+        PROGRESS_JOB,
+        trigger=IntervalTrigger(minutes=1, timezone=zone),
+        id=PROGRESS_JOB_ID,
+        name="progress summary",
+        replace_existing=True,
+        misfire_grace_time=60,
     )
     return scheduler
 

@@ -1,0 +1,538 @@
+"""The maintained progress summary (see tracker/models/progress.py for the tables).
+
+How it stays right:
+- database triggers on `tasks` mark the (plan, owner unit) pairs whose work items may have
+  changed (status, percent, weight, dates, owner, phase, parent, a child added or removed) in
+  `progress_dirty`, in the writer's own transaction: ORM writes and bulk statements alike;
+- `fold()` (the scheduler, every minute) moves the dirty pairs into the summary: it subtracts
+  their folded items from the roll-up, re-reads them from `tasks`, and adds them back; every
+  ancestor unit of the owner is adjusted in the same statement;
+- the figures of a day depend on the day (overdue, due so far, days overdue), so the summary
+  holds them as of `progress_state.as_of`; `rebuild()` recomputes everything for a new day
+  (the scheduler does it after midnight, Asia/Shanghai);
+- a page reads the roll-up *plus* the live figures of the still-dirty owners under the unit
+  *minus* their folded ones, in one statement: exact at every moment, whatever the fold lag.
+  When the summary is not as of today (or a unit moved), pages read the tasks themselves.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Optional
+
+from sqlalchemy import Integer, and_, case, cast, delete, exists, func, insert, literal, null, or_, select, text, true, tuple_, update
+from sqlalchemy.orm import aliased
+
+from tracker.extensions import db
+from tracker.models import OrgUnit, Phase, Task
+from tracker.models.progress import ProgressDaily, ProgressDirty, ProgressItem, ProgressRollup, ProgressState
+from tracker.plans.status import ACCEPTED, CANCELLED, OVERDUE_STATUSES
+from tracker.progress.sql import days_after, dialect, first_path_id
+from tracker.models.base import utcnow
+
+RECENT_DAYS = 28  # "done recently" for the deadline risk (four weeks)
+FOLD_LOCK_KEY = 7_314_100
+INT_FIELDS = ("items", "done", "on_time", "late", "overdue", "due_so_far", "overdue_days", "done_recent")
+FLOAT_FIELDS = ("weight", "weighted")
+FIGURE_FIELDS = INT_FIELDS + FLOAT_FIELDS
+
+
+# -- building blocks ---------------------------------------------------------------------------------
+
+def figure_columns(t, today: date) -> list:
+    """The figures of the rows of `t` (tasks or progress_items) as of `today`, in FIGURE_FIELDS order."""
+    overdue = and_(t.status.in_(OVERDUE_STATUSES), t.due_on < today)
+    accepted = t.status == ACCEPTED
+    since = today - timedelta(days=RECENT_DAYS)
+    return [
+        func.count().label("items"),
+        func.sum(case((accepted, 1), else_=0)).label("done"),
+        func.sum(case((and_(accepted, or_(t.due_on.is_(None), t.completed_on <= t.due_on)), 1), else_=0)).label("on_time"),
+        func.sum(case((and_(accepted, t.completed_on > t.due_on), 1), else_=0)).label("late"),
+        func.sum(case((overdue, 1), else_=0)).label("overdue"),
+        func.sum(case((t.due_on <= today, 1), else_=0)).label("due_so_far"),
+        func.sum(case((overdue, days_after(today, t.due_on)), else_=0)).label("overdue_days"),
+        func.sum(case((and_(accepted, t.completed_on > since, t.completed_on <= today), 1), else_=0)).label("done_recent"),
+        func.sum(t.weight).label("weight"),
+        func.sum(t.weight * t.progress).label("weighted"),
+    ]
+
+
+def work_item(t=Task):
+    """A leaf task that is not cancelled: what progress counts."""
+    child = aliased(Task)
+    return and_(t.status != CANCELLED, ~select(child.id).where(child.parent_id == t.id).exists())
+
+
+def effective_phase(t=Task):
+    """The task's phase, else the first phase of its plan whose dates hold its due date, else 0."""
+    p = aliased(Phase)
+    by_date = (select(p.id).where(p.plan_id == t.plan_id, p.start_on <= t.due_on, p.end_on >= t.due_on)
+               .order_by(p.position, p.id).limit(1).scalar_subquery())
+    return func.coalesce(t.phase_id, by_date, 0)
+
+
+def child_of(unit: OrgUnit, path_column):
+    """For a path under `unit`: the id of the unit directly under `unit` on that path."""
+    rest = func.substr(path_column, len(unit.path) + 1)
+    find = func.strpos if dialect() == "postgresql" else func.instr
+    return cast(func.substr(rest, 1, find(rest, "/") - 1), Integer)
+
+
+def dirty_tasks(taken: bool = False) -> list:
+    """The tasks of the dirty (plan, owner) pairs (taken by this fold, or all), as two clauses
+    (owned, unowned) each served by an index: the owner's, or the plan's."""
+    d = ProgressDirty
+    state = d.marks == -1 if taken else true()
+    owners = select(d.owner_unit_id).where(state, d.owner_unit_id != 0)
+    pair = exists().where(state, d.plan_id == Task.plan_id, d.owner_unit_id == Task.owner_unit_id)
+    unowned_plans = select(d.plan_id).where(state, d.owner_unit_id == 0)
+    return [and_(Task.owner_unit_id.in_(owners), pair),
+            and_(Task.plan_id.in_(unowned_plans), Task.owner_unit_id.is_(None))]
+
+
+def _state() -> Optional[ProgressState]:
+    return db.session.get(ProgressState, 1)
+
+
+def summary_as_of() -> Optional[date]:
+    state = _state()
+    return state.as_of if state else None
+
+
+def ready(today: date) -> bool:
+    """Can the pages read the summary today?"""
+    return summary_as_of() == today
+
+
+# -- triggers ------------------------------------------------------------------------------------------
+
+_CHANGED = ("status", "progress", "weight", "due_on", "completed_on", "owner_unit_id", "phase_id", "parent_id", "path", "plan_id")
+
+_PG_DDL = [
+    f"""
+CREATE OR REPLACE FUNCTION progress_mark_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
+    SELECT plan_id, owner_unit_id, 1 FROM (
+      SELECT n.plan_id, COALESCE(n.owner_unit_id, 0) AS owner_unit_id FROM progress_new n
+      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0) FROM progress_new n JOIN tasks p ON p.id = n.parent_id
+    ) s
+    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
+    SELECT plan_id, owner_unit_id, 1 FROM (
+      SELECT o.plan_id, COALESCE(o.owner_unit_id, 0) AS owner_unit_id FROM progress_old o
+      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0) FROM progress_old o JOIN tasks p ON p.id = o.parent_id
+    ) s
+    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+  ELSE
+    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
+    SELECT plan_id, owner_unit_id, 1 FROM (
+      SELECT o.plan_id, COALESCE(o.owner_unit_id, 0) AS owner_unit_id
+        FROM progress_old o JOIN progress_new n ON n.id = o.id
+       WHERE ({", ".join("o." + c for c in _CHANGED)}) IS DISTINCT FROM ({", ".join("n." + c for c in _CHANGED)})
+      UNION SELECT n.plan_id, COALESCE(n.owner_unit_id, 0)
+        FROM progress_old o JOIN progress_new n ON n.id = o.id
+       WHERE ({", ".join("o." + c for c in _CHANGED)}) IS DISTINCT FROM ({", ".join("n." + c for c in _CHANGED)})
+      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0)
+        FROM progress_old o JOIN progress_new n ON n.id = o.id JOIN tasks p ON p.id IN (o.parent_id, n.parent_id)
+       WHERE o.parent_id IS DISTINCT FROM n.parent_id
+    ) s
+    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+  END IF;
+  RETURN NULL;
+END $$""",
+    "DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks",
+    "CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks REFERENCING NEW TABLE AS progress_new "
+    "FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
+    "CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old NEW TABLE AS progress_new "
+    "FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
+    "CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks REFERENCING OLD TABLE AS progress_old "
+    "FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
+    """
+CREATE OR REPLACE FUNCTION progress_mark_phases() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
+  SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks
+   WHERE phase_id IS NULL AND plan_id IN (COALESCE(NEW.plan_id, OLD.plan_id), COALESCE(OLD.plan_id, NEW.plan_id))
+  ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+  RETURN NULL;
+END $$""",
+    "DROP TRIGGER IF EXISTS progress_phases ON phases",
+    "CREATE TRIGGER progress_phases AFTER INSERT OR DELETE OR UPDATE OF start_on, end_on, position ON phases "
+    "FOR EACH ROW EXECUTE FUNCTION progress_mark_phases()",
+    """
+CREATE OR REPLACE FUNCTION progress_units_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE progress_state SET as_of = NULL;
+  RETURN NULL;
+END $$""",
+    "DROP TRIGGER IF EXISTS progress_units ON org_units",
+    "CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units "
+    "FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION progress_units_moved()",
+]
+
+
+def _sqlite_mark(plan: str, owner: str) -> str:
+    return (f"INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES ({plan}, COALESCE({owner}, 0), 1) "
+            "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1;")
+
+
+def _sqlite_mark_parent(parent: str) -> str:
+    return ("INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) "
+            f"SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = {parent} "
+            "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1;")
+
+
+_SQLITE_DDL = [
+    "DROP TRIGGER IF EXISTS progress_tasks_ins",
+    "DROP TRIGGER IF EXISTS progress_tasks_upd",
+    "DROP TRIGGER IF EXISTS progress_tasks_del",
+    "DROP TRIGGER IF EXISTS progress_phases_ins",
+    "DROP TRIGGER IF EXISTS progress_phases_upd",
+    "DROP TRIGGER IF EXISTS progress_phases_del",
+    "DROP TRIGGER IF EXISTS progress_units",
+    f"CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks BEGIN "
+    f"{_sqlite_mark('NEW.plan_id', 'NEW.owner_unit_id')} {_sqlite_mark_parent('NEW.parent_id')} END",
+    f"CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks WHEN "
+    + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _CHANGED)
+    + f" BEGIN {_sqlite_mark('OLD.plan_id', 'OLD.owner_unit_id')} {_sqlite_mark('NEW.plan_id', 'NEW.owner_unit_id')} "
+    f"{_sqlite_mark_parent('OLD.parent_id')} {_sqlite_mark_parent('NEW.parent_id')} END",
+    f"CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks BEGIN "
+    f"{_sqlite_mark('OLD.plan_id', 'OLD.owner_unit_id')} {_sqlite_mark_parent('OLD.parent_id')} END",
+    *[
+        f"CREATE TRIGGER progress_phases_{name} AFTER {event} ON phases BEGIN "
+        "INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) "
+        f"SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = {row}.plan_id "
+        "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END"
+        for name, event, row in (("ins", "INSERT", "NEW"), ("upd", "UPDATE OF start_on, end_on, position", "NEW"),
+                                 ("del", "DELETE", "OLD"))
+    ],
+    "CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units WHEN OLD.path IS NOT NEW.path "
+    "BEGIN UPDATE progress_state SET as_of = NULL; END",
+]
+
+
+def install_triggers(connection) -> None:
+    """Create (or replace) the triggers that mark dirty owners; used by the migration and by
+    `create_all` (tests)."""
+    statements = _PG_DDL if connection.dialect.name == "postgresql" else _SQLITE_DDL
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def drop_triggers(connection) -> None:
+    if connection.dialect.name == "postgresql":
+        for statement in ("DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks", "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
+                          "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks", "DROP TRIGGER IF EXISTS progress_phases ON phases",
+                          "DROP TRIGGER IF EXISTS progress_units ON org_units", "DROP FUNCTION IF EXISTS progress_mark_tasks()",
+                          "DROP FUNCTION IF EXISTS progress_mark_phases()", "DROP FUNCTION IF EXISTS progress_units_moved()"):
+            connection.exec_driver_sql(statement)
+    else:
+        for statement in _SQLITE_DDL:
+            if statement.startswith("DROP"):
+                connection.exec_driver_sql(statement)
+
+
+# -- rebuild and fold -----------------------------------------------------------------------------------
+
+def _items_from_tasks(where):
+    """INSERT INTO progress_items the work items of `tasks` matching `where`."""
+    columns = [Task.id, Task.plan_id, func.coalesce(Task.owner_unit_id, 0), first_path_id(Task.path), effective_phase(),
+               Task.status, Task.due_on, Task.completed_on, Task.weight, Task.progress]
+    return insert(ProgressItem).from_select(
+        ["task_id", "plan_id", "owner_unit_id", "section_id", "phase_id", "status", "due_on", "completed_on", "weight", "progress"],
+        select(*columns).where(work_item(), where),
+    )
+
+
+def _ancestors(units=None):
+    """(unit_id, ancestor_id) for each unit (of `units`, a select of ids, or all) and each unit
+    above it, itself included (recursive)."""
+    base = select(OrgUnit.id.label("unit_id"), OrgUnit.id.label("ancestor_id"), OrgUnit.parent_id.label("up"))
+    if units is not None:
+        base = base.where(OrgUnit.id.in_(units))
+    base = base.cte("ancestry", recursive=True)
+    parent = aliased(OrgUnit)
+    return base.union_all(
+        select(base.c.unit_id, parent.id, parent.parent_id).join(parent, parent.id == base.c.up)
+    )
+
+
+def _upsert(model, keys: list[str], columns: list[str], source):
+    if dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(model).from_select(keys + columns, source)
+    table = model.__table__
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in columns})
+
+
+def _apply(sign: int, today: date, items_where, owners=None) -> None:
+    """Add (sign=1) or subtract (sign=-1) the figures of the progress_items matching
+    `items_where` to the roll-up of their owners and every unit above, and to the daily counts."""
+    i = ProgressItem
+    figures = figure_columns(i, today)
+    ancestry = _ancestors(owners)
+    keys = ["plan_id", "unit_id", "section_id", "phase_id"]
+    owned = (
+        select(i.plan_id, ancestry.c.ancestor_id, i.section_id, i.phase_id, *[f * sign for f in figures])
+        .join(ancestry, ancestry.c.unit_id == i.owner_unit_id)
+        .where(items_where, i.owner_unit_id != 0)
+        .group_by(i.plan_id, ancestry.c.ancestor_id, i.section_id, i.phase_id)
+    )
+    unowned = (
+        select(i.plan_id, literal(0), i.section_id, i.phase_id, *[f * sign for f in figures])
+        .where(items_where, i.owner_unit_id == 0)
+        .group_by(i.plan_id, i.section_id, i.phase_id)
+    )
+    for source in (owned, unowned):
+        db.session.execute(_upsert(ProgressRollup, keys, list(FIGURE_FIELDS), source))
+    # daily: due and done per day, under the owner's top-level unit (0 without an owner)
+    owner = aliased(OrgUnit)
+    root = func.coalesce(first_path_id(owner.path), 0)
+    due = (select(i.plan_id.label("plan_id"), root.label("unit_id"), i.phase_id.label("phase_id"), i.due_on.label("day"),
+                  literal(1).label("due"), literal(0).label("done"))
+           .outerjoin(owner, owner.id == i.owner_unit_id).where(items_where, i.due_on.is_not(None)))
+    done = (select(i.plan_id, root, i.phase_id, i.completed_on, literal(0), literal(1))
+            .outerjoin(owner, owner.id == i.owner_unit_id)
+            .where(items_where, i.status == ACCEPTED, i.completed_on.is_not(None)))
+    both = due.union_all(done).subquery()
+    daily = (select(both.c.plan_id, both.c.unit_id, both.c.phase_id, both.c.day,
+                    func.sum(both.c.due) * sign, func.sum(both.c.done) * sign)
+             .where(true()).group_by(both.c.plan_id, both.c.unit_id, both.c.phase_id, both.c.day))
+    db.session.execute(_upsert(ProgressDaily, ["plan_id", "unit_id", "phase_id", "day"], ["due", "done"], daily))
+
+
+def _lock() -> None:
+    if dialect() == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FOLD_LOCK_KEY})
+
+
+def _set_state(**values) -> None:
+    state = _state()
+    if state is None:
+        db.session.add(ProgressState(id=1, **values))
+    else:
+        for name, value in values.items():
+            setattr(state, name, value)
+    db.session.flush()
+
+
+def _take_dirty() -> int:
+    """Mark the dirty rows this fold handles (marks = -1); rows another transaction is writing
+    are left for the next fold. Returns how many were taken."""
+    d = ProgressDirty
+    if dialect() == "postgresql":
+        chosen = select(d.plan_id, d.owner_unit_id).where(d.marks > 0).with_for_update(skip_locked=True)
+        taken = db.session.execute(
+            update(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).values(marks=-1)
+            .execution_options(synchronize_session=False))
+    else:
+        taken = db.session.execute(update(d).where(d.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
+    return taken.rowcount or 0
+
+
+def rebuild(today: date) -> dict:
+    """Recompute the whole summary as of `today` (in the caller's transaction)."""
+    _lock()
+    d = ProgressDirty
+    if dialect() == "postgresql":
+        chosen = select(d.plan_id, d.owner_unit_id).with_for_update(skip_locked=True)
+        db.session.execute(delete(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).execution_options(synchronize_session=False))
+    else:
+        db.session.execute(delete(d))
+    for model in (ProgressItem, ProgressRollup, ProgressDaily):
+        db.session.execute(delete(model))
+    db.session.execute(_items_from_tasks(true()))
+    _apply(1, today, true())
+    _set_state(as_of=today, built_at=utcnow(), folded_at=utcnow())
+    return {"items": db.session.scalar(select(func.count()).select_from(ProgressItem)),
+            "rollup": db.session.scalar(select(func.count()).select_from(ProgressRollup))}
+
+
+def fold(today: date) -> int:
+    """Move the dirty owners into the summary (in the caller's transaction); returns how many
+    (plan, owner) pairs were folded. A summary not as of `today` is rebuilt instead."""
+    if summary_as_of() != today:
+        rebuild(today)
+        return -1
+    _lock()
+    if not _take_dirty():
+        return 0
+    d = ProgressDirty
+    i = ProgressItem
+    taken_items = exists().where(d.marks == -1, d.plan_id == i.plan_id, d.owner_unit_id == i.owner_unit_id)
+    owners = select(d.owner_unit_id).where(d.marks == -1)
+    _apply(-1, today, taken_items, owners)
+    db.session.execute(delete(i).where(taken_items).execution_options(synchronize_session=False))
+    for clause in dirty_tasks(taken=True):
+        db.session.execute(_items_from_tasks(clause))
+    _apply(1, today, taken_items, owners)
+    plans = select(d.plan_id).where(d.marks == -1)
+    r = ProgressRollup
+    db.session.execute(delete(r).where(r.plan_id.in_(plans), r.items == 0).execution_options(synchronize_session=False))
+    daily = ProgressDaily
+    db.session.execute(delete(daily).where(daily.plan_id.in_(plans), daily.due == 0, daily.done == 0)
+                       .execution_options(synchronize_session=False))
+    count = db.session.execute(delete(d).where(d.marks == -1).execution_options(synchronize_session=False)).rowcount
+    _set_state(folded_at=utcnow())
+    return count
+
+
+def refresh(today: date, full: bool = False) -> int:
+    """The scheduler's job body: rebuild on a new day (or when asked), else fold; commits."""
+    if full:
+        rebuild(today)
+        folded = -1
+    else:
+        folded = fold(today)
+    db.session.commit()
+    return folded
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
+def _key(t, key: Optional[str], phase_column=None):
+    if key == "section":
+        return t.section_id if t is not Task else first_path_id(Task.path)
+    if key == "phase":
+        return phase_column if phase_column is not None else t.phase_id
+    if key == "plan":
+        return t.plan_id
+    return null()
+
+
+def _grouping(*columns) -> list:
+    """The GROUP BY list without constants (PostgreSQL refuses `GROUP BY NULL`)."""
+    from sqlalchemy.sql.elements import BindParameter, Null
+
+    return [c for c in columns if not isinstance(c, (BindParameter, Null))]
+
+
+def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: date, plan_id: Optional[int] = None,
+               live: bool = False, scope=None) -> list:
+    """Rows (row unit id, key, *FIGURE_FIELDS) of the work items
+
+    - mode "children": under `unit`, one row per unit directly under it (its whole subtree),
+      and row None for the items `unit` owns itself;
+    - mode "self": `unit` and everything under it, one row (row = unit.id);
+    - mode "all": every work item, with or without an owner (row None);
+
+    split by key: "section" (root task id), "phase" (effective phase, 0 = none), "plan" or None.
+    From the summary when it is as of today (one statement), else from the tasks (one statement);
+    `scope` (a WHERE clause on tasks) forces the tasks.
+    """
+    use_summary = not live and scope is None and ready(today)
+    parts = []
+    owner = aliased(OrgUnit)
+
+    def row_for(o):
+        if mode == "children":
+            return case((o.id == unit.id, null()), else_=child_of(unit, o.path))
+        return literal(unit.id) if mode == "self" else null()
+
+    def within(o, t):
+        if mode == "all":
+            return true()
+        return o.path.like(f"{unit.path}%")
+
+    def from_tasks(extra, sign: int = 1):
+        phase = effective_phase()
+        key_column = _key(Task, key, phase)
+        row = row_for(owner)
+        query = (select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(Task, today)])
+                 .select_from(Task))
+        query = query.outerjoin(owner, owner.id == Task.owner_unit_id) if mode == "all" else query.join(owner, owner.id == Task.owner_unit_id)
+        query = query.where(work_item(), within(owner, Task), extra)
+        if plan_id is not None:
+            query = query.where(Task.plan_id == plan_id)
+        return query.group_by(*_grouping(row, key_column))
+
+    def from_items(extra, sign: int = 1):
+        i = ProgressItem
+        key_column = _key(i, key)
+        row = row_for(owner)
+        query = select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(i, today)]).select_from(i)
+        query = query.outerjoin(owner, owner.id == i.owner_unit_id) if mode == "all" else query.join(owner, owner.id == i.owner_unit_id)
+        query = query.where(within(owner, i), extra)
+        if plan_id is not None:
+            query = query.where(i.plan_id == plan_id)
+        return query.group_by(*_grouping(row, key_column))
+
+    if not use_summary:
+        statement = from_tasks(scope if scope is not None else true())
+        return [tuple(r) for r in db.session.execute(statement)]
+
+    r = ProgressRollup
+    units = aliased(OrgUnit)
+    if mode == "children":
+        rollup_rows = r.unit_id.in_(select(units.id).where(units.parent_id == unit.id))
+        row = r.unit_id
+    elif mode == "self":
+        rollup_rows = r.unit_id == unit.id
+        row = r.unit_id
+    else:
+        rollup_rows = or_(r.unit_id.in_(select(units.id).where(units.parent_id.is_(None))), r.unit_id == 0)
+        row = null()
+    rollup_key = {"section": r.section_id, "phase": r.phase_id, "plan": r.plan_id}.get(key, null())
+    rollup = select(row.label("row_id"), rollup_key.label("key"), *[r.__table__.c[name] for name in FIGURE_FIELDS]).where(rollup_rows)
+    if plan_id is not None:
+        rollup = rollup.where(r.plan_id == plan_id)
+    parts.append(rollup)
+    if mode == "children":
+        parts.append(from_items(ProgressItem.owner_unit_id == unit.id))
+    d = ProgressDirty
+    dirty_item = exists().where(d.plan_id == ProgressItem.plan_id, d.owner_unit_id == ProgressItem.owner_unit_id)
+    parts.extend(from_tasks(clause) for clause in dirty_tasks())
+    parts.append(from_items(dirty_item, sign=-1))
+    union = parts[0].union_all(*parts[1:]).subquery()
+    statement = (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
+                 .group_by(union.c.row_id, union.c.key))
+    return [tuple(r) for r in db.session.execute(statement)]
+
+
+def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since: Optional[date] = None) -> Optional[list]:
+    """(phase id, day, due, done) of every work item (unit None) or of a top-level unit's, from
+    the summary plus the dirty owners' correction; None when the summary cannot answer."""
+    if not ready(today) or (unit is not None and unit.parent_id is not None):
+        return None
+    daily = ProgressDaily
+    rows = select(daily.phase_id.label("phase_id"), daily.day.label("day"), daily.due.label("due"), daily.done.label("done"))
+    if plan_id is not None:
+        rows = rows.where(daily.plan_id == plan_id)
+    if unit is not None:
+        rows = rows.where(daily.unit_id == unit.id)
+    if since is not None:
+        rows = rows.where(daily.day >= since)
+    parts = [rows]
+    d = ProgressDirty
+    for source, sign, dirty in ((Task, 1, dirty_tasks()[0]), (Task, 1, dirty_tasks()[1]), (ProgressItem, -1, None)):
+        if source is Task:
+            base = [work_item(), dirty]
+            phase = effective_phase()
+        else:
+            dirty = exists().where(d.plan_id == ProgressItem.plan_id, d.owner_unit_id == ProgressItem.owner_unit_id)
+            base = [dirty]
+            phase = ProgressItem.phase_id
+        owner = aliased(OrgUnit)
+        if plan_id is not None:
+            base.append(source.plan_id == plan_id)
+        if unit is not None:
+            base.append(owner.path.like(f"{unit.path}%"))
+        for day_column, due, done, extra in ((source.due_on, 1, 0, source.due_on.is_not(None)),
+                                             (source.completed_on, 0, 1, and_(source.status == ACCEPTED, source.completed_on.is_not(None)))):
+            part = (select(phase, day_column, literal(due * sign), literal(done * sign)).select_from(source)
+                    .outerjoin(owner, owner.id == source.owner_unit_id).where(*base, extra))
+            if since is not None:
+                part = part.where(day_column >= since)
+            parts.append(part)
+    union = parts[0].union_all(*parts[1:]).subquery()
+    statement = (select(union.c.phase_id, union.c.day, func.sum(union.c.due), func.sum(union.c.done))
+                 .group_by(union.c.phase_id, union.c.day))
+    return [tuple(r) for r in db.session.execute(statement)]
