@@ -21,6 +21,11 @@ from tracker.web import chosen_unit, render, unit_trail
 bp = Blueprint("progress", __name__)
 
 
+def cell_labels() -> dict:
+    """The matrix cells' two messages, translated once per page rather than once per cell."""
+    return {"title": _("%(done)d of %(items)d done, %(overdue)d overdue"), "overdue": _("%(n)d overdue")}
+
+
 def _plan_or_404(key: str) -> Plan:
     plan = get_plan(key)
     if plan is None:
@@ -37,7 +42,8 @@ def matrix(key: str):
     result = service.unit_matrix(plan, unit, by, local_today())
     risks = unit_phase_risks(plan, unit, local_today()) if by == "phases" else {}
     block = "matrix" if request.headers.get("HX-Target") == "matrix" else "content"
-    return render("progress/matrix.html", block=block, m=result, trail=unit_trail(unit), by=by, risks=risks)
+    return render("progress/matrix.html", block=block, m=result, trail=unit_trail(unit), by=by, risks=risks,
+                  labels=cell_labels())
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")

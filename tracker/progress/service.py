@@ -204,7 +204,7 @@ class Ranked:
 
 def ranking(unit: OrgUnit, today: date, plan: Optional[Plan] = None, live: bool = False) -> list[Ranked]:
     """The units directly under `unit`, best first: on-time rate, then fewest days overdue."""
-    cells = _grouped(figures_by("children", unit, None, today, plan.id if plan else None, live=live))
+    cells = _grouped(figures_by("children", unit, None, today, plan.id if plan else None, live=live, own=False))
     figures = {row_id: f for (row_id, _key), f in cells.items() if row_id is not None and f.items}
     units = db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(figures.keys()))).all() if figures else []
     ranked = [Ranked(u, figures[u.id]) for u in units]

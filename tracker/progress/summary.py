@@ -78,16 +78,36 @@ def child_of(unit: OrgUnit, path_column):
     return cast(func.substr(rest, 1, find(rest, "/") - 1), Integer)
 
 
-def dirty_tasks(taken: bool = False) -> list:
-    """The tasks of the dirty (plan, owner) pairs (taken by this fold, or all), as two clauses
-    (owned, unowned) each served by an index: the owner's, or the plan's."""
+MAX_LISTED = 2000  # dirty pairs a page names by value (the planner then uses the owner index)
+
+
+def dirty_tasks(taken: bool = False, pairs: Optional[list] = None, source=Task) -> list:
+    """Clauses selecting the rows of `source` (tasks or progress_items) of the dirty (plan, owner)
+    pairs: those taken by this fold, or all; with `pairs` (read by the caller) named by value.
+    Two clauses (owned, unowned), each served by an index: the owner's, or the plan's."""
     d = ProgressDirty
     state = d.marks == -1 if taken else true()
+    owner = source.owner_unit_id
+    unowned = owner.is_(None) if source is Task else owner == 0
+    pair = exists().where(state, d.plan_id == source.plan_id, d.owner_unit_id == owner)
+    if pairs is not None and len(pairs) <= MAX_LISTED:
+        owners = sorted({o for _p, o in pairs if o})
+        plans = sorted({p for p, o in pairs if not o})
+        clauses = []
+        if owners:
+            clauses.append(and_(owner.in_(owners), pair))
+        if plans:
+            clauses.append(and_(source.plan_id.in_(plans), unowned))
+        return clauses
     owners = select(d.owner_unit_id).where(state, d.owner_unit_id != 0)
-    pair = exists().where(state, d.plan_id == Task.plan_id, d.owner_unit_id == Task.owner_unit_id)
     unowned_plans = select(d.plan_id).where(state, d.owner_unit_id == 0)
-    return [and_(Task.owner_unit_id.in_(owners), pair),
-            and_(Task.plan_id.in_(unowned_plans), Task.owner_unit_id.is_(None))]
+    return [and_(owner.in_(owners), pair), and_(source.plan_id.in_(unowned_plans), unowned)]
+
+
+def dirty_pairs() -> list:
+    """The dirty (plan, owner) pairs now (at most MAX_LISTED + 1 of them)."""
+    d = ProgressDirty
+    return db.session.execute(select(d.plan_id, d.owner_unit_id).limit(MAX_LISTED + 1)).all()
 
 
 def _state() -> Optional[ProgressState]:
@@ -416,11 +436,11 @@ def _grouping(*columns) -> list:
 
 
 def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: date, plan_id: Optional[int] = None,
-               live: bool = False, scope=None) -> list:
+               live: bool = False, scope=None, own: bool = True) -> list:
     """Rows (row unit id, key, *FIGURE_FIELDS) of the work items
 
     - mode "children": under `unit`, one row per unit directly under it (its whole subtree),
-      and row None for the items `unit` owns itself;
+      and row None for the items `unit` owns itself (left out with own=False);
     - mode "self": `unit` and everything under it, one row (row = unit.id);
     - mode "all": every work item, with or without an owner (row None);
 
@@ -471,26 +491,30 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
 
     r = ProgressRollup
     units = aliased(OrgUnit)
-    if mode == "children":
-        rollup_rows = r.unit_id.in_(select(units.id).where(units.parent_id == unit.id))
-        row = r.unit_id
-    elif mode == "self":
-        rollup_rows = r.unit_id == unit.id
-        row = r.unit_id
-    else:
-        rollup_rows = or_(r.unit_id.in_(select(units.id).where(units.parent_id.is_(None))), r.unit_id == 0)
-        row = null()
     rollup_key = {"section": r.section_id, "phase": r.phase_id, "plan": r.plan_id}.get(key, null())
-    rollup = select(row.label("row_id"), rollup_key.label("key"), *[r.__table__.c[name] for name in FIGURE_FIELDS]).where(rollup_rows)
-    if plan_id is not None:
-        rollup = rollup.where(r.plan_id == plan_id)
-    parts.append(rollup)
+    figures = [r.__table__.c[name] for name in FIGURE_FIELDS]
+
+    def rollup(row, *conditions, units_where=None):
+        query = select(row.label("row_id"), rollup_key.label("key"), *figures).select_from(r)
+        if units_where is not None:  # joined, so that the planner walks the units' index, then the roll-up's
+            query = query.join(units, and_(units.id == r.unit_id, units_where))
+        query = query.where(*conditions)
+        return query.where(r.plan_id == plan_id) if plan_id is not None else query
+
     if mode == "children":
+        parts.append(rollup(r.unit_id, units_where=units.parent_id == unit.id))
+    elif mode == "self":
+        parts.append(rollup(r.unit_id, r.unit_id == unit.id))
+    else:
+        parts.append(rollup(null(), units_where=units.parent_id.is_(None)))
+        parts.append(rollup(null(), r.unit_id == 0))
+    if mode == "children" and own:
         parts.append(from_items(ProgressItem.owner_unit_id == unit.id))
-    d = ProgressDirty
-    dirty_item = exists().where(d.plan_id == ProgressItem.plan_id, d.owner_unit_id == ProgressItem.owner_unit_id)
-    parts.extend(from_tasks(clause) for clause in dirty_tasks())
-    parts.append(from_items(dirty_item, sign=-1))
+    # the owners changed since the last fold: their live figures in, their folded ones out
+    pairs = dirty_pairs()
+    if pairs:
+        parts.extend(from_tasks(clause) for clause in dirty_tasks(pairs=pairs))
+        parts.extend(from_items(clause, sign=-1) for clause in dirty_tasks(pairs=pairs, source=ProgressItem))
     union = parts[0].union_all(*parts[1:]).subquery()
     statement = (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
                  .group_by(union.c.row_id, union.c.key))
@@ -511,13 +535,14 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
     if since is not None:
         rows = rows.where(daily.day >= since)
     parts = [rows]
-    d = ProgressDirty
-    for source, sign, dirty in ((Task, 1, dirty_tasks()[0]), (Task, 1, dirty_tasks()[1]), (ProgressItem, -1, None)):
+    pairs = dirty_pairs()
+    corrections = [(Task, 1, c) for c in dirty_tasks(pairs=pairs)] + \
+        [(ProgressItem, -1, c) for c in dirty_tasks(pairs=pairs, source=ProgressItem)] if pairs else []
+    for source, sign, dirty in corrections:
         if source is Task:
             base = [work_item(), dirty]
             phase = effective_phase()
         else:
-            dirty = exists().where(d.plan_id == ProgressItem.plan_id, d.owner_unit_id == ProgressItem.owner_unit_id)
             base = [dirty]
             phase = ProgressItem.phase_id
         owner = aliased(OrgUnit)
