@@ -82,3 +82,21 @@ def test_the_matrix_and_the_leadership_screen_show_risk_markers(client, auth, ma
     leadership = client.get("/leadership").get_data(as_text=True)
     risks = leadership[leadership.index('id="risks"'):]
     assert 'data-unit="P44" data-risk="high"' in risks and "近 4 周完成 0 项" in risks
+
+
+def test_the_matrix_by_phases_gives_the_risks_the_figures_it_already_has(make_task, app):
+    """The route hands its matrix cells to the risk rule: the same risks, one statement fewer."""
+    from conftest import count_queries
+    from tracker.progress.service import unit_matrix
+
+    plan = make_task("P11", plan_key="risk-cells", ref="1", due_on=TODAY + timedelta(days=10)).plan
+    db.session.add(Phase(plan=plan, key="impl", name="实施阶段", start_on=date(2024, 1, 1), end_on=TODAY + timedelta(weeks=4)))
+    db.session.commit()
+    nhc = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "NHC"))
+    matrix = unit_matrix(plan, nhc, "phases", TODAY)
+    with count_queries() as alone:
+        expected = unit_phase_risks(plan, nhc, TODAY)
+    with count_queries() as shared:
+        given = unit_phase_risks(plan, nhc, TODAY, cells=matrix.cells)
+    assert given == expected and expected
+    assert shared() < alone()

@@ -65,9 +65,11 @@ def assess(items: int, open_items: int, done_recently: int, weeks_left: float, w
     return Risk(level, items, open_items, done_recently, weeks_left, window)
 
 
-def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, live: bool = False) -> dict[tuple[Optional[int], int], Risk]:
+def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, live: bool = False,
+                     cells: Optional[dict] = None) -> dict[tuple[Optional[int], int], Risk]:
     """{(row unit id or None for `unit`'s own tasks, phase id): Risk} for the rows of the unit
-    matrix, for phases not yet over by more than a window. Two statements."""
+    matrix, for phases not yet over by more than a window. Two statements, or one when the
+    matrix by phases (`cells`, its figures) is at hand."""
     window = WINDOW_WEEKS  # = summary.RECENT_DAYS: "done recently" is counted over these weeks
     since = today - timedelta(weeks=window)
     phases = {p.id: p for p in db.session.scalars(select(Phase).where(
@@ -77,7 +79,9 @@ def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, live: bool = False)
     from tracker.progress.service import _grouped
 
     risks = {}
-    for (row_id, phase_id), figures in _grouped(figures_by("children", unit, "phase", today, plan.id, live=live)).items():
+    if cells is None:
+        cells = _grouped(figures_by("children", unit, "phase", today, plan.id, live=live))
+    for (row_id, phase_id), figures in cells.items():
         phase = phases.get(phase_id)
         if phase is None or not figures.items:
             continue

@@ -40,7 +40,7 @@ def matrix(key: str):
     unit = chosen_unit()
     by = "phases" if request.args.get("by") == "phases" else "sections"
     result = service.unit_matrix(plan, unit, by, local_today())
-    risks = unit_phase_risks(plan, unit, local_today()) if by == "phases" else {}
+    risks = unit_phase_risks(plan, unit, local_today(), cells=result.cells) if by == "phases" else {}
     block = "matrix" if request.headers.get("HX-Target") == "matrix" else "content"
     return render("progress/matrix.html", block=block, m=result, trail=unit_trail(unit), by=by, risks=risks,
                   labels=cell_labels())
