@@ -55,14 +55,6 @@ class Figures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def _work_item():
-    return work_item(Task)
-
-
-def _figure_columns(today: date) -> list:
-    return figure_columns(Task, today)
-
-
 def _figures(row, offset: int = 0) -> Figures:
     values = [row[offset + i] or 0 for i in range(len(FIGURE_FIELDS))]
     ints = len(INT_FIELDS)
@@ -154,7 +146,7 @@ def phase_summaries(plan: Plan, user: User, today: date, with_burnup: bool = Tru
 def _daily_live(plan_id: Optional[int], scope, since: Optional[date] = None, unit: Optional[OrgUnit] = None) -> list:
     """(phase id, day, due, done) from the tasks: two grouped statements."""
     phase = effective_phase()
-    conditions = [_work_item(), scope if scope is not None else literal(True)]
+    conditions = [work_item(), scope if scope is not None else literal(True)]
     if plan_id is not None:
         conditions.append(Task.plan_id == plan_id)
     if unit is not None:
@@ -289,9 +281,9 @@ def timeline(plan: Plan, unit: OrgUnit, today: date, overdue_limit: int = 300) -
     owner = aliased(OrgUnit)
     section = first_path_id(Task.path)
     rows = db.session.execute(
-        select(section, func.min(func.coalesce(Task.start_on, Task.due_on)), func.max(Task.due_on), *_figure_columns(today))
+        select(section, func.min(func.coalesce(Task.start_on, Task.due_on)), func.max(Task.due_on), *figure_columns(Task, today))
         .join(owner, owner.id == Task.owner_unit_id)
-        .where(Task.plan_id == plan.id, _work_item(), owner.path.like(f"{unit.path}%"))
+        .where(Task.plan_id == plan.id, work_item(), owner.path.like(f"{unit.path}%"))
         .group_by(section)
     ).all()
     spans = {row[0]: (row[1], row[2], _figures(row, 3)) for row in rows}
@@ -303,7 +295,7 @@ def timeline(plan: Plan, unit: OrgUnit, today: date, overdue_limit: int = 300) -
         select(section, Task)
         .join(owner, owner.id == Task.owner_unit_id)
         .where(Task.plan_id == plan.id, owner.path.like(f"{unit.path}%"), Task.status.in_(OVERDUE_STATUSES),
-               Task.due_on < today, _work_item())
+               Task.due_on < today, work_item())
         .order_by(Task.due_on, Task.id).limit(overdue_limit)
     ).all()
     dates = [d for r in timeline_rows for d in (r.first, r.last) if d] + [d for p in phases for d in (p.start_on, p.end_on) if d]

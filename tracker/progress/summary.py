@@ -457,36 +457,31 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
             return case((o.id == unit.id, null()), else_=child_of(unit, o.path))
         return literal(unit.id) if mode == "self" else null()
 
-    def within(o, t):
+    def within(o):
         if mode == "all":
             return true()
         return o.path.like(f"{unit.path}%")
 
-    def from_tasks(extra, sign: int = 1):
-        phase = effective_phase()
-        key_column = _key(Task, key, phase)
+    def from_rows(source, extra, sign: int = 1):
+        """Figures grouped by row and key from the tasks (work items only) or from progress_items."""
+        if source is Task:
+            key_column = _key(Task, key, effective_phase())
+            conditions = [work_item(), extra]
+        else:
+            key_column = _key(source, key)
+            conditions = [extra]
         row = row_for(owner)
-        query = (select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(Task, today)])
-                 .select_from(Task))
-        query = query.outerjoin(owner, owner.id == Task.owner_unit_id) if mode == "all" else query.join(owner, owner.id == Task.owner_unit_id)
-        query = query.where(work_item(), within(owner, Task), extra)
+        query = (select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(source, today)])
+                 .select_from(source))
+        joined = owner.id == source.owner_unit_id
+        query = query.outerjoin(owner, joined) if mode == "all" else query.join(owner, joined)
+        query = query.where(within(owner), *conditions)
         if plan_id is not None:
-            query = query.where(Task.plan_id == plan_id)
-        return query.group_by(*_grouping(row, key_column))
-
-    def from_items(extra, sign: int = 1):
-        i = ProgressItem
-        key_column = _key(i, key)
-        row = row_for(owner)
-        query = select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(i, today)]).select_from(i)
-        query = query.outerjoin(owner, owner.id == i.owner_unit_id) if mode == "all" else query.join(owner, owner.id == i.owner_unit_id)
-        query = query.where(within(owner, i), extra)
-        if plan_id is not None:
-            query = query.where(i.plan_id == plan_id)
+            query = query.where(source.plan_id == plan_id)
         return query.group_by(*_grouping(row, key_column))
 
     if not use_summary:
-        statement = from_tasks(scope if scope is not None else true())
+        statement = from_rows(Task, scope if scope is not None else true())
         return [tuple(r) for r in db.session.execute(statement)]
 
     r = ProgressRollup
@@ -509,12 +504,12 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
         parts.append(rollup(null(), units_where=units.parent_id.is_(None)))
         parts.append(rollup(null(), r.unit_id == 0))
     if mode == "children" and own:
-        parts.append(from_items(ProgressItem.owner_unit_id == unit.id))
+        parts.append(from_rows(ProgressItem, ProgressItem.owner_unit_id == unit.id))
     # the owners changed since the last fold: their live figures in, their folded ones out
     pairs = dirty_pairs()
     if pairs:
-        parts.extend(from_tasks(clause) for clause in dirty_tasks(pairs=pairs))
-        parts.extend(from_items(clause, sign=-1) for clause in dirty_tasks(pairs=pairs, source=ProgressItem))
+        parts.extend(from_rows(Task, clause) for clause in dirty_tasks(pairs=pairs))
+        parts.extend(from_rows(ProgressItem, clause, sign=-1) for clause in dirty_tasks(pairs=pairs, source=ProgressItem))
     union = parts[0].union_all(*parts[1:]).subquery()
     statement = (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
                  .group_by(union.c.row_id, union.c.key))
