@@ -77,65 +77,89 @@ def build(url: str, scale: str) -> float:
     return elapsed
 
 
-def in_process(url: str, province: str, repeat: int = 7) -> list[dict]:
-    """Median server time per page, its statements, and the time of its aggregates alone."""
+def _aggregates(captured: list) -> list:
+    return [(s, p) for s, p in captured if re.search(r"\b(sum|count)\(", s, re.I) and "GROUP BY" in s.upper()]
+
+
+def _time_alone(engine, statements: list, repeat: int) -> float:
+    """Median time of running `statements` alone, back to back, on a raw connection (seconds)."""
+    raw = engine.raw_connection()
+    try:
+        times = []
+        for _ in range(repeat):
+            cursor = raw.cursor()
+            started = time.perf_counter()
+            for statement, parameters in statements:
+                cursor.execute(statement, parameters)
+                cursor.fetchall()
+            times.append(time.perf_counter() - started)
+            cursor.close()
+    finally:
+        raw.close()
+    return statistics.median(times)
+
+
+def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
+    """Per page: server time from the page cache (a hit: the version is unchanged) and rendered
+    (a miss), the statements of each, the page's own aggregates over the summary run alone, and
+    the bare aggregates over the tasks computing the same numbers run alone.
+
+    No app context is held around the requests, so each has its own `g` and loads its user, as
+    under gunicorn."""
     from tracker import create_app
     from tracker.config import Config
     from tracker.extensions import db
     from tracker.models import User
     from tracker.progress import summary
+    from tracker.progress.pages import page_store
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False)
-    results = []
     with app.app_context():
-        leader = db.session.query(User).filter_by(username="bench-leader").one()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(leader.id)
-        for name, path in pages(province):
-            client.get(path)  # warm
-            captured: list[tuple[str, object]] = []
+        leader_id = db.session.query(User.id).filter_by(username="bench-leader").scalar()
+        engine = db.engine
+        store = page_store()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(leader_id)
+    results = []
 
-            def capture(conn, cursor, statement, parameters, context, executemany):
-                captured.append((statement, parameters))
+    def timed(path: str, miss: bool) -> tuple[float, list]:
+        captured: list = []
 
-            times = []
-            for i in range(repeat):
-                if i == 0:
-                    event.listen(db.engine, "before_cursor_execute", capture)
-                started = time.perf_counter()
-                response = client.get(path)
-                times.append(time.perf_counter() - started)
-                if i == 0:
-                    event.remove(db.engine, "before_cursor_execute", capture)
-                assert response.status_code == 200, (path, response.status_code)
-            aggregates = [(s, p) for s, p in captured if re.search(r"\b(sum|count)\(", s, re.I) and "GROUP BY" in s.upper()]
-            raw = db.engine.raw_connection()
-            try:
-                sql_times = []
-                for _ in range(repeat):
-                    cursor = raw.cursor()
-                    started = time.perf_counter()
-                    for statement, parameters in aggregates:
-                        cursor.execute(statement, parameters)
-                        cursor.fetchall()
-                    sql_times.append(time.perf_counter() - started)
-                    cursor.close()
-            finally:
-                raw.close()
-            page_s, sql_s = statistics.median(times), statistics.median(sql_times)
-            ready = summary.ready
-            summary.ready = lambda today: False  # the same page from the tasks
-            try:
-                started = time.perf_counter()
-                client.get(path)
-                tasks_s = time.perf_counter() - started
-            finally:
-                summary.ready = ready
-            results.append({"page": name, "path": path, "server_ms": page_s * 1000, "sql_ms": sql_s * 1000,
-                            "ratio": page_s / sql_s if sql_s else float("nan"), "statements": len(captured),
-                            "tasks_ms": tasks_s * 1000})
-        db.session.remove()
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            captured.append((statement, parameters))
+
+        if miss:
+            store.clear()
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            started = time.perf_counter()
+            response = client.get(path)
+            elapsed = time.perf_counter() - started
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        assert response.status_code == 200, (path, response.status_code)
+        return elapsed, captured
+
+    for name, path in pages(province):
+        client.get(path)  # warm
+        hits = [timed(path, miss=False) for _ in range(repeat)]
+        misses = [timed(path, miss=True) for _ in range(repeat)]
+        own_sql = _time_alone(engine, _aggregates(misses[0][1]), repeat)
+        ready = summary.ready
+        summary.ready = lambda today: False  # the same numbers from the tasks
+        try:
+            _elapsed, from_tasks = timed(path, miss=True)
+            tasks_s = statistics.median([timed(path, miss=True)[0] for _ in range(2)])
+        finally:
+            summary.ready = ready
+        tasks_sql = _time_alone(engine, _aggregates(from_tasks), 3)
+        hit_s = statistics.median(t for t, _c in hits)
+        miss_s = statistics.median(t for t, _c in misses)
+        results.append({"page": name, "path": path, "hit_ms": hit_s * 1000, "hit_statements": len(hits[0][1]),
+                        "miss_ms": miss_s * 1000, "miss_statements": len(misses[0][1]), "sql_ms": own_sql * 1000,
+                        "tasks_sql_ms": tasks_sql * 1000, "tasks_ms": tasks_s * 1000})
+    with app.app_context():
         db.engine.dispose()
     return results
 
@@ -266,12 +290,22 @@ def main() -> int:
         engine.dispose()
         print(f"data: {units} units, {tasks} tasks; cores: {os.cpu_count()}")
         rebuild_s, fold_s, folded = prepare_summary(url)
+        vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
+        with vacuum.connect() as conn:  # what autovacuum does soon after a rebuild
+            conn.execute(text("VACUUM (ANALYZE) progress_dirty, progress_items, progress_rollup, progress_daily, progress_state"))
+        vacuum.dispose()
         print(f"progress summary: rebuilt in {rebuild_s:.1f} s; one accepted task folded in {fold_s * 1000:.0f} ms "
               f"({folded} owner(s))")
-        print(f"\n{'page':<28} {'server ms':>10} {'SQL ms':>8} {'ratio':>6} {'stmts':>6} {'from tasks ms':>14}")
+        print("\nserver time (median, in process): cached = the version is unchanged, rendered = a new version;"
+              "\nits SQL = the page's own aggregates over the summary, run alone; bare SQL = the aggregates over"
+              "\nthe tasks computing the same numbers, run alone; ratios: server time / that SQL (target <= 2)")
+        print(f"\n{'page':<27} {'cached':>7} {'stmts':>5} {'rendered':>8} {'stmts':>5} {'its SQL':>8} {'bare SQL':>9} "
+              f"{'c/its':>6} {'r/its':>6} {'c/bare':>7} {'from tasks':>10}")
         for r in in_process(url, "P44"):
-            print(f"{r['page']:<28} {r['server_ms']:>10.1f} {r['sql_ms']:>8.1f} {r['ratio']:>6.2f} {r['statements']:>6} "
-                  f"{r['tasks_ms']:>14.0f}")
+            print(f"{r['page']:<27} {r['hit_ms']:>7.1f} {r['hit_statements']:>5} {r['miss_ms']:>8.1f} {r['miss_statements']:>5} "
+                  f"{r['sql_ms']:>8.1f} {r['tasks_sql_ms']:>9.0f} {r['hit_ms'] / r['sql_ms']:>6.2f} "
+                  f"{r['miss_ms'] / r['sql_ms']:>6.2f} {r['hit_ms'] / r['tasks_sql_ms']:>7.3f} {r['tasks_ms']:>10.0f}")
+        print("(ms; c = cached, r = rendered, its = its SQL, bare = bare SQL over the tasks)")
         results, peak = under_load(url, "P44", args.clients, args.requests, args.workers)
         print(f"\n{args.clients} concurrent clients, gunicorn -w {args.workers}:")
         print(f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")

@@ -91,6 +91,15 @@ def db_session(app):
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def fresh_page_store(app):
+    """Each test's rolled-back data is another database: no rendered page carries over."""
+    store = app.extensions.get("progress_pages")
+    if store is not None:
+        store.clear()
+    yield
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -59,6 +59,8 @@ class Config:
     LANGUAGES = ("zh_CN", "en")
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
+    # rendered progress pages kept per worker, by version (tracker/progress/pages.py); 0: off
+    PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
     # Escalation and notifications
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")  # for links in mail and webhook
     ESCALATION_HOUR = int(os.environ.get("ESCALATION_HOUR", "7"))  # daily run, Asia/Shanghai

@@ -152,6 +152,23 @@ def url_with(**changes) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+def nav_counts() -> dict:
+    """The navigation's two badges (open work, unread notifications) in one statement, once per
+    request, and only when a template shows them (an HTMX fragment does not)."""
+    from flask import g
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.notifications.service import unread_query
+    from tracker.plans.queries import open_work_query
+
+    if "nav_counts" not in g:
+        work, unread = db.session.execute(
+            select(open_work_query(current_user).scalar_subquery(), unread_query(current_user).scalar_subquery())).one()
+        g.nav_counts = {"work": work or 0, "unread": unread or 0}
+    return g.nav_counts
+
+
 def register_web(app: Flask) -> None:
     app.jinja_env.filters["localdt"] = localdt
     app.jinja_env.filters["isodate"] = isodate
@@ -171,12 +188,7 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def work_badge():
-        if not current_user.is_authenticated:
-            return {}
-        from tracker.notifications.service import unread_count
-        from tracker.plans.queries import open_work_count
-
-        return {"work_count": open_work_count(current_user), "unread": unread_count(current_user)}
+        return {"nav_counts": nav_counts}
 
     @app.route("/vendor/<name>")
     def vendor(name: str):

@@ -71,9 +71,9 @@ def upgrade():
         sa.Column("done", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("plan_id", "unit_id", "phase_id", "day", name="pk_progress_daily"),
     )
-    from tracker.progress.summary import install_triggers
+    from tracker.progress.summary import install_dirty_triggers
 
-    install_triggers(op.get_bind())
+    install_dirty_triggers(op.get_bind())
 
 
 def downgrade():

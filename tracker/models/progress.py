@@ -8,7 +8,13 @@
 - `progress_daily`: per plan, top-level unit (or 0), phase and day, the items due and done that
   day (burn-up and trend charts);
 - `progress_dirty`: the (plan, owner unit) pairs whose tasks changed since the last fold, marked
-  by database triggers on `tasks` and `phases` (so bulk statements are caught too).
+  by database triggers on `tasks` and `phases` (so bulk statements are caught too);
+- `progress_content`: one counter, raised by triggers whenever something a progress page shows
+  besides the figures changes (units, plans, phases, section headings, escalations).
+
+`progress_state.generation` (raised by every fold and rebuild), the dirty marks and the content
+counter together make the version that the rendered progress pages are cached under
+(tracker/progress/pages.py).
 
 None of these is a source of truth: `flask progress refresh --rebuild` recomputes them from the
 tasks, and the pages add the live figures of dirty owners (minus their folded ones) so that
@@ -33,6 +39,17 @@ class ProgressState(db.Model):
     as_of: Mapped[Optional[date]] = mapped_column(Date)  # None: no summary, pages read the tasks
     built_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     folded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 per fold or rebuild
+
+
+class ProgressContent(db.Model):
+    """Raised by triggers (tracker/progress/summary.py) on any change to what the progress
+    pages show besides the figures; never written by the application."""
+
+    __tablename__ = "progress_content"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProgressDirty(db.Model):

@@ -14,11 +14,13 @@ from tracker.models import Escalation, Notification, OrgUnit, Task, User
 from tracker.plans.queries import Page, overdue_clause, paginate
 
 
+def unread_query(user: User):
+    return (select(func.count()).select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+
+
 def unread_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    return db.session.scalar(unread_query(user)) or 0
 
 
 def inbox_page(user: User, page: int, per_page: int, unread_only: bool = False) -> Page:

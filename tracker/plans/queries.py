@@ -152,13 +152,15 @@ def my_work(user: User, today: Optional[date] = None, limit: int = WORK_LIMIT) -
     return work
 
 
-def open_work_count(user: User, today: Optional[date] = None) -> int:
-    """The badge in the navigation: overdue + returned + awaiting my review."""
+def open_work_query(user: User, today: Optional[date] = None):
+    """SELECT count(*) of the badge in the navigation: overdue + returned + awaiting my review."""
     today = today or local_today()
     clauses = work_clauses(user, today)
-    return db.session.scalar(
-        select(func.count()).select_from(Task).where(or_(clauses["overdue"], clauses["returned"], clauses["review"]))
-    ) or 0
+    return select(func.count()).select_from(Task).where(or_(clauses["overdue"], clauses["returned"], clauses["review"]))
+
+
+def open_work_count(user: User, today: Optional[date] = None) -> int:
+    return db.session.scalar(open_work_query(user, today)) or 0
 
 
 # --- tree -----------------------------------------------------------------------------------

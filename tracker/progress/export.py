@@ -72,22 +72,25 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def send_csv(filename: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]]) -> Response:
+CSV = "text/csv; charset=utf-8"
+
+
+def csv_lines(columns: list[ExportColumn], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     """UTF-8 with a byte-order mark, so that Excel opens the Chinese text correctly."""
-
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")
-        writer.writerow([c.header for c in columns])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([c.header for c in columns])
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_csv_value(v) for v in row])
         yield buffer.getvalue()
-        for row in rows:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow([_csv_value(v) for v in row])
-            yield buffer.getvalue()
 
-    response = Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8")
+
+def send_csv(filename: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]]) -> Response:
+    response = Response(stream_with_context(csv_lines(columns, rows)), mimetype=CSV)
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response
 
@@ -97,3 +100,13 @@ def send_table(fmt: str, name: str, title: str, columns: list[ExportColumn],
     if fmt == "csv":
         return send_csv(f"{name}.csv", columns, rows_factory())
     return send_xlsx(f"{name}.xlsx", title, columns, rows_factory(), preamble)
+
+
+def table_file(fmt: str, name: str, title: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]],
+               preamble: Optional[list[str]] = None) -> tuple[bytes, str, str]:
+    """A small table as a whole file in memory: (bytes, MIME type, file name), for the cache of
+    the progress exports (tracker/progress/pages.py); long lists go through send_table."""
+    if fmt == "csv":
+        return "".join(csv_lines(columns, rows)).encode("utf-8"), CSV, f"{name}.csv"
+    with xlsx_file(title, columns, rows, preamble) as handle:
+        return handle.read(), XLSX, f"{name}.xlsx"

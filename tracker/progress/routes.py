@@ -13,6 +13,8 @@ from tracker.models import OrgUnit, Plan
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.service import get_plan
 from tracker.progress import exports, service
+from tracker.progress.export import table_file
+from tracker.progress.pages import cached_file, cached_page
 from tracker.progress.charts import gantt_option
 from tracker.progress.risk import risks_at, unit_phase_risks
 from tracker.timeutil import local_today
@@ -33,17 +35,26 @@ def _plan_or_404(key: str) -> Plan:
     return plan
 
 
+def _trail_key(unit: OrgUnit):
+    """What the breadcrumb depends on besides the unit: how far up the user may see."""
+    return None if current_user.sees_everything else current_user.unit_id
+
+
 @bp.route("/progress/<key>")
 @login_required
 def matrix(key: str):
     plan = _plan_or_404(key)
     unit = chosen_unit()
     by = "phases" if request.args.get("by") == "phases" else "sections"
-    result = service.unit_matrix(plan, unit, by, local_today())
-    risks = unit_phase_risks(plan, unit, local_today(), cells=result.cells) if by == "phases" else {}
     block = "matrix" if request.headers.get("HX-Target") == "matrix" else "content"
-    return render("progress/matrix.html", block=block, m=result, trail=unit_trail(unit), by=by, risks=risks,
-                  labels=cell_labels())
+    today = local_today()
+
+    def context() -> dict:
+        result = service.unit_matrix(plan, unit, by, today)
+        risks = unit_phase_risks(plan, unit, today, cells=result.cells) if by == "phases" else {}
+        return dict(m=result, trail=unit_trail(unit), by=by, risks=risks, labels=cell_labels())
+
+    return cached_page("progress/matrix.html", ("matrix", plan.id, unit.id, by, _trail_key(unit)), today, context, block=block)
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")
@@ -54,10 +65,14 @@ def matrix_export(key: str, fmt: str):
     plan = _plan_or_404(key)
     unit = chosen_unit()
     by = "phases" if request.args.get("by") == "phases" else "sections"
-    result = service.unit_matrix(plan, unit, by, local_today())
-    columns, rows = exports.matrix_table(result)
-    return exports.send_table(fmt, f"{plan.key}-{unit.code}-matrix", _("Progress by unit"), columns, lambda: rows,
-                              preamble=[f"{plan.title}（{unit.name}）", _("As of %(day)s", day=local_today().isoformat())])
+    today = local_today()
+
+    def build():
+        columns, rows = exports.matrix_table(service.unit_matrix(plan, unit, by, today))
+        return table_file(fmt, f"{plan.key}-{unit.code}-matrix", _("Progress by unit"), columns, rows,
+                          preamble=[f"{plan.title}（{unit.name}）", _("As of %(day)s", day=today.isoformat())])
+
+    return cached_file(("matrix", fmt, plan.id, unit.id, by), today, build)
 
 
 @bp.route("/progress/<key>/timeline")
@@ -76,8 +91,13 @@ def timeline(key: str):
 @login_required
 def phases(key: str):
     plan = _plan_or_404(key)
-    summaries = service.phase_summaries(plan, current_user, local_today())
-    return render("progress/phases.html", plan=plan, summaries=summaries)
+    today = local_today()
+
+    def context() -> dict:
+        return dict(plan=plan, summaries=service.phase_summaries(plan, current_user, today))
+
+    # a user who does not see everything gets the figures of the tasks they may see: not cached
+    return cached_page("progress/phases.html", ("phases", plan.id), today, context, cacheable=current_user.sees_everything)
 
 
 @bp.route("/progress/<key>/phases.<fmt>")
@@ -86,10 +106,14 @@ def phases_export(key: str, fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     plan = _plan_or_404(key)
-    summaries = service.phase_summaries(plan, current_user, local_today(), with_burnup=False)
-    columns, rows = exports.phase_table(summaries)
-    return exports.send_table(fmt, f"{plan.key}-phases", _("Progress by phase"), columns, lambda: rows,
-                              preamble=[plan.title, _("As of %(day)s", day=local_today().isoformat())])
+    today = local_today()
+
+    def build():
+        columns, rows = exports.phase_table(service.phase_summaries(plan, current_user, today, with_burnup=False))
+        return table_file(fmt, f"{plan.key}-phases", _("Progress by phase"), columns, rows,
+                          preamble=[plan.title, _("As of %(day)s", day=today.isoformat())])
+
+    return cached_file(("phases", fmt, plan.id), today, build, cacheable=current_user.sees_everything)
 
 
 @bp.route("/ranking")
@@ -97,9 +121,14 @@ def phases_export(key: str, fmt: str):
 def ranking():
     unit = chosen_unit()
     plan = get_plan(request.args.get("plan", "")) if request.args.get("plan") else None
-    ranked = service.ranking(unit, local_today(), plan)
-    plans = db.session.scalars(select(Plan).order_by(Plan.key)).all()
-    return render("progress/ranking.html", ranked=ranked, unit=unit, plan=plan, plans=plans, trail=unit_trail(unit))
+    today = local_today()
+
+    def context() -> dict:
+        return dict(ranked=service.ranking(unit, today, plan), unit=unit, plan=plan,
+                    plans=db.session.scalars(select(Plan).order_by(Plan.key)).all(), trail=unit_trail(unit))
+
+    return cached_page("progress/ranking.html", ("ranking", unit.id, plan.id if plan else None, _trail_key(unit)), today,
+                       context)
 
 
 @bp.route("/ranking.<fmt>")
@@ -109,19 +138,29 @@ def ranking_export(fmt: str):
         abort(404)
     unit = chosen_unit()
     plan = get_plan(request.args.get("plan", "")) if request.args.get("plan") else None
-    columns, rows = exports.ranking_table(service.ranking(unit, local_today(), plan))
-    return exports.send_table(fmt, f"ranking-{unit.code}", _("Ranking"), columns, lambda: rows,
-                              preamble=[(plan.title if plan else _("All plans")) + f"（{unit.name}）",
-                                        _("As of %(day)s", day=local_today().isoformat())])
+    today = local_today()
+
+    def build():
+        columns, rows = exports.ranking_table(service.ranking(unit, today, plan))
+        return table_file(fmt, f"ranking-{unit.code}", _("Ranking"), columns, rows,
+                          preamble=[(plan.title if plan else _("All plans")) + f"（{unit.name}）",
+                                    _("As of %(day)s", day=today.isoformat())])
+
+    return cached_file(("ranking", fmt, unit.id, plan.id if plan else None), today, build)
 
 
 @bp.route("/leadership")
 @login_required
 def leadership():
     unit = chosen_unit()
-    summary = service.leadership_summary(current_user, unit, local_today())
-    return render("progress/leadership.html", s=summary, unit=unit, today=local_today(), trail=unit_trail(unit),
-                  risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], local_today()))
+    today = local_today()
+
+    def context() -> dict:
+        summary = service.leadership_summary(current_user, unit, today)
+        return dict(s=summary, unit=unit, today=today, trail=unit_trail(unit),
+                    risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], today))
+
+    return cached_page("progress/leadership.html", ("leadership", unit.id, _trail_key(unit)), today, context)
 
 
 @bp.route("/tasks/export.<fmt>")

@@ -236,15 +236,88 @@ _SQLITE_DDL = [
 ]
 
 
-def install_triggers(connection) -> None:
-    """Create (or replace) the triggers that mark dirty owners; used by the migration and by
-    `create_all` (tests)."""
+# What the progress pages show besides the figures: any change to it raises progress_content,
+# which is part of the version the rendered pages are cached under (tracker/progress/pages.py).
+# Statement-level on PostgreSQL, and only when the statement touched a row (the escalation pass
+# inserts nothing on most runs); a section heading is a root task: its ref, title or position.
+_CONTENT_TABLES = (("plans", ("INSERT", "UPDATE", "DELETE")), ("phases", ("INSERT", "UPDATE", "DELETE")),
+                   ("org_units", ("INSERT", "UPDATE", "DELETE")), ("escalations", ("INSERT", "DELETE")))
+_BUMP = ("INSERT INTO progress_content (id, version) VALUES (1, 1) "
+         "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
+
+def _heading_changed(old: str, new: str, differs: str) -> str:
+    return (f"({old}.parent_id IS NULL OR {new}.parent_id IS NULL) AND ("
+            + " OR ".join(f"{old}.{c} {differs} {new}.{c}" for c in ("ref", "title", "position", "parent_id")) + ")")
+
+
+_CONTENT_PG = [
+    f"""
+CREATE OR REPLACE FUNCTION progress_content_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM progress_rows) THEN
+    {_BUMP}
+  END IF;
+  RETURN NULL;
+END $$""",
+    f"""
+CREATE OR REPLACE FUNCTION progress_content_headings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM progress_old o JOIN progress_new n ON n.id = o.id WHERE {_heading_changed("o", "n", "IS DISTINCT FROM")}) THEN
+    {_BUMP}
+  END IF;
+  RETURN NULL;
+END $$""",
+    *[statement for table, events in _CONTENT_TABLES for event in events for statement in (
+        f"DROP TRIGGER IF EXISTS progress_content_{event.lower()} ON {table}",
+        f"CREATE TRIGGER progress_content_{event.lower()} AFTER {event} ON {table} "
+        f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS progress_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION progress_content_rows()")],
+    "DROP TRIGGER IF EXISTS progress_content_headings ON tasks",
+    "CREATE TRIGGER progress_content_headings AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old "
+    "NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_content_headings()",
+]
+
+_CONTENT_SQLITE = [
+    *[statement for table, events in _CONTENT_TABLES for event in events for statement in (
+        f"DROP TRIGGER IF EXISTS progress_content_{table}_{event.lower()}",
+        f"CREATE TRIGGER progress_content_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {_BUMP} END")],
+    "DROP TRIGGER IF EXISTS progress_content_headings",
+    f"CREATE TRIGGER progress_content_headings AFTER UPDATE ON tasks WHEN {_heading_changed('OLD', 'NEW', 'IS NOT')} "
+    f"BEGIN {_BUMP} END",
+]
+
+
+def install_dirty_triggers(connection) -> None:
+    """Create (or replace) the triggers that mark dirty owners (migration 0010)."""
     statements = _PG_DDL if connection.dialect.name == "postgresql" else _SQLITE_DDL
     for statement in statements:
         connection.exec_driver_sql(statement)
 
 
+def install_content_triggers(connection) -> None:
+    """Create (or replace) the triggers that raise progress_content (migration 0011)."""
+    statements = _CONTENT_PG if connection.dialect.name == "postgresql" else _CONTENT_SQLITE
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def install_triggers(connection) -> None:
+    """All the summary's triggers; used by `create_all` (tests, a fresh SQLite file)."""
+    install_dirty_triggers(connection)
+    install_content_triggers(connection)
+
+
+def drop_content_triggers(connection) -> None:
+    for statement in (_CONTENT_PG if connection.dialect.name == "postgresql" else _CONTENT_SQLITE):
+        if statement.startswith("DROP"):
+            connection.exec_driver_sql(statement)
+    if connection.dialect.name == "postgresql":
+        for function in ("progress_content_rows", "progress_content_headings"):
+            connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}()")
+
+
 def drop_triggers(connection) -> None:
+    drop_content_triggers(connection)
     if connection.dialect.name == "postgresql":
         for statement in ("DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks", "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
                           "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks", "DROP TRIGGER IF EXISTS progress_phases ON phases",
@@ -330,17 +403,23 @@ def _apply(sign: int, today: date, items_where, owners=None) -> None:
 
 
 def _lock() -> None:
+    """One fold or rebuild at a time; and progress_state locked *first*, before any dirty row,
+    in the same order as a writer whose change also raises the content counter would take them
+    (no deadlock)."""
     if dialect() == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FOLD_LOCK_KEY})
+        db.session.execute(select(ProgressState.id).where(ProgressState.id == 1).with_for_update())
 
 
 def _set_state(**values) -> None:
+    """Record a fold or rebuild: its times, and one more generation (part of the pages' version)."""
     state = _state()
     if state is None:
-        db.session.add(ProgressState(id=1, **values))
+        db.session.add(ProgressState(id=1, generation=1, **values))
     else:
         for name, value in values.items():
             setattr(state, name, value)
+        state.generation = ProgressState.generation + 1  # in SQL: never two folds on one number
     db.session.flush()
 
 
