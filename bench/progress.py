@@ -1,19 +1,24 @@
 """Benchmark: the progress pages on the national data set on PostgreSQL.
 
-    .venv/bin/python bench/progress.py [--scale national] [--clients 20] [--requests 200] [--workers 2] [--keep]
+    .venv/bin/python bench/progress.py [--scale national] [--clients 20] [--requests 60] [--workers 2]
+                                       [--writes 1] [--fold-every 15] [--database NAME] [--keep]
 
 Builds a scratch database (unit catalogue + `flask demo generate --scale national`: ~3,000 units,
 ~1,000,000 tasks), rebuilds the progress summary (timed) and folds one change into it (timed),
 then for each progress page prints:
-- its server time (median of in-process requests) next to the time of the bare SQL aggregates
-  it runs, re-executed alone (ratio = page / SQL; target <= 2), and its statement count;
-- the same page computed from the tasks instead of the summary (one request), for comparison;
-- p50/p95 latency under N concurrent clients on loopback against gunicorn (target p95 <= 150 ms
-  on 2 cores), and the peak RSS of the gunicorn workers.
+- its server time in process (median): served from the page cache (the version unchanged) and
+  rendered (a new version), with the statements of each;
+- the page's own aggregates over the summary, re-run alone, and the bare aggregates over the
+  tasks computing the same numbers, re-run alone; the ratios of server time to each (target
+  <= 2); and the whole page computed from the tasks instead of the summary;
+- p50/p95 latency under N concurrent clients without think time on loopback against gunicorn
+  (target p95 <= 150 ms on 2 cores): read only, then with a writer changing a task every second
+  and folding meanwhile; and the peak RSS of the gunicorn workers.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -206,11 +211,74 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def under_load(url: str, province: str, clients: int, requests_per_client: int, workers: int) -> tuple[list[dict], int]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (seconds)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(pattern: str) -> list[int]:
+    return [int(p) for p in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted `values`."""
+    return values[max(0, math.ceil(fraction * len(values)) - 1)]
+
+
+class Writer(threading.Thread):
+    """Changes one work item `per_second` times a second (as users reporting progress do) and
+    folds the summary every `fold_every` seconds (as the scheduler does every minute): each
+    change is a new version, so every worker renders each page again after it."""
+
+    def __init__(self, url: str, per_second: float, fold_every: float):
+        super().__init__(daemon=True)
+        self.url, self.per_second, self.fold_every = url, per_second, fold_every
+        self.stop = threading.Event()
+        self.writes = self.folds = 0
+
+    def run(self) -> None:
+        from tracker import create_app
+        from tracker.config import Config
+        from tracker.extensions import db
+        from tracker.progress.summary import refresh
+        from tracker.timeutil import local_today
+
+        app = create_app(Config, SQLALCHEMY_DATABASE_URI=self.url)
+        with app.app_context():
+            ids = db.session.scalars(text(
+                "SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
+                "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 200")).all()
+            last_fold = time.monotonic()
+            while not self.stop.wait(1 / self.per_second):
+                task_id = ids[self.writes % len(ids)]
+                db.session.execute(text("UPDATE tasks SET percent = (percent + 7) % 90, progress = (percent + 7) % 90 "
+                                        "WHERE id = :id"), {"id": task_id})
+                db.session.commit()
+                self.writes += 1
+                if time.monotonic() - last_fold >= self.fold_every:
+                    refresh(local_today())
+                    self.folds += 1
+                    last_fold = time.monotonic()
+            db.session.remove()
+            db.engine.dispose()
+
+
+def under_load(url: str, province: str, clients: int, requests_per_client: int, workers: int,
+               writes_per_second: float, fold_every: float) -> tuple[list[tuple[str, list[dict]]], int]:
+    """p50/p95 per page under `clients` concurrent clients without think time, after a warm-up
+    round; read-only, then with a writer changing tasks (and folding) meanwhile."""
     port = free_port()
     instance = Path(f"/tmp/bench-progress-{uuid.uuid4().hex[:6]}")
     instance.mkdir()
     env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="bench", FLASK_APP="app")
+    # run from the project folder: gunicorn reads ./gunicorn.conf.py (gc.freeze after start-up)
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
                                "--log-level", "warning", "tracker:create_app()"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -229,34 +297,72 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
             {"csrf_token": token, "username": "bench-leader", "password": "bench-pass-123"}).encode())
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         paths = [p for _n, p in pages(province) if not p.endswith(".xlsx")]
-        latencies: dict[str, list[float]] = {p: [] for p in paths}
-        lock = threading.Lock()
 
-        def client(index: int) -> None:
-            for i in range(requests_per_client):
-                path = paths[(index + i) % len(paths)]
-                request = urllib.request.Request(base + path, headers={"Cookie": cookie})
-                started = time.perf_counter()
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    response.read()
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies[path].append(elapsed)
+        def run(count: int) -> dict[str, list[float]]:
+            latencies: dict[str, list[float]] = {p: [] for p in paths}
+            lock = threading.Lock()
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+            def client(index: int) -> None:
+                for i in range(count):
+                    path = paths[(index + i) % len(paths)]
+                    request = urllib.request.Request(base + path, headers={"Cookie": cookie})
+                    started = time.perf_counter()
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        response.read()
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        latencies[path].append(elapsed)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return latencies
+
+        def measured(count: int) -> tuple[dict[str, list[float]], float, str]:
+            """One run, with where the CPU went: per request, ms of the workers, PostgreSQL, this client."""
+            workers_pids = [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                                                            text=True).stdout.split()]
+            postgres = pids_of("postgres")
+            before = (cpu_seconds(workers_pids), cpu_seconds(postgres), sum(os.times()[:2]))
+            started = time.perf_counter()
+            latencies = run(count)
+            seconds = time.perf_counter() - started
+            after = (cpu_seconds(workers_pids), cpu_seconds(postgres), sum(os.times()[:2]))
+            n = sum(len(v) for v in latencies.values())
+            cpu = ", ".join(f"{label} {1000 * (b - a) / n:.1f}" for label, a, b in
+                            zip(("workers", "PostgreSQL", "client"), before, after))
+            return latencies, seconds, f"CPU ms per request: {cpu}"
+
+        def summarise(latencies: dict[str, list[float]], seconds: float) -> list[dict]:
+            results = []
+            for name, path in pages(province):
+                if latencies.get(path):
+                    values = sorted(latencies[path])
+                    results.append({"page": name, "p50_ms": 1000 * percentile(values, 0.5),
+                                    "p95_ms": 1000 * percentile(values, 0.95), "n": len(values)})
+            every = sorted(v for values in latencies.values() for v in values)
+            results.append({"page": f"all ({len(every) / seconds:.0f} requests/s)", "p50_ms": 1000 * percentile(every, 0.5),
+                            "p95_ms": 1000 * percentile(every, 0.95), "n": len(every)})
+            return results
+
+        run(3)  # warm-up: each worker renders each page once (the first view after a change)
+        scenarios = []
+        latencies, seconds, cpu = measured(requests_per_client)
+        scenarios.append((f"read only ({cpu})", summarise(latencies, seconds)))
+        if writes_per_second > 0:
+            writer = Writer(url, writes_per_second, fold_every)
+            writer.start()
+            time.sleep(1.5)  # the writer's app is up
+            latencies, seconds, cpu = measured(requests_per_client)
+            writer.stop.set()
+            writer.join()
+            scenarios.append((f"with {writer.writes} task changes ({writes_per_second:g}/s) and {writer.folds} folds ({cpu})",
+                              summarise(latencies, seconds)))
         children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
         peak = max([rss_kb(int(pid)) for pid in children] + [0])
-        results = []
-        for name, path in pages(province):
-            if path in latencies and latencies[path]:
-                values = sorted(latencies[path])
-                results.append({"page": name, "p50_ms": 1000 * values[len(values) // 2],
-                                "p95_ms": 1000 * values[max(0, int(len(values) * 0.95) - 1)], "n": len(values)})
-        return results, peak
+        return scenarios, peak
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -266,11 +372,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="progress pages on the national data set")
     parser.add_argument("--scale", default="national")
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=20, help="requests per client")
+    parser.add_argument("--requests", type=int, default=60, help="requests per client and scenario")
+    parser.add_argument("--writes", type=float, default=1.0, help="task changes per second in the second scenario (0: none)")
+    parser.add_argument("--fold-every", type=float, default=15.0, help="seconds between folds in the second scenario")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--database", default=None, help="reuse this database (built if missing tables)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--load-only", action="store_true", help="skip the in-process figures")
     args = parser.parse_args()
     name = args.database or f"tracker_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.url, isolation_level="AUTOCOMMIT")
@@ -301,16 +410,17 @@ def main() -> int:
               "\nthe tasks computing the same numbers, run alone; ratios: server time / that SQL (target <= 2)")
         print(f"\n{'page':<27} {'cached':>7} {'stmts':>5} {'rendered':>8} {'stmts':>5} {'its SQL':>8} {'bare SQL':>9} "
               f"{'c/its':>6} {'r/its':>6} {'c/bare':>7} {'from tasks':>10}")
-        for r in in_process(url, "P44"):
+        for r in ([] if args.load_only else in_process(url, "P44")):
             print(f"{r['page']:<27} {r['hit_ms']:>7.1f} {r['hit_statements']:>5} {r['miss_ms']:>8.1f} {r['miss_statements']:>5} "
                   f"{r['sql_ms']:>8.1f} {r['tasks_sql_ms']:>9.0f} {r['hit_ms'] / r['sql_ms']:>6.2f} "
                   f"{r['miss_ms'] / r['sql_ms']:>6.2f} {r['hit_ms'] / r['tasks_sql_ms']:>7.3f} {r['tasks_ms']:>10.0f}")
         print("(ms; c = cached, r = rendered, its = its SQL, bare = bare SQL over the tasks)")
-        results, peak = under_load(url, "P44", args.clients, args.requests, args.workers)
-        print(f"\n{args.clients} concurrent clients, gunicorn -w {args.workers}:")
-        print(f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")
-        for r in results:
-            print(f"{r['page']:<28} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['n']:>5}")
+        scenarios, peak = under_load(url, "P44", args.clients, args.requests, args.workers, args.writes, args.fold_every)
+        for title, results in scenarios:
+            print(f"\n{args.clients} concurrent clients, no think time, gunicorn -w {args.workers}, {title}:")
+            print(f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")
+            for r in results:
+                print(f"{r['page']:<30} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['n']:>5}")
         print(f"peak worker RSS: {peak / 1024:.0f} MB")
     finally:
         if not args.keep and not args.database:
