@@ -1,4 +1,4 @@
-"""The maintained progress summary: triggers mark changed owners, folds and rebuilds keep the
+"""The maintained progress summary: triggers mark changed tasks, folds and rebuilds keep the
 roll-up equal to the figures computed from the tasks, and pages read it when it is current."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from conftest import count_queries
 from tracker.cascade.service import PROVINCES, TargetSpec, cascade_task, withdraw_cascade
 from tracker.extensions import db
 from tracker.models import OrgUnit, Phase, Plan, Task
-from tracker.models.progress import ProgressDirty, ProgressRollup, ProgressState
+from tracker.models.progress import ProgressDirty, ProgressDirtyTask, ProgressRollup, ProgressState
 from tracker.progress import summary
 from tracker.progress.service import _daily_live, leadership_summary, phase_summaries, ranking, unit_matrix
 from tracker.progress.summary import figures_by, fold, rebuild
@@ -24,7 +24,12 @@ def unit(code):
     return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
 
 
-def dirty() -> set[tuple[int, int]]:
+def dirty() -> set[int]:
+    """The marked tasks."""
+    return set(db.session.scalars(select(ProgressDirtyTask.task_id)))
+
+
+def dirty_pairs() -> set[tuple[int, int]]:
     return set(db.session.execute(select(ProgressDirty.plan_id, ProgressDirty.owner_unit_id)).all())
 
 
@@ -44,28 +49,34 @@ def plan(make_task):
     return plan, template
 
 
-def test_triggers_mark_the_owners_whose_work_items_changed(plan, make_task):
+def test_triggers_mark_the_tasks_whose_work_items_changed(plan, make_task):
     plan, template = plan
     rebuild(TODAY)
     db.session.commit()
-    assert dirty() == set()
-    nhc, p11 = unit("NHC"), unit("P11")
+    assert dirty() == set() and dirty_pairs() == set()
     child = make_task("P11", plan_key=plan.key, parent=template, ref="一.1@P11", due_on=date(2025, 5, 20))
     db.session.commit()
-    # the new task's owner, and the template's owner (the template stopped being a work item)
-    assert dirty() == {(plan.id, p11.id), (plan.id, nhc.id)}
+    # the new task, and the template (it stopped being a work item)
+    assert dirty() == {child.id, template.id}
     assert fold(TODAY) == 2 and dirty() == set()
     child.title = "改个标题"  # not a figure: nothing to fold
     db.session.commit()
     assert dirty() == set()
     child.status, child.progress = "in_progress", 30.0
     db.session.commit()
-    # the owner (and, where the template's rolled-up percent was rewritten too, harmlessly, the template's)
-    assert (plan.id, p11.id) in dirty() <= {(plan.id, p11.id), (plan.id, nhc.id)}
+    # the task (and, where the template's rolled-up percent was rewritten too, harmlessly, the template)
+    assert child.id in dirty() <= {child.id, template.id}
     fold(TODAY)
     db.session.execute(delete(Task).where(Task.id == child.id))  # a bulk statement is caught as well
     db.session.commit()
-    assert dirty() == {(plan.id, p11.id), (plan.id, nhc.id)}
+    assert dirty() == {child.id, template.id}
+    fold(TODAY)
+    # a phase's dates move the items without a phase of their own: their (plan, owner) pairs
+    startup = db.session.scalar(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position))
+    startup.end_on = startup.end_on + timedelta(days=30)
+    db.session.commit()
+    owners = {t.owner_unit_id or 0 for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.phase_id.is_(None)))}
+    assert dirty_pairs() == {(plan.id, owner) for owner in owners} and dirty() == set()
 
 
 def _normalised(rows) -> dict:

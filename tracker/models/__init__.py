@@ -14,7 +14,7 @@ from tracker.models.indicators import IndicatorDefinition, IndicatorForm, Indica
 from tracker.models.notify import Escalation, EscalationRule, Notification
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
-from tracker.models.progress import ProgressContent, ProgressDaily, ProgressDirty, ProgressItem, ProgressRollup, ProgressState
+from tracker.models.progress import ProgressContent, ProgressDaily, ProgressDirty, ProgressDirtyTask, ProgressItem, ProgressRollup, ProgressState
 from tracker.models.security import LoginFailure
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 
@@ -41,6 +41,7 @@ __all__ = [
     "Plan",
     "ProgressDaily",
     "ProgressDirty",
+    "ProgressDirtyTask",
     "ProgressItem",
     "ProgressRollup",
     "ProgressContent",

@@ -7,8 +7,11 @@
   `progress_state.as_of`;
 - `progress_daily`: per plan, top-level unit (or 0), phase and day, the items due and done that
   day (burn-up and trend charts);
-- `progress_dirty`: the (plan, owner unit) pairs whose tasks changed since the last fold, marked
-  by database triggers on `tasks` and `phases` (so bulk statements are caught too);
+- `progress_dirty_tasks`: the tasks that changed since the last fold (and the parents whose
+  children came or went), marked by database triggers on `tasks` (so bulk statements are
+  caught too);
+- `progress_dirty`: the (plan, owner unit) pairs all of whose tasks may have changed (a phase's
+  dates moved), marked by a trigger on `phases`;
 - `progress_content`: one counter, raised by triggers whenever something a progress page shows
   besides the figures changes (units, plans, phases, section headings, escalations).
 
@@ -57,6 +60,13 @@ class ProgressDirty(db.Model):
 
     plan_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     owner_unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0: no owner
+    marks: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ProgressDirtyTask(db.Model):
+    __tablename__ = "progress_dirty_tasks"
+
+    task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # no foreign key: deleted tasks too
     marks: Mapped[int] = mapped_column(Integer, default=1)
 
 

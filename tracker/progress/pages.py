@@ -6,9 +6,9 @@ headings, escalations), of the day and of the language. The version of the first
 one statement:
 
 - `progress_state`: `as_of` and `generation` (raised by every fold and rebuild);
-- `progress_dirty`: how many (plan, owner) pairs are marked and the sum of their marks; every
-  write that can change a figure raises a mark (database triggers), and only a fold or a
-  rebuild, which raise the generation, lowers them;
+- `progress_dirty_tasks` and `progress_dirty`: how many tasks and (plan, owner) pairs are
+  marked and the sum of their marks; every write that can change a figure raises a mark
+  (database triggers), and only a fold or a rebuild, which raise the generation, lowers them;
 - `progress_content.version`: raised by triggers on plans, phases, units, escalations and
   section headings.
 
@@ -36,7 +36,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select, true
 
 from tracker.extensions import db
-from tracker.models import ProgressContent, ProgressDirty, ProgressState
+from tracker.models import ProgressContent, ProgressDirty, ProgressDirtyTask, ProgressState
 from tracker.web import render, wants_fragment
 
 
@@ -97,11 +97,15 @@ def page_store() -> Optional[PageStore]:
 def page_version(today: date) -> Optional[tuple]:
     """The version of everything a progress page shows, in one statement; None when the summary
     is not as of `today` (the pages then read the tasks)."""
-    dirty = select(func.count().label("pairs"), func.coalesce(func.sum(ProgressDirty.marks), 0).label("marks")).subquery()
+    def marked(model):
+        return select(func.count().label("rows"), func.coalesce(func.sum(model.marks), 0).label("marks")).subquery()
+
+    tasks, pairs = marked(ProgressDirtyTask), marked(ProgressDirty)
     content = select(func.coalesce(func.max(ProgressContent.version), 0).label("version")).subquery()
     row = db.session.execute(
-        select(ProgressState.as_of, ProgressState.generation, dirty.c.pairs, dirty.c.marks, content.c.version)
-        .select_from(ProgressState).join(dirty, true()).join(content, true())
+        select(ProgressState.as_of, ProgressState.generation, tasks.c.rows, tasks.c.marks, pairs.c.rows, pairs.c.marks,
+               content.c.version)
+        .select_from(ProgressState).join(tasks, true()).join(pairs, true()).join(content, true())
         .where(ProgressState.id == 1)
     ).first()
     if row is None or row[0] != today:

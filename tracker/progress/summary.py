@@ -1,21 +1,25 @@
 """The maintained progress summary (see tracker/models/progress.py for the tables).
 
 How it stays right:
-- database triggers on `tasks` mark the (plan, owner unit) pairs whose work items may have
-  changed (status, percent, weight, dates, owner, phase, parent, a child added or removed) in
-  `progress_dirty`, in the writer's own transaction: ORM writes and bulk statements alike;
-- `fold()` (the scheduler, every minute) moves the dirty pairs into the summary: it subtracts
-  their folded items from the roll-up, re-reads them from `tasks`, and adds them back; every
-  ancestor unit of the owner is adjusted in the same statement;
+- database triggers on `tasks` mark the tasks whose figures may have changed (status, percent,
+  weight, dates, owner, phase, parent) and the parents that gained or lost a child (they stop or
+  start being work items) in `progress_dirty_tasks`, in the writer's own transaction: ORM writes
+  and bulk statements alike; a phase whose dates move marks the (plan, owner) pairs of the
+  plan's tasks without a phase of their own in `progress_dirty` (all their items may move);
+- `fold()` (the scheduler, every minute) moves the marked tasks and pairs into the summary: it
+  subtracts their folded items from the roll-up, re-reads them from `tasks`, and adds them
+  back; every ancestor unit of the owner is adjusted in the same statement;
 - the figures of a day depend on the day (overdue, due so far, days overdue), so the summary
   holds them as of `progress_state.as_of`; `rebuild()` recomputes everything for a new day
   (the scheduler does it after midnight, Asia/Shanghai);
-- a page reads the roll-up *plus* the live figures of the still-dirty owners under the unit
-  *minus* their folded ones, in one statement: exact at every moment, whatever the fold lag.
+- a page reads the roll-up *plus* the live figures of the still-marked tasks (and pairs) under
+  the unit *minus* their folded ones, in one statement: exact at every moment, whatever the fold
+  lag, and at a cost that grows with the changes since the fold, not with the owners' sizes.
   When the summary is not as of today (or a unit moved), pages read the tasks themselves.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
@@ -24,7 +28,7 @@ from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, Phase, Task
-from tracker.models.progress import ProgressDaily, ProgressDirty, ProgressItem, ProgressRollup, ProgressState
+from tracker.models.progress import ProgressDaily, ProgressDirty, ProgressDirtyTask, ProgressItem, ProgressRollup, ProgressState
 from tracker.plans.status import ACCEPTED, CANCELLED, OVERDUE_STATUSES
 from tracker.progress.sql import days_after, dialect, first_path_id
 from tracker.models.base import utcnow
@@ -78,19 +82,48 @@ def child_of(unit: OrgUnit, path_column):
     return cast(func.substr(rest, 1, find(rest, "/") - 1), Integer)
 
 
-MAX_LISTED = 2000  # dirty pairs a page names by value (the planner then uses the owner index)
+MAX_LISTED = 2000  # marks a page names by value (the planner then uses the owner's or the task's index)
 
 
-def dirty_tasks(taken: bool = False, pairs: Optional[list] = None, source=Task) -> list:
-    """Clauses selecting the rows of `source` (tasks or progress_items) of the dirty (plan, owner)
-    pairs: those taken by this fold, or all; with `pairs` (read by the caller) named by value.
-    Two clauses (owned, unowned), each served by an index: the owner's, or the plan's."""
+@dataclass
+class DirtyMarks:
+    """The marks read by a page: (plan, owner) pairs and task ids, each list cut at MAX_LISTED + 1."""
+
+    pairs: list = field(default_factory=list)
+    tasks: list = field(default_factory=list)
+
+    @property
+    def listed(self) -> bool:
+        """Short enough to be named by value."""
+        return len(self.pairs) <= MAX_LISTED and len(self.tasks) <= MAX_LISTED
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs or self.tasks)
+
+
+def dirty_marks() -> DirtyMarks:
+    """The marked pairs and tasks now, in one statement."""
+    d, dt = ProgressDirty, ProgressDirtyTask
+    pairs = select(d.plan_id.label("a"), d.owner_unit_id.label("b"), literal(0).label("kind")).limit(MAX_LISTED + 1).subquery()
+    tasks = select(dt.task_id.label("a"), literal(0).label("b"), literal(1).label("kind")).limit(MAX_LISTED + 1).subquery()
+    marks = DirtyMarks()
+    for a, b, kind in db.session.execute(select(pairs).union_all(select(tasks))):
+        if kind:
+            marks.tasks.append(a)
+        else:
+            marks.pairs.append((a, b))
+    return marks
+
+
+def _pair_clauses(source, taken: bool, pairs: Optional[list]) -> list:
+    """The rows of `source` of the marked (plan, owner) pairs: two clauses (owned, unowned), each
+    served by an index: the owner's, or the plan's."""
     d = ProgressDirty
     state = d.marks == -1 if taken else true()
     owner = source.owner_unit_id
     unowned = owner.is_(None) if source is Task else owner == 0
     pair = exists().where(state, d.plan_id == source.plan_id, d.owner_unit_id == owner)
-    if pairs is not None and len(pairs) <= MAX_LISTED:
+    if pairs is not None:
         owners = sorted({o for _p, o in pairs if o})
         plans = sorted({p for p, o in pairs if not o})
         clauses = []
@@ -104,10 +137,27 @@ def dirty_tasks(taken: bool = False, pairs: Optional[list] = None, source=Task) 
     return [and_(owner.in_(owners), pair), and_(source.plan_id.in_(unowned_plans), unowned)]
 
 
-def dirty_pairs() -> list:
-    """The dirty (plan, owner) pairs now (at most MAX_LISTED + 1 of them)."""
-    d = ProgressDirty
-    return db.session.execute(select(d.plan_id, d.owner_unit_id).limit(MAX_LISTED + 1)).all()
+def dirty_clauses(source=Task, taken: bool = False, marks: Optional[DirtyMarks] = None,
+                  pairs: bool = True, tasks: bool = True) -> list:
+    """Disjoint clauses selecting the rows of `source` (tasks or progress_items) that changed
+    since the last fold: those of the marked pairs, then the marked tasks outside them. Marks
+    taken by this fold (`taken`), or all; with `marks` (read by the caller) named by value;
+    `pairs`/`tasks` False leaves a kind out (the fold knows when it took none)."""
+    if marks is not None:
+        pairs, tasks = bool(marks.pairs), bool(marks.tasks)
+    listed = marks is not None and marks.listed
+    clauses = _pair_clauses(source, taken, marks.pairs if listed else None) if pairs else []
+    if tasks:
+        dt, d = ProgressDirtyTask, ProgressDirty
+        column = source.id if source is Task else source.task_id
+        state = dt.marks == -1 if taken else true()
+        clause = column.in_(marks.tasks) if listed else column.in_(select(dt.task_id).where(state))
+        if pairs:  # a task of a marked pair is counted with its pair
+            owner = func.coalesce(source.owner_unit_id, 0) if source is Task else source.owner_unit_id
+            pair_state = d.marks == -1 if taken else true()
+            clause = and_(clause, ~exists().where(pair_state, d.plan_id == source.plan_id, d.owner_unit_id == owner))
+        clauses.append(clause)
+    return clauses
 
 
 def _state() -> Optional[ProgressState]:
@@ -128,38 +178,22 @@ def ready(today: date) -> bool:
 
 _CHANGED = ("status", "progress", "weight", "due_on", "completed_on", "owner_unit_id", "phase_id", "parent_id", "path", "plan_id")
 
+_MARK_TASKS = ("INSERT INTO progress_dirty_tasks (task_id, marks) SELECT id, 1 FROM ({rows}) s "
+               "ON CONFLICT (task_id) DO UPDATE SET marks = progress_dirty_tasks.marks + 1;")
+_DIFFERS = f"({', '.join('o.' + c for c in _CHANGED)}) IS DISTINCT FROM ({', '.join('n.' + c for c in _CHANGED)})"
+
 _PG_DDL = [
     f"""
 CREATE OR REPLACE FUNCTION progress_mark_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
-    SELECT plan_id, owner_unit_id, 1 FROM (
-      SELECT n.plan_id, COALESCE(n.owner_unit_id, 0) AS owner_unit_id FROM progress_new n
-      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0) FROM progress_new n JOIN tasks p ON p.id = n.parent_id
-    ) s
-    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+    {_MARK_TASKS.format(rows="SELECT n.id FROM progress_new n UNION SELECT n.parent_id FROM progress_new n WHERE n.parent_id IS NOT NULL")}
   ELSIF TG_OP = 'DELETE' THEN
-    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
-    SELECT plan_id, owner_unit_id, 1 FROM (
-      SELECT o.plan_id, COALESCE(o.owner_unit_id, 0) AS owner_unit_id FROM progress_old o
-      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0) FROM progress_old o JOIN tasks p ON p.id = o.parent_id
-    ) s
-    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+    {_MARK_TASKS.format(rows="SELECT o.id FROM progress_old o UNION SELECT o.parent_id FROM progress_old o WHERE o.parent_id IS NOT NULL")}
   ELSE
-    INSERT INTO progress_dirty (plan_id, owner_unit_id, marks)
-    SELECT plan_id, owner_unit_id, 1 FROM (
-      SELECT o.plan_id, COALESCE(o.owner_unit_id, 0) AS owner_unit_id
-        FROM progress_old o JOIN progress_new n ON n.id = o.id
-       WHERE ({", ".join("o." + c for c in _CHANGED)}) IS DISTINCT FROM ({", ".join("n." + c for c in _CHANGED)})
-      UNION SELECT n.plan_id, COALESCE(n.owner_unit_id, 0)
-        FROM progress_old o JOIN progress_new n ON n.id = o.id
-       WHERE ({", ".join("o." + c for c in _CHANGED)}) IS DISTINCT FROM ({", ".join("n." + c for c in _CHANGED)})
-      UNION SELECT p.plan_id, COALESCE(p.owner_unit_id, 0)
-        FROM progress_old o JOIN progress_new n ON n.id = o.id JOIN tasks p ON p.id IN (o.parent_id, n.parent_id)
-       WHERE o.parent_id IS DISTINCT FROM n.parent_id
-    ) s
-    ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
+    {_MARK_TASKS.format(rows=f"SELECT n.id FROM progress_old o JOIN progress_new n ON n.id = o.id WHERE {_DIFFERS} "
+                        "UNION SELECT p.id FROM progress_old o JOIN progress_new n ON n.id = o.id "
+                        "JOIN tasks p ON p.id IN (o.parent_id, n.parent_id) WHERE o.parent_id IS DISTINCT FROM n.parent_id")}
   END IF;
   RETURN NULL;
 END $$""",
@@ -196,15 +230,9 @@ END $$""",
 ]
 
 
-def _sqlite_mark(plan: str, owner: str) -> str:
-    return (f"INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES ({plan}, COALESCE({owner}, 0), 1) "
-            "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1;")
-
-
-def _sqlite_mark_parent(parent: str) -> str:
-    return ("INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) "
-            f"SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = {parent} "
-            "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1;")
+def _sqlite_mark(task: str, when: str = "") -> str:
+    return (f"INSERT INTO progress_dirty_tasks (task_id, marks) SELECT {task}, 1 WHERE {task} IS NOT NULL{when} "
+            "ON CONFLICT (task_id) DO UPDATE SET marks = marks + 1;")
 
 
 _SQLITE_DDL = [
@@ -216,13 +244,13 @@ _SQLITE_DDL = [
     "DROP TRIGGER IF EXISTS progress_phases_del",
     "DROP TRIGGER IF EXISTS progress_units",
     f"CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks BEGIN "
-    f"{_sqlite_mark('NEW.plan_id', 'NEW.owner_unit_id')} {_sqlite_mark_parent('NEW.parent_id')} END",
+    f"{_sqlite_mark('NEW.id')} {_sqlite_mark('NEW.parent_id')} END",
     f"CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks WHEN "
     + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _CHANGED)
-    + f" BEGIN {_sqlite_mark('OLD.plan_id', 'OLD.owner_unit_id')} {_sqlite_mark('NEW.plan_id', 'NEW.owner_unit_id')} "
-    f"{_sqlite_mark_parent('OLD.parent_id')} {_sqlite_mark_parent('NEW.parent_id')} END",
+    + f" BEGIN {_sqlite_mark('NEW.id')} {_sqlite_mark('OLD.parent_id', ' AND OLD.parent_id IS NOT NEW.parent_id')} "
+    f"{_sqlite_mark('NEW.parent_id', ' AND OLD.parent_id IS NOT NEW.parent_id')} END",
     f"CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks BEGIN "
-    f"{_sqlite_mark('OLD.plan_id', 'OLD.owner_unit_id')} {_sqlite_mark_parent('OLD.parent_id')} END",
+    f"{_sqlite_mark('OLD.id')} {_sqlite_mark('OLD.parent_id')} END",
     *[
         f"CREATE TRIGGER progress_phases_{name} AFTER {event} ON phases BEGIN "
         "INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) "
@@ -288,7 +316,7 @@ _CONTENT_SQLITE = [
 
 
 def install_dirty_triggers(connection) -> None:
-    """Create (or replace) the triggers that mark dirty owners (migration 0010)."""
+    """Create (or replace) the triggers that mark changed tasks and pairs (migrations 0010, 0011)."""
     statements = _PG_DDL if connection.dialect.name == "postgresql" else _SQLITE_DDL
     for statement in statements:
         connection.exec_driver_sql(statement)
@@ -423,29 +451,36 @@ def _set_state(**values) -> None:
     db.session.flush()
 
 
-def _take_dirty() -> int:
-    """Mark the dirty rows this fold handles (marks = -1); rows another transaction is writing
-    are left for the next fold. Returns how many were taken."""
-    d = ProgressDirty
+def _take_dirty() -> tuple[int, int]:
+    """Mark the marks this fold handles (marks = -1); rows another transaction is writing are
+    left for the next fold. Returns how many pairs and tasks were taken."""
+    d, dt = ProgressDirty, ProgressDirtyTask
     if dialect() == "postgresql":
         chosen = select(d.plan_id, d.owner_unit_id).where(d.marks > 0).with_for_update(skip_locked=True)
-        taken = db.session.execute(
+        pairs = db.session.execute(
             update(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).values(marks=-1)
             .execution_options(synchronize_session=False))
+        chosen_tasks = select(dt.task_id).where(dt.marks > 0).with_for_update(skip_locked=True)
+        tasks = db.session.execute(update(dt).where(dt.task_id.in_(chosen_tasks)).values(marks=-1)
+                                   .execution_options(synchronize_session=False))
     else:
-        taken = db.session.execute(update(d).where(d.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
-    return taken.rowcount or 0
+        pairs = db.session.execute(update(d).where(d.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
+        tasks = db.session.execute(update(dt).where(dt.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
+    return pairs.rowcount or 0, tasks.rowcount or 0
 
 
 def rebuild(today: date) -> dict:
     """Recompute the whole summary as of `today` (in the caller's transaction)."""
     _lock()
-    d = ProgressDirty
-    if dialect() == "postgresql":
+    d, dt = ProgressDirty, ProgressDirtyTask
+    if dialect() == "postgresql":  # marks of transactions still writing stay for the next fold
         chosen = select(d.plan_id, d.owner_unit_id).with_for_update(skip_locked=True)
         db.session.execute(delete(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).execution_options(synchronize_session=False))
+        chosen_tasks = select(dt.task_id).with_for_update(skip_locked=True)
+        db.session.execute(delete(dt).where(dt.task_id.in_(chosen_tasks)).execution_options(synchronize_session=False))
     else:
         db.session.execute(delete(d))
+        db.session.execute(delete(dt))
     for model in (ProgressItem, ProgressRollup, ProgressDaily):
         db.session.execute(delete(model))
     db.session.execute(_items_from_tasks(true()))
@@ -456,30 +491,39 @@ def rebuild(today: date) -> dict:
 
 
 def fold(today: date) -> int:
-    """Move the dirty owners into the summary (in the caller's transaction); returns how many
-    (plan, owner) pairs were folded. A summary not as of `today` is rebuilt instead."""
+    """Move the marked tasks and pairs into the summary (in the caller's transaction); returns
+    how many marks were folded. A summary not as of `today` is rebuilt instead."""
     if summary_as_of() != today:
         rebuild(today)
         return -1
     _lock()
-    if not _take_dirty():
+    pairs, tasks = _take_dirty()
+    if not (pairs or tasks):
         return 0
-    d = ProgressDirty
     i = ProgressItem
-    taken_items = exists().where(d.marks == -1, d.plan_id == i.plan_id, d.owner_unit_id == i.owner_unit_id)
-    owners = select(d.owner_unit_id).where(d.marks == -1)
-    _apply(-1, today, taken_items, owners)
-    db.session.execute(delete(i).where(taken_items).execution_options(synchronize_session=False))
-    for clause in dirty_tasks(taken=True):
+    kinds = {"taken": True, "pairs": bool(pairs), "tasks": bool(tasks)}
+    items = dirty_clauses(ProgressItem, **kinds)  # disjoint: each item is applied once
+
+    def touched_plans() -> set:
+        return set(db.session.scalars(select(i.plan_id).where(or_(*items)).distinct()))
+
+    plans = touched_plans()
+    for clause in items:  # out with the folded figures, over the owners of these items and above
+        _apply(-1, today, clause, select(i.owner_unit_id).where(clause))
+    db.session.execute(delete(i).where(or_(*items)).execution_options(synchronize_session=False))
+    for clause in dirty_clauses(Task, **kinds):
         db.session.execute(_items_from_tasks(clause))
-    _apply(1, today, taken_items, owners)
-    plans = select(d.plan_id).where(d.marks == -1)
-    r = ProgressRollup
-    db.session.execute(delete(r).where(r.plan_id.in_(plans), r.items == 0).execution_options(synchronize_session=False))
-    daily = ProgressDaily
-    db.session.execute(delete(daily).where(daily.plan_id.in_(plans), daily.due == 0, daily.done == 0)
-                       .execution_options(synchronize_session=False))
-    count = db.session.execute(delete(d).where(d.marks == -1).execution_options(synchronize_session=False)).rowcount
+    plans |= touched_plans()
+    for clause in items:  # in with the figures as they are now
+        _apply(1, today, clause, select(i.owner_unit_id).where(clause))
+    if plans:
+        r, daily = ProgressRollup, ProgressDaily
+        db.session.execute(delete(r).where(r.plan_id.in_(plans), r.items == 0).execution_options(synchronize_session=False))
+        db.session.execute(delete(daily).where(daily.plan_id.in_(plans), daily.due == 0, daily.done == 0)
+                           .execution_options(synchronize_session=False))
+    count = 0
+    for model in (ProgressDirty, ProgressDirtyTask):
+        count += db.session.execute(delete(model).where(model.marks == -1).execution_options(synchronize_session=False)).rowcount
     _set_state(folded_at=utcnow())
     return count
 
@@ -584,11 +628,11 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
         parts.append(rollup(null(), r.unit_id == 0))
     if mode == "children" and own:
         parts.append(from_rows(ProgressItem, ProgressItem.owner_unit_id == unit.id))
-    # the owners changed since the last fold: their live figures in, their folded ones out
-    pairs = dirty_pairs()
-    if pairs:
-        parts.extend(from_rows(Task, clause) for clause in dirty_tasks(pairs=pairs))
-        parts.extend(from_rows(ProgressItem, clause, sign=-1) for clause in dirty_tasks(pairs=pairs, source=ProgressItem))
+    # what changed since the last fold: the live figures in, the folded ones out
+    marks = dirty_marks()
+    if marks:
+        parts.extend(from_rows(Task, clause) for clause in dirty_clauses(Task, marks=marks))
+        parts.extend(from_rows(ProgressItem, clause, sign=-1) for clause in dirty_clauses(ProgressItem, marks=marks))
     union = parts[0].union_all(*parts[1:]).subquery()
     statement = (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
                  .group_by(union.c.row_id, union.c.key))
@@ -597,7 +641,8 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
 
 def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since: Optional[date] = None) -> Optional[list]:
     """(phase id, day, due, done) of every work item (unit None) or of a top-level unit's, from
-    the summary plus the dirty owners' correction; None when the summary cannot answer."""
+    the summary plus the correction for what changed since the fold; None when the summary
+    cannot answer."""
     if not ready(today) or (unit is not None and unit.parent_id is not None):
         return None
     daily = ProgressDaily
@@ -609,9 +654,9 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
     if since is not None:
         rows = rows.where(daily.day >= since)
     parts = [rows]
-    pairs = dirty_pairs()
-    corrections = [(Task, 1, c) for c in dirty_tasks(pairs=pairs)] + \
-        [(ProgressItem, -1, c) for c in dirty_tasks(pairs=pairs, source=ProgressItem)] if pairs else []
+    marks = dirty_marks()
+    corrections = [(Task, 1, c) for c in dirty_clauses(Task, marks=marks)] + \
+        [(ProgressItem, -1, c) for c in dirty_clauses(ProgressItem, marks=marks)] if marks else []
     for source, sign, dirty in corrections:
         if source is Task:
             base = [work_item(), dirty]
