@@ -35,7 +35,7 @@ def _plan_or_404(key: str) -> Plan:
     return plan
 
 
-def _trail_key(unit: OrgUnit):
+def _trail_key():
     """What the breadcrumb depends on besides the unit: how far up the user may see."""
     return None if current_user.sees_everything else current_user.unit_id
 
@@ -54,7 +54,7 @@ def matrix(key: str):
         risks = unit_phase_risks(plan, unit, today, cells=result.cells) if by == "phases" else {}
         return dict(m=result, trail=unit_trail(unit), by=by, risks=risks, labels=cell_labels())
 
-    return cached_page("progress/matrix.html", ("matrix", plan.id, unit.id, by, _trail_key(unit)), today, context, block=block)
+    return cached_page("progress/matrix.html", ("matrix", plan.id, unit.id, by, _trail_key()), today, context, block=block)
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")
@@ -127,7 +127,7 @@ def ranking():
         return dict(ranked=service.ranking(unit, today, plan), unit=unit, plan=plan,
                     plans=db.session.scalars(select(Plan).order_by(Plan.key)).all(), trail=unit_trail(unit))
 
-    return cached_page("progress/ranking.html", ("ranking", unit.id, plan.id if plan else None, _trail_key(unit)), today,
+    return cached_page("progress/ranking.html", ("ranking", unit.id, plan.id if plan else None, _trail_key()), today,
                        context)
 
 
@@ -160,7 +160,7 @@ def leadership():
         return dict(s=summary, unit=unit, today=today, trail=unit_trail(unit),
                     risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], today))
 
-    return cached_page("progress/leadership.html", ("leadership", unit.id, _trail_key(unit)), today, context)
+    return cached_page("progress/leadership.html", ("leadership", unit.id, _trail_key()), today, context)
 
 
 @bp.route("/tasks/export.<fmt>")
