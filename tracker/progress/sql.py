@@ -1,9 +1,8 @@
 """Small dialect helpers for the progress aggregates (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-from datetime import date
-
-from sqlalchemy import Integer, cast, func, literal
+from sqlalchemy import Date, Integer, cast, func, literal
+from sqlalchemy.sql.elements import ClauseElement
 
 from tracker.extensions import db
 
@@ -20,8 +19,9 @@ def first_path_id(path_column):
     return cast(func.substr(rest, 1, func.instr(rest, "/") - 1), Integer)
 
 
-def days_after(today: date, date_column):
-    """today - date_column in days, as an integer expression."""
+def days_after(today, date_column):
+    """today (a date, or a Date bind parameter) - date_column in days, as an integer expression."""
+    day = today if isinstance(today, ClauseElement) else literal(today, Date)
     if dialect() == "postgresql":
-        return literal(today) - date_column
-    return cast(func.julianday(literal(today.isoformat())) - func.julianday(date_column), Integer)
+        return day - date_column
+    return cast(func.julianday(day) - func.julianday(date_column), Integer)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import Integer, and_, case, cast, delete, exists, func, insert, literal, null, or_, select, text, true, tuple_, update
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, delete, exists, func, insert, literal, null, or_, select, text, true, tuple_, update
 from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
@@ -42,11 +42,13 @@ FIGURE_FIELDS = INT_FIELDS + FLOAT_FIELDS
 
 # -- building blocks ---------------------------------------------------------------------------------
 
-def figure_columns(t, today: date) -> list:
-    """The figures of the rows of `t` (tasks or progress_items) as of `today`, in FIGURE_FIELDS order."""
+def figure_columns(t, today, since=None) -> list:
+    """The figures of the rows of `t` (tasks or progress_items) as of `today`, in FIGURE_FIELDS
+    order; `today` a date, or a Date bind parameter with `since` (RECENT_DAYS before) another."""
     overdue = and_(t.status.in_(OVERDUE_STATUSES), t.due_on < today)
     accepted = t.status == ACCEPTED
-    since = today - timedelta(days=RECENT_DAYS)
+    if since is None:
+        since = today - timedelta(days=RECENT_DAYS)
     return [
         func.count().label("items"),
         func.sum(case((accepted, 1), else_=0)).label("done"),
@@ -75,9 +77,11 @@ def effective_phase(t=Task):
     return func.coalesce(t.phase_id, by_date, 0)
 
 
-def child_of(unit: OrgUnit, path_column):
-    """For a path under `unit`: the id of the unit directly under `unit` on that path."""
-    rest = func.substr(path_column, len(unit.path) + 1)
+def child_of(unit, path_column):
+    """For a path under `unit`: the id of the unit directly under `unit` on that path. `unit` an
+    OrgUnit, or a bind parameter holding where the rest of the path starts (len(path) + 1)."""
+    start = len(unit.path) + 1 if isinstance(unit, OrgUnit) else unit
+    rest = func.substr(path_column, start)
     find = func.strpos if dialect() == "postgresql" else func.instr
     return cast(func.substr(rest, 1, find(rest, "/") - 1), Integer)
 
@@ -123,25 +127,40 @@ def _pair_clauses(source, taken: bool, pairs: Optional[list]) -> list:
     owner = source.owner_unit_id
     unowned = owner.is_(None) if source is Task else owner == 0
     pair = exists().where(state, d.plan_id == source.plan_id, d.owner_unit_id == owner)
-    if pairs is not None:
-        owners = sorted({o for _p, o in pairs if o})
-        plans = sorted({p for p, o in pairs if not o})
+    if pairs is not None:  # named by value, through bind parameters (see dirty_params)
         clauses = []
-        if owners:
-            clauses.append(and_(owner.in_(owners), pair))
-        if plans:
-            clauses.append(and_(source.plan_id.in_(plans), unowned))
+        if any(o for _p, o in pairs):
+            clauses.append(and_(owner.in_(bindparam("dirty_owners", expanding=True)), pair))
+        if any(not o for _p, o in pairs):
+            clauses.append(and_(source.plan_id.in_(bindparam("dirty_plans", expanding=True)), unowned))
         return clauses
     owners = select(d.owner_unit_id).where(state, d.owner_unit_id != 0)
     unowned_plans = select(d.plan_id).where(state, d.owner_unit_id == 0)
     return [and_(owner.in_(owners), pair), and_(source.plan_id.in_(unowned_plans), unowned)]
 
 
+def dirty_params(marks: Optional[DirtyMarks]) -> dict:
+    """The values of the bind parameters of dirty_clauses(marks=marks)."""
+    if not marks or not marks.listed:
+        return {}
+    return {"dirty_owners": sorted({o for _p, o in marks.pairs if o}),
+            "dirty_plans": sorted({p for p, o in marks.pairs if not o}),
+            "dirty_tasks": marks.tasks}
+
+
+def marks_shape(marks: Optional[DirtyMarks]) -> Optional[tuple]:
+    """What of dirty_clauses(marks=marks) depends on the marks, besides the bound values."""
+    if not marks:
+        return None
+    return (marks.listed, any(o for _p, o in marks.pairs), any(not o for _p, o in marks.pairs), bool(marks.tasks))
+
+
 def dirty_clauses(source=Task, taken: bool = False, marks: Optional[DirtyMarks] = None,
                   pairs: bool = True, tasks: bool = True) -> list:
     """Disjoint clauses selecting the rows of `source` (tasks or progress_items) that changed
     since the last fold: those of the marked pairs, then the marked tasks outside them. Marks
-    taken by this fold (`taken`), or all; with `marks` (read by the caller) named by value;
+    taken by this fold (`taken`), or all; with `marks` (read by the caller) named by value
+    (bind parameters: execute with dirty_params(marks));
     `pairs`/`tasks` False leaves a kind out (the fold knows when it took none)."""
     if marks is not None:
         pairs, tasks = bool(marks.pairs), bool(marks.tasks)
@@ -151,7 +170,7 @@ def dirty_clauses(source=Task, taken: bool = False, marks: Optional[DirtyMarks] 
         dt, d = ProgressDirtyTask, ProgressDirty
         column = source.id if source is Task else source.task_id
         state = dt.marks == -1 if taken else true()
-        clause = column.in_(marks.tasks) if listed else column.in_(select(dt.task_id).where(state))
+        clause = column.in_(bindparam("dirty_tasks", expanding=True)) if listed else column.in_(select(dt.task_id).where(state))
         if pairs:  # a task of a marked pair is counted with its pair
             owner = func.coalesce(source.owner_unit_id, 0) if source is Task else source.owner_unit_id
             pair_state = d.marks == -1 if taken else true()
@@ -394,9 +413,12 @@ def _upsert(model, keys: list[str], columns: list[str], source):
         index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in columns})
 
 
-def _apply(sign: int, today: date, items_where, owners=None) -> None:
+def _apply(sign: int, today: date, items_where, owners=None, by_unit: bool = False) -> None:
     """Add (sign=1) or subtract (sign=-1) the figures of the progress_items matching
-    `items_where` to the roll-up of their owners and every unit above, and to the daily counts."""
+    `items_where` to the roll-up of their owners and every unit above, and to the daily counts.
+    `by_unit` (a rebuild into an empty roll-up): the rows are written in unit order, so that a
+    page reading the rows of some units finds them together (the planner then walks the units'
+    index rather than scanning the roll-up)."""
     i = ProgressItem
     figures = figure_columns(i, today)
     ancestry = _ancestors(owners)
@@ -407,6 +429,8 @@ def _apply(sign: int, today: date, items_where, owners=None) -> None:
         .where(items_where, i.owner_unit_id != 0)
         .group_by(i.plan_id, ancestry.c.ancestor_id, i.section_id, i.phase_id)
     )
+    if by_unit:
+        owned = owned.order_by(ancestry.c.ancestor_id)
     unowned = (
         select(i.plan_id, literal(0), i.section_id, i.phase_id, *[f * sign for f in figures])
         .where(items_where, i.owner_unit_id == 0)
@@ -484,7 +508,7 @@ def rebuild(today: date) -> dict:
     for model in (ProgressItem, ProgressRollup, ProgressDaily):
         db.session.execute(delete(model))
     db.session.execute(_items_from_tasks(true()))
-    _apply(1, today, true())
+    _apply(1, today, true(), by_unit=True)
     _set_state(as_of=today, built_at=utcnow(), folded_at=utcnow())
     return {"items": db.session.scalar(select(func.count()).select_from(ProgressItem)),
             "rollup": db.session.scalar(select(func.count()).select_from(ProgressRollup))}
@@ -558,6 +582,17 @@ def _grouping(*columns) -> list:
     return [c for c in columns if not isinstance(c, (BindParameter, Null))]
 
 
+# The bind parameters of the figures statements, whose values figures_by passes at each call.
+UNIT_ID = bindparam("unit_id", type_=Integer)
+UNIT_LIKE = bindparam("unit_like", type_=String)  # the unit's path followed by %
+REST_FROM = bindparam("rest_from", type_=Integer)  # where a path under the unit continues
+PLAN_ID = bindparam("plan_id", type_=Integer)
+TODAY = bindparam("today", type_=Date)
+SINCE = bindparam("since", type_=Date)  # RECENT_DAYS before today
+
+_statements: dict = {}  # (dialect, shape) -> statement, built once: the build costs more than the run
+
+
 def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: date, plan_id: Optional[int] = None,
                live: bool = False, scope=None, own: bool = True) -> list:
     """Rows (row unit id, key, *FIGURE_FIELDS) of the work items
@@ -569,21 +604,41 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
 
     split by key: "section" (root task id), "phase" (effective phase, 0 = none), "plan" or None.
     From the summary when it is as of today (one statement), else from the tasks (one statement);
-    `scope` (a WHERE clause on tasks) forces the tasks.
+    `scope` (a WHERE clause on tasks) forces the tasks. The statement is built once per shape,
+    with bind parameters for the unit, plan, day and marks.
     """
     use_summary = not live and scope is None and ready(today)
+    marks = dirty_marks() if use_summary else None
+    shape = (dialect(), mode, key, plan_id is not None, own, use_summary, marks_shape(marks))
+    if scope is not None:
+        statement = _figures_statement(*shape[1:], marks=marks, scope=scope)
+    else:
+        statement = _statements.get(shape)
+        if statement is None:
+            statement = _statements.setdefault(shape, _figures_statement(*shape[1:], marks=marks))
+    params = {"today": today, "since": today - timedelta(days=RECENT_DAYS), **dirty_params(marks)}
+    if unit is not None:
+        params.update(unit_id=unit.id, unit_like=f"{unit.path}%", rest_from=len(unit.path) + 1)
+    if plan_id is not None:
+        params["plan_id"] = plan_id
+    return [tuple(r) for r in db.session.execute(statement, params)]
+
+
+def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool, use_summary: bool, _marks_shape,
+                       marks: Optional[DirtyMarks] = None, scope=None):
+    """The statement of figures_by for one shape (see there), with bind parameters."""
     parts = []
     owner = aliased(OrgUnit)
 
     def row_for(o):
         if mode == "children":
-            return case((o.id == unit.id, null()), else_=child_of(unit, o.path))
-        return literal(unit.id) if mode == "self" else null()
+            return case((o.id == UNIT_ID, null()), else_=child_of(REST_FROM, o.path))
+        return UNIT_ID if mode == "self" else null()
 
     def within(o):
         if mode == "all":
             return true()
-        return o.path.like(f"{unit.path}%")
+        return o.path.like(UNIT_LIKE)
 
     def from_rows(source, extra, sign: int = 1):
         """Figures grouped by row and key from the tasks (work items only) or from progress_items."""
@@ -594,18 +649,18 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
             key_column = _key(source, key)
             conditions = [extra]
         row = row_for(owner)
-        query = (select(row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(source, today)])
+        query = (select(row.label("row_id"), key_column.label("key"),
+                        *[f * sign for f in figure_columns(source, TODAY, SINCE)])
                  .select_from(source))
         joined = owner.id == source.owner_unit_id
         query = query.outerjoin(owner, joined) if mode == "all" else query.join(owner, joined)
         query = query.where(within(owner), *conditions)
-        if plan_id is not None:
-            query = query.where(source.plan_id == plan_id)
+        if with_plan:
+            query = query.where(source.plan_id == PLAN_ID)
         return query.group_by(*_grouping(row, key_column))
 
     if not use_summary:
-        statement = from_rows(Task, scope if scope is not None else true())
-        return [tuple(r) for r in db.session.execute(statement)]
+        return from_rows(Task, scope if scope is not None else true())
 
     r = ProgressRollup
     units = aliased(OrgUnit)
@@ -617,44 +672,60 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
         if units_where is not None:  # joined, so that the planner walks the units' index, then the roll-up's
             query = query.join(units, and_(units.id == r.unit_id, units_where))
         query = query.where(*conditions)
-        return query.where(r.plan_id == plan_id) if plan_id is not None else query
+        return query.where(r.plan_id == PLAN_ID) if with_plan else query
 
     if mode == "children":
-        parts.append(rollup(r.unit_id, units_where=units.parent_id == unit.id))
+        parts.append(rollup(r.unit_id, units_where=units.parent_id == UNIT_ID))
     elif mode == "self":
-        parts.append(rollup(r.unit_id, r.unit_id == unit.id))
+        parts.append(rollup(r.unit_id, r.unit_id == UNIT_ID))
     else:
         parts.append(rollup(null(), units_where=units.parent_id.is_(None)))
         parts.append(rollup(null(), r.unit_id == 0))
     if mode == "children" and own:
-        parts.append(from_rows(ProgressItem, ProgressItem.owner_unit_id == unit.id))
+        parts.append(from_rows(ProgressItem, ProgressItem.owner_unit_id == UNIT_ID))
     # what changed since the last fold: the live figures in, the folded ones out
-    marks = dirty_marks()
     if marks:
         parts.extend(from_rows(Task, clause) for clause in dirty_clauses(Task, marks=marks))
         parts.extend(from_rows(ProgressItem, clause, sign=-1) for clause in dirty_clauses(ProgressItem, marks=marks))
     union = parts[0].union_all(*parts[1:]).subquery()
-    statement = (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
-                 .group_by(union.c.row_id, union.c.key))
-    return [tuple(r) for r in db.session.execute(statement)]
+    return (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
+            .group_by(union.c.row_id, union.c.key))
+
+
+FROM_DAY = bindparam("from_day", type_=Date)
 
 
 def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since: Optional[date] = None) -> Optional[list]:
     """(phase id, day, due, done) of every work item (unit None) or of a top-level unit's, from
     the summary plus the correction for what changed since the fold; None when the summary
-    cannot answer."""
+    cannot answer. The statement is built once per shape, like figures_by's."""
     if not ready(today) or (unit is not None and unit.parent_id is not None):
         return None
+    marks = dirty_marks()
+    shape = ("daily", dialect(), plan_id is not None, unit is not None, since is not None, marks_shape(marks))
+    statement = _statements.get(shape)
+    if statement is None:
+        statement = _statements.setdefault(shape, _daily_statement(*shape[2:5], marks))
+    params = dirty_params(marks)
+    if plan_id is not None:
+        params["plan_id"] = plan_id
+    if unit is not None:
+        params.update(unit_id=unit.id, unit_like=f"{unit.path}%")
+    if since is not None:
+        params["from_day"] = since
+    return [tuple(r) for r in db.session.execute(statement, params)]
+
+
+def _daily_statement(with_plan: bool, with_unit: bool, with_since: bool, marks: Optional[DirtyMarks]):
     daily = ProgressDaily
     rows = select(daily.phase_id.label("phase_id"), daily.day.label("day"), daily.due.label("due"), daily.done.label("done"))
-    if plan_id is not None:
-        rows = rows.where(daily.plan_id == plan_id)
-    if unit is not None:
-        rows = rows.where(daily.unit_id == unit.id)
-    if since is not None:
-        rows = rows.where(daily.day >= since)
+    if with_plan:
+        rows = rows.where(daily.plan_id == PLAN_ID)
+    if with_unit:
+        rows = rows.where(daily.unit_id == UNIT_ID)
+    if with_since:
+        rows = rows.where(daily.day >= FROM_DAY)
     parts = [rows]
-    marks = dirty_marks()
     corrections = [(Task, 1, c) for c in dirty_clauses(Task, marks=marks)] + \
         [(ProgressItem, -1, c) for c in dirty_clauses(ProgressItem, marks=marks)] if marks else []
     for source, sign, dirty in corrections:
@@ -665,18 +736,17 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
             base = [dirty]
             phase = ProgressItem.phase_id
         owner = aliased(OrgUnit)
-        if plan_id is not None:
-            base.append(source.plan_id == plan_id)
-        if unit is not None:
-            base.append(owner.path.like(f"{unit.path}%"))
+        if with_plan:
+            base.append(source.plan_id == PLAN_ID)
+        if with_unit:
+            base.append(owner.path.like(UNIT_LIKE))
         for day_column, due, done, extra in ((source.due_on, 1, 0, source.due_on.is_not(None)),
                                              (source.completed_on, 0, 1, and_(source.status == ACCEPTED, source.completed_on.is_not(None)))):
             part = (select(phase, day_column, literal(due * sign), literal(done * sign)).select_from(source)
                     .outerjoin(owner, owner.id == source.owner_unit_id).where(*base, extra))
-            if since is not None:
-                part = part.where(day_column >= since)
+            if with_since:
+                part = part.where(day_column >= FROM_DAY)
             parts.append(part)
     union = parts[0].union_all(*parts[1:]).subquery()
-    statement = (select(union.c.phase_id, union.c.day, func.sum(union.c.due), func.sum(union.c.done))
-                 .group_by(union.c.phase_id, union.c.day))
-    return [tuple(r) for r in db.session.execute(statement)]
+    return (select(union.c.phase_id, union.c.day, func.sum(union.c.due), func.sum(union.c.done))
+            .group_by(union.c.phase_id, union.c.day))
