@@ -131,3 +131,13 @@ def test_progress_figures_take_a_fixed_number_of_statements(plan_tree, make_task
         unit_matrix(plan, unit("NHC"), "sections", TODAY)
         ranking(unit("NHC"), TODAY, plan)
     assert small() == large()
+
+
+def test_adding_figures_adds_every_field():
+    from tracker.progress.service import Figures
+    from tracker.progress.summary import FIGURE_FIELDS
+
+    total = Figures()
+    total.add(Figures(*range(1, len(FIGURE_FIELDS) + 1)))
+    total.add(Figures(*range(1, len(FIGURE_FIELDS) + 1)))
+    assert [getattr(total, name) for name in FIGURE_FIELDS] == [2 * i for i in range(1, len(FIGURE_FIELDS) + 1)]

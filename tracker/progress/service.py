@@ -10,8 +10,10 @@ headings and cascade templates take their figures from the work items under them
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import accumulate
 from typing import Optional
 
 from sqlalchemy import and_, func, literal, select
@@ -51,8 +53,17 @@ class Figures:
         return self.items - self.done
 
     def add(self, other: "Figures") -> None:
-        for name in FIGURE_FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # spelt out: the matrix adds some thousands of these per page
+        self.items += other.items
+        self.done += other.done
+        self.on_time += other.on_time
+        self.late += other.late
+        self.overdue += other.overdue
+        self.due_so_far += other.due_so_far
+        self.overdue_days += other.overdue_days
+        self.done_recent += other.done_recent
+        self.weight += other.weight
+        self.weighted += other.weighted
 
 
 def _figures(row, offset: int = 0) -> Figures:
@@ -173,17 +184,29 @@ def _burnups(plan: Plan, scope, summaries: list[PhaseSummary], today: date, live
         phase = summary.phase
         if not (phase.start_on and phase.end_on):
             continue
-        dues = sorted((d, n) for pid, d, n, _done in daily if pid == phase.id and n)
-        dones = sorted((d, n) for pid, d, _due, n in daily if pid == phase.id and n)
+        dues = _running_total(sorted((d, n) for pid, d, n, _done in daily if pid == phase.id and n))
+        dones = _running_total(sorted((d, n) for pid, d, _due, n in daily if pid == phase.id and n))
         weeks = []
         end = phase.start_on + timedelta(days=6)
         while True:
             week_end = min(end, phase.end_on)
-            weeks.append((week_end, sum(n for d, n in dues if d <= week_end), sum(n for d, n in dones if d <= week_end)))
+            weeks.append((week_end, dues(week_end), dones(week_end)))
             if week_end >= phase.end_on or len(weeks) > 160:
                 break
             end += timedelta(days=7)
         summary.burnup = weeks
+
+
+def _running_total(counts: list[tuple[date, int]]):
+    """For (day, n) sorted by day: a function giving the sum of n up to and including a day."""
+    days = [d for d, _n in counts]
+    totals = list(accumulate(n for _d, n in counts))
+
+    def up_to(day: date) -> int:
+        index = bisect_right(days, day)
+        return totals[index - 1] if index else 0
+
+    return up_to
 
 
 # -- ranking and the leadership summary ------------------------------------------------------------
