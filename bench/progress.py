@@ -7,7 +7,8 @@ Builds a scratch database (unit catalogue + `flask demo generate --scale nationa
 ~1,000,000 tasks), rebuilds the progress summary (timed) and folds one change into it (timed),
 then for each progress page prints:
 - its server time in process (median): served from the page cache (the version unchanged) and
-  rendered (a new version), with the statements of each;
+  rendered (a new version: neither this worker's memory nor the workers' shared folder has it),
+  with the statements of each;
 - the page's own aggregates over the summary, re-run alone, and the bare aggregates over the
   tasks computing the same numbers, re-run alone; the ratios of server time to each (target
   <= 2); and the whole page computed from the tasks instead of the summary;
@@ -116,13 +117,14 @@ def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
     from tracker.extensions import db
     from tracker.models import User
     from tracker.progress import summary
-    from tracker.progress.pages import page_store
+    from tracker.progress.pages import page_store, shared_pages
 
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False)
+    folder = Path(f"/tmp/bench-pages-{uuid.uuid4().hex[:6]}")
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False, PROGRESS_CACHE_DIR=str(folder))
     with app.app_context():
         leader_id = db.session.query(User.id).filter_by(username="bench-leader").scalar()
         engine = db.engine
-        store = page_store()
+        store, shared = page_store(), shared_pages()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = str(leader_id)
@@ -134,8 +136,9 @@ def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
         def capture(conn, cursor, statement, parameters, context, executemany):
             captured.append((statement, parameters))
 
-        if miss:
+        if miss:  # neither this worker nor another has the page
             store.clear()
+            shared.clear()
         event.listen(engine, "before_cursor_execute", capture)
         try:
             started = time.perf_counter()
@@ -166,6 +169,7 @@ def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
                         "tasks_sql_ms": tasks_sql * 1000, "tasks_ms": tasks_s * 1000})
     with app.app_context():
         db.engine.dispose()
+    shared.clear()
     return results
 
 

@@ -51,6 +51,7 @@ def app(database_url, tmp_path_factory):
         TestConfig,
         SQLALCHEMY_DATABASE_URI=database_url,
         UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
+        PROGRESS_CACHE_DIR=str(tmp_path_factory.mktemp("page-cache")),
     )
 
     def fresh_request_globals():
@@ -94,9 +95,12 @@ def db_session(app):
 @pytest.fixture(autouse=True)
 def fresh_page_store(app):
     """Each test's rolled-back data is another database: no rendered page carries over."""
+    from tracker.progress.pages import SharedPages
+
     store = app.extensions.get("progress_pages")
     if store is not None:
         store.clear()
+    SharedPages(Path(app.config["PROGRESS_CACHE_DIR"])).clear()
     yield
 
 

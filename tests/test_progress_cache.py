@@ -13,7 +13,7 @@ from test_progress import TODAY, plan_tree  # noqa: F401  (the hand-built plan)
 from tracker.extensions import db
 from tracker.models import Escalation, OrgUnit, Phase, Plan, Task
 from tracker.progress import pages
-from tracker.progress.pages import PageStore, page_store, page_version
+from tracker.progress.pages import PageStore, SharedPages, page_store, page_version
 from tracker.progress.summary import fold, rebuild
 
 HX = {"HX-Request": "true"}
@@ -260,3 +260,63 @@ def test_the_version_is_read_before_the_figures(client, summary, leader, monkeyp
     first_aggregate = next(i for i, s in enumerate(statements.sql) if "GROUP BY" in s.upper())
     assert calls == ["version"] and first_version < first_aggregate
     assert re.search(r"progress_dirty", statements.sql[first_version])
+
+
+# -- the folder shared by the workers of a machine ---------------------------------------------------
+
+def test_another_worker_takes_the_page_from_the_shared_folder(app, client, summary, leader):
+    rendered = client.get("/progress/progress-plan")
+    page_store().clear()  # what a second worker, which has not rendered it, has in memory
+    with count_queries() as other:
+        again = client.get("/progress/progress-plan")
+    assert content(again) == content(rendered) and aggregates(other) == []
+    _accept_shanghai(summary)
+    db.session.commit()
+    page_store().clear()
+    with count_queries() as after_change:
+        changed = client.get("/progress/progress-plan")
+    assert aggregates(after_change) and 'data-completion="50.0"' in content(changed)
+
+
+def test_a_page_is_rendered_once_while_the_other_workers_wait(tmp_path):
+    import threading
+    import time
+
+    shared = SharedPages(tmp_path)
+    builds = []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.2)
+        return ("<title>", "<p>页面</p>")
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(shared.fetch(("page", 1), ("v", 1), build))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds == [1] and results == [("<title>", "<p>页面</p>")] * 3
+
+
+def test_the_shared_folder_serves_only_the_version_asked_for_and_is_swept(tmp_path):
+    import os
+    import time
+
+    shared = SharedPages(tmp_path)
+    shared.write(("page", 1), ("v", 1), ("标题", b"\x00xlsx bytes"))
+    assert shared.read(("page", 1), ("v", 1)) == ("标题", b"\x00xlsx bytes")
+    assert shared.read(("page", 1), ("v", 2)) is None and shared.read(("page", 2), ("v", 1)) is None
+    assert shared.fetch(("page", 1), ("v", 2), lambda: ("新",)) == ("新",)  # replaces the older version
+    assert shared.read(("page", 1), ("v", 1)) is None
+    old = time.time() - 2 * 86400
+    for path in tmp_path.glob("*/*"):
+        os.utime(path, (old, old))
+    assert shared.sweep(older_than=86400) >= 1 and shared.read(("page", 1), ("v", 2)) is None
+
+
+def test_an_unusable_shared_folder_costs_a_render_not_a_page(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    shared = SharedPages(blocker / "pages")
+    assert shared.fetch(("page", 1), ("v", 1), lambda: ("rendered",)) == ("rendered",)

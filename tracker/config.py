@@ -61,6 +61,8 @@ class Config:
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
     # rendered progress pages kept per worker, by version (tracker/progress/pages.py); 0: off
     PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
+    # ... and shared by the workers of the machine through this folder; empty: not shared
+    PROGRESS_CACHE_DIR = os.environ.get("PROGRESS_CACHE_DIR", str(INSTANCE_DIR / "page-cache"))
     # Escalation and notifications
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")  # for links in mail and webhook
     ESCALATION_HOUR = int(os.environ.get("ESCALATION_HOUR", "7"))  # daily run, Asia/Shanghai
@@ -85,6 +87,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    PROGRESS_CACHE_DIR = ""  # the suite's app sets a folder of its own (tests/conftest.py)
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite://")

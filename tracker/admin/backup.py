@@ -128,4 +128,19 @@ def restore(directory: Path) -> BackupReport:
     saved = directory / "uploads"
     if saved.exists():
         shutil.copytree(saved, Path(current_app.config["UPLOAD_DIR"]), dirs_exist_ok=True)
+    _set_progress_summary_aside()
     return BackupReport(directory, dialect, _row_counts(), manifest.get("files", 0))
+
+
+def _set_progress_summary_aside() -> None:
+    """The restored data is another history than the one running web workers cached progress
+    pages of: the summary is set aside (the pages read the tasks, uncached) until the scheduler
+    rebuilds it, with a new fold time, so that no version of the restored history meets one
+    of the old (tracker/progress/pages.py)."""
+    from sqlalchemy import inspect, update
+
+    from tracker.models import ProgressState
+
+    if inspect(db.engine).has_table("progress_state"):
+        db.session.execute(update(ProgressState).values(as_of=None))
+        db.session.commit()

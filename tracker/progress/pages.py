@@ -5,7 +5,9 @@ function of the summary's figures, of what it shows besides them (units, plans, 
 headings, escalations), of the day and of the language. The version of the first two is read in
 one statement:
 
-- `progress_state`: `as_of` and `generation` (raised by every fold and rebuild);
+- `progress_state`: `as_of`, `generation` (raised by every fold and rebuild) and `folded_at`
+  (the time of the last fold or rebuild: after a restore, which sets the summary aside until
+  it is rebuilt, the restored history's versions never meet the old one's);
 - `progress_dirty_tasks` and `progress_dirty`: how many tasks and (plan, owner) pairs are
   marked and the sum of their marks; every write that can change a figure raises a mark
   (database triggers), and only a fold or a rebuild, which raise the generation, lowers them;
@@ -19,13 +21,25 @@ renders again). Pages are cached only while the summary is as of today; otherwis
 the tasks and are rendered each time. Pages that depend on the user's own scope (a scoped
 user's phases page) are not cached.
 
-The store is per process (each gunicorn worker renders a version once), least recently used
-first out, bounded in bytes (PROGRESS_CACHE_MB; 0 turns it off).
+Two stores: each process keeps what it rendered or read in memory (least recently used first
+out, bounded in bytes: PROGRESS_CACHE_MB; 0 turns caching off); the workers of one machine
+share a folder (PROGRESS_CACHE_DIR) with one file per page holding the version it was
+rendered for, and a lock per page, so that a version is rendered once, by one worker, while
+the others wait for it rather than render it again. The scheduler's progress job, when it
+rebuilds the summary for a new day, removes the files of earlier days.
 """
 from __future__ import annotations
 
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import shutil
 import threading
+import time
 from collections import OrderedDict
+from pathlib import Path
 from datetime import date
 from typing import Callable, Hashable, Optional
 
@@ -94,6 +108,85 @@ def page_store() -> Optional[PageStore]:
     return store
 
 
+class SharedPages:
+    """Rendered pages in a folder shared by the workers of one machine: a file per page (its key
+    hashed), holding the version it was rendered for, replaced atomically; a lock file per page."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, key: Hashable) -> Path:
+        digest = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
+        return self.folder / digest[:2] / digest
+
+    def read(self, key: Hashable, version: Hashable) -> Optional[tuple]:
+        try:
+            with open(self._path(key), encoding="utf-8") as handle:
+                stored = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if stored.get("version") != repr(version):
+            return None
+        return tuple(base64.b64decode(v["b"]) if "b" in v else v["s"] for v in stored["parts"])
+
+    def write(self, key: Hashable, version: Hashable, parts: tuple) -> None:
+        path = self._path(key)
+        stored = {"version": repr(version),
+                  "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts]}
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(stored, handle, ensure_ascii=False)
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk costs a render, never a page
+
+    def fetch(self, key: Hashable, version: Hashable, build: Callable[[], tuple]) -> tuple:
+        """The parts stored for `key` at `version`, or built by this worker while the others
+        that want the same page wait for it (a lock on the page's lock file)."""
+        found = self.read(key, version)
+        if found is not None:
+            return found
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(path.with_name(path.name + ".lock"), "a")
+        except OSError:
+            return build()
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                found = self.read(key, version)  # rendered by another worker while this one waited
+                if found is None:
+                    found = build()
+                    self.write(key, version, found)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return found
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def sweep(self, older_than: float) -> int:
+        """Remove the files not written for `older_than` seconds; returns how many."""
+        removed = 0
+        limit = time.time() - older_than
+        for path in self.folder.glob("*/*"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+
+def shared_pages() -> Optional[SharedPages]:
+    folder = current_app.config.get("PROGRESS_CACHE_DIR")
+    return SharedPages(Path(folder)) if folder else None
+
+
 def page_version(today: date) -> Optional[tuple]:
     """The version of everything a progress page shows, in one statement; None when the summary
     is not as of `today` (the pages then read the tasks)."""
@@ -103,8 +196,8 @@ def page_version(today: date) -> Optional[tuple]:
     tasks, pairs = marked(ProgressDirtyTask), marked(ProgressDirty)
     content = select(func.coalesce(func.max(ProgressContent.version), 0).label("version")).subquery()
     row = db.session.execute(
-        select(ProgressState.as_of, ProgressState.generation, tasks.c.rows, tasks.c.marks, pairs.c.rows, pairs.c.marks,
-               content.c.version)
+        select(ProgressState.as_of, ProgressState.generation, ProgressState.folded_at, tasks.c.rows, tasks.c.marks,
+               pairs.c.rows, pairs.c.marks, content.c.version)
         .select_from(ProgressState).join(tasks, true()).join(pairs, true()).join(content, true())
         .where(ProgressState.id == 1)
     ).first()
@@ -113,33 +206,43 @@ def page_version(today: date) -> Optional[tuple]:
     return tuple(row)
 
 
-def _cache_key(name: Hashable, today: date) -> Optional[tuple]:
-    """(name, day, language, version), or None when nothing may be cached now."""
+def _cached(name: Hashable, today: date, build: Callable[[], tuple], size: Callable[[tuple], int]) -> Optional[tuple]:
+    """What `build()` gives for the page `name` as of `today` in the current language, from this
+    worker's store, the shared one, or built; None when nothing may be cached now (caching off,
+    or the summary not as of today)."""
+    store = page_store()
+    if store is None:
+        return None
     version = page_version(today)
     if version is None:
         return None
-    return (name, today, str(get_locale()), version)
+    key = (name, str(get_locale()))
+    versioned = (key, today, version)
+    found = store.get(versioned)
+    if found is None:
+        shared = shared_pages()
+        found = shared.fetch(key, (today, version), build) if shared is not None else build()
+        store.put(versioned, found, size(found))
+    return found
 
 
 def cached_page(template: str, name: Hashable, today: date, context: Callable[[], dict], block: str = "content",
                 cacheable: bool = True) -> Response:
     """The page `template` (or only its `block` for an HTMX request), rendered from `context()`
-    or taken from the store. `name` says which page it is (its arguments: plan, unit, ...),
-    `today` the day its figures are as of;
-    everything else that goes into the key is added here. The navigation around the cached
-    content (user, badges, CSRF tokens) is rendered for each request."""
-    store = page_store() if cacheable else None
-    key = _cache_key(name, today) if store is not None else None
-    if key is None:
-        return render(template, block=block, **context())
+    or taken from the stores. `name` says which page it is (its arguments: plan, unit, ...),
+    `today` the day its figures are as of; everything else that goes into the key is added
+    here. The navigation around the cached content (user, badges, CSRF tokens) is rendered for
+    each request."""
     fragment = wants_fragment()
     blocks = (block,) if fragment else ("title", "content")
-    key = (template, blocks) + key
-    parts = store.get(key)
-    if parts is None:
+
+    def build() -> tuple:
         values = context()
-        parts = tuple(render_block(template, part, **values) for part in blocks)
-        store.put(key, parts, sum(len(p) for p in parts) * 2)
+        return tuple(render_block(template, part, **values) for part in blocks)
+
+    parts = _cached((template, blocks, name), today, build, lambda p: 2 * sum(len(v) for v in p)) if cacheable else None
+    if parts is None:
+        return render(template, block=block, **context())
     if fragment:
         body = parts[0]
     else:
@@ -151,15 +254,9 @@ def cached_page(template: str, name: Hashable, today: date, context: Callable[[]
 
 
 def cached_file(name: Hashable, today: date, build: Callable[[], tuple[bytes, str, str]], cacheable: bool = True) -> Response:
-    """A small export (bytes, MIME type, file name) built by `build()` or taken from the store."""
-    store = page_store() if cacheable else None
-    key = _cache_key(name, today) if store is not None else None
-    found = store.get(("file",) + key) if key is not None else None
-    if found is None:
-        found = build()
-        if key is not None:
-            store.put(("file",) + key, found, len(found[0]))
-    data, mimetype, filename = found
+    """A small export (bytes, MIME type, file name) built by `build()` or taken from the stores."""
+    found = _cached(("file", name), today, build, lambda f: len(f[0])) if cacheable else None
+    data, mimetype, filename = found if found is not None else build()
     response = Response(data, mimetype=mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response

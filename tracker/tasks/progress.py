@@ -17,4 +17,10 @@ def run() -> None:
     with app.app_context():
         folded = refresh(local_today())
         if folded:
-            log.info("progress summary: %s", "rebuilt" if folded < 0 else f"folded {folded} owners")
+            log.info("progress summary: %s", "rebuilt" if folded < 0 else f"folded {folded} marks")
+        if folded < 0:  # a new day: the rendered pages of earlier days are of no use
+            from tracker.progress.pages import shared_pages
+
+            shared = shared_pages()
+            if shared is not None:
+                log.info("rendered progress pages: %d old files removed", shared.sweep(older_than=86400))
