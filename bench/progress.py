@@ -1,7 +1,7 @@
 """Benchmark: the progress pages on the national data set on PostgreSQL.
 
-    .venv/bin/python bench/progress.py [--scale national] [--clients 20] [--requests 60] [--workers 2]
-                                       [--writes 1] [--fold-every 15] [--database NAME] [--keep]
+    .venv/bin/python bench/progress.py [--scale national] [--clients 20] [--requests 150] [--workers 2]
+                                       [--writes 1] [--fold-every 5] [--database NAME] [--keep] [--load-only]
 
 Builds a scratch database (unit catalogue + `flask demo generate --scale national`: ~3,000 units,
 ~1,000,000 tasks), rebuilds the progress summary (timed) and folds one change into it (timed),
@@ -376,9 +376,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="progress pages on the national data set")
     parser.add_argument("--scale", default="national")
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=60, help="requests per client and scenario")
+    parser.add_argument("--requests", type=int, default=150, help="requests per client and scenario")
     parser.add_argument("--writes", type=float, default=1.0, help="task changes per second in the second scenario (0: none)")
-    parser.add_argument("--fold-every", type=float, default=15.0, help="seconds between folds in the second scenario")
+    parser.add_argument("--fold-every", type=float, default=5.0,
+                        help="seconds between folds in the second scenario (the scheduler: 60; each fold is a new version too)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--database", default=None, help="reuse this database (built if missing tables)")
