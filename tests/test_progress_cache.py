@@ -320,3 +320,14 @@ def test_an_unusable_shared_folder_costs_a_render_not_a_page(tmp_path):
     blocker.write_text("not a folder")
     shared = SharedPages(blocker / "pages")
     assert shared.fetch(("page", 1), ("v", 1), lambda: ("rendered",)) == ("rendered",)
+
+
+def test_a_deployment_does_not_serve_pages_of_the_code_before_it(client, summary, leader, monkeypatch):
+    """The shared folder outlives a restart: pages are filed under the hash of the app's files."""
+    assert re.fullmatch(r"[0-9a-f]{16}", pages.code_fingerprint())
+    client.get("/progress/progress-plan")
+    page_store().clear()  # the restarted workers' memory
+    monkeypatch.setattr(pages, "code_fingerprint", lambda: "the-next-release")
+    with count_queries() as after_deploy:
+        client.get("/progress/progress-plan")
+    assert aggregates(after_deploy)

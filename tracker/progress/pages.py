@@ -39,8 +39,9 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Hashable, Optional
 
 from flask import Response, current_app, make_response, render_template
@@ -182,6 +183,19 @@ class SharedPages:
         return removed
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """The app's own files (code, templates, translations), hashed once per process: the shared
+    folder outlives a deployment, and no page rendered by the code before it may be served."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".html", ".mo") and path.is_file():
+            digest.update(str(path.relative_to(root)).encode("utf-8"))
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def shared_pages() -> Optional[SharedPages]:
     folder = current_app.config.get("PROGRESS_CACHE_DIR")
     return SharedPages(Path(folder)) if folder else None
@@ -216,7 +230,7 @@ def _cached(name: Hashable, today: date, build: Callable[[], tuple], size: Calla
     version = page_version(today)
     if version is None:
         return None
-    key = (name, str(get_locale()))
+    key = (name, str(get_locale()), code_fingerprint())
     versioned = (key, today, version)
     found = store.get(versioned)
     if found is None:
