@@ -455,9 +455,9 @@ def _apply(sign: int, today: date, items_where, owners=None, by_unit: bool = Fal
 
 
 def _lock() -> None:
-    """One fold or rebuild at a time; and progress_state locked *first*, before any dirty row,
-    in the same order as a writer whose change also raises the content counter would take them
-    (no deadlock)."""
+    """One fold or rebuild at a time; and progress_state locked *first*, before any mark, in the
+    order a writer that moves a unit takes them (its trigger sets the summary aside, then its
+    task changes mark tasks): no deadlock. Readers are not held up (FOR UPDATE)."""
     if dialect() == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FOLD_LOCK_KEY})
         db.session.execute(select(ProgressState.id).where(ProgressState.id == 1).with_for_update())
