@@ -610,12 +610,13 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
     use_summary = not live and scope is None and ready(today)
     marks = dirty_marks() if use_summary else None
     shape = (dialect(), mode, key, plan_id is not None, own, use_summary, marks_shape(marks))
-    if scope is not None:
-        statement = _figures_statement(*shape[1:], marks=marks, scope=scope)
+    if scope is not None:  # a user's own scope: built for this call
+        statement = _figures_statement(mode, key, plan_id is not None, own, use_summary, marks, scope)
     else:
         statement = _statements.get(shape)
         if statement is None:
-            statement = _statements.setdefault(shape, _figures_statement(*shape[1:], marks=marks))
+            statement = _statements.setdefault(shape, _figures_statement(mode, key, plan_id is not None, own,
+                                                                         use_summary, marks))
     params = {"today": today, "since": today - timedelta(days=RECENT_DAYS), **dirty_params(marks)}
     if unit is not None:
         params.update(unit_id=unit.id, unit_like=f"{unit.path}%", rest_from=len(unit.path) + 1)
@@ -624,8 +625,8 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
     return [tuple(r) for r in db.session.execute(statement, params)]
 
 
-def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool, use_summary: bool, _marks_shape,
-                       marks: Optional[DirtyMarks] = None, scope=None):
+def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool, use_summary: bool,
+                       marks: Optional[DirtyMarks], scope=None):
     """The statement of figures_by for one shape (see there), with bind parameters."""
     parts = []
     owner = aliased(OrgUnit)
@@ -705,7 +706,8 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
     shape = ("daily", dialect(), plan_id is not None, unit is not None, since is not None, marks_shape(marks))
     statement = _statements.get(shape)
     if statement is None:
-        statement = _statements.setdefault(shape, _daily_statement(*shape[2:5], marks))
+        statement = _statements.setdefault(shape, _daily_statement(plan_id is not None, unit is not None, since is not None,
+                                                                   marks))
     params = dirty_params(marks)
     if plan_id is not None:
         params["plan_id"] = plan_id
