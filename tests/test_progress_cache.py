@@ -331,3 +331,17 @@ def test_a_deployment_does_not_serve_pages_of_the_code_before_it(client, summary
     with count_queries() as after_deploy:
         client.get("/progress/progress-plan")
     assert aggregates(after_deploy)
+
+
+def test_the_plan_list_of_those_who_see_everything_is_cached_and_follows_new_tasks(client, summary, leader, make_task,
+                                                                                   monkeypatch):
+    monkeypatch.setattr("tracker.timeutil.local_today", lambda: TODAY)  # the day the summary is of
+    first = content(client.get("/plans"))
+    with count_queries() as again:
+        assert content(client.get("/plans")) == first
+    assert aggregates(again) == []  # the count of every task per plan is not run again
+    plan, s1, _s2, _t = summary
+    before = len(db.session.scalars(select(Task.id).where(Task.plan_id == plan.id)).all())
+    make_task("P11", plan_key=plan.key, parent=s1, due_on=TODAY)
+    after = content(client.get("/plans"))
+    assert f">{before + 1}<" in after.replace(" ", "")

@@ -22,7 +22,13 @@ def my_work_page():
 @bp.route("/plans")
 @login_required
 def plan_list():
-    return render("plans/list.html", summaries=plans_for(current_user))
+    from tracker.progress.pages import cached_page
+    from tracker.timeutil import local_today
+
+    # the counts of a user who sees everything are every task's: the same for all of them, and
+    # their version is the progress summary's (tasks mark themselves, plans raise the content)
+    return cached_page("plans/list.html", ("plans",), local_today(), lambda: {"summaries": plans_for(current_user)},
+                       cacheable=current_user.sees_everything)
 
 
 @bp.route("/plans/<key>")
