@@ -2,8 +2,9 @@
 change to it is seen on the very next request (exact invalidation)."""
 from __future__ import annotations
 
+import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import insert, literal, select, update
@@ -49,7 +50,7 @@ def aggregates(statements) -> list[str]:
 
 
 PAGES = ["/progress/progress-plan", "/progress/progress-plan?by=phases", "/progress/progress-plan/phases",
-         "/ranking?plan=progress-plan", "/leadership"]
+         "/ranking?plan=progress-plan", "/leadership", "/progress/progress-plan/timeline"]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -117,6 +118,16 @@ def _escalate(tree):
                                                  state="fired", run_id="test"))
 
 
+def _rename_overdue(tree):
+    _plan, _s1, _s2, t = tree
+    db.session.execute(update(Task).where(Task.id == t["b"].id).values(title="改名的逾期任务"))
+
+
+def _start_earlier(tree):
+    _plan, _s1, _s2, t = tree
+    db.session.execute(update(Task).where(Task.id == t["a"].id).values(start_on=date(2024, 1, 15)))
+
+
 CHANGES = [
     ("a task accepted", _accept_shanghai, "/progress/progress-plan", 'data-completion="25.0"', 'data-completion="50.0"'),
     ("a task accepted, then folded", _accept_then_fold, "/progress/progress-plan", 'data-completion="25.0"',
@@ -128,6 +139,9 @@ CHANGES = [
     ("a plan retitled", _retitle_plan, "/leadership", "测试计划", "改名后的计划"),
     ("a phase renamed", _rename_phase, "/progress/progress-plan/phases", "启动阶段", "动员阶段"),
     ("an escalation fired", _escalate, "/leadership", 'data-figure="escalations">0<', 'data-figure="escalations">1<'),
+    ("an overdue task renamed", _rename_overdue, "/progress/progress-plan/timeline",  # named in the chart's JSON
+     json.dumps("测试任务")[1:-1], json.dumps("改名的逾期任务")[1:-1]),
+    ("a start date moved", _start_earlier, "/progress/progress-plan/timeline", "<td>2024-04-30</td>", "<td>2024-01-15</td>"),
 ]
 
 
@@ -152,8 +166,10 @@ def test_the_version_moves_with_each_kind_of_change_and_only_then(summary):
         return versions[-1] != versions[-2]
 
     assert versions[0] is not None
-    db.session.execute(update(Task).where(Task.id == t["a"].id).values(title="只改了标题"))  # not a heading, no figure
+    db.session.execute(update(Task).where(Task.id == t["a"].id).values(description="只改了说明"))  # shown on no progress page
     assert not moved()
+    db.session.execute(update(Task).where(Task.id == t["a"].id).values(title="改了标题"))  # the timeline names overdue items
+    assert moved()
     db.session.execute(update(Task).where(Task.id == t["a"].id).values(percent=90, progress=90))
     assert moved()
     db.session.execute(update(Task).where(Task.id == t["a"].id).values(percent=80, progress=80))

@@ -81,10 +81,14 @@ def timeline(key: str):
     plan = _plan_or_404(key)
     unit = chosen_unit()
     today = local_today()
-    data = service.timeline(plan, unit, today)
-    children = db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)).all()
-    return render("progress/timeline.html", t=data, today=today, trail=unit_trail(unit), children=children,
-                  option=gantt_option(data, today))
+
+    def context() -> dict:
+        data = service.timeline(plan, unit, today)
+        children = db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
+                                      .order_by(OrgUnit.position, OrgUnit.code)).all()
+        return dict(t=data, today=today, trail=unit_trail(unit), children=children, option=gantt_option(data, today))
+
+    return cached_page("progress/timeline.html", ("timeline", plan.id, unit.id, _trail_key()), today, context)
 
 
 @bp.route("/progress/<key>/phases")

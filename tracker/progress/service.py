@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import Optional
 
 from sqlalchemy import and_, func, literal, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 
 from tracker.auth.scope import visible_tasks_clause
 from tracker.extensions import db
@@ -317,6 +317,7 @@ def timeline(plan: Plan, unit: OrgUnit, today: date, overdue_limit: int = 300) -
     overdue = db.session.execute(
         select(section, Task)
         .join(owner, owner.id == Task.owner_unit_id)
+        .options(contains_eager(Task.owner_unit.of_type(owner)))  # the chart names each item's owner
         .where(Task.plan_id == plan.id, owner.path.like(f"{unit.path}%"), Task.status.in_(OVERDUE_STATUSES),
                Task.due_on < today, work_item())
         .order_by(Task.due_on, Task.id).limit(overdue_limit)

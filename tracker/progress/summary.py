@@ -195,7 +195,8 @@ def ready(today: date) -> bool:
 
 # -- triggers ------------------------------------------------------------------------------------------
 
-_CHANGED = ("status", "progress", "weight", "due_on", "completed_on", "owner_unit_id", "phase_id", "parent_id", "path", "plan_id")
+_CHANGED = ("status", "progress", "weight", "due_on", "completed_on", "owner_unit_id", "phase_id", "parent_id", "path", "plan_id",
+            "start_on")  # start_on: the timeline's spans
 
 _MARK_TASKS = ("INSERT INTO progress_dirty_tasks (task_id, marks) SELECT id, 1 FROM ({rows}) s "
                "ON CONFLICT (task_id) DO UPDATE SET marks = progress_dirty_tasks.marks + 1;")
@@ -286,15 +287,17 @@ _SQLITE_DDL = [
 # What the progress pages show besides the figures: any change to it raises progress_content,
 # which is part of the version the rendered pages are cached under (tracker/progress/pages.py).
 # Statement-level on PostgreSQL, and only when the statement touched a row (the escalation pass
-# inserts nothing on most runs); a section heading is a root task: its ref, title or position.
+# inserts nothing on most runs); of tasks, what is shown by name: any task's ref or title (the
+# timeline lists overdue items), a section heading's (root task's) position and parent.
 _CONTENT_TABLES = (("plans", ("INSERT", "UPDATE", "DELETE")), ("phases", ("INSERT", "UPDATE", "DELETE")),
                    ("org_units", ("INSERT", "UPDATE", "DELETE")), ("escalations", ("INSERT", "DELETE")))
 _BUMP = ("INSERT INTO progress_content (id, version) VALUES (1, 1) "
          "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
 
-def _heading_changed(old: str, new: str, differs: str) -> str:
-    return (f"({old}.parent_id IS NULL OR {new}.parent_id IS NULL) AND ("
-            + " OR ".join(f"{old}.{c} {differs} {new}.{c}" for c in ("ref", "title", "position", "parent_id")) + ")")
+def _shown_changed(old: str, new: str, differs: str) -> str:
+    named = " OR ".join(f"{old}.{c} {differs} {new}.{c}" for c in ("ref", "title"))
+    placed = " OR ".join(f"{old}.{c} {differs} {new}.{c}" for c in ("position", "parent_id"))
+    return f"({named} OR (({old}.parent_id IS NULL OR {new}.parent_id IS NULL) AND ({placed})))"
 
 
 _CONTENT_PG = [
@@ -307,9 +310,9 @@ BEGIN
   RETURN NULL;
 END $$""",
     f"""
-CREATE OR REPLACE FUNCTION progress_content_headings() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION progress_content_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM progress_old o JOIN progress_new n ON n.id = o.id WHERE {_heading_changed("o", "n", "IS DISTINCT FROM")}) THEN
+  IF EXISTS (SELECT 1 FROM progress_old o JOIN progress_new n ON n.id = o.id WHERE {_shown_changed("o", "n", "IS DISTINCT FROM")}) THEN
     {_BUMP}
   END IF;
   RETURN NULL;
@@ -319,17 +322,17 @@ END $$""",
         f"CREATE TRIGGER progress_content_{event.lower()} AFTER {event} ON {table} "
         f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS progress_rows "
         "FOR EACH STATEMENT EXECUTE FUNCTION progress_content_rows()")],
-    "DROP TRIGGER IF EXISTS progress_content_headings ON tasks",
-    "CREATE TRIGGER progress_content_headings AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old "
-    "NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_content_headings()",
+    "DROP TRIGGER IF EXISTS progress_content_tasks ON tasks",
+    "CREATE TRIGGER progress_content_tasks AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old "
+    "NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_content_tasks()",
 ]
 
 _CONTENT_SQLITE = [
     *[statement for table, events in _CONTENT_TABLES for event in events for statement in (
         f"DROP TRIGGER IF EXISTS progress_content_{table}_{event.lower()}",
         f"CREATE TRIGGER progress_content_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {_BUMP} END")],
-    "DROP TRIGGER IF EXISTS progress_content_headings",
-    f"CREATE TRIGGER progress_content_headings AFTER UPDATE ON tasks WHEN {_heading_changed('OLD', 'NEW', 'IS NOT')} "
+    "DROP TRIGGER IF EXISTS progress_content_tasks",
+    f"CREATE TRIGGER progress_content_tasks AFTER UPDATE ON tasks WHEN {_shown_changed('OLD', 'NEW', 'IS NOT')} "
     f"BEGIN {_BUMP} END",
 ]
 
@@ -359,7 +362,7 @@ def drop_content_triggers(connection) -> None:
         if statement.startswith("DROP"):
             connection.exec_driver_sql(statement)
     if connection.dialect.name == "postgresql":
-        for function in ("progress_content_rows", "progress_content_headings"):
+        for function in ("progress_content_rows", "progress_content_tasks"):
             connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}()")
 
 
