@@ -361,3 +361,14 @@ def test_the_plan_list_of_those_who_see_everything_is_cached_and_follows_new_tas
     make_task("P11", plan_key=plan.key, parent=s1, due_on=TODAY)
     after = content(client.get("/plans"))
     assert f">{before + 1}<" in after.replace(" ", "")
+
+
+def test_the_shared_folder_is_readable_by_the_apps_user_only(tmp_path):
+    import stat
+
+    shared = SharedPages(tmp_path / "pages")
+    shared.fetch(("page", 1), ("v", 1), lambda: ("领导驾驶舱",))
+    files = [p for p in (tmp_path / "pages").rglob("*") if p.is_file()]
+    folders = [tmp_path / "pages"] + [p for p in (tmp_path / "pages").rglob("*") if p.is_dir()]
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in folders)

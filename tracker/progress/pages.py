@@ -116,6 +116,13 @@ class SharedPages:
     def __init__(self, folder: Path):
         self.folder = folder
 
+    def _folder_of(self, path: Path) -> None:
+        """The page's folder, readable by this user only (the pages hold what leaders see)."""
+        if not path.parent.is_dir():
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+
     def _path(self, key: Hashable) -> Path:
         digest = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
         return self.folder / digest[:2] / digest
@@ -136,8 +143,8 @@ class SharedPages:
                   "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts]}
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "w", encoding="utf-8") as handle:
+            self._folder_of(path)
+            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
                 json.dump(stored, handle, ensure_ascii=False)
             os.replace(temporary, path)
         except OSError:
@@ -151,8 +158,8 @@ class SharedPages:
             return found
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(path.with_name(path.name + ".lock"), "a")
+            self._folder_of(path)
+            lock = os.fdopen(os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600), "w")
         except OSError:
             return build()
         with lock:
