@@ -46,7 +46,7 @@ def render(template: str, block: str = "content", status: int = 200, **context):
 
 
 def fragment_response(body: str, status: int = 200):
-    """An HTMX fragment assembled by hand (a block plus out-of-band parts)."""
+    """A body assembled by hand (a block plus out-of-band parts, or a page of cached parts); Vary: HX-Request."""
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
@@ -187,7 +187,7 @@ def register_web(app: Flask) -> None:
     )
 
     @app.context_processor
-    def work_badge():
+    def navigation_counts():
         return {"nav_counts": nav_counts}
 
     @app.route("/vendor/<name>")

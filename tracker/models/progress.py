@@ -13,7 +13,8 @@
 - `progress_dirty`: the (plan, owner unit) pairs all of whose tasks may have changed (a phase's
   dates moved), marked by a trigger on `phases`;
 - `progress_content`: one counter, raised by triggers whenever something a progress page shows
-  besides the figures changes (units, plans, phases, section headings, escalations).
+  besides the figures changes (units, plans, phases, task names, section headings' places,
+  escalations).
 
 `progress_state.generation` (raised by every fold and rebuild), the dirty marks and the content
 counter together make the version that the rendered progress pages are cached under

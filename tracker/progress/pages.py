@@ -1,8 +1,8 @@
 """Rendered progress pages, cached under the version of what they show (exact invalidation).
 
 A progress page (matrix, phases, ranking, leadership summary, and their small exports) is a
-function of the summary's figures, of what it shows besides them (units, plans, phases, section
-headings, escalations), of the day and of the language. The version of the first two is read in
+function of the summary's figures, of what it shows besides them (units, plans, phases, task
+names, escalations), of the day and of the language. The version of the first two is read in
 one statement:
 
 - `progress_state`: `as_of`, `generation` (raised by every fold and rebuild) and `folded_at`
@@ -11,8 +11,8 @@ one statement:
 - `progress_dirty_tasks` and `progress_dirty`: how many tasks and (plan, owner) pairs are
   marked and the sum of their marks; every write that can change a figure raises a mark
   (database triggers), and only a fold or a rebuild, which raise the generation, lowers them;
-- `progress_content.version`: raised by triggers on plans, phases, units, escalations and
-  section headings.
+- `progress_content.version`: raised by triggers on plans, phases, units, escalations, task
+  names (ref, title) and section headings' places.
 
 So two different states of the data never share a version. The version is read *before* the
 page's own queries: a page stored under a version is never older than that version (it can only
@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Hashable, Optional
 
-from flask import Response, current_app, make_response, render_template
+from flask import Response, current_app, render_template
 from flask_babel import get_locale
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
@@ -52,7 +52,7 @@ from sqlalchemy import func, select, true
 
 from tracker.extensions import db
 from tracker.models import ProgressContent, ProgressDirty, ProgressDirtyTask, ProgressState
-from tracker.web import render, wants_fragment
+from tracker.web import fragment_response, render, wants_fragment
 
 
 class PageStore:
@@ -61,8 +61,6 @@ class PageStore:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.size = 0
-        self.hits = 0
-        self.misses = 0
         self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,10 +68,8 @@ class PageStore:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
             return entry[0]
 
     def put(self, key: Hashable, value, size: int) -> None:
@@ -92,7 +88,7 @@ class PageStore:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self.size = self.hits = self.misses = 0
+            self.size = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -269,9 +265,7 @@ def cached_page(template: str, name: Hashable, today: date, context: Callable[[]
     else:
         body = render_template("progress/_cached_page.html", cached_title=Markup(parts[0]),
                                cached_content=Markup(parts[1]))
-    response = make_response(body)
-    response.vary.add("HX-Request")
-    return response
+    return fragment_response(body)
 
 
 def cached_file(name: Hashable, today: date, build: Callable[[], tuple[bytes, str, str]], cacheable: bool = True) -> Response:

@@ -18,7 +18,7 @@ from tracker.progress.pages import cached_file, cached_page
 from tracker.progress.charts import gantt_option
 from tracker.progress.risk import risks_at, unit_phase_risks
 from tracker.timeutil import local_today
-from tracker.web import chosen_unit, render, unit_trail
+from tracker.web import chosen_unit, unit_trail
 
 bp = Blueprint("progress", __name__)
 
