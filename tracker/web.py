@@ -25,7 +25,9 @@ VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
     "bootstrap.bundle.min.js": "bootstrap/dist/js/bootstrap.bundle.min.js",
-    "echarts.min.js": "echarts/dist/echarts.min.js",
+    # ECharts with only the parts the pages use, bundled by esbuild at set-up (`make assets`,
+    # from tracker/static/src/echarts.js): 585 KB instead of the 1.1 MB full build.
+    "echarts.min.js": ".build/echarts.min.js",
 }
 
 

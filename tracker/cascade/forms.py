@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -24,9 +25,9 @@ CLEAN = [clean_text]
 
 class CascadeForm(FlaskForm):
     mode = RadioField(_l("Units"), default=PROVINCES, choices=[
-        (PROVINCES, _l("All provincial health commissions")),
-        (GROUP, _l("Every unit of a kind or level under a unit")),
-        (LIST, _l("A hand-picked list")),
+        SelectChoice(PROVINCES, _l("All provincial health commissions")),
+        SelectChoice(GROUP, _l("Every unit of a kind or level under a unit")),
+        SelectChoice(LIST, _l("A hand-picked list")),
     ])
     kind = SelectField(_l("Kind"), validators=[Optional()], choices=[])
     level = SelectField(_l("Level"), validators=[Optional()], choices=[])
@@ -37,8 +38,9 @@ class CascadeForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.kind.choices = [("", _l("Any kind"))] + list(KIND_LABELS.items())
-        self.level.choices = [("", _l("Any level"))] + list(LEVEL_LABELS.items()) + [("institution", _l("institution"))]
+        self.kind.choices = [SelectChoice("", _l("Any kind"))] + [SelectChoice(k, v) for k, v in KIND_LABELS.items()]
+        self.level.choices = ([SelectChoice("", _l("Any level"))] + [SelectChoice(k, v) for k, v in LEVEL_LABELS.items()]
+                              + [SelectChoice("institution", _l("institution"))])
 
     def validate_codes(self, field):
         if self.mode.data == LIST and not (field.data or "").strip():
@@ -101,7 +103,7 @@ class MapForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[("accept", _l("Accept")), ("return", _l("Return"))],
+    decision = RadioField(_l("Decision"), choices=[SelectChoice("accept", _l("Accept")), SelectChoice("return", _l("Return"))],
                           validators=[DataRequired()])
     comment = StringField(_l("Comment (required to return)"), filters=CLEAN, validators=[Optional(), Length(max=1000)])
 

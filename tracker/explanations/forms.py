@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -13,4 +14,4 @@ class ExplanationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.reason.choices = [("", _l("Choose a reason"))] + [(key, label) for key, label in REASONS.items()]
+        self.reason.choices = [SelectChoice("", _l("Choose a reason"))] + [SelectChoice(k, v) for k, v in REASONS.items()]

@@ -3,6 +3,7 @@ definition) and checked by tracker.indicators.validation; CSRF protects every PO
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -26,9 +27,9 @@ class PeriodForm(FlaskForm):
 
     def __init__(self, *args, levels=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(k, PERIOD_KIND_LABELS[k]) for k in PERIOD_KINDS]
-        self.level.choices = [(level, LEVEL_LABELS.get(level, INSTITUTION_LEVEL)) for level in levels]
-        self.unit_kind.choices = [("", _l("Any kind"))] + [(k, KIND_LABELS[k]) for k in UNIT_KINDS]
+        self.kind.choices = [SelectChoice(k, PERIOD_KIND_LABELS[k]) for k in PERIOD_KINDS]
+        self.level.choices = [SelectChoice(level, LEVEL_LABELS.get(level, INSTITUTION_LEVEL)) for level in levels]
+        self.unit_kind.choices = [SelectChoice("", _l("Any kind"))] + [SelectChoice(k, KIND_LABELS[k]) for k in UNIT_KINDS]
 
 
 class ReturnForm(FlaskForm):

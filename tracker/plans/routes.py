@@ -1,16 +1,15 @@
 """Plan pages: my work, plan list, the plan page (tree or filtered list), tree children."""
-from flask import Blueprint, abort, current_app, request
+from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 from tracker.notifications.service import current_levels
+from tracker.plans.blueprint import bp
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
 from tracker.plans.service import get_plan, plans_for
 from tracker.extensions import db
 from tracker.models import Task
 from tracker.web import page_number, render
-
-bp = Blueprint("plans", __name__)
 
 
 @bp.route("/")
@@ -75,5 +74,3 @@ def task_list():
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("plans/task_list.html", block=block, form=form, page=page, filters=filters)
 
-
-from tracker.plans import task_routes  # noqa: E402,F401  (registers the task routes on bp)

@@ -29,7 +29,7 @@ from tracker.plans.operations import (
     update_percent,
 )
 from tracker.plans.queries import ancestors_of, open_work_count
-from tracker.plans.routes import bp
+from tracker.plans.blueprint import bp
 from tracker.plans.status import TransitionError, allowed_targets
 from tracker.web import form_errors, fragment_response, render, task_or_404, wants_fragment
 
