@@ -8,7 +8,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import count_queries
-from tracker.cascade import calendar as feed
+from tracker.calendar import service as feed
 from tracker.extensions import db
 from tracker.models.cascade import CalendarToken
 

@@ -74,11 +74,12 @@ ELSEWHERE = {
     "auth.login": "test_auth.py", "auth.logout": "test_auth.py", "auth.set_language": "test_i18n.py",
     "admin.healthz": "test_backup.py",
     "indicators.": "test_indicator_pages.py",
-    "cascade.": "test_cascade.py",
+    "cascade.": "test_cascade.py", "duties.": "test_recurrence.py", "schemes.": "test_schemes.py",
+    "calendar.": "test_calendar.py",
     "drafts.": "test_draft_review.py",
     "static": "test_pages.py", "vendor": "test_progress_pages.py",
 }
-PUBLIC = {"auth.login", "auth.set_language", "admin.healthz", "static", "vendor", "cascade.calendar_feed"}
+PUBLIC = {"auth.login", "auth.set_language", "admin.healthz", "static", "vendor", "calendar.calendar_feed"}
 
 
 @pytest.fixture

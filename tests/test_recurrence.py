@@ -8,7 +8,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import count_queries
-from tracker.cascade.duties import change_rule
+from tracker.duties.service import change_rule
 from tracker.cascade.service import CascadeError, TargetSpec, cascade_task
 from tracker.extensions import db
 from tracker.models import Escalation, JournalEntry, Plan, Task

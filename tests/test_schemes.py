@@ -8,8 +8,8 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tests.conftest import count_queries, unit
-from tracker.cascade import schemes
-from tracker.cascade.schemes import NewSchemeTask, SchemeError, SchemeNotAllowed
+from tracker.schemes import service as schemes
+from tracker.schemes.service import NewSchemeTask, SchemeError, SchemeNotAllowed
 from tracker.extensions import db
 from tracker.models import JournalEntry, Plan, Task
 from tracker.models.cascade import SchemeTaskLink

@@ -63,9 +63,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.importer.draft_routes import bp as drafts_bp
 
     app.register_blueprint(drafts_bp)
-    from tracker.cascade import init_app as init_cascade
+    from tracker import calendar, cascade, duties, schemes
 
-    init_cascade(app)
+    for area in (cascade, duties, schemes, calendar):
+        area.init_app(app)
     register_web(app)
     from tracker.admin.routes import bp as admin_bp
 

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, insert, or_, select, text
 from sqlalchemy.orm import joinedload
 
-from tracker.cascade.rules import RuleError, build_rule, dates_between, nth_on_or_after, previous_date
+from tracker.duties.rules import RuleError, build_rule, dates_between, nth_on_or_after, previous_date
 from tracker.cascade.service import insert_tasks, refresh_progress, set_statuses, stored_text
 from tracker.extensions import db
 from tracker.models import Task

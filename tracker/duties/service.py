@@ -7,7 +7,7 @@ from typing import Optional
 
 from flask_babel import lazy_gettext as _l
 
-from tracker.cascade.rules import RuleError, check_rule
+from tracker.duties.rules import RuleError, check_rule
 from tracker.cascade.service import CascadeError, require_coordinator
 from tracker.extensions import db
 from tracker.models import Task, User
