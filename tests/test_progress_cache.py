@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, literal, select, update
@@ -372,3 +373,110 @@ def test_the_shared_folder_is_readable_by_the_apps_user_only(tmp_path):
     folders = [tmp_path / "pages"] + [p for p in (tmp_path / "pages").rglob("*") if p.is_dir()]
     assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in folders)
+
+
+# -- Redis shared by the web machines (REDIS_URL) ------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/15"  # the suite's own database number
+
+
+@pytest.fixture
+def redis_client():
+    """A clean Redis database for the test; on a developer machine without Redis the test is
+    skipped, in CI (.ci/run starts Redis) it fails."""
+    import os
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_pages(app, redis_client, monkeypatch):
+    """The app with REDIS_URL set: what several machines behind one proxy share."""
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    monkeypatch.delitem(app.extensions, "redis", raising=False)
+    yield redis_client
+    app.extensions.pop("redis", None)
+
+
+def test_a_page_rendered_on_one_machine_is_served_from_redis_on_another(client, summary, leader, redis_pages):
+    rendered = client.get("/progress/progress-plan")
+    assert redis_pages.keys(pages.RedisPages.PREFIX + "*"), "the page went to Redis"
+    page_store().clear()
+    SharedPages(Path(client.application.config["PROGRESS_CACHE_DIR"])).clear()  # another machine's folder
+    with count_queries() as other:
+        again = client.get("/progress/progress-plan")
+    assert content(again) == content(rendered) and aggregates(other) == []
+    _accept_shanghai(summary)
+    db.session.commit()
+    page_store().clear()
+    with count_queries() as after_change:
+        changed = client.get("/progress/progress-plan")
+    assert aggregates(after_change) and 'data-completion="50.0"' in content(changed)
+
+
+def test_redis_pages_keep_their_version_and_expire(redis_client):
+    shared = pages.RedisPages(redis_client, ttl=600, lock_seconds=1)
+    shared.write(("page", 1), ("v", 1), ("标题", b"\x00xlsx bytes"))
+    assert shared.read(("page", 1), ("v", 1)) == ("标题", b"\x00xlsx bytes")
+    assert shared.read(("page", 1), ("v", 2)) is None and shared.read(("page", 2), ("v", 1)) is None
+    assert 0 < redis_client.ttl(shared._key(("page", 1))) <= 600
+    assert shared.fetch(("page", 1), ("v", 2), lambda: ("新",)) == ("新",)  # replaces the older version
+    assert shared.read(("page", 1), ("v", 1)) is None and shared.sweep(older_than=0) == 0
+    assert not redis_client.keys("*:lock"), "the lock is released"
+
+
+def test_redis_renders_a_page_once_while_the_other_workers_wait(redis_client):
+    import threading
+    import time
+
+    builds = []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.3)
+        return ("页面",)
+
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(
+        pages.RedisPages(redis_client, ttl=600, lock_seconds=5).fetch(("page", 1), ("v", 1), build))) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert results == [("页面",)] * 4 and len(builds) == 1
+
+
+def test_a_lock_left_by_a_dead_worker_holds_the_others_up_for_its_timeout_only(redis_client):
+    import time
+
+    shared = pages.RedisPages(redis_client, ttl=600, lock_seconds=0.3)
+    redis_client.set(shared._key(("page", 1)) + ":lock", "a worker that died", px=60_000)
+    started = time.monotonic()
+    assert shared.fetch(("page", 1), ("v", 1), lambda: ("rendered",)) == ("rendered",)
+    assert time.monotonic() - started < 2
+
+
+def test_redis_out_of_reach_costs_a_render_not_a_page(app, client, summary, leader, monkeypatch):
+    import redis
+
+    down = pages.RedisPages(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), ttl=60, lock_seconds=1)
+    assert down.fetch(("page", 1), ("v", 1), lambda: ("rendered",)) == ("rendered",)
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.delitem(app.extensions, "redis", raising=False)
+    try:
+        response = client.get("/progress/progress-plan")
+    finally:
+        app.extensions.pop("redis", None)
+    assert response.status_code == 200 and "data-completion" in content(response)

@@ -63,6 +63,10 @@ class Config:
     PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
     # ... and shared by the workers of the machine through this folder; empty: not shared
     PROGRESS_CACHE_DIR = os.environ.get("PROGRESS_CACHE_DIR", str(INSTANCE_DIR / "page-cache"))
+    # Redis shared by every web machine (rendered pages); empty: the folder above, one machine
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    PROGRESS_CACHE_TTL_HOURS = float(os.environ.get("PROGRESS_CACHE_TTL_HOURS", "48"))
+    PROGRESS_LOCK_SECONDS = float(os.environ.get("PROGRESS_LOCK_SECONDS", "10"))
     # Escalation and notifications
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")  # for links in mail and webhook
     ESCALATION_HOUR = int(os.environ.get("ESCALATION_HOUR", "7"))  # daily run, Asia/Shanghai
@@ -88,6 +92,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     PROGRESS_CACHE_DIR = ""  # the suite's app sets a folder of its own (tests/conftest.py)
+    REDIS_URL = ""  # tests that use Redis set it themselves
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite://")

@@ -27,6 +27,11 @@ share a folder (PROGRESS_CACHE_DIR) with one file per page holding the version i
 rendered for, and a lock per page, so that a version is rendered once, by one worker, while
 the others wait for it rather than render it again. The scheduler's progress job, when it
 rebuilds the summary for a new day, removes the files of earlier days.
+
+Several machines share Redis instead (REDIS_URL): the same design, a key per page holding the
+version it was rendered for, a lock per page (SET NX with a timeout, so a worker that dies while
+rendering holds the others up for PROGRESS_LOCK_SECONDS at most), and an expiry
+(PROGRESS_CACHE_TTL_HOURS) instead of the sweep. Redis out of reach costs a render, never a page.
 """
 from __future__ import annotations
 
@@ -199,7 +204,121 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def shared_pages() -> Optional[SharedPages]:
+class RedisPages:
+    """Rendered pages in Redis, shared by the workers of every machine: a key per page (its key
+    hashed) holding the version it was rendered for and expiring after `ttl` seconds; a lock key
+    per page, taken with SET NX and a timeout, released only by its holder."""
+
+    PREFIX = "tracker:pages:"
+    # Delete the lock only if it still holds this worker's token (it may have timed out and
+    # been taken by another worker meanwhile).
+    RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+    def __init__(self, client, ttl: int, lock_seconds: float, poll: float = 0.02):
+        self.client = client
+        self.ttl = ttl
+        self.lock_seconds = lock_seconds
+        self.poll = poll
+
+    def _key(self, key: Hashable) -> str:
+        return self.PREFIX + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
+
+    def read(self, key: Hashable, version: Hashable) -> Optional[tuple]:
+        import redis
+
+        try:
+            raw = self.client.get(self._key(key))
+        except redis.RedisError:
+            return None
+        if raw is None:
+            return None
+        try:
+            stored = json.loads(raw)
+        except ValueError:
+            return None
+        if stored.get("version") != repr(version):
+            return None
+        return tuple(base64.b64decode(v["b"]) if "b" in v else v["s"] for v in stored["parts"])
+
+    def write(self, key: Hashable, version: Hashable, parts: tuple) -> None:
+        import redis
+
+        stored = {"version": repr(version),
+                  "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts]}
+        try:
+            self.client.set(self._key(key), json.dumps(stored, ensure_ascii=False), ex=self.ttl)
+        except redis.RedisError:
+            pass  # a render next time, never a failed page
+
+    def fetch(self, key: Hashable, version: Hashable, build: Callable[[], tuple]) -> tuple:
+        """The parts stored for `key` at `version`, or built by this worker while the others
+        that want the same page wait for it (on any machine)."""
+        import redis
+
+        found = self.read(key, version)
+        if found is not None:
+            return found
+        lock = self._key(key) + ":lock"
+        token = f"{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}"
+        deadline = time.monotonic() + self.lock_seconds
+        try:
+            while not self.client.set(lock, token, nx=True, px=int(self.lock_seconds * 1000)):
+                if time.monotonic() > deadline:
+                    return build()  # the holder is stuck or gone: render rather than wait longer
+                time.sleep(self.poll)
+                found = self.read(key, version)  # rendered by the holder meanwhile
+                if found is not None:
+                    return found
+        except redis.RedisError:
+            return build()
+        try:
+            found = self.read(key, version)
+            if found is None:
+                found = build()
+                self.write(key, version, found)
+            return found
+        finally:
+            try:
+                self.client.eval(self.RELEASE, 1, lock, token)
+            except redis.RedisError:
+                pass  # the lock expires by itself
+
+    def clear(self) -> None:
+        import redis
+
+        try:
+            for name in self.client.scan_iter(match=self.PREFIX + "*", count=500):
+                self.client.delete(name)
+        except redis.RedisError:
+            pass
+
+    def sweep(self, older_than: float) -> int:
+        """Nothing to do: every page expires by itself after the TTL."""
+        return 0
+
+
+def redis_client():
+    """The app's Redis client (REDIS_URL), made once per process; None without REDIS_URL."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = current_app.extensions.get("redis")
+    if client is None:
+        import redis
+
+        timeout = current_app.config.get("REDIS_TIMEOUT", 0.5)
+        client = current_app.extensions.setdefault(
+            "redis", redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout))
+    return client
+
+
+def shared_pages():
+    """Where the workers share rendered pages: Redis when REDIS_URL is set (every machine), else
+    the folder PROGRESS_CACHE_DIR (the workers of this machine), else nowhere."""
+    client = redis_client()
+    if client is not None:
+        return RedisPages(client, ttl=int(current_app.config.get("PROGRESS_CACHE_TTL_HOURS", 48) * 3600),
+                          lock_seconds=float(current_app.config.get("PROGRESS_LOCK_SECONDS", 10)))
     folder = current_app.config.get("PROGRESS_CACHE_DIR")
     return SharedPages(Path(folder)) if folder else None
 
