@@ -73,3 +73,17 @@ def test_the_password_policy_refuses_weak_passwords(password, username, app):
     with app.test_request_context():
         with pytest.raises(UserError):
             check_password_policy(password, username)
+
+
+@pytest.mark.parametrize("shared", [{"TRACKER_NODES": 2}, {"REDIS_URL": "redis://127.0.0.1:6379/15"}])
+def test_a_deployment_over_several_machines_refuses_to_start_without_a_shared_secret_key(tmp_path, monkeypatch, shared):
+    from tracker import create_app
+    from tracker.config import TestConfig
+
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
+        create_app(TestConfig, SECRET_KEY=None, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}", **shared)
+    assert not (tmp_path / "secret_key").exists()
+    app = create_app(TestConfig, SECRET_KEY="the same on every machine",
+                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}", **shared)
+    assert app.config["SECRET_KEY"] == "the same on every machine"

@@ -21,6 +21,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
+        if shared_deployment(app.config):
+            # Each machine would make its own key: sessions and CSRF tokens would fail whenever a
+            # request reached another machine.
+            raise RuntimeError("SECRET_KEY must be set (the same on every machine) when TRACKER_NODES > 1 "
+                               "or REDIS_URL is set")
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     db.init_app(app)
@@ -84,6 +89,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, progress_cli, escalate_command, backup_command, restore_command):
         app.cli.add_command(group)
     return app
+
+
+def shared_deployment(config) -> bool:
+    """Does this app run on several machines (or share state as if it did)?"""
+    return int(config.get("TRACKER_NODES") or 1) > 1 or bool(config.get("REDIS_URL"))
 
 
 def select_locale() -> str:

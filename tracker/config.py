@@ -65,6 +65,7 @@ class Config:
     PROGRESS_CACHE_DIR = os.environ.get("PROGRESS_CACHE_DIR", str(INSTANCE_DIR / "page-cache"))
     # Redis shared by every web machine (rendered pages); empty: the folder above, one machine
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    TRACKER_NODES = int(os.environ.get("TRACKER_NODES", "1"))  # web machines behind the proxy
     PROGRESS_CACHE_TTL_HOURS = float(os.environ.get("PROGRESS_CACHE_TTL_HOURS", "48"))
     PROGRESS_LOCK_SECONDS = float(os.environ.get("PROGRESS_LOCK_SECONDS", "10"))
     # Escalation and notifications
