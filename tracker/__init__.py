@@ -25,7 +25,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
             # Each machine would make its own key: sessions and CSRF tokens would fail whenever a
             # request reached another machine.
             raise RuntimeError("SECRET_KEY must be set (the same on every machine) when TRACKER_NODES > 1 "
-                               "or REDIS_URL is set")
+                               "or REDIS_URL or STORAGE_BACKEND=s3 is set")
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     db.init_app(app)
@@ -93,7 +93,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
 def shared_deployment(config) -> bool:
     """Does this app run on several machines (or share state as if it did)?"""
-    return int(config.get("TRACKER_NODES") or 1) > 1 or bool(config.get("REDIS_URL"))
+    return (int(config.get("TRACKER_NODES") or 1) > 1 or bool(config.get("REDIS_URL"))
+            or config.get("STORAGE_BACKEND") == "s3")
 
 
 def select_locale() -> str:

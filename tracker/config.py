@@ -66,6 +66,16 @@ class Config:
     # Redis shared by every web machine (rendered pages); empty: the folder above, one machine
     REDIS_URL = os.environ.get("REDIS_URL", "")
     TRACKER_NODES = int(os.environ.get("TRACKER_NODES", "1"))  # web machines behind the proxy
+    # Evidence files and scheme documents: "local" (UPLOAD_DIR) or "s3" (an S3-compatible object store)
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")  # e.g. http://minio:9000; empty: the provider's
+    S3_BUCKET = os.environ.get("S3_BUCKET", "tracker")
+    S3_PREFIX = os.environ.get("S3_PREFIX", "evidence/")
+    S3_REGION = os.environ.get("S3_REGION", "")
+    S3_ACCESS_KEY = os.environ.get("S3_ACCESS_KEY", "")
+    S3_SECRET_KEY = os.environ.get("S3_SECRET_KEY", "")
+    S3_PATH_STYLE = _bool("S3_PATH_STYLE", True)  # MinIO and most private stores want path-style
+    S3_PRESIGNED_SECONDS = int(os.environ.get("S3_PRESIGNED_SECONDS", "0"))  # 0: downloads stream through the app
     PROGRESS_CACHE_TTL_HOURS = float(os.environ.get("PROGRESS_CACHE_TTL_HOURS", "48"))
     PROGRESS_LOCK_SECONDS = float(os.environ.get("PROGRESS_LOCK_SECONDS", "10"))
     # Escalation and notifications
