@@ -71,13 +71,13 @@ def upgrade():
         sa.Column("done", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("plan_id", "unit_id", "phase_id", "day", name="pk_progress_daily"),
     )
-    from tracker.progress.summary import install_dirty_triggers
+    from tracker.models.triggers import install_dirty_triggers
 
     install_dirty_triggers(op.get_bind())
 
 
 def downgrade():
-    from tracker.progress.summary import drop_triggers
+    from tracker.models.triggers import drop_triggers
 
     drop_triggers(op.get_bind())
     for table in ("progress_daily", "progress_rollup", "progress_items", "progress_dirty", "progress_state"):

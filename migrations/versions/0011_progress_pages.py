@@ -39,7 +39,7 @@ def upgrade():
         sa.Column("marks", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name="pk_progress_dirty_tasks"),
     )
-    from tracker.progress.summary import install_content_triggers, install_dirty_triggers
+    from tracker.models.triggers import install_content_triggers, install_dirty_triggers
 
     install_dirty_triggers(op.get_bind())  # tasks now mark themselves, not their (plan, owner) pair
     install_content_triggers(op.get_bind())
@@ -51,7 +51,7 @@ def upgrade():
 
 
 def downgrade():
-    from tracker.progress.summary import drop_triggers
+    from tracker.models.triggers import drop_triggers
 
     drop_triggers(op.get_bind())
     op.execute("UPDATE progress_state SET as_of = NULL")

@@ -22,7 +22,7 @@ counter together make the version that the rendered progress pages are cached un
 
 None of these is a source of truth: `flask progress refresh --rebuild` recomputes them from the
 tasks, and the pages add the live figures of dirty owners (minus their folded ones) so that
-what they show is exact at every moment. See tracker/progress/summary.py.
+what they show is exact at every moment. See tracker/progress/summary.py; the triggers are in tracker/models/triggers.py.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class ProgressState(db.Model):
 
 
 class ProgressContent(db.Model):
-    """Raised by triggers (tracker/progress/summary.py) on any change to what the progress
+    """Raised by triggers (tracker/models/triggers.py) on any change to what the progress
     pages show besides the figures; never written by the application."""
 
     __tablename__ = "progress_content"
@@ -125,6 +125,6 @@ class ProgressDaily(db.Model):
 
 @event.listens_for(db.metadata, "after_create")
 def _install_triggers(target, connection, **kw):  # create_all (tests, a fresh SQLite file): the triggers too
-    from tracker.progress.summary import install_triggers
+    from tracker.models.triggers import install_triggers
 
     install_triggers(connection)
