@@ -11,7 +11,7 @@ import pytest
 from flask import g
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import event, select
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from tracker import create_app
 from tracker.auth.service import create_user
@@ -19,6 +19,7 @@ from tracker.config import TestConfig
 from tracker.extensions import db
 from tracker.importer.seed import load_seed_files, seed_files
 from tracker.models import OrgUnit, Plan, Task, User
+from tracker.replica import ReplicaRouting
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "test-pass-123"
@@ -71,6 +72,10 @@ def app(database_url, tmp_path_factory):
         db.drop_all()
 
 
+class TestSession(ReplicaRouting, Session):
+    """The test's session: bound to the test's connection, with the app's replica routing."""
+
+
 @pytest.fixture(autouse=True)
 def db_session(app):
     """Each test runs inside a transaction that is rolled back; commits become savepoints."""
@@ -80,7 +85,7 @@ def db_session(app):
     # A plain Session bound to the test's connection (Flask-SQLAlchemy's own Session picks
     # its engine by bind key and would ignore the connection).
     db.session = scoped_session(
-        sessionmaker(bind=connection, join_transaction_mode="create_savepoint", query_cls=db.Query),
+        sessionmaker(class_=TestSession, bind=connection, join_transaction_mode="create_savepoint", query_cls=db.Query),
         scopefunc=_app_ctx_id,
     )
     try:

@@ -49,6 +49,8 @@ class Config:
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tracker.db'}")
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # a PostgreSQL streaming replica for the progress pages' reads (tracker/replica.py); empty: the primary
+    DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL", "")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "20"))
     SEED_DIR = os.environ.get("SEED_DIR", str(BASE_DIR / "seed_plans"))
@@ -104,6 +106,7 @@ class TestConfig(Config):
     TESTING = True
     PROGRESS_CACHE_DIR = ""  # the suite's app sets a folder of its own (tests/conftest.py)
     REDIS_URL = ""  # tests that use Redis set it themselves
+    DATABASE_READ_URL = ""  # tests of the replica set it themselves
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite://")

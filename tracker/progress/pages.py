@@ -56,6 +56,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select, true
 
 from tracker.extensions import db
+from tracker.replica import build_on_replica
 from tracker.models import ProgressContent, ProgressDirty, ProgressDirtyTask, ProgressState
 from tracker.web import fragment_response, render, wants_fragment
 
@@ -323,15 +324,16 @@ def shared_pages():
     return SharedPages(Path(folder)) if folder else None
 
 
-def page_version(today: date) -> Optional[tuple]:
+def page_version(today: date, connection=None) -> Optional[tuple]:
     """The version of everything a progress page shows, in one statement; None when the summary
-    is not as of `today` (the pages then read the tasks)."""
+    is not as of `today` (the pages then read the tasks). Read through `connection` when given
+    (the replica's, tracker/replica.py), else the session (the primary)."""
     def marked(model):
         return select(func.count().label("rows"), func.coalesce(func.sum(model.marks), 0).label("marks")).subquery()
 
     tasks, pairs = marked(ProgressDirtyTask), marked(ProgressDirty)
     content = select(func.coalesce(func.max(ProgressContent.version), 0).label("version")).subquery()
-    row = db.session.execute(
+    row = (connection if connection is not None else db.session).execute(
         select(ProgressState.as_of, ProgressState.generation, ProgressState.folded_at, tasks.c.rows, tasks.c.marks,
                pairs.c.rows, pairs.c.marks, content.c.version)
         .select_from(ProgressState).join(tasks, true()).join(pairs, true()).join(content, true())
@@ -357,7 +359,10 @@ def _cached(name: Hashable, today: date, build: Callable[[], tuple], size: Calla
     found = store.get(versioned)
     if found is None:
         shared = shared_pages()
-        found = shared.fetch(key, (today, version), build) if shared is not None else build()
+        def build_here() -> tuple:  # on the replica when it has caught up with `version`
+            return build_on_replica(version, lambda connection: page_version(today, connection), build)
+
+        found = shared.fetch(key, (today, version), build_here) if shared is not None else build_here()
         store.put(versioned, found, size(found))
     return found
 
