@@ -28,3 +28,43 @@ def test_upgrade_builds_the_schema_the_models_describe(empty_database_url):
         assert diff == []
         db.session.remove()
         engine.dispose()
+
+
+def _installed_triggers(connection) -> set[tuple]:
+    """Every trigger of the database with the source of what it runs."""
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT t.tgname, pg_get_triggerdef(t.oid), p.proname, p.prosrc FROM pg_trigger t "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal")
+    else:
+        rows = connection.exec_driver_sql("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+    return {tuple(row) for row in rows}
+
+
+def test_a_migrated_database_has_the_triggers_the_code_installs(app, scratch_database_url):
+    """The migrations freeze their SQL; tracker/models/triggers.py (create_all) must install the
+    same triggers as the latest migration."""
+    with db.engine.connect() as conn:
+        created = _installed_triggers(conn)
+    migrated_app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=scratch_database_url)
+    with migrated_app.app_context():
+        upgrade(revision="heads")
+        with db.engine.connect() as conn:
+            migrated = _installed_triggers(conn)
+        db.session.remove()
+        db.engine.dispose()
+    assert len(created) >= 10
+    assert migrated == created
+
+
+def test_no_migration_imports_the_application():
+    """Replaying an old migration must install what it installed then, not today's code."""
+    import ast
+    from pathlib import Path
+
+    versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+    for path in sorted(versions.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "tracker" or n.startswith("tracker.") for n in names), path.name

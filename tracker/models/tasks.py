@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +31,10 @@ task_co_owners = Table(
     Column("task_id", ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
     Column("unit_id", ForeignKey("org_units.id"), primary_key=True, index=True),
 )
+
+
+# the states in which a task past its due date is overdue (tracker/plans/status.py OVERDUE_STATUSES)
+_OVERDUE_STATES = text("status IN ('not_started', 'in_progress', 'returned', 'blocked')")
 
 
 class Task(db.Model):
@@ -89,6 +94,10 @@ class Task(db.Model):
         Index("ix_tasks_parent_id", "parent_id"),
         Index("ix_tasks_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
         Index("ix_tasks_plan_id_phase_id", "plan_id", "phase_id"),
+        # one unit's overdue, returned and submitted tasks, counted from the index (badge, my work)
+        Index("ix_tasks_owner_status_due", "owner_unit_id", "status", "due_on"),
+        # the overdue list, most late first, read in index order (keyset pagination)
+        Index("ix_tasks_overdue_due", "due_on", "id", postgresql_where=_OVERDUE_STATES, sqlite_where=_OVERDUE_STATES),
     )
 
     @property
