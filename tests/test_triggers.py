@@ -20,7 +20,7 @@ ROWS = 300
 
 
 def content_version() -> int:
-    return db.session.scalar(select(func.coalesce(func.max(ProgressContent.version), 0)))
+    return db.session.scalar(select(func.coalesce(func.sum(ProgressContent.version), 0)))
 
 
 def marked() -> set[int]:
@@ -194,5 +194,11 @@ def test_the_runtime_triggers_are_the_latest_migrations(database_url):
     spec = importlib.util.spec_from_file_location("m0012", ROOT / "migrations" / "versions" / "0012_linear_triggers.py")
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    assert migration.PG_FUNCTIONS == [triggers._PG_DDL[0], triggers._CONTENT_PG[1]]
+    assert migration.PG_FUNCTIONS[0] == triggers._PG_DDL[0]
+    # the content functions as 0020 (the counter in slots) left them
+    spec = importlib.util.spec_from_file_location("m0020", ROOT / "migrations" / "versions" / "0020_content_slots.py")
+    slots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slots)
+    assert slots.PG_FUNCTIONS == [triggers._CONTENT_PG[0], triggers._CONTENT_PG[1]]
+    assert slots.PG_FUNCTIONS_0012[1] == migration.PG_FUNCTIONS[1]
 

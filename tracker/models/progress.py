@@ -39,7 +39,7 @@ from tracker.models.base import UTCDateTime
 class ProgressState(db.Model):
     __tablename__ = "progress_state"
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    id: Mapped[int] = mapped_column(primary_key=True)  # a slot, 1..CONTENT_SLOTS; the version is their sum
     as_of: Mapped[Optional[date]] = mapped_column(Date)  # None: no summary, pages read the tasks
     built_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     folded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
@@ -52,7 +52,7 @@ class ProgressContent(db.Model):
 
     __tablename__ = "progress_content"
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    id: Mapped[int] = mapped_column(primary_key=True)  # a slot, 1..CONTENT_SLOTS; the version is their sum
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 

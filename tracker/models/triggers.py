@@ -118,6 +118,13 @@ _SQLITE_DDL = [
 # timeline lists overdue items), a section heading's (root task's) position and parent.
 _CONTENT_TABLES = (("plans", ("INSERT", "UPDATE", "DELETE")), ("phases", ("INSERT", "UPDATE", "DELETE")),
                    ("org_units", ("INSERT", "UPDATE", "DELETE")), ("escalations", ("INSERT", "DELETE")))
+# The counter is kept in slots (rows): on PostgreSQL a transaction raises the slot of its own
+# transaction id, so concurrent writers (on any number of web machines) seldom wait on one
+# another's row; the version is the sum of the slots, which every raise increases. SQLite has
+# one writer at a time: one slot.
+CONTENT_SLOTS = 16
+_BUMP_PG = (f"INSERT INTO progress_content (id, version) VALUES (1 + mod(txid_current(), {CONTENT_SLOTS})::int, 1) "
+            "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
 _BUMP = ("INSERT INTO progress_content (id, version) VALUES (1, 1) "
          "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
 
@@ -138,7 +145,7 @@ _CONTENT_PG = [
 CREATE OR REPLACE FUNCTION progress_content_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM progress_rows) THEN
-    {_BUMP}
+    {_BUMP_PG}
   END IF;
   RETURN NULL;
 END $$""",
@@ -146,7 +153,7 @@ END $$""",
 CREATE OR REPLACE FUNCTION progress_content_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS ({_except(_SHOWN, "progress_new", "progress_old")}) THEN
-    {_BUMP}
+    {_BUMP_PG}
   END IF;
   RETURN NULL;
 END $$""",

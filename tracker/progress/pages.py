@@ -11,8 +11,9 @@ one statement:
 - `progress_dirty_tasks` and `progress_dirty`: how many tasks and (plan, owner) pairs are
   marked and the sum of their marks; every write that can change a figure raises a mark
   (database triggers), and only a fold or a rebuild, which raise the generation, lowers them;
-- `progress_content.version`: raised by triggers on plans, phases, units, escalations, task
-  names (ref, title) and section headings' places.
+- `progress_content`: the sum of its slots' versions, raised by triggers on plans, phases, units,
+  escalations, task names (ref, title) and section headings' places (in slots so that
+  concurrent writers do not queue on one row; tracker/models/triggers.py).
 
 So two different states of the data never share a version. The version is read *before* the
 page's own queries: a page stored under a version is never older than that version (it can only
@@ -332,7 +333,7 @@ def page_version(today: date, connection=None) -> Optional[tuple]:
         return select(func.count().label("rows"), func.coalesce(func.sum(model.marks), 0).label("marks")).subquery()
 
     tasks, pairs = marked(ProgressDirtyTask), marked(ProgressDirty)
-    content = select(func.coalesce(func.max(ProgressContent.version), 0).label("version")).subquery()
+    content = select(func.coalesce(func.sum(ProgressContent.version), 0).label("version")).subquery()
     row = (connection if connection is not None else db.session).execute(
         select(ProgressState.as_of, ProgressState.generation, ProgressState.folded_at, tasks.c.rows, tasks.c.marks,
                pairs.c.rows, pairs.c.marks, content.c.version)
