@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:
-#   make run    install everything, build the SQLite database with units, the five plans and demo users, start the app
+#   make run    install everything, build the SQLite database with units, the five plans, the demo users and the
+#               living demo plan, then start the web server and the scheduler together (Procfile; Ctrl-C stops both)
 #   make test   install everything and run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 PYTHON ?= python3
 VENV := .venv
@@ -13,13 +14,14 @@ PIP_TOOLS := pip-tools==7.6.2
 .PHONY: run test lint setup setup-test deps deps-test assets translations db lock
 
 run: setup db
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	HOST=$(HOST) $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 test: setup-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: deps-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup: deps assets translations
 setup-test: deps-test assets translations
@@ -62,3 +64,4 @@ db: deps
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask seed load
 	$(BIN)/flask demo users
+	$(BIN)/flask demo plan

@@ -1,4 +1,5 @@
 """gunicorn settings; gunicorn reads ./gunicorn.conf.py from its working directory by default."""
+
 import gc
 
 

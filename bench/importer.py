@@ -17,6 +17,7 @@ split by deadline or by unit ("refs made here": notes saying split / made up / m
 one child task per), are folded into that item: their due dates and owners count for it, and
 they are not sections of their own. Targets: sections ≥ 95 %, due dates ≥ 90 %, owners ≥ 80 %.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ from tracker.importer.draft import Catalogue, draft_plan, read_document  # noqa:
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 PLANS = ROOT / "seed_plans"
-PARENT_SPLIT_NOTE = re.compile(r"(?<!sub-items )split (?:into|by)|one child task per|refs made here|numbered here|placed here", re.I)
+PARENT_SPLIT_NOTE = re.compile(
+    r"(?<!sub-items )split (?:into|by)|one child task per|refs made here|numbered here|placed here", re.I
+)
 OWN_SPLIT_NOTE = re.compile(r"\bref made|not numbered in the text|split into \.\d", re.I)
 TARGETS = {"sections": 0.95, "due dates": 0.90, "owners": 0.80}
 
@@ -51,7 +54,9 @@ def _is_split_child(task: dict, parent: dict | None) -> bool:
         return False
     if task.get("generated"):
         return True
-    return bool(OWN_SPLIT_NOTE.search(task.get("notes", "") or "") or PARENT_SPLIT_NOTE.search(parent.get("notes", "") or ""))
+    return bool(
+        OWN_SPLIT_NOTE.search(task.get("notes", "") or "") or PARENT_SPLIT_NOTE.search(parent.get("notes", "") or "")
+    )
 
 
 def flatten(tasks: list[dict]) -> dict[str, dict]:
@@ -62,8 +67,12 @@ def flatten(tasks: list[dict]) -> dict[str, dict]:
         folded = into is not None or _is_split_child(task, parent)
         target = into if into is not None else (parent["ref"] if folded else task["ref"])
         if not folded:
-            out[task["ref"]] = {"title": task.get("title", ""), "text": task.get("title", "") + (task.get("description") or ""),
-                                "dues": set(), "owners": set()}
+            out[task["ref"]] = {
+                "title": task.get("title", ""),
+                "text": task.get("title", "") + (task.get("description") or ""),
+                "dues": set(),
+                "owners": set(),
+            }
         entry = out[target]
         if task.get("due"):
             entry["dues"].add(str(task["due"]))
@@ -82,7 +91,7 @@ def flatten(tasks: list[dict]) -> dict[str, dict]:
 
 def _pairs(text: str) -> set[str]:
     text = re.sub(r"[^\u4e00-\u9fff]", "", text)
-    return {text[i:i + 2] for i in range(len(text) - 1)}
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def titles_agree(a: str, b: str) -> bool:
@@ -101,8 +110,15 @@ def score(found: int, drafted: int, expected: int) -> tuple[float, float]:
 
 def compare(seed: dict, draft: dict, verbose: bool = False) -> dict:
     expected, got = flatten(seed["tasks"]), flatten(draft["tasks"])
-    matched = {ref for ref in expected if ref in got and (titles_agree(expected[ref]["title"], got[ref]["title"])
-                                                          or titles_agree(expected[ref]["title"], got[ref]["text"]))}
+    matched = {
+        ref
+        for ref in expected
+        if ref in got
+        and (
+            titles_agree(expected[ref]["title"], got[ref]["title"])
+            or titles_agree(expected[ref]["title"], got[ref]["text"])
+        )
+    }
     result = {"sections": score(len(matched), len(got), len(expected))}
     for label, field in (("due dates", "dues"), ("owners", "owners")):
         want = {(ref, v) for ref, e in expected.items() for v in e[field]}
@@ -118,7 +134,10 @@ def compare(seed: dict, draft: dict, verbose: bool = False) -> dict:
     if verbose:
         print("    seed sections:", " ".join(expected))
         for ref in sorted(set(expected) - matched):
-            print(f"    missed section: {ref} {expected[ref]['title']}" + (f"  (draft: {got[ref]['title']})" if ref in got else ""))
+            print(
+                f"    missed section: {ref} {expected[ref]['title']}"
+                + (f"  (draft: {got[ref]['title']})" if ref in got else "")
+            )
         for ref in sorted(set(got) - matched):
             print(f"    extra  section: {ref} {got[ref]['title']}")
     return result

@@ -16,6 +16,7 @@ then for each progress page prints:
   (target p95 <= 150 ms on 2 cores): read only, then with a writer changing a task every second
   and folding meanwhile; and the peak RSS of the gunicorn workers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -164,9 +165,19 @@ def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
         tasks_sql = _time_alone(engine, _aggregates(from_tasks), 3)
         hit_s = statistics.median(t for t, _c in hits)
         miss_s = statistics.median(t for t, _c in misses)
-        results.append({"page": name, "path": path, "hit_ms": hit_s * 1000, "hit_statements": len(hits[0][1]),
-                        "miss_ms": miss_s * 1000, "miss_statements": len(misses[0][1]), "sql_ms": own_sql * 1000,
-                        "tasks_sql_ms": tasks_sql * 1000, "tasks_ms": tasks_s * 1000})
+        results.append(
+            {
+                "page": name,
+                "path": path,
+                "hit_ms": hit_s * 1000,
+                "hit_statements": len(hits[0][1]),
+                "miss_ms": miss_s * 1000,
+                "miss_statements": len(misses[0][1]),
+                "sql_ms": own_sql * 1000,
+                "tasks_sql_ms": tasks_sql * 1000,
+                "tasks_ms": tasks_s * 1000,
+            }
+        )
     with app.app_context():
         db.engine.dispose()
     shared.clear()
@@ -186,10 +197,14 @@ def prepare_summary(url: str) -> tuple[float, float, int]:
         started = time.perf_counter()
         refresh(local_today(), full=True)
         rebuild_s = time.perf_counter() - started
-        db.session.execute(text(
-            "UPDATE tasks SET status = 'accepted', progress = 100, percent = 100, completed_on = :day "
-            "WHERE id = (SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
-            "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 1)"), {"day": local_today()})
+        db.session.execute(
+            text(
+                "UPDATE tasks SET status = 'accepted', progress = 100, percent = 100, completed_on = :day "
+                "WHERE id = (SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
+                "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 1)"
+            ),
+            {"day": local_today()},
+        )
         db.session.commit()
         started = time.perf_counter()
         folded = refresh(local_today())
@@ -256,14 +271,19 @@ class Writer(threading.Thread):
 
         app = create_app(Config, SQLALCHEMY_DATABASE_URI=self.url)
         with app.app_context():
-            ids = db.session.scalars(text(
-                "SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
-                "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 200")).all()
+            ids = db.session.scalars(
+                text(
+                    "SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND NOT EXISTS "
+                    "(SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 200"
+                )
+            ).all()
             last_fold = time.monotonic()
             while not self.stop.wait(1 / self.per_second):
                 task_id = ids[self.writes % len(ids)]
-                db.session.execute(text("UPDATE tasks SET percent = (percent + 7) % 90, progress = (percent + 7) % 90 "
-                                        "WHERE id = :id"), {"id": task_id})
+                db.session.execute(
+                    text("UPDATE tasks SET percent = (percent + 7) % 90, progress = (percent + 7) % 90 WHERE id = :id"),
+                    {"id": task_id},
+                )
                 db.session.commit()
                 self.writes += 1
                 if time.monotonic() - last_fold >= self.fold_every:
@@ -274,8 +294,15 @@ class Writer(threading.Thread):
             db.engine.dispose()
 
 
-def under_load(url: str, province: str, clients: int, requests_per_client: int, workers: int,
-               writes_per_second: float, fold_every: float) -> tuple[list[tuple[str, list[dict]]], int]:
+def under_load(
+    url: str,
+    province: str,
+    clients: int,
+    requests_per_client: int,
+    workers: int,
+    writes_per_second: float,
+    fold_every: float,
+) -> tuple[list[tuple[str, list[dict]]], int]:
     """p50/p95 per page under `clients` concurrent clients without think time, after a warm-up
     round; read-only, then with a writer changing tasks (and folding) meanwhile."""
     port = free_port()
@@ -283,8 +310,20 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
     instance.mkdir()
     env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="bench", FLASK_APP="app")
     # run from the project folder: gunicorn reads ./gunicorn.conf.py (gc.freeze after start-up)
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                               "--log-level", "warning", "tracker:create_app()"], cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "tracker:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -297,8 +336,12 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         html = opener.open(base + "/login").read().decode()
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-        opener.open(base + "/login", urllib.parse.urlencode(
-            {"csrf_token": token, "username": "bench-leader", "password": "bench-pass-123"}).encode())
+        opener.open(
+            base + "/login",
+            urllib.parse.urlencode(
+                {"csrf_token": token, "username": "bench-leader", "password": "bench-pass-123"}
+            ).encode(),
+        )
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         paths = [p for _n, p in pages(province) if not p.endswith(".xlsx")]
 
@@ -326,8 +369,10 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
 
         def measured(count: int) -> tuple[dict[str, list[float]], float, str]:
             """One run, with where the CPU went: per request, ms of the workers, PostgreSQL, this client."""
-            workers_pids = [int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
-                                                            text=True).stdout.split()]
+            workers_pids = [
+                int(p)
+                for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+            ]
             postgres = pids_of("postgres")
             before = (cpu_seconds(workers_pids), cpu_seconds(postgres), sum(os.times()[:2]))
             started = time.perf_counter()
@@ -335,8 +380,10 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
             seconds = time.perf_counter() - started
             after = (cpu_seconds(workers_pids), cpu_seconds(postgres), sum(os.times()[:2]))
             n = sum(len(v) for v in latencies.values())
-            cpu = ", ".join(f"{label} {1000 * (b - a) / n:.1f}" for label, a, b in
-                            zip(("workers", "PostgreSQL", "client"), before, after))
+            cpu = ", ".join(
+                f"{label} {1000 * (b - a) / n:.1f}"
+                for label, a, b in zip(("workers", "PostgreSQL", "client"), before, after)
+            )
             return latencies, seconds, f"CPU ms per request: {cpu}"
 
         def summarise(latencies: dict[str, list[float]], seconds: float) -> list[dict]:
@@ -344,11 +391,23 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
             for name, path in pages(province):
                 if latencies.get(path):
                     values = sorted(latencies[path])
-                    results.append({"page": name, "p50_ms": 1000 * percentile(values, 0.5),
-                                    "p95_ms": 1000 * percentile(values, 0.95), "n": len(values)})
+                    results.append(
+                        {
+                            "page": name,
+                            "p50_ms": 1000 * percentile(values, 0.5),
+                            "p95_ms": 1000 * percentile(values, 0.95),
+                            "n": len(values),
+                        }
+                    )
             every = sorted(v for values in latencies.values() for v in values)
-            results.append({"page": f"all ({len(every) / seconds:.0f} requests/s)", "p50_ms": 1000 * percentile(every, 0.5),
-                            "p95_ms": 1000 * percentile(every, 0.95), "n": len(every)})
+            results.append(
+                {
+                    "page": f"all ({len(every) / seconds:.0f} requests/s)",
+                    "p50_ms": 1000 * percentile(every, 0.5),
+                    "p95_ms": 1000 * percentile(every, 0.95),
+                    "n": len(every),
+                }
+            )
             return results
 
         run(3)  # warm-up: each worker renders each page once (the first view after a change)
@@ -362,8 +421,12 @@ def under_load(url: str, province: str, clients: int, requests_per_client: int, 
             latencies, seconds, cpu = measured(requests_per_client)
             writer.stop.set()
             writer.join()
-            scenarios.append((f"with {writer.writes} task changes ({writes_per_second:g}/s) and {writer.folds} folds ({cpu})",
-                              summarise(latencies, seconds)))
+            scenarios.append(
+                (
+                    f"with {writer.writes} task changes ({writes_per_second:g}/s) and {writer.folds} folds ({cpu})",
+                    summarise(latencies, seconds),
+                )
+            )
         children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
         peak = max([rss_kb(int(pid)) for pid in children] + [0])
         return scenarios, peak
@@ -377,9 +440,15 @@ def main() -> int:
     parser.add_argument("--scale", default="national")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=150, help="requests per client and scenario")
-    parser.add_argument("--writes", type=float, default=1.0, help="task changes per second in the second scenario (0: none)")
-    parser.add_argument("--fold-every", type=float, default=5.0,
-                        help="seconds between folds in the second scenario (the scheduler: 60; each fold is a new version too)")
+    parser.add_argument(
+        "--writes", type=float, default=1.0, help="task changes per second in the second scenario (0: none)"
+    )
+    parser.add_argument(
+        "--fold-every",
+        type=float,
+        default=5.0,
+        help="seconds between folds in the second scenario (the scheduler: 60; each fold is a new version too)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--database", default=None, help="reuse this database (built if missing tables)")
@@ -406,21 +475,33 @@ def main() -> int:
         rebuild_s, fold_s, folded = prepare_summary(url)
         vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
         with vacuum.connect() as conn:  # what autovacuum does soon after a rebuild
-            conn.execute(text("VACUUM (ANALYZE) progress_dirty, progress_items, progress_rollup, progress_daily, progress_state"))
+            conn.execute(
+                text("VACUUM (ANALYZE) progress_dirty, progress_items, progress_rollup, progress_daily, progress_state")
+            )
         vacuum.dispose()
-        print(f"progress summary: rebuilt in {rebuild_s:.1f} s; one accepted task folded in {fold_s * 1000:.0f} ms "
-              f"({folded} owner(s))")
-        print("\nserver time (median, in process): cached = the version is unchanged, rendered = a new version;"
-              "\nits SQL = the page's own aggregates over the summary, run alone; bare SQL = the aggregates over"
-              "\nthe tasks computing the same numbers, run alone; ratios: server time / that SQL (target <= 2)")
-        print(f"\n{'page':<27} {'cached':>7} {'stmts':>5} {'rendered':>8} {'stmts':>5} {'its SQL':>8} {'bare SQL':>9} "
-              f"{'c/its':>6} {'r/its':>6} {'c/bare':>7} {'from tasks':>10}")
-        for r in ([] if args.load_only else in_process(url, "P44")):
-            print(f"{r['page']:<27} {r['hit_ms']:>7.1f} {r['hit_statements']:>5} {r['miss_ms']:>8.1f} {r['miss_statements']:>5} "
-                  f"{r['sql_ms']:>8.1f} {r['tasks_sql_ms']:>9.0f} {r['hit_ms'] / r['sql_ms']:>6.2f} "
-                  f"{r['miss_ms'] / r['sql_ms']:>6.2f} {r['hit_ms'] / r['tasks_sql_ms']:>7.3f} {r['tasks_ms']:>10.0f}")
+        print(
+            f"progress summary: rebuilt in {rebuild_s:.1f} s; one accepted task folded in {fold_s * 1000:.0f} ms "
+            f"({folded} owner(s))"
+        )
+        print(
+            "\nserver time (median, in process): cached = the version is unchanged, rendered = a new version;"
+            "\nits SQL = the page's own aggregates over the summary, run alone; bare SQL = the aggregates over"
+            "\nthe tasks computing the same numbers, run alone; ratios: server time / that SQL (target <= 2)"
+        )
+        print(
+            f"\n{'page':<27} {'cached':>7} {'stmts':>5} {'rendered':>8} {'stmts':>5} {'its SQL':>8} {'bare SQL':>9} "
+            f"{'c/its':>6} {'r/its':>6} {'c/bare':>7} {'from tasks':>10}"
+        )
+        for r in [] if args.load_only else in_process(url, "P44"):
+            print(
+                f"{r['page']:<27} {r['hit_ms']:>7.1f} {r['hit_statements']:>5} {r['miss_ms']:>8.1f} {r['miss_statements']:>5} "
+                f"{r['sql_ms']:>8.1f} {r['tasks_sql_ms']:>9.0f} {r['hit_ms'] / r['sql_ms']:>6.2f} "
+                f"{r['miss_ms'] / r['sql_ms']:>6.2f} {r['hit_ms'] / r['tasks_sql_ms']:>7.3f} {r['tasks_ms']:>10.0f}"
+            )
         print("(ms; c = cached, r = rendered, its = its SQL, bare = bare SQL over the tasks)")
-        scenarios, peak = under_load(url, "P44", args.clients, args.requests, args.workers, args.writes, args.fold_every)
+        scenarios, peak = under_load(
+            url, "P44", args.clients, args.requests, args.workers, args.writes, args.fold_every
+        )
         for title, results in scenarios:
             print(f"\n{args.clients} concurrent clients, no think time, gunicorn -w {args.workers}, {title}:")
             print(f"{'page':<30} {'p50 ms':>8} {'p95 ms':>8} {'n':>5}")

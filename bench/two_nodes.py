@@ -14,6 +14,7 @@
    commit waits for the one before it; the counter in slots (tracker/models/triggers.py) lets
    them pass each other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,10 +48,31 @@ def start_node(url: str, name: str, redis_url: str) -> tuple[subprocess.Popen, s
     port = free_port()
     folder = Path(f"/tmp/bench-two-nodes-{name}-{uuid.uuid4().hex[:6]}")
     folder.mkdir()
-    env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(folder), SECRET_KEY="bench-two-nodes", FLASK_APP="app",
-               PROGRESS_CACHE_DIR=str(folder / "pages"), REDIS_URL=redis_url, TRACKER_NODES="2", LOG_LEVEL="WARNING")
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
-                               "--log-level", "warning", "tracker:create_app()"], cwd=ROOT, env=env)
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        INSTANCE_DIR=str(folder),
+        SECRET_KEY="bench-two-nodes",
+        FLASK_APP="app",
+        PROGRESS_CACHE_DIR=str(folder / "pages"),
+        REDIS_URL=redis_url,
+        TRACKER_NODES="2",
+        LOG_LEVEL="WARNING",
+    )
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "tracker:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -66,8 +88,12 @@ def sign_in(base: str) -> str:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(base + "/login").read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    opener.open(base + "/login", urllib.parse.urlencode(
-        {"csrf_token": token, "username": "bench-leader", "password": "bench-pass-123"}).encode())
+    opener.open(
+        base + "/login",
+        urllib.parse.urlencode(
+            {"csrf_token": token, "username": "bench-leader", "password": "bench-pass-123"}
+        ).encode(),
+    )
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
@@ -111,8 +137,13 @@ def split_load(url: str, clients: int, requests_per_client: int, shared: bool) -
         writer.stop.set()
         writer.join()
         values = sorted(latencies)
-        return {"p50": 1000 * percentile(values, 0.5), "p95": 1000 * percentile(values, 0.95), "n": len(values),
-                "rps": len(values) / seconds, "writes": writer.writes}
+        return {
+            "p50": 1000 * percentile(values, 0.5),
+            "p95": 1000 * percentile(values, 0.95),
+            "n": len(values),
+            "rps": len(values) / seconds,
+            "writes": writer.writes,
+        }
     finally:
         for server, _base in nodes:
             server.send_signal(signal.SIGTERM)
@@ -123,8 +154,13 @@ def soak(url: str, writers: int, seconds: float) -> dict:
     """`writers` connections renaming tasks of their own, back to back: commit latency."""
     engine = create_engine(url, pool_size=writers + 2)
     with engine.connect() as conn:
-        ids = conn.execute(text("SELECT id FROM tasks WHERE parent_id IS NOT NULL ORDER BY id LIMIT :n"),
-                           {"n": writers * 50}).scalars().all()
+        ids = (
+            conn.execute(
+                text("SELECT id FROM tasks WHERE parent_id IS NOT NULL ORDER BY id LIMIT :n"), {"n": writers * 50}
+            )
+            .scalars()
+            .all()
+        )
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -139,8 +175,13 @@ def soak(url: str, writers: int, seconds: float) -> dict:
                 n += 1
                 started = time.perf_counter()
                 try:
-                    conn.execute(text("UPDATE tasks SET title = regexp_replace(title, ' #[0-9]+$', '') || ' #' || :n "
-                                      "WHERE id = :id"), {"id": task_id, "n": n})
+                    conn.execute(
+                        text(
+                            "UPDATE tasks SET title = regexp_replace(title, ' #[0-9]+$', '') || ' #' || :n "
+                            "WHERE id = :id"
+                        ),
+                        {"id": task_id, "n": n},
+                    )
                     conn.commit()
                 except Exception:  # noqa: BLE001  (counted, the soak goes on)
                     conn.rollback()
@@ -158,12 +199,19 @@ def soak(url: str, writers: int, seconds: float) -> dict:
         t.join()
     elapsed = time.perf_counter() - started
     with engine.begin() as conn:  # the names back as they were
-        conn.execute(text("UPDATE tasks SET title = regexp_replace(title, ' #[0-9]+$', '') WHERE id = ANY(:ids)"),
-                     {"ids": list(ids)})
+        conn.execute(
+            text("UPDATE tasks SET title = regexp_replace(title, ' #[0-9]+$', '') WHERE id = ANY(:ids)"),
+            {"ids": list(ids)},
+        )
     engine.dispose()
     values = sorted(latencies)
-    return {"commits": len(values), "per_second": len(values) / elapsed, "p50": 1000 * statistics.median(values),
-            "p95": 1000 * percentile(values, 0.95), "errors": errors[0]}
+    return {
+        "commits": len(values),
+        "per_second": len(values) / elapsed,
+        "p50": 1000 * statistics.median(values),
+        "p95": 1000 * percentile(values, 0.95),
+        "errors": errors[0],
+    }
 
 
 def main() -> int:
@@ -198,15 +246,19 @@ def main() -> int:
         print(f"data: {units} units, {tasks} tasks; cores: {os.cpu_count()}; content counter rows now: {slots}")
         prepare_summary(url)
         if not args.soak_only:
-            print(f"\nprogress pages as a leader, {args.clients} clients split over two nodes (gunicorn -w 1 each), "
-                  "a task changed every second:")
+            print(
+                f"\nprogress pages as a leader, {args.clients} clients split over two nodes (gunicorn -w 1 each), "
+                "a task changed every second:"
+            )
             print(f"{'page store':<34} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>6} {'n':>5}")
             for label, shared in (("each node's own folder", False), ("shared Redis", True)):
                 r = split_load(url, args.clients, args.requests, shared)
                 print(f"{label:<34} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['rps']:>6.1f} {r['n']:>5}", flush=True)
         r = soak(url, args.writers, args.seconds)
-        print(f"\n{args.writers} writers renaming tasks for {args.seconds:g} s: {r['commits']} commits "
-              f"({r['per_second']:.0f}/s), commit p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, {r['errors']} errors")
+        print(
+            f"\n{args.writers} writers renaming tasks for {args.seconds:g} s: {r['commits']} commits "
+            f"({r['per_second']:.0f}/s), commit p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, {r['errors']} errors"
+        )
     finally:
         if not args.keep and not args.database:
             with admin.connect() as conn:

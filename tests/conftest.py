@@ -1,4 +1,5 @@
 """Test fixtures: an app on SQLite (or TEST_DATABASE_URL), seeded once, each test rolled back."""
+
 from __future__ import annotations
 
 import os
@@ -157,7 +158,9 @@ def make_user():
 
 @pytest.fixture
 def make_unit():
-    def make(code: str, parent_code: str, kind: str = "institution", level: str = "institution", name: str | None = None) -> OrgUnit:
+    def make(
+        code: str, parent_code: str, kind: str = "institution", level: str = "institution", name: str | None = None
+    ) -> OrgUnit:
         parent = unit(parent_code)
         new = OrgUnit(code=code, name=name or code, kind=kind, level=level, parent=parent)
         db.session.add(new)
@@ -232,7 +235,7 @@ def scratch_database_url(database_url, tmp_path):
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
-    name = f"tracker_scratch_{uuid.uuid4().hex[:8]}"
+    name = f"{url.database}_{uuid.uuid4().hex[:8]}"  # e.g. h20_1a2b3c4d beside the test database h20
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -1,4 +1,5 @@
 """Signing in and out, CSRF on the login form, the users CLI."""
+
 import pytest
 from sqlalchemy import select
 
@@ -63,8 +64,21 @@ def test_language_switch_to_english(client):
 
 
 def test_users_create_cli(runner):
-    result = runner.invoke(args=["users", "create", "hn_coord", "--role", "coordinator", "--unit", "P46",
-                                 "--password", "long-enough-1", "--name", "海南督办员"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "hn_coord",
+            "--role",
+            "coordinator",
+            "--unit",
+            "P46",
+            "--password",
+            "long-enough-1",
+            "--name",
+            "海南督办员",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "hn_coord"))
     assert user.unit.code == "P46" and user.role == "coordinator"
@@ -86,7 +100,9 @@ def test_users_create_cli_refuses_bad_input_in_one_line(runner, args, message):
 
 
 def test_users_create_cli_refuses_a_short_password(runner):
-    result = runner.invoke(args=["users", "create", "someone", "--role", "reporter", "--unit", "P11", "--password", "short"])
+    result = runner.invoke(
+        args=["users", "create", "someone", "--role", "reporter", "--unit", "P11", "--password", "short"]
+    )
     assert result.exit_code != 0 and "at least 8" in result.output
 
 
@@ -116,11 +132,37 @@ def test_cli_creates_a_user_with_an_email_and_refuses_a_bad_one(runner):
     from tracker.extensions import db
     from tracker.models import User
 
-    ok = runner.invoke(args=["users", "create", "mail-user", "--role", "reporter", "--unit", "P11-QC",
-                             "--email", "qc@bj.example", "--password", "long-enough-1"])
+    ok = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "mail-user",
+            "--role",
+            "reporter",
+            "--unit",
+            "P11-QC",
+            "--email",
+            "qc@bj.example",
+            "--password",
+            "long-enough-1",
+        ]
+    )
     assert ok.exit_code == 0, ok.output
     assert db.session.scalar(select(User.email).where(User.username == "mail-user")) == "qc@bj.example"
-    bad = runner.invoke(args=["users", "create", "mail-user-2", "--role", "reporter", "--unit", "P11-QC",
-                              "--email", "not an address", "--password", "long-enough-1"])
+    bad = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "mail-user-2",
+            "--role",
+            "reporter",
+            "--unit",
+            "P11-QC",
+            "--email",
+            "not an address",
+            "--password",
+            "long-enough-1",
+        ]
+    )
     assert bad.exit_code != 0 and "e-mail" in bad.output
     assert db.session.scalar(select(User).where(User.username == "mail-user-2")) is None

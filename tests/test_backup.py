@@ -1,4 +1,5 @@
 """`flask backup` / `flask restore` round trip (SQLite; PostgreSQL with pg_dump), and /healthz."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The personal calendar feed: a secret URL with the user's due dates, valid iCalendar, revocable."""
+
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,10 +25,12 @@ def reporter(make_user, make_unit):
 @pytest.fixture
 def tasks(make_task):
     return {
-        "plan": make_task("P11-H9", ref="一.(一)", title="制定死亡病例抽查工作计划", due_on=date(2024, 5, 20),
-                          deliverable="工作计划"),
-        "monthly": make_task("P11-H9", ref="一.(三).2#2024-05-31", title="季度抽查", due_on=date(2024, 5, 31),
-                             origin="recurrence"),
+        "plan": make_task(
+            "P11-H9", ref="一.(一)", title="制定死亡病例抽查工作计划", due_on=date(2024, 5, 20), deliverable="工作计划"
+        ),
+        "monthly": make_task(
+            "P11-H9", ref="一.(三).2#2024-05-31", title="季度抽查", due_on=date(2024, 5, 31), origin="recurrence"
+        ),
         "done": make_task("P11-H9", ref="一.(二)", title="已完成的任务", due_on=date(2024, 5, 25), status="accepted"),
         "no_due": make_task("P11-H9", ref="一.(四)", title="没有期限"),
         "other": make_task("P31-QC", ref="一.(五)", title="上海的任务", due_on=date(2024, 5, 22)),

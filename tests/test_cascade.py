@@ -1,5 +1,7 @@
 """Cascade (分解下达): a coordinator expands a task into one task per unit, keeps the units' tasks in
 step with the template, and can withdraw the cascade."""
+
+import re
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tracker.cascade.service import (
     cascade_task,
     is_template_clause,
     preview_cascade,
+    recent_cascades,
     withdraw_cascade,
 )
 from tracker.extensions import db
@@ -33,8 +36,16 @@ DUE = date(2025, 6, 30)
 
 @pytest.fixture
 def template(make_task):
-    task = make_task("NHC", plan_key="cascade-plan", ref="三.(一)", title="制定本省份实施方案",
-                     due_on=DUE, deliverable="省级实施方案", start_on=date(2025, 3, 1), weight=2.0)
+    task = make_task(
+        "NHC",
+        plan_key="cascade-plan",
+        ref="三.(一)",
+        title="制定本省份实施方案",
+        due_on=DUE,
+        deliverable="省级实施方案",
+        start_on=date(2025, 3, 1),
+        weight=2.0,
+    )
     phase = Phase(plan=task.plan, key="startup", name="启动阶段", start_on=date(2025, 3, 1), end_on=DUE)
     db.session.add(phase)
     db.session.flush()
@@ -66,7 +77,9 @@ def message(exc) -> str:
 
 
 def province_codes() -> set[str]:
-    return set(db.session.scalars(select(OrgUnit.code).where(OrgUnit.kind == "commission", OrgUnit.level == "provincial")))
+    return set(
+        db.session.scalars(select(OrgUnit.code).where(OrgUnit.kind == "commission", OrgUnit.level == "provincial"))
+    )
 
 
 # --- creating a cascade ----------------------------------------------------------------------------
@@ -84,7 +97,8 @@ def test_a_national_coordinator_cascades_a_task_to_the_32_provincial_commissions
     assert beijing.due_on == date(2025, 7, 15)
     assert {c.due_on for c in others} == {DUE}
     assert {(c.deliverable, c.phase.key, c.start_on, c.origin, c.status) for c in children} == {
-        ("省级实施方案", "startup", date(2025, 3, 1), "cascade", "not_started")}
+        ("省级实施方案", "startup", date(2025, 3, 1), "cascade", "not_started")
+    }
     assert {c.ref for c in children} == {f"三.(一)@{code}" for code in province_codes()}
     assert all(c.path == f"{template.path}{c.id}/" and c.depth == template.depth + 1 for c in children)
     links = {link.unit.code: link for link in cascade.children}
@@ -98,7 +112,9 @@ def test_the_preview_names_the_units_and_writes_nothing(template, nhc_coord):
     before = db.session.scalar(select(func.count()).select_from(Task))
     preview = preview_cascade(template, nhc_coord, TargetSpec(LIST, codes=["P11", "P64"]), {"P64": date(2025, 8, 1)})
     assert [(r.unit.code, r.due_on, r.overridden) for r in preview.rows] == [
-        ("P11", DUE, False), ("P64", date(2025, 8, 1), True)]
+        ("P11", DUE, False),
+        ("P64", date(2025, 8, 1), True),
+    ]
     assert db.session.scalar(select(func.count()).select_from(Task)) == before
 
 
@@ -115,16 +131,24 @@ def test_every_unit_of_a_kind_under_a_unit(make_task, make_user):
     task = make_task("WZ", ref="二.(一)", title="县级人民医院自查", due_on=DUE)
     cascade = cascade_task(task, wuzhong, TargetSpec(GROUP, kind="commission", level="county"))
     owners = {link.unit.code for link in cascade.children}
-    expected = set(db.session.scalars(select(OrgUnit.code).where(
-        OrgUnit.kind == "commission", OrgUnit.level == "county", OrgUnit.path.like(f"{unit('WZ').path}%"))))
+    expected = set(
+        db.session.scalars(
+            select(OrgUnit.code).where(
+                OrgUnit.kind == "commission", OrgUnit.level == "county", OrgUnit.path.like(f"{unit('WZ').path}%")
+            )
+        )
+    )
     assert owners == expected and len(owners) == 5
 
 
-@pytest.mark.parametrize("spec, expected", [
-    (TargetSpec(LIST, codes=["P11", "P99"]), "P99"),
-    (TargetSpec(GROUP), ""),
-    (TargetSpec(LIST, codes=[]), ""),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (TargetSpec(LIST, codes=["P11", "P99"]), "P99"),
+        (TargetSpec(GROUP), ""),
+        (TargetSpec(LIST, codes=[]), ""),
+    ],
+)
 def test_bad_targets_are_refused_and_nothing_is_written(template, nhc_coord, spec, expected):
     before = db.session.scalar(select(func.count()).select_from(Task))
     with pytest.raises(CascadeError) as caught:
@@ -163,7 +187,8 @@ def test_a_new_due_date_on_the_template_flows_to_every_child_but_the_overridden_
     synced = entries(children["P12"], "sync")
     assert [(e.field, e.old_value, e.new_value, e.user_id) for e in synced] == [
         ("due_on", "2025-06-30", "2025-09-30", nhc_coord.id),
-        ("deliverable", "省级实施方案", "省级实施方案（印发稿）", nhc_coord.id)]
+        ("deliverable", "省级实施方案", "省级实施方案（印发稿）", nhc_coord.id),
+    ]
     assert not [e for e in entries(children["P11"], "sync") if e.field == "due_on"]
 
 
@@ -216,8 +241,15 @@ def test_withdrawing_a_cascade_cancels_its_children_and_journals_it(template, nh
     assert accepted.status == "accepted"
     beijing = next(c for c in children if c.owner_unit.code == "P11")
     entry = entries(beijing, "status")[-1]
-    assert (entry.old_value, entry.new_value, entry.comment, entry.user_id) == ("not_started", "cancelled", "文件已废止", nhc_coord.id)
-    assert [(e.old_value, e.new_value, e.comment) for e in entries(template, "withdraw")] == [("32", "31", "文件已废止")]
+    assert (entry.old_value, entry.new_value, entry.comment, entry.user_id) == (
+        "not_started",
+        "cancelled",
+        "文件已废止",
+        nhc_coord.id,
+    )
+    assert [(e.old_value, e.new_value, e.comment) for e in entries(template, "withdraw")] == [
+        ("32", "31", "文件已废止")
+    ]
     assert cascade.state == "withdrawn" and cascade.withdrawn_by == nhc_coord
     db.session.refresh(template)
     assert template.progress == 100.0  # only the accepted child is left in the roll-up
@@ -248,8 +280,9 @@ def test_withdrawal_needs_a_reason(template, nhc_coord):
 
 
 def seeded_template(plan_key: str, title: str) -> Task:
-    return db.session.scalar(select(Task).join(Plan).where(Plan.key == plan_key, Task.title == title,
-                                                           is_template_clause()))
+    return db.session.scalar(
+        select(Task).join(Plan).where(Plan.key == plan_key, Task.title == title, is_template_clause())
+    )
 
 
 def test_the_loader_records_each_province_expansion_as_a_seed_cascade():
@@ -293,8 +326,10 @@ def test_preview_then_create_through_the_pages(client, auth, template, nhc_coord
     assert fragment.status_code == 200 and "<html" not in text and text.count('data-unit="P1') == 3
     full = client.post(f"/tasks/{template.id}/cascade", data=form)
     assert "<html" in full.get_data(as_text=True) and 'id="preview-table"' in full.get_data(as_text=True)
-    created = client.post(f"/tasks/{template.id}/cascade",
-                          data={**form, "action": "create", "due-P13": "2025-07-31", "due-P11": "2025-06-30"})
+    created = client.post(
+        f"/tasks/{template.id}/cascade",
+        data={**form, "action": "create", "due-P13": "2025-07-31", "due-P11": "2025-06-30"},
+    )
     assert created.status_code == 303
     cascade = db.session.scalar(select(Cascade).where(Cascade.template_task_id == template.id))
     assert created.headers["Location"].endswith(f"/cascades/{cascade.id}")
@@ -302,18 +337,23 @@ def test_preview_then_create_through_the_pages(client, auth, template, nhc_coord
     assert dues == {"P11": (DUE, False), "P12": (DUE, False), "P13": (date(2025, 7, 31), True)}
     detail = client.get(f"/cascades/{cascade.id}").get_data(as_text=True)
     assert detail.count('data-unit="P1') == 3
-    rows_only = client.get(f"/cascades/{cascade.id}", headers={**HX, "HX-Target": "cascade-children"}).get_data(as_text=True)
+    rows_only = client.get(f"/cascades/{cascade.id}", headers={**HX, "HX-Target": "cascade-children"}).get_data(
+        as_text=True
+    )
     assert rows_only.count('data-unit="P1') == 3 and "<html" not in rows_only and 'id="withdraw-form"' not in rows_only
     child_page = client.get(f"/tasks/{cascade.children[2].task_id}").get_data(as_text=True)
     assert 'id="cascade-child-info"' in child_page
 
 
-@pytest.mark.parametrize("data", [
-    {"mode": "list", "codes": "P11 P98", "action": "create"},
-    {"mode": "list", "codes": "", "action": "preview"},
-    {"mode": "nonsense", "action": "preview"},
-    {"mode": "list", "codes": "P11", "action": "create", "due-P11": "2025-13-01"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"mode": "list", "codes": "P11 P98", "action": "create"},
+        {"mode": "list", "codes": "", "action": "preview"},
+        {"mode": "nonsense", "action": "preview"},
+        {"mode": "list", "codes": "P11", "action": "create", "due-P11": "2025-13-01"},
+    ],
+)
 def test_bad_cascade_input_gets_the_form_back_with_400_and_writes_nothing(client, auth, template, nhc_coord, data):
     auth.login(nhc_coord)
     response = client.post(f"/tasks/{template.id}/cascade", data=data)
@@ -349,14 +389,63 @@ def test_the_hub_lists_cascades_in_a_fixed_number_of_statements(client, auth, te
     auth.login(nhc_coord)
     with count_queries() as statements:
         response = client.get("/cascade")
-    assert response.status_code == 200 and f"/cascades/" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "/cascades/" in response.get_data(as_text=True)
     assert statements() < 15
 
 
 def test_control_characters_in_the_form_are_dropped_not_sent_to_the_database(client, auth, template, nhc_coord):
     auth.login(nhc_coord)
-    refused = client.post(f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x00", "action": "create"})
+    refused = client.post(
+        f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x00", "action": "create"}
+    )
     assert refused.status_code == 400 and children_of(template) == []  # NUL: refused at the door
-    response = client.post(f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x1b", "action": "create"})
+    response = client.post(
+        f"/tasks/{template.id}/cascade", data={"mode": "list", "codes": "P11\x1b", "action": "create"}
+    )
     assert response.status_code == 303
     assert [c.owner_unit.code for c in children_of(template)] == ["P11"]
+
+
+# --- pages of a long cascade: the one pager (tracker/pagination.py, _pager.html) -------------------
+
+
+def units_on(html: str) -> list[str]:
+    return re.findall(r'<tr data-unit="([^"]+)"', html)
+
+
+def test_page_two_of_a_cascade_shows_the_next_children_and_the_pager_links_lead_there(
+    client, auth, template, nhc_coord
+):
+    cascade = cascade_task(template, nhc_coord, TargetSpec(PROVINCES))
+    db.session.commit()
+    auth.login(nhc_coord)
+    first = client.get(f"/cascades/{cascade.id}?per_page=20").get_data(as_text=True)
+    assert len(units_on(first)) == 20 and "共 32 项任务" in first
+    links = dict(
+        (text, href.replace("&amp;", "&"))
+        for href, text in re.findall(r'<a class="page-link" href="([^"]+)"[^>]*>([^<]+)</a>', first)
+    )
+    assert set(links) == {"2", "下一页"} and links["2"] == links["下一页"]
+    assert "page=2" in links["2"] and "per_page=20" in links["2"]  # the page size is kept
+    second = client.get(links["2"]).get_data(as_text=True)
+    assert len(units_on(second)) == 12
+    assert not set(units_on(first)) & set(units_on(second))
+    assert set(units_on(first)) | set(units_on(second)) == province_codes()
+    assert 'aria-current="page"><span class="page-link">2</span>' in second and 'rel="prev"' in second
+    fragment = client.get(links["2"], headers={**HX, "HX-Target": "cascade-children"}).get_data(as_text=True)
+    assert "<html" not in fragment and units_on(fragment) == units_on(second)
+    assert 'hx-target="#cascade-children"' in fragment  # the pager swaps only the children
+    past_the_end = client.get(f"/cascades/{cascade.id}?per_page=20&page=9").get_data(as_text=True)
+    assert units_on(past_the_end) == units_on(second)  # the last page, not an empty one
+
+
+def test_the_hub_pages_the_cascades_newest_first(make_task, nhc_coord):
+    before = recent_cascades(nhc_coord, 1, 2).total  # the seed plans' cascades
+    made = []
+    for number in range(3):
+        task = make_task("NHC", plan_key="cascade-plan", ref=f"四.({number})", title=f"任务{number}", due_on=DUE)
+        made.append(cascade_task(task, nhc_coord, TargetSpec(LIST, codes=["P11"])))
+    db.session.commit()
+    first, second = (recent_cascades(nhc_coord, number, 2) for number in (1, 2))
+    assert [c.id for c in first.items] == [made[2].id, made[1].id] and first.total == before + 3
+    assert second.items[0].id == made[0].id and second.has_prev

@@ -1,4 +1,5 @@
 """The draft circular (通报): a .docx that python-docx opens, with the units, figures and order."""
+
 from __future__ import annotations
 
 import io
@@ -50,8 +51,10 @@ def test_the_circular_ranks_units_and_names_the_lagging_ones(client, auth, make_
     assert names == [r.unit.name for r in expected]
     beijing = next(row for row in table.rows if row.cells[1].text == "北京市卫生健康委")
     p11 = next(r for r in expected if r.unit.code == "P11")
-    assert beijing.cells[2].text == f"{p11.figures.on_time_rate:.1f}" and beijing.cells[5].text == str(p11.figures.overdue)
-    lagging = text[text.index("三、") if "三、" in text else text.index("3."):]
+    assert beijing.cells[2].text == f"{p11.figures.on_time_rate:.1f}" and beijing.cells[5].text == str(
+        p11.figures.overdue
+    )
+    lagging = text[text.index("三、") if "三、" in text else text.index("3.") :]
     assert "上海市卫生健康委" in lagging and "人员或经费不足" in lagging and "2024-07-15" in lagging
     plain = docx.Document(io.BytesIO(client.get("/leadership/circular.docx?masthead=0").data))
     assert plain.paragraphs[0].text != "国家卫生健康委文件"

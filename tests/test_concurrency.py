@@ -1,5 +1,6 @@
 """Two users change the same task at the same moment on PostgreSQL: one wins, the other is
 refused as stale (409 in the UI), and nothing of the winner's change is lost."""
+
 from __future__ import annotations
 
 import threading
@@ -21,7 +22,7 @@ def test_two_coordinators_edit_the_same_task_at_once(scratch_database_url, monke
     from tracker.auth.service import create_user
     from tracker.config import TestConfig
     from tracker.importer.seed import load_seed_files
-    from tracker.models import JournalEntry, Plan, Task, User
+    from tracker.models import JournalEntry, Task, User
     from tracker.plans.operations import StaleVersion, edit_task
     from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,8 +56,10 @@ def test_two_coordinators_edit_the_same_task_at_once(scratch_database_url, monke
                 finally:
                     db.session.remove()
 
-        threads = [threading.Thread(target=edit, args=("coord-a", "甲的标题")),
-                   threading.Thread(target=edit, args=("coord-b", "乙的标题"))]
+        threads = [
+            threading.Thread(target=edit, args=("coord-a", "甲的标题")),
+            threading.Thread(target=edit, args=("coord-b", "乙的标题")),
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -65,8 +68,9 @@ def test_two_coordinators_edit_the_same_task_at_once(scratch_database_url, monke
         winner = "甲的标题" if outcomes["coord-a"] == "saved" else "乙的标题"
         final = db.session.get(Task, task_id)
         assert final.title == winner and final.version == version + 1
-        journal = db.session.scalars(select(JournalEntry.new_value).where(JournalEntry.task_id == task_id,
-                                                                          JournalEntry.field == "title")).all()
+        journal = db.session.scalars(
+            select(JournalEntry.new_value).where(JournalEntry.task_id == task_id, JournalEntry.field == "title")
+        ).all()
         assert journal == [winner]  # only the winner's change was journaled
         db.session.remove()
         db.engine.dispose()

@@ -1,6 +1,7 @@
 """The content counter in slots (migration 0020): concurrent writers of what the progress pages
 show by name do not queue on one row, and the version the pages are cached under (the sum of
 the slots) rises with every write whichever slot it raised."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,10 @@ def test_two_writers_of_names_at_once_do_not_wait_for_each_other(database_url):
             second.execute(text("UPDATE plans SET title = title WHERE id = (SELECT max(id) FROM plans)"))
         except OperationalError as error:  # pragma: no cover  (the regression)
             pytest.fail(f"the second writer waited on the first: {error.orig}")
-        slots = [c.execute(text("SELECT 1 + mod(txid_current(), :n)::int"), {"n": CONTENT_SLOTS}).scalar()
-                 for c in (first, second)]
+        slots = [
+            c.execute(text("SELECT 1 + mod(txid_current(), :n)::int"), {"n": CONTENT_SLOTS}).scalar()
+            for c in (first, second)
+        ]
         assert slots[0] != slots[1]
     finally:
         first.rollback()

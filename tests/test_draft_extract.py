@@ -1,5 +1,6 @@
 """Drafting a plan from its document: short documents of the genre, written for these tests
 (other numbering, dates and units than the seed documents)."""
+
 from __future__ import annotations
 
 import io
@@ -90,8 +91,24 @@ def test_the_notice_gives_title_document_number_issuer_and_date(catalogue):
 
 def test_the_section_tree_follows_the_numbering_at_every_depth(catalogue):
     refs = by_ref(draft_plan(PROVINCIAL_PLAN, catalogue))
-    for ref in ("一", "二", "二.(一)", "二.(二)", "二.(二).1", "二.(二).2", "二.(二).2.(1)", "二.(二).2.(2)",
-                "二.(二).2.(2).①", "二.(二).2.(2).②", "二.(三)", "二.(三).1", "二.(三).3", "三.(一)", "三.(二)", "四"):
+    for ref in (
+        "一",
+        "二",
+        "二.(一)",
+        "二.(二)",
+        "二.(二).1",
+        "二.(二).2",
+        "二.(二).2.(1)",
+        "二.(二).2.(2)",
+        "二.(二).2.(2).①",
+        "二.(二).2.(2).②",
+        "二.(三)",
+        "二.(三).1",
+        "二.(三).3",
+        "三.(一)",
+        "三.(二)",
+        "四",
+    ):
         assert ref in refs, ref
     assert refs["二.(一)"]["title"] == "健全救治网络"
     assert refs["二.(二).1"]["title"] == "统一转运标准"
@@ -110,14 +127,15 @@ def test_owners_from_brackets_lead_units_subjects_and_the_catalogue(catalogue):
     refs = by_ref(draft_plan(PROVINCIAL_PLAN, catalogue))
     network = refs["二.(一)"]
     assert network["owner"] == {"each": {"kind": "commission", "level": "prefecture", "under": "P64"}}
-    assert network["co_owners"] == [{"each": {"kind": "qc_center", "level": "provincial", "under": "P64"}}]
+    # "自治区肿瘤质控中心" in the region's own notice: its one such centre
+    assert network["co_owners"] == ["P64-QC"]
     transfer = refs["二.(二).1"]
     assert transfer["owner"] == "YC"
     assert transfer["co_owners"] == ["YC-XQ"]
     assert "由银川市卫生健康委牵头" in transfer["sources"]["owner"]
     assert refs["二.(二).2.(1)"]["owner"] == {"each": {"kind": "institution", "under": "P64"}}
     # the items under a heading that names its unit take that unit
-    assert refs["二.(二).2.(2).①"]["owner"] == {"each": {"kind": "qc_center", "level": "provincial", "under": "P64"}}
+    assert refs["二.(二).2.(2).①"]["owner"] == "P64-QC"  # the region's one 肿瘤质控中心
     # an enumerated duty (一是…) takes the owner of the item that lists it
     assert refs["二.(三).1"]["owner"] == {"each": {"kind": "institution", "under": "P64"}}
 
@@ -142,7 +160,9 @@ def test_recurrences_deliverables_and_phases(catalogue):
     assert refs["二.(二).1"]["deliverable"] == "院前院内衔接方案"
     assert refs["三.(一)"]["deliverable"].endswith("（报自治区卫生健康委备案）")
     assert [(p["name"], p["start"], p["end"]) for p in draft["phases"]] == [
-        ("准备阶段", "2025-03-01", "2025-04-30"), ("推进阶段", "2025-05-01", "2025-12-31")]
+        ("准备阶段", "2025-03-01", "2025-04-30"),
+        ("推进阶段", "2025-05-01", "2025-12-31"),
+    ]
     assert refs["三.(一)"]["phase"] == "phase-1"
     assert (refs["三.(二)"]["start"], refs["三.(二)"]["due"]) == ("2025-05-01", "2025-12-31")
 
@@ -207,7 +227,10 @@ def test_units_responsible_each_for_their_part_are_split_with_their_deadlines(ca
     children = check["children"]
     provincial = {"each": {"kind": "qc_center", "level": "provincial"}}
     assert [(c["owner"], c.get("due")) for c in children] == [
-        ("NCC-QC", None), (provincial, "2025-05-10"), (provincial, "2025-10-31")]
+        ("NCC-QC", None),
+        (provincial, "2025-05-10"),
+        (provincial, "2025-10-31"),
+    ]
     assert children[1]["deliverable"] == "病历抽查方案"
     assert children[2]["deliverable"] == "抽查总结报告"
     assert all({"each": {"kind": "institution"}} in c["co_owners"] for c in children)
@@ -293,30 +316,36 @@ def test_an_english_translation_is_read_with_its_numbering(catalogue):
     assert draft["phases"][0]["start"] == "2025-05-01" and draft["phases"][0]["end"] == "2025-06-30"
 
 
-@pytest.mark.parametrize("sentence, year, expected", [
-    ("各地要于2025年7月15日前报送方案", None, [(None, date(2025, 7, 15))]),
-    ("于2026年9月底前完成评估", None, [(None, date(2026, 9, 30))]),
-    ("年底前报送总结", 2027, [(None, date(2027, 12, 31))]),
-    ("12月底提交报告", 2025, [(None, date(2025, 12, 31))]),
-    ("2025年8-9月开展督查", None, [(date(2025, 8, 1), date(2025, 9, 30))]),
-    ("2025年10月中旬汇总", None, [(None, date(2025, 10, 20))]),
-    ("于2025年3月8和2025年9月8日上报", None, [(None, date(2025, 3, 8)), (None, date(2025, 9, 8))]),
-    ("分别于2026年5月、10月上旬形成总结", None, [(None, date(2026, 5, 10)), (None, date(2026, 10, 10))]),
-    ("（2025年11月1日至12月15日）", None, [(date(2025, 11, 1), date(2025, 12, 15))]),
-    ("Implementation Phase (July 2025 - March 2026)", None, [(date(2025, 7, 1), date(2026, 3, 31))]),
-])
+@pytest.mark.parametrize(
+    "sentence, year, expected",
+    [
+        ("各地要于2025年7月15日前报送方案", None, [(None, date(2025, 7, 15))]),
+        ("于2026年9月底前完成评估", None, [(None, date(2026, 9, 30))]),
+        ("年底前报送总结", 2027, [(None, date(2027, 12, 31))]),
+        ("12月底提交报告", 2025, [(None, date(2025, 12, 31))]),
+        ("2025年8-9月开展督查", None, [(date(2025, 8, 1), date(2025, 9, 30))]),
+        ("2025年10月中旬汇总", None, [(None, date(2025, 10, 20))]),
+        ("于2025年3月8和2025年9月8日上报", None, [(None, date(2025, 3, 8)), (None, date(2025, 9, 8))]),
+        ("分别于2026年5月、10月上旬形成总结", None, [(None, date(2026, 5, 10)), (None, date(2026, 10, 10))]),
+        ("（2025年11月1日至12月15日）", None, [(date(2025, 11, 1), date(2025, 12, 15))]),
+        ("Implementation Phase (July 2025 - March 2026)", None, [(date(2025, 7, 1), date(2026, 3, 31))]),
+    ],
+)
 def test_dates_in_their_common_forms(sentence, year, expected):
     assert [(h.start, h.due) for h in find_dates(sentence, year)] == expected
 
 
-@pytest.mark.parametrize("sentence, rule", [
-    ("每月召开一次例会", "FREQ=MONTHLY;BYMONTHDAY=-1"),
-    ("每季度通报一次", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"),
-    ("每半年报送进展", "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=-1"),
-    ("季度或半年抽查", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"),
-    ("每年开展一次评估", "FREQ=YEARLY"),
-    ("建立院周会制度", "FREQ=WEEKLY"),
-])
+@pytest.mark.parametrize(
+    "sentence, rule",
+    [
+        ("每月召开一次例会", "FREQ=MONTHLY;BYMONTHDAY=-1"),
+        ("每季度通报一次", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"),
+        ("每半年报送进展", "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=-1"),
+        ("季度或半年抽查", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"),
+        ("每年开展一次评估", "FREQ=YEARLY"),
+        ("建立院周会制度", "FREQ=WEEKLY"),
+    ],
+)
 def test_cadence_words_become_recurrence_rules(sentence, rule):
     assert find_cadence(sentence)[1] == rule
 
@@ -325,12 +354,24 @@ def test_cadence_is_not_read_into_a_half_year_mention():
     assert find_cadence("上半年完成调研") is None
 
 
-@pytest.mark.parametrize("line, style, value", [
-    ("一、总体要求", "cn", 1), ("十二、其他", "cn", 12), ("（三）加强领导", "pcn", 3), ("( 三 ) 加强领导", "pcn", 3),
-    ("(3)加强领导", "pnum", 3), ("（3）加强领导", "pnum", 3), ("3.加强领导", "num", 3), ("3、加强领导", "num", 3),
-    ("- 4.加强领导", "num", 4), ("⑤加强领导", "circ", 5), (")推行新模式", "lost", 0),
-    ("IV. Work tasks", "cn", 4), ("(2) Guiding ideology", "pcn", 2),
-])
+@pytest.mark.parametrize(
+    "line, style, value",
+    [
+        ("一、总体要求", "cn", 1),
+        ("十二、其他", "cn", 12),
+        ("（三）加强领导", "pcn", 3),
+        ("( 三 ) 加强领导", "pcn", 3),
+        ("(3)加强领导", "pnum", 3),
+        ("（3）加强领导", "pnum", 3),
+        ("3.加强领导", "num", 3),
+        ("3、加强领导", "num", 3),
+        ("- 4.加强领导", "num", 4),
+        ("⑤加强领导", "circ", 5),
+        (")推行新模式", "lost", 0),
+        ("IV. Work tasks", "cn", 4),
+        ("(2) Guiding ideology", "pcn", 2),
+    ],
+)
 def test_numbering_markers_and_their_variants(line, style, value):
     marker = parse_marker(line)
     assert (marker.style, marker.value) == (style, value)
@@ -349,6 +390,8 @@ def test_a_lost_bracket_continues_the_numbering_and_is_noted(catalogue):
 
 
 def test_words_broken_across_lines_and_pdf_spaces_are_joined():
-    lines, _dropped = normalise("（一）建立工作机制，针对诊疗过程关键点开展抽查工作，抽查内容包括首次治疗前有无明确的\n\n分期；\n2024 年 质控 工作")
+    lines, _dropped = normalise(
+        "（一）建立工作机制，针对诊疗过程关键点开展抽查工作，抽查内容包括首次治疗前有无明确的\n\n分期；\n2024 年 质控 工作"
+    )
     assert lines[0].endswith("有无明确的分期；")
     assert lines[1] == "2024年 质控 工作"

@@ -1,4 +1,5 @@
 """A coordinator drafts a plan from its document, reviews it and creates the plan."""
+
 from __future__ import annotations
 
 import io
@@ -62,7 +63,9 @@ def item_uid(draft: dict, ref: str) -> str:
     return next(t["uid"] for t in service.walk(draft["tasks"]) if t["ref"] == ref)
 
 
-def test_a_coordinator_uploads_a_notice_and_reviews_its_draft_without_touching_the_plans(client, auth, coordinator, draft_dir):
+def test_a_coordinator_uploads_a_notice_and_reviews_its_draft_without_touching_the_plans(
+    client, auth, coordinator, draft_dir
+):
     auth.login(coordinator)
     before = plan_rows()
     response = upload(client)
@@ -88,8 +91,15 @@ def test_the_review_page_runs_a_bounded_number_of_queries(client, auth, coordina
     assert queries() <= 6
 
 
-@pytest.mark.parametrize("content, name", [(b"\xd0\xcf\x11\xe0old word", "fangan.doc"), (b"", "empty.txt"),
-                                           ("没有编号的一段话。".encode("utf-8"), "plain.txt"), (b"PK\x03\x04broken", "broken.docx")])
+@pytest.mark.parametrize(
+    "content, name",
+    [
+        (b"\xd0\xcf\x11\xe0old word", "fangan.doc"),
+        (b"", "empty.txt"),
+        ("没有编号的一段话。".encode("utf-8"), "plain.txt"),
+        (b"PK\x03\x04broken", "broken.docx"),
+    ],
+)
 def test_a_file_that_is_not_a_readable_document_is_a_form_error(client, auth, coordinator, content, name, draft_dir):
     auth.login(coordinator)
     response = upload(client, content, name)
@@ -129,8 +139,18 @@ def test_editing_an_item_returns_the_item_to_htmx_and_redirects_otherwise(client
     form = client.get(url, headers={"HX-Request": "true"})
     assert form.status_code == 200 and "HX-Request" in form.headers["Vary"]
     assert "<html" not in form.get_data(as_text=True) and 'name="due"' in form.get_data(as_text=True)
-    values = {"ref": "一.(一)", "title": "建设并公布卒中地图", "owner": "P64", "co_owners": "each:institution//P64",
-              "due": "2026-06-15", "start": "", "deliverable": "卒中地图", "recurrence": "", "phase": "", "description": "公布地图"}
+    values = {
+        "ref": "一.(一)",
+        "title": "建设并公布卒中地图",
+        "owner": "P64",
+        "co_owners": "each:institution//P64",
+        "due": "2026-06-15",
+        "start": "",
+        "deliverable": "卒中地图",
+        "recurrence": "",
+        "phase": "",
+        "description": "公布地图",
+    }
     fragment = client.post(url, data=values, headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     text = fragment.get_data(as_text=True)
@@ -142,14 +162,27 @@ def test_editing_an_item_returns_the_item_to_htmx_and_redirects_otherwise(client
     assert plain.status_code == 303 and plain.headers["Location"].endswith(f"#item-{uid}")
 
 
-@pytest.mark.parametrize("field, value", [("due", "2026-13-40"), ("owner", "NO-SUCH-UNIT"), ("recurrence", "EVERY SO OFTEN"), ("title", "")])
+@pytest.mark.parametrize(
+    "field, value", [("due", "2026-13-40"), ("owner", "NO-SUCH-UNIT"), ("recurrence", "EVERY SO OFTEN"), ("title", "")]
+)
 def test_a_bad_edit_is_refused_with_the_form_and_changes_nothing(client, auth, coordinator, draft_dir, field, value):
     auth.login(coordinator)
     upload(client)
     draft = only_draft(draft_dir)
     uid = item_uid(draft, "一.(一)")
-    values = {"ref": "一.(一)", "title": "建设卒中地图", "due": "2026-05-31", "owner": "", "co_owners": "", "start": "",
-              "deliverable": "", "recurrence": "", "phase": "", "description": "", field: value}
+    values = {
+        "ref": "一.(一)",
+        "title": "建设卒中地图",
+        "due": "2026-05-31",
+        "owner": "",
+        "co_owners": "",
+        "start": "",
+        "deliverable": "",
+        "recurrence": "",
+        "phase": "",
+        "description": "",
+        field: value,
+    }
     response = client.post(f"/drafts/{draft['id']}/items/{uid}/edit", data=values, headers={"HX-Request": "true"})
     assert response.status_code == 400
     assert 'name="due"' in response.get_data(as_text=True)
@@ -163,9 +196,15 @@ def test_removing_and_adding_items(client, auth, coordinator, draft_dir):
     count = service.count_tasks(draft)
     removed = client.post(f"/drafts/{draft['id']}/items/{item_uid(draft, '二')}/delete", headers={"HX-Request": "true"})
     assert removed.status_code == 200
-    assert f'id="item-count" class="badge text-bg-secondary" hx-swap-oob="true">{count - 2}<' in removed.get_data(as_text=True)
+    assert f'id="item-count" class="badge text-bg-secondary" hx-swap-oob="true">{count - 2}<' in removed.get_data(
+        as_text=True
+    )
     parent = item_uid(draft, "一")
-    added = client.post(f"/drafts/{draft['id']}/items", data={"parent": parent, "title": "建立卒中质控通报制度"}, headers={"HX-Request": "true"})
+    added = client.post(
+        f"/drafts/{draft['id']}/items",
+        data={"parent": parent, "title": "建立卒中质控通报制度"},
+        headers={"HX-Request": "true"},
+    )
     assert added.status_code == 200 and "建立卒中质控通报制度" in added.get_data(as_text=True)
     refs = {t["ref"]: t["title"] for t in service.walk(only_draft(draft_dir)["tasks"])}
     assert "二" not in refs and refs["一.3"] == "建立卒中质控通报制度"
@@ -176,8 +215,17 @@ def test_creating_the_plan_loads_the_draft_through_the_seed_loader(client, auth,
     auth.login(coordinator)
     upload(client)
     draft = only_draft(draft_dir)
-    client.post(f"/drafts/{draft['id']}/plan", data={"key": "stroke-2026", "title": draft["title"], "doc_number": draft["doc_number"],
-                                                    "issuer": draft["issuer"], "issuer_unit": "P64", "issued": "2026-02-03"})
+    client.post(
+        f"/drafts/{draft['id']}/plan",
+        data={
+            "key": "stroke-2026",
+            "title": draft["title"],
+            "doc_number": draft["doc_number"],
+            "issuer": draft["issuer"],
+            "issuer_unit": "P64",
+            "issued": "2026-02-03",
+        },
+    )
     response = client.post(f"/drafts/{draft['id']}/create", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == "/plans/stroke-2026"
@@ -220,7 +268,9 @@ def test_a_bad_plan_key_is_a_form_error(client, auth, coordinator, draft_dir):
     auth.login(coordinator)
     upload(client)
     draft = only_draft(draft_dir)
-    response = client.post(f"/drafts/{draft['id']}/plan", data={"key": "Bad Key!", "title": "x"}, headers={"HX-Request": "true"})
+    response = client.post(
+        f"/drafts/{draft['id']}/plan", data={"key": "Bad Key!", "title": "x"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 400 and 'id="plan-form"' in response.get_data(as_text=True)
     assert only_draft(draft_dir)["key"] == draft["key"]
 
@@ -285,3 +335,16 @@ def test_flask_plans_draft_of_an_unreadable_file_fails_in_one_line(runner, tmp_p
     result = runner.invoke(args=["plans", "draft", str(bad)])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "old.doc" in result.output
+
+
+def test_the_review_page_names_what_the_draft_could_not_place(client, auth, coordinator, draft_dir):
+    auth.login(coordinator)
+    upload(client, NOTICE + "附件：1.评估表\n请各地级市卫生健康委于2026年11月30日前报送工作总结。\n")
+    draft = only_draft(draft_dir)
+    body = client.get(f"/drafts/{draft['id']}").get_data(as_text=True)
+    assert 'id="draft-unplaced"' in body
+    assert "请各地级市卫生健康委于2026年11月30日前报送工作总结。" in body
+    upload(client)
+    clean = max(draft_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    clean_id = json.loads(clean.read_text(encoding="utf-8"))["id"]
+    assert 'id="draft-unplaced"' not in client.get(f"/drafts/{clean_id}").get_data(as_text=True)

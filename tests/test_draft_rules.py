@@ -1,5 +1,6 @@
 """Rules of the policy-document genre the draft importer reads, each on a short document
 written for its test (other numbering, dates and units than the seed documents)."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,7 +51,10 @@ TOPICS = """\
 def test_a_topic_heading_over_several_duty_sentences_lists_one_item_per_sentence(catalogue):
     refs = by_ref(draft_plan(TOPICS, catalogue))
     assert [refs[f"一.1.{n}"]["title"] for n in (1, 2, 3)] == [
-        "加强村卫生室标准化建设", "持续推进家庭医生签约服务扩面，以慢病管理为重点", "持续加强基层药品供应保障"]
+        "加强村卫生室标准化建设",
+        "持续推进家庭医生签约服务扩面，以慢病管理为重点",
+        "持续加强基层药品供应保障",
+    ]
     assert refs["一.1.1"]["description"].startswith("在完善乡镇卫生院设备配置的基础上")
     assert "一.1.4" not in refs
     # one sentence under its topic: the topic is the item
@@ -194,21 +198,31 @@ def test_special_actions_with_sections_of_their_own_are_not_repeated(catalogue):
     assert "专项行动" not in by_ref(draft_plan(text, catalogue))
 
 
-@pytest.mark.parametrize("sentence, expected", [
-    ("同时，方案设置了院感防控提升行动、“清源”行动和急救能力提升行动3个专项行动，作为核心任务。",
-     ["院感防控提升行动", "“清源”行动", "急救能力提升行动"]),
-    ('The plan sets up three special actions: "clean hands" action, infection control improvement action, and blood safety action.',
-     ['"clean hands" action', "infection control improvement action", "blood safety action"]),
-])
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        (
+            "同时，方案设置了院感防控提升行动、“清源”行动和急救能力提升行动3个专项行动，作为核心任务。",
+            ["院感防控提升行动", "“清源”行动", "急救能力提升行动"],
+        ),
+        (
+            'The plan sets up three special actions: "clean hands" action, infection control improvement action, and blood safety action.',
+            ['"clean hands" action', "infection control improvement action", "blood safety action"],
+        ),
+    ],
+)
 def test_named_special_actions_in_chinese_and_in_translation(sentence, expected):
     assert _named_actions(sentence)[1] == expected
 
 
-@pytest.mark.parametrize("sentence", [
-    "本方案提出20条具体措施和4项专项行动。",                      # counted, not named
-    "方案部署3项专项行动：院感防控提升行动、“清源”行动。",          # two names for three actions
-    "The plan proposes 28 measures and 5 special actions.",
-])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "本方案提出20条具体措施和4项专项行动。",  # counted, not named
+        "方案部署3项专项行动：院感防控提升行动、“清源”行动。",  # two names for three actions
+        "The plan proposes 28 measures and 5 special actions.",
+    ],
+)
 def test_a_mere_count_of_special_actions_is_not_read_as_their_names(sentence):
     assert _named_actions(sentence) is None
 

@@ -1,4 +1,5 @@
 """Escalation: overdue tasks climb the hierarchy by themselves, each level once, per recipient once."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -9,7 +10,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from tracker.extensions import db
-from tracker.models import Escalation, EscalationRule, Notification, Plan, Task
+from tracker.models import Escalation, Notification, Plan, Task
 from tracker.notifications.rules import save_rules
 from tracker.tasks.escalation import escalate
 
@@ -43,10 +44,27 @@ def people(make_user):
 
 
 def levels_for(user, task) -> list[str]:
-    return list(db.session.scalars(
-        select(Notification.level).where(Notification.user_id == user.id, Notification.task_id == task.id)
-        .order_by(Notification.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(Notification.level)
+            .where(Notification.user_id == user.id, Notification.task_id == task.id)
+            .order_by(Notification.id)
+        )
+    )
+
+
+def leader_groups(user) -> dict[str, tuple[int, bool]]:
+    """{unit code: (item count, catch-up)} of a leader's grouped notices."""
+    from tracker.models import OrgUnit
+
+    return {
+        code: (count, catch_up)
+        for code, count, catch_up in db.session.execute(
+            select(OrgUnit.code, Notification.item_count, Notification.catch_up)
+            .join(OrgUnit, OrgUnit.id == Notification.unit_id)
+            .where(Notification.user_id == user.id, Notification.kind == "leader_group")
+        )
+    }
 
 
 def run_at(moment: datetime):
@@ -55,6 +73,8 @@ def run_at(moment: datetime):
 
 
 def test_an_overdue_task_climbs_once_per_level_to_the_right_people(review_plan_task, people):
+    """Each level tells its audience and those below it: one notice per task, due date and
+    person, raised in place (unread again) as the task climbs."""
     task = review_plan_task
     run_at(at(DUE - timedelta(days=4)))
     assert levels_for(people["reporter"], task) == []
@@ -68,22 +88,25 @@ def test_an_overdue_task_climbs_once_per_level_to_the_right_people(review_plan_t
     assert second.fired.get("reminder", 0) == 0
 
     run_at(at(DUE + timedelta(days=1)))
-    assert levels_for(people["reporter"], task) == ["reminder", "overdue"]
+    assert levels_for(people["reporter"], task) == ["overdue"]
     assert levels_for(people["coordinator"], task) == []
 
     run_at(at(DUE + timedelta(days=7)))
     assert levels_for(people["coordinator"], task) == ["parent"]
-    assert levels_for(people["reporter"], task) == ["reminder", "overdue"]
+    assert levels_for(people["reporter"], task) == ["parent"]  # the owner is told at every level
 
     run_at(at(DUE + timedelta(days=30)))
     run_at(at(DUE + timedelta(days=31)))
-    assert levels_for(people["leader"], task) == ["leadership"]
-    assert levels_for(people["coordinator"], task) == ["parent"]
+    assert "P11" in leader_groups(people["leader"])  # the leader: Beijing's tasks, grouped
+    assert levels_for(people["leader"], task) == []
+    assert levels_for(people["coordinator"], task) == ["leadership"]
+    assert levels_for(people["reporter"], task) == ["leadership"]
     # leaders of other provinces, and other provinces' staff, hear nothing of Beijing's task
-    assert levels_for(people["other_leader"], task) == []
+    assert "P11" not in leader_groups(people["other_leader"])
     assert levels_for(people["other_reporter"], task) == []
-    states = dict(db.session.execute(
-        select(Escalation.level, Escalation.state).where(Escalation.task_id == task.id)).all())
+    states = dict(
+        db.session.execute(select(Escalation.level, Escalation.state).where(Escalation.task_id == task.id)).all()
+    )
     assert states == {"reminder": "fired", "overdue": "fired", "parent": "fired", "leadership": "fired"}
 
 
@@ -95,7 +118,15 @@ def test_accepting_the_task_stops_its_escalation(review_plan_task, people):
     db.session.commit()
     run_at(at(DUE + timedelta(days=40)))
     assert levels_for(people["coordinator"], task) == []
-    assert levels_for(people["leader"], task) == []
+    assert levels_for(people["reporter"], task) == ["overdue"]
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Escalation)
+            .where(Escalation.task_id == task.id, Escalation.level == "leadership")
+        )
+        == 0
+    )
 
 
 def test_a_cancelled_or_submitted_task_does_not_escalate(make_task, make_user):
@@ -106,17 +137,26 @@ def test_a_cancelled_or_submitted_task_does_not_escalate(make_task, make_user):
     assert levels_for(coordinator, cancelled) == [] and levels_for(coordinator, submitted) == []
 
 
-def test_after_downtime_a_task_gets_the_highest_level_once_and_the_rest_are_skipped(review_plan_task, people):
+def test_after_downtime_a_task_gets_the_highest_level_once_and_every_audience_is_told_once(review_plan_task, people):
     task = review_plan_task
     report = run_at(at(DUE + timedelta(days=45)))
     assert report.fired["leadership"] >= 1
-    assert levels_for(people["leader"], task) == ["leadership"]
-    assert levels_for(people["reporter"], task) == [] and levels_for(people["coordinator"], task) == []
-    rows = dict(db.session.execute(
-        select(Escalation.level, Escalation.state).where(Escalation.task_id == task.id)).all())
+    # the owner unit, the parent's coordinators and the leaders: one notice each, marked catch-up
+    for who in ("reporter", "coordinator"):
+        assert db.session.execute(
+            select(Notification.level, Notification.catch_up).where(
+                Notification.user_id == people[who].id, Notification.task_id == task.id
+            )
+        ).all() == [("leadership", True)]
+    count, catch_up = leader_groups(people["leader"])["P11"]
+    assert count >= 1 and catch_up
+    rows = dict(
+        db.session.execute(select(Escalation.level, Escalation.state).where(Escalation.task_id == task.id)).all()
+    )
     assert rows == {"reminder": "skipped", "overdue": "skipped", "parent": "skipped", "leadership": "fired"}
-    run_at(at(DUE + timedelta(days=46)))
-    assert levels_for(people["leader"], task) == ["leadership"]
+    again = run_at(at(DUE + timedelta(days=46)))
+    assert levels_for(people["reporter"], task) == ["leadership"] and again.notifications == 0
+    assert leader_groups(people["leader"])["P11"] == (count, True)
 
 
 def test_a_moved_due_date_starts_the_climb_again(make_task, make_user):
@@ -158,7 +198,9 @@ def test_rules_must_rise_with_the_level_and_nothing_is_saved_otherwise(app):
     before = default_rules()
     with app.test_request_context():
         with pytest.raises(RuleError):
-            save_rules(None, {"reminder": (-3, True), "overdue": (10, True), "parent": (7, True), "leadership": (30, True)})
+            save_rules(
+                None, {"reminder": (-3, True), "overdue": (10, True), "parent": (7, True), "leadership": (30, True)}
+            )
     db.session.rollback()
     assert default_rules() == before
 

@@ -1,4 +1,5 @@
 """Evidence upload: content checked by bytes, size limit, empty files, Chinese names, nothing half-stored."""
+
 import io
 import zipfile
 from pathlib import Path
@@ -33,8 +34,12 @@ def reporter(auth, make_user):
 
 
 def upload(client, task, content: bytes, name: str, headers=HX, note=""):
-    return client.post(f"/tasks/{task.id}/evidence", headers=headers, content_type="multipart/form-data",
-                       data={"file": (io.BytesIO(content), name), "note": note})
+    return client.post(
+        f"/tasks/{task.id}/evidence",
+        headers=headers,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(content), name), "note": note},
+    )
 
 
 def stored_files(app) -> list[Path]:
@@ -58,8 +63,14 @@ def test_a_pdf_with_a_chinese_name_round_trips(client, reporter, task, app):
     disposition = download.headers["Content-Disposition"]
     assert disposition.startswith("attachment")
     assert quote("死亡病例抽查工作计划（北京）.pdf") in disposition
-    assert db.session.scalar(select(func.count()).select_from(JournalEntry).where(
-        JournalEntry.task_id == task.id, JournalEntry.action == "evidence")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(JournalEntry)
+            .where(JournalEntry.task_id == task.id, JournalEntry.action == "evidence")
+        )
+        == 1
+    )
 
 
 def test_a_docx_is_accepted_by_its_content(client, reporter, task):
@@ -127,8 +138,12 @@ def test_a_request_over_the_server_limit_gets_a_readable_413(client, reporter, t
 def test_evidence_is_superseded_not_deleted(client, reporter, task):
     upload(client, task, PDF, "初稿.pdf")
     first = db.session.scalars(select(Evidence).where(Evidence.task_id == task.id)).one()
-    client.post(f"/tasks/{task.id}/evidence", headers=HX, content_type="multipart/form-data",
-                data={"file": (io.BytesIO(PDF), "定稿.pdf"), "supersedes": str(first.id)})
+    client.post(
+        f"/tasks/{task.id}/evidence",
+        headers=HX,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(PDF), "定稿.pdf"), "supersedes": str(first.id)},
+    )
     db.session.refresh(first)
     assert evidence_count(task) == 2
     assert first.superseded_by_id is not None

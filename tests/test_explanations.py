@@ -1,4 +1,5 @@
 """Overdue explanations (逾期说明): asked once, journaled, kept or missed; rates per unit."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -29,8 +30,14 @@ def late_task(make_task):
 
 
 def levels(task) -> list[str]:
-    return [e.level for e in db.session.scalars(
-        select(Escalation).where(Escalation.task_id == task.id, Escalation.state == "fired").order_by(Escalation.rank))]
+    return [
+        e.level
+        for e in db.session.scalars(
+            select(Escalation)
+            .where(Escalation.task_id == task.id, Escalation.state == "fired")
+            .order_by(Escalation.rank)
+        )
+    ]
 
 
 def test_an_overdue_task_asks_its_owner_once_on_the_task_page(client, auth, make_user, late_task):
@@ -39,21 +46,35 @@ def test_an_overdue_task_asks_its_owner_once_on_the_task_page(client, auth, make
         auth.login(reporter)
         page = client.get(f"/tasks/{late_task.id}").get_data(as_text=True)
         assert 'id="explanation-form"' in page
-        bad = client.post(f"/tasks/{late_task.id}/explanation", headers=HX,
-                          data={"reason": "other", "detail": "", "committed_on": "2024-05-10"})
+        bad = client.post(
+            f"/tasks/{late_task.id}/explanation",
+            headers=HX,
+            data={"reason": "other", "detail": "", "committed_on": "2024-05-10"},
+        )
         assert bad.status_code == 400 and "原因" in bad.get_data(as_text=True)
-        past = client.post(f"/tasks/{late_task.id}/explanation", headers=HX,
-                           data={"reason": "staff_or_funds", "committed_on": "2024-04-01"})
+        past = client.post(
+            f"/tasks/{late_task.id}/explanation",
+            headers=HX,
+            data={"reason": "staff_or_funds", "committed_on": "2024-04-01"},
+        )
         assert past.status_code == 400
         assert db.session.scalar(select(OverdueExplanation).where(OverdueExplanation.task_id == late_task.id)) is None
-        ok = client.post(f"/tasks/{late_task.id}/explanation", headers=HX,
-                         data={"reason": "staff_or_funds", "detail": "质控人员借调", "committed_on": "2024-05-10"})
+        ok = client.post(
+            f"/tasks/{late_task.id}/explanation",
+            headers=HX,
+            data={"reason": "staff_or_funds", "detail": "质控人员借调", "committed_on": "2024-05-10"},
+        )
         body = ok.get_data(as_text=True)
         assert ok.status_code == 200 and 'id="explanation"' in body and 'id="explanation-form"' not in body
-        again = client.post(f"/tasks/{late_task.id}/explanation", headers=HX,
-                            data={"reason": "other", "detail": "x", "committed_on": "2024-06-10"})
+        again = client.post(
+            f"/tasks/{late_task.id}/explanation",
+            headers=HX,
+            data={"reason": "other", "detail": "x", "committed_on": "2024-06-10"},
+        )
         assert again.status_code == 400  # asked once: the committed date stands
-    entry = db.session.scalar(select(JournalEntry).where(JournalEntry.task_id == late_task.id, JournalEntry.action == "explanation"))
+    entry = db.session.scalar(
+        select(JournalEntry).where(JournalEntry.task_id == late_task.id, JournalEntry.action == "explanation")
+    )
     assert entry.new_value == "2024-05-10" and "质控人员借调" in entry.comment and entry.user_id == reporter.id
 
 
@@ -91,8 +112,9 @@ def test_a_missed_committed_date_escalates_one_level_at_once(make_user, late_tas
     with time_machine.travel(at(DUE + timedelta(days=5)), tick=False):  # committed date passed; only 5 days late
         escalate()
     assert levels(late_task) == ["overdue", "parent"]
-    notified = db.session.scalar(select(Notification).where(Notification.user_id == coordinator.id,
-                                                            Notification.task_id == late_task.id))
+    notified = db.session.scalar(
+        select(Notification).where(Notification.user_id == coordinator.id, Notification.task_id == late_task.id)
+    )
     assert notified is not None and notified.level == "parent"
     state = db.session.scalar(select(OverdueExplanation.state).where(OverdueExplanation.task_id == late_task.id))
     assert state == "missed"
@@ -129,7 +151,7 @@ def test_the_overdue_list_shows_the_explanation(client, auth, make_user, late_ta
     db.session.commit()
     auth.login(make_user("coordinator", "P11"))
     page = client.get("/overdue?unit=P11-QC").get_data(as_text=True)
-    row = page[page.index("上交质控工作计划（测试）"):]
+    row = page[page.index("上交质控工作计划（测试）") :]
     assert 'data-explained="open"' in row[: row.index("</tr>")]
     assert needs_explanation(late_task) is False
     auth.login(make_user("leader", "NHC"))

@@ -1,4 +1,5 @@
 """Every string shown to users goes through Flask-Babel and has its Chinese translation."""
+
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -11,9 +12,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_ge
 
 def extracted_messages() -> set[str]:
     messages = set()
-    for _filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(ROOT), METHODS, keywords=KEYWORDS
-    ):
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(str(ROOT), METHODS, keywords=KEYWORDS):
         messages.add(message[0] if isinstance(message, tuple) else message)
     return messages
 

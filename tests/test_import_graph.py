@@ -5,6 +5,7 @@ one), and the graph of `tracker` modules must be acyclic.
 Not counted: imports under `if TYPE_CHECKING:` (never run), and imports of the package root
 `tracker` itself, the composition root (the app factory wires every area together, and the
 entry points that need an app, such as the scheduler's jobs, import it)."""
+
 from __future__ import annotations
 
 import ast

@@ -1,5 +1,6 @@
 """Indicator forms: periods, validation, submission and approval, aggregation, completeness,
 escalation of overdue forms. Services are called without the client."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -33,8 +34,9 @@ def wuzhong() -> Plan:
 
 
 def form_of(period, code: str) -> IndicatorForm:
-    return db.session.scalar(select(IndicatorForm).where(IndicatorForm.period_id == period.id,
-                                                         IndicatorForm.unit_id == unit(code).id))
+    return db.session.scalar(
+        select(IndicatorForm).where(IndicatorForm.period_id == period.id, IndicatorForm.unit_id == unit(code).id)
+    )
 
 
 @pytest.fixture
@@ -51,14 +53,33 @@ def county_period(wz_coord):
 
 
 FULL = {
-    "v-QC_CENTERS": "3", "v-EQA_ITEMS": "12", "v-MUTUAL_RECOG_L3": "20", "v-MUTUAL_RECOG_L3_L2": "8",
-    "v-REMOTE_CONSULTS": "100", "v-REMOTE_PATHOLOGY": "30", "v-REMOTE_IMAGING": "50",
-    "v-REMOTE_COUNTY_HOSPITALS": "2", "v-GRASSROOTS_TRAINING": "340", "v-CONTINUITY_DISEASES": "4",
-    "v-CHRONIC_CONTINUITY_INSTITUTIONS": "5", "v-COST_MGMT_INSTITUTIONS": "2", "v-IO_MODELS": "3",
-    "v-DS_SAFETY_RULES": "2", "v-DS_CATALOGUE_PUBLIC": "1", "v-DS_DISEASES": "6", "v-DS_TECHNIQUES": "4",
-    "v-DS_CASES": "120", "v-DS_GENERAL_ANAESTHESIA_RATE": "35.5", "v-DS_COMPLICATION_RATE": "1.2",
-    "v-DS_ADMISSION_48H_RATE": "0.8", "v-DS_FOLLOW_UP_RATE": "96", "v-COUNTY_PUBLIC_HOSPITALS": "2",
-    "v-PRIVATE_HOSPITALS": "6", "v-INTERVENTION_RATE": "50", "v-ENDOSCOPY_RATE": "25", "v-DIALYSIS_RATE": "75",
+    "v-QC_CENTERS": "3",
+    "v-EQA_ITEMS": "12",
+    "v-MUTUAL_RECOG_L3": "20",
+    "v-MUTUAL_RECOG_L3_L2": "8",
+    "v-REMOTE_CONSULTS": "100",
+    "v-REMOTE_PATHOLOGY": "30",
+    "v-REMOTE_IMAGING": "50",
+    "v-REMOTE_COUNTY_HOSPITALS": "2",
+    "v-GRASSROOTS_TRAINING": "340",
+    "v-CONTINUITY_DISEASES": "4",
+    "v-CHRONIC_CONTINUITY_INSTITUTIONS": "5",
+    "v-COST_MGMT_INSTITUTIONS": "2",
+    "v-IO_MODELS": "3",
+    "v-DS_SAFETY_RULES": "2",
+    "v-DS_CATALOGUE_PUBLIC": "1",
+    "v-DS_DISEASES": "6",
+    "v-DS_TECHNIQUES": "4",
+    "v-DS_CASES": "120",
+    "v-DS_GENERAL_ANAESTHESIA_RATE": "35.5",
+    "v-DS_COMPLICATION_RATE": "1.2",
+    "v-DS_ADMISSION_48H_RATE": "0.8",
+    "v-DS_FOLLOW_UP_RATE": "96",
+    "v-COUNTY_PUBLIC_HOSPITALS": "2",
+    "v-PRIVATE_HOSPITALS": "6",
+    "v-INTERVENTION_RATE": "50",
+    "v-ENDOSCOPY_RATE": "25",
+    "v-DIALYSIS_RATE": "75",
     "v-COUNTY_PRIVATE_STAFF_TRAINING": "210",
 }
 
@@ -69,9 +90,18 @@ FULL = {
 def test_a_city_coordinator_opens_a_half_year_for_its_five_county_bureaus(county_period):
     forms = db.session.scalars(select(IndicatorForm).where(IndicatorForm.period_id == county_period.id)).all()
     assert sorted(f.unit.code for f in forms) == ["WZ-HSB", "WZ-LT", "WZ-QTX", "WZ-TX", "WZ-YC"]
-    assert (county_period.start_on, county_period.end_on, county_period.key) == (date(2016, 7, 1), date(2016, 12, 31), "2016H2")
+    assert (county_period.start_on, county_period.end_on, county_period.key) == (
+        date(2016, 7, 1),
+        date(2016, 12, 31),
+        "2016H2",
+    )
     task = form_of(county_period, "WZ-LT").task
-    assert (task.origin, task.owner_unit.code, task.due_on, task.status) == ("indicator_form", "WZ-LT", date(2016, 12, 12), "not_started")
+    assert (task.origin, task.owner_unit.code, task.due_on, task.status) == (
+        "indicator_form",
+        "WZ-LT",
+        date(2016, 12, 12),
+        "not_started",
+    )
     assert task.parent.ref == "IND-2016H2-county" and task.ref == "IND-2016H2-county@WZ-LT"
     assert task.path == f"{task.parent.path}{task.id}/"
 
@@ -105,14 +135,17 @@ def layout(county_period):
     return service.layout_for(county_period)
 
 
-@pytest.mark.parametrize("code, raw, message", [
-    ("QC_CENTERS", "abc", "'abc' is not a number."),
-    ("QC_CENTERS", "2.5", "A count is a whole number of 0 or more."),
-    ("QC_CENTERS", "-1", "A count is a whole number of 0 or more."),
-    ("DS_TOP_COST_1", "-3", "An amount cannot be negative."),
-    ("DS_FOLLOW_UP_RATE", "101", "A percentage lies between 0 and 100."),
-    ("DS_FOLLOW_UP_RATE", "-0.5", "A percentage lies between 0 and 100."),
-])
+@pytest.mark.parametrize(
+    "code, raw, message",
+    [
+        ("QC_CENTERS", "abc", "'abc' is not a number."),
+        ("QC_CENTERS", "2.5", "A count is a whole number of 0 or more."),
+        ("QC_CENTERS", "-1", "A count is a whole number of 0 or more."),
+        ("DS_TOP_COST_1", "-3", "An amount cannot be negative."),
+        ("DS_FOLLOW_UP_RATE", "101", "A percentage lies between 0 and 100."),
+        ("DS_FOLLOW_UP_RATE", "-0.5", "A percentage lies between 0 and 100."),
+    ],
+)
 def test_each_value_rule_refuses_a_bad_value_with_a_message(layout, code, raw, message):
     result = check_form(layout, {f"v-{code}": raw})
     assert result.errors == {code: message}
@@ -148,7 +181,9 @@ def test_a_rate_per_grade_is_not_bounded_by_the_overall_rate(layout):
 
 def test_a_per_disease_row_names_an_icd10_code(layout):
     result = check_form(layout, {"v-DOWN_REFERRAL_RATE_1": "12", "i-DOWN_REFERRAL_RATE_1": "hypertension"})
-    assert result.errors == {"item:DOWN_REFERRAL_RATE_1": "'HYPERTENSION' is not a valid ICD10 code (for example I63.9)."}
+    assert result.errors == {
+        "item:DOWN_REFERRAL_RATE_1": "'HYPERTENSION' is not a valid ICD10 code (for example I63.9)."
+    }
     result = check_form(layout, {"v-DOWN_REFERRAL_RATE_1": "12", "i-DOWN_REFERRAL_RATE_1": "i10"})
     assert result.errors == {} and result.items["DOWN_REFERRAL_RATE_1"] == "I10"
     result = check_form(layout, {"i-COST_DROP_TECHNIQUE_1": "45.23"})
@@ -192,8 +227,9 @@ def test_a_reporter_saves_a_draft_then_submits_and_each_change_is_journaled(coun
     db.session.commit()
     assert (form.status, form.task.status) == ("submitted", "submitted")
     assert form.first_submitted_at == datetime(2016, 12, 10, 2, tzinfo=UTC)
-    journal = db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == form.task_id,
-                                                           JournalEntry.field == "EQA_ITEMS")).all()
+    journal = db.session.scalars(
+        select(JournalEntry).where(JournalEntry.task_id == form.task_id, JournalEntry.field == "EQA_ITEMS")
+    ).all()
     assert [(j.old_value, j.new_value) for j in journal] == [(None, "12")]
 
 
@@ -237,19 +273,37 @@ def rate_plan(make_unit):
     plan = Plan(key="rate-plan", title="随访率计划", issuer_unit=unit("WZ"))
     db.session.add(plan)
     db.session.flush()
-    for position, (code, name, type_, extra) in enumerate([
-        ("OPS", "手术例数", "count", {}),
-        ("FOLLOWED", "随访例数", "count", {"parent_code": "OPS"}),
-        ("FOLLOW_RATE", "随访率", "percent", {"numerator_code": "FOLLOWED", "denominator_code": "OPS",
-                                              "target_op": ">=", "target_value": 90.0}),
-        ("SATISFACTION", "满意度", "percent", {}),
-    ]):
+    for position, (code, name, type_, extra) in enumerate(
+        [
+            ("OPS", "手术例数", "count", {}),
+            ("FOLLOWED", "随访例数", "count", {"parent_code": "OPS"}),
+            (
+                "FOLLOW_RATE",
+                "随访率",
+                "percent",
+                {"numerator_code": "FOLLOWED", "denominator_code": "OPS", "target_op": ">=", "target_value": 90.0},
+            ),
+            ("SATISFACTION", "满意度", "percent", {}),
+        ]
+    ):
         parent = extra.pop("parent_code", None)
-        definition = IndicatorDefinition(plan=plan, code=code, name=name, unit="%" if type_ == "percent" else "例",
-                                         type=type_, levels=["institution"], group="随访", position=position, **extra)
+        definition = IndicatorDefinition(
+            plan=plan,
+            code=code,
+            name=name,
+            unit="%" if type_ == "percent" else "例",
+            type=type_,
+            levels=["institution"],
+            group="随访",
+            position=position,
+            **extra,
+        )
         if parent:
-            definition.parent = db.session.scalar(select(IndicatorDefinition).where(
-                IndicatorDefinition.plan_id == plan.id, IndicatorDefinition.code == parent))
+            definition.parent = db.session.scalar(
+                select(IndicatorDefinition).where(
+                    IndicatorDefinition.plan_id == plan.id, IndicatorDefinition.code == parent
+                )
+            )
         db.session.add(definition)
         db.session.flush()
     db.session.commit()
@@ -269,7 +323,9 @@ def test_a_rate_aggregated_over_three_units_equals_the_rate_of_the_sums(rate_pla
     admin = make_user("admin", "NHC")
     figures = {"WZ-LT-H": (100, 99, 80), "WZ-YC-H": (10, 5, 90), "WZ-TX-H": (50, 45, 70)}
     for code, (ops, followed, satisfaction) in figures.items():
-        _report(period, code, {"v-OPS": str(ops), "v-FOLLOWED": str(followed), "v-SATISFACTION": str(satisfaction)}, admin)
+        _report(
+            period, code, {"v-OPS": str(ops), "v-FOLLOWED": str(followed), "v-SATISFACTION": str(satisfaction)}, admin
+        )
     db.session.commit()
     city = unit("WZ")
     with count_queries() as statements:
@@ -311,7 +367,7 @@ def test_completeness_and_timeliness_on_a_hand_built_case(county_period, make_us
     # LT on time (the due day itself, 23:00 Beijing) and approved; YC late; TX submitted on time;
     # HSB and QTX never submit.
     on_due_day = datetime(2016, 12, 12, 15, 0, tzinfo=UTC)  # 2016-12-12 23:00 Asia/Shanghai
-    late = datetime(2016, 12, 12, 16, 30, tzinfo=UTC)       # 2016-12-13 00:30 Asia/Shanghai
+    late = datetime(2016, 12, 12, 16, 30, tzinfo=UTC)  # 2016-12-13 00:30 Asia/Shanghai
     for code, when in (("WZ-LT", on_due_day), ("WZ-YC", late), ("WZ-TX", datetime(2016, 12, 1, tzinfo=UTC))):
         save_form(form_of(county_period, code), make_user("reporter", code), FULL, submit=True, now=when)
     service.approve_form(form_of(county_period, "WZ-LT"), wz_coord)
@@ -324,8 +380,13 @@ def test_completeness_and_timeliness_on_a_hand_built_case(county_period, make_us
     assert (total.expected, total.submitted, total.on_time, total.approved, total.overdue) == (5, 3, 2, 1, 2)
     assert (total.completeness, total.timeliness) == (60.0, 40.0)
     rows = {r.unit.code: (r.expected, r.submitted, r.on_time, r.approved, r.overdue) for r in table.rows}
-    assert rows == {"WZ-LT": (1, 1, 1, 1, 0), "WZ-YC": (1, 1, 0, 0, 0), "WZ-TX": (1, 1, 1, 0, 0),
-                    "WZ-HSB": (1, 0, 0, 0, 1), "WZ-QTX": (1, 0, 0, 0, 1)}
+    assert rows == {
+        "WZ-LT": (1, 1, 1, 1, 0),
+        "WZ-YC": (1, 1, 0, 0, 0),
+        "WZ-TX": (1, 1, 1, 0, 0),
+        "WZ-HSB": (1, 0, 0, 0, 1),
+        "WZ-QTX": (1, 0, 0, 0, 1),
+    }
     county = service.completeness(county_period, unit("WZ-YC"), today=date(2016, 12, 20))
     assert [(r.unit.code, r.submitted, r.on_time) for r in county.rows] == [("WZ-YC", 1, 0)]
 

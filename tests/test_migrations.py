@@ -1,4 +1,5 @@
 """`flask db upgrade` builds the schema on an empty database, and it matches the models."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -21,8 +22,18 @@ def test_upgrade_builds_the_schema_the_models_describe(empty_database_url):
         upgrade(revision="heads")
         engine = db.engine
         tables = set(inspect(engine).get_table_names())
-        assert {"org_units", "users", "plans", "phases", "tasks", "task_co_owners", "journal_entries",
-                "evidence", "indicator_definitions", "alembic_version"} <= tables
+        assert {
+            "org_units",
+            "users",
+            "plans",
+            "phases",
+            "tasks",
+            "task_co_owners",
+            "journal_entries",
+            "evidence",
+            "indicator_definitions",
+            "alembic_version",
+        } <= tables
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
         assert diff == []
@@ -35,7 +46,8 @@ def _installed_triggers(connection) -> set[tuple]:
     if connection.dialect.name == "postgresql":
         rows = connection.exec_driver_sql(
             "SELECT t.tgname, pg_get_triggerdef(t.oid), p.proname, p.prosrc FROM pg_trigger t "
-            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal")
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal"
+        )
     else:
         rows = connection.exec_driver_sql("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
     return {tuple(row) for row in rows}
@@ -65,6 +77,11 @@ def test_no_migration_imports_the_application():
     versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
     for path in sorted(versions.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n == "tracker" or n.startswith("tracker.") for n in names), path.name

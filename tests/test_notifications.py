@@ -1,4 +1,5 @@
 """Notifications: the inbox and its badge, the overdue list, rules admin, e-mail digests and the webhook."""
+
 from __future__ import annotations
 
 import email
@@ -51,6 +52,7 @@ def reporter(make_user):
 
 # -- inbox ------------------------------------------------------------------------------------
 
+
 def test_inbox_badge_and_mark_read(client, auth, reporter, overdue_task, make_user):
     run(at(DUE + timedelta(days=1)))
     auth.login(reporter)
@@ -64,8 +66,9 @@ def test_inbox_badge_and_mark_read(client, auth, reporter, overdue_task, make_us
     assert f'data-unread="{unread}"' in badge.get_data(as_text=True)
     assert client.get("/notifications/badge").status_code == 302  # no HTMX: to the inbox
 
-    mine = db.session.scalar(select(Notification).where(Notification.user_id == reporter.id,
-                                                        Notification.task_id == overdue_task.id))
+    mine = db.session.scalar(
+        select(Notification).where(Notification.user_id == reporter.id, Notification.task_id == overdue_task.id)
+    )
     response = client.post(f"/notifications/{mine.id}/read", headers=HX)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and f'id="notification-{mine.id}"' in body and 'hx-swap-oob="true"' in body
@@ -97,16 +100,18 @@ def test_the_inbox_full_page_and_fragment(client, auth, reporter, overdue_task):
 
 # -- task page, tree marker, overdue list -------------------------------------------------------
 
+
 def test_task_page_shows_escalation_history_and_the_tree_marks_it(client, auth, make_user):
-    task = db.session.scalar(select(Task).where(Task.ref.like("%@P11-QC"), Task.title.contains("死亡病例抽查工作计划"),
-                                                Task.due_on == DUE))
+    task = db.session.scalar(
+        select(Task).where(Task.ref.like("%@P11-QC"), Task.title.contains("死亡病例抽查工作计划"), Task.due_on == DUE)
+    )
     run(at(DUE + timedelta(days=45)))
     auth.login(make_user("leader", "NHC"))
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert 'id="escalation-history"' in page
     assert 'data-level="leadership"' in page and "escalation-skipped" in page
     children = client.get(f"/plans/ncc-qc-2024/children/{task.parent_id}", headers=HX).get_data(as_text=True)
-    row = children[children.index(f'id="row-{task.id}"'):]
+    row = children[children.index(f'id="row-{task.id}"') :]
     assert 'class="badge text-bg-dark escalated" data-level="leadership"' in row[:3000]
 
 
@@ -128,25 +133,43 @@ def test_the_overdue_list_is_scoped_and_filters_by_unit(client, auth, make_task,
 
 # -- rules admin ------------------------------------------------------------------------------------
 
+
 def test_only_an_admin_edits_the_rules_and_bad_rules_are_refused(client, auth, make_user):
     auth.login(make_user("coordinator", "NHC"))
     assert client.get("/admin/escalation-rules").status_code == 403
     auth.login(make_user("admin", "NHC"))
     assert client.get("/admin/escalation-rules").status_code == 200
-    form = {"reminder_days": "-5", "reminder_active": "y", "overdue_days": "2", "overdue_active": "y",
-            "parent_days": "10", "parent_active": "y", "leadership_days": "40", "leadership_active": "y"}
+    form = {
+        "reminder_days": "-5",
+        "reminder_active": "y",
+        "overdue_days": "2",
+        "overdue_active": "y",
+        "parent_days": "10",
+        "parent_active": "y",
+        "leadership_days": "40",
+        "leadership_active": "y",
+    }
     response = client.post("/admin/escalation-rules?plan=ncc-qc-2024", data=form)
     assert response.status_code == 303
-    rules = {r.level: r.offset_days for r in db.session.scalars(select(EscalationRule).where(EscalationRule.plan_id.is_not(None)))}
+    rules = {
+        r.level: r.offset_days
+        for r in db.session.scalars(select(EscalationRule).where(EscalationRule.plan_id.is_not(None)))
+    }
     assert rules == {"reminder": -5, "overdue": 2, "parent": 10, "leadership": 40}
     bad = client.post("/admin/escalation-rules", data={**form, "parent_days": "1"})
     assert bad.status_code == 400 and "invalid-feedback" not in bad.get_data(as_text=True)
-    assert db.session.scalar(select(EscalationRule).where(EscalationRule.plan_id.is_(None), EscalationRule.level == "parent")) is None
+    assert (
+        db.session.scalar(
+            select(EscalationRule).where(EscalationRule.plan_id.is_(None), EscalationRule.level == "parent")
+        )
+        is None
+    )
     missing = client.post("/admin/escalation-rules", data={**form, "overdue_days": "soon"})
     assert missing.status_code == 400 and "invalid-feedback" in missing.get_data(as_text=True)
 
 
 # -- e-mail ---------------------------------------------------------------------------------------
+
 
 class Collector:
     def __init__(self):
@@ -222,6 +245,7 @@ def test_with_the_mail_server_down_nothing_is_lost_and_the_next_run_delivers(smt
 
 # -- webhook --------------------------------------------------------------------------------------
 
+
 class Hook(BaseHTTPRequestHandler):
     received: list = []
 
@@ -244,7 +268,12 @@ def test_the_webhook_posts_robot_markdown_and_retries_after_a_failure(app, monke
     run(at(DUE + timedelta(days=1)))
     failed = deliver_pending()
     assert failed.webhook_failures == 1
-    assert db.session.scalar(select(Escalation.webhook_state).where(Escalation.task_id == overdue_task.id, Escalation.state == "fired")) == "pending"
+    assert (
+        db.session.scalar(
+            select(Escalation.webhook_state).where(Escalation.task_id == overdue_task.id, Escalation.state == "fired")
+        )
+        == "pending"
+    )
 
     Hook.received = []
     server = HTTPServer(("127.0.0.1", port), Hook)
@@ -259,4 +288,9 @@ def test_the_webhook_posts_robot_markdown_and_retries_after_a_failure(app, monke
     message = Hook.received[0]
     assert message["msgtype"] == "markdown" and "行动计划督办" in message["markdown"]["content"]
     assert any("提交死亡病例抽查工作计划（测试）" in m["markdown"]["content"] for m in Hook.received)
-    assert db.session.scalar(select(Escalation.webhook_state).where(Escalation.task_id == overdue_task.id, Escalation.state == "fired")) == "sent"
+    assert (
+        db.session.scalar(
+            select(Escalation.webhook_state).where(Escalation.task_id == overdue_task.id, Escalation.state == "fired")
+        )
+        == "sent"
+    )

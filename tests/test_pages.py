@@ -1,8 +1,8 @@
 """The minimal pages: plan list and a plan's task tree, in Chinese, scoped, page or fragment."""
+
 import pytest
 
-from tests.conftest import count_queries, unit
-from tracker.extensions import db
+from tests.conftest import count_queries, unit  # noqa: F401 (fixtures by name)
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_plan_tree_for_a_scoped_user_shows_own_tasks_and_headings_only(client, a
     auth.login(make_user("reporter", "P11-QC"))
     page = client.get("/plans/fixture-plan").get_data(as_text=True)
     assert "总体要求" in page  # the heading above, as context
-    assert f'data-count="1"' in page  # one visible task under it, not two
+    assert 'data-count="1"' in page  # one visible task under it, not two
     children = client.get(f"/plans/fixture-plan/children/{section.id}", headers={"HX-Request": "true"})
     text = children.get_data(as_text=True)
     assert "北京质控中心任务" in text and "上海质控中心任务" not in text

@@ -5,6 +5,7 @@ Relations of the object to the user's unit (P11-QC): own, child (a hospital unde
 coordinator (both at P11-QC), leader and admin (at NHC). Outcomes: "ok" (2xx/3xx, or a 400/409/422
 form error: the request was let in), 403 (seen but not allowed), 404 (does not exist for them).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,18 +29,79 @@ def expect(reporter, coordinator, leader=ALL_OK, admin=ALL_OK):
 
 LEADER_MAY_NOT = {r: 403 for r in RELATIONS}
 COORDINATOR_ONLY = {"own": 403, "child": 403, "parent": 404, "sibling": 404, "other": 404}
+# 督办 by hand (tracker/supervision/): a coordinator urges only the tasks of units under theirs
+OWN_ONLY = {"own": OK, "child": 403, "parent": 404, "sibling": 404, "other": 404}
+BELOW_ONLY = {"own": 403, "child": OK, "parent": 404, "sibling": 404, "other": 404}
 
 # (endpoint, method, url template, form data) -> outcome per role and relation of the task's owner
 TASK_ROUTES = [
     ("plans.task_page", "GET", "/tasks/{task}", None, expect(SEEN, SEEN)),
     ("plans.task_edit", "GET", "/tasks/{task}/edit", None, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
-    ("plans.task_edit", "POST", "/tasks/{task}/edit", {"version": "{version}", "title": "改", "weight": "1"}, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
+    (
+        "plans.task_edit",
+        "POST",
+        "/tasks/{task}/edit",
+        {"version": "{version}", "title": "改", "weight": "1"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
     ("plans.task_comment", "POST", "/tasks/{task}/comments", {"text": "意见"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
-    ("plans.task_percent", "POST", "/tasks/{task}/percent", {"version": "{version}", "percent": "30"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
-    ("plans.task_status", "POST", "/tasks/{task}/status", {"version": "{version}", "target": "in_progress"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
+    (
+        "plans.task_percent",
+        "POST",
+        "/tasks/{task}/percent",
+        {"version": "{version}", "percent": "30"},
+        expect(SEEN, SEEN, LEADER_MAY_NOT),
+    ),
+    (
+        "plans.task_status",
+        "POST",
+        "/tasks/{task}/status",
+        {"version": "{version}", "target": "in_progress"},
+        expect(SEEN, SEEN, LEADER_MAY_NOT),
+    ),
     ("plans.task_evidence", "POST", "/tasks/{task}/evidence", {"file": "PDF"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
-    ("explanations.explain", "POST", "/tasks/{task}/explanation", {"reason": "other", "detail": "x", "committed_on": "2099-01-01"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
+    (
+        "plans.task_handle",
+        "POST",
+        "/tasks/{task}/handle",
+        {"version": "{version}", "percent": "30", "files": "PDF"},
+        expect(SEEN, SEEN, LEADER_MAY_NOT),
+    ),
+    (
+        "plans.task_withdraw",
+        "POST",
+        "/tasks/{task}/withdraw",
+        {"version": "{version}"},
+        expect(SEEN, SEEN, LEADER_MAY_NOT),
+    ),
+    (
+        "explanations.explain",
+        "POST",
+        "/tasks/{task}/explanation",
+        {"reason": "other", "detail": "x", "committed_on": "2099-01-01"},
+        expect(SEEN, SEEN, LEADER_MAY_NOT),
+    ),
     ("plans.evidence_download", "GET", "/evidence/{evidence}", None, expect(SEEN, SEEN)),
+    # 催办: leaders (and admins) on any task, coordinators on tasks below their unit, reporters never
+    ("supervision.urge", "POST", "/tasks/{task}/urge", {"message": "请抓紧"}, expect(COORDINATOR_ONLY, BELOW_ONLY)),
+    # 批示: leaders' (and admins'); with 催办 the only writes a leader makes
+    (
+        "supervision.instruct",
+        "POST",
+        "/tasks/{task}/instruction",
+        {"text": "请抓紧落实"},
+        expect(COORDINATOR_ONLY, COORDINATOR_ONLY),
+    ),
+    # 签收: the owner unit's own users (a task not waiting answers 422, let in)
+    ("supervision.sign", "POST", "/tasks/{task}/sign", {}, expect(OWN_ONLY, OWN_ONLY, LEADER_MAY_NOT)),
+    # 责任人: a coordinator over the owner unit
+    (
+        "supervision.responsible",
+        "POST",
+        "/tasks/{task}/responsible",
+        {"responsible": "0", "contact_name": "王科长"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
 ]
 
 # unit pages: ?unit=<the relation's unit>
@@ -53,33 +115,67 @@ UNIT_ROUTES = [
     ("progress.circular", "GET", "/leadership/circular.docx?unit={unit}", None, expect(SEEN, SEEN)),
     ("explanations.rates", "GET", "/explanations?unit={unit}", None, expect(SEEN, SEEN)),
     ("notifications.overdue", "GET", "/overdue?unit={unit}", None, expect(SEEN, SEEN)),
+    # 批示 on a unit's row of the leadership screen: leaders' and admins' (the POST: tests/test_unsigned.py)
+    (
+        "supervision.unit_instruction",
+        "GET",
+        "/supervision/unit-instruction?unit={unit}",
+        None,
+        expect(FORBIDDEN, FORBIDDEN),
+    ),
 ]
 
 # pages of one's own (no object of another unit involved): every signed-in role gets in
 OWN_PAGES = {
-    ("plans.my_work_page", "GET", "/"), ("plans.plan_list", "GET", "/plans"), ("plans.task_list", "GET", "/tasks"),
-    ("plans.plan_detail", "GET", "/plans/ncc-qc-2024"), ("progress.phases", "GET", "/progress/quality-2023/phases"),
+    ("plans.my_work_page", "GET", "/"),
+    ("plans.plan_list", "GET", "/plans"),
+    ("plans.task_list", "GET", "/tasks"),
+    ("plans.plan_detail", "GET", "/plans/ncc-qc-2024"),
+    ("progress.phases", "GET", "/progress/quality-2023/phases"),
     ("progress.phases_export", "GET", "/progress/quality-2023/phases.xlsx"),
-    ("progress.tasks_export", "GET", "/tasks/export.csv"), ("notifications.inbox", "GET", "/notifications"),
+    ("progress.tasks_export", "GET", "/tasks/export.csv"),
+    ("notifications.inbox", "GET", "/notifications"),
     ("notifications.read_all", "POST", "/notifications/read-all"),
+    ("notifications.read_group", "POST", "/notifications/read-group"),  # one's own notices only; no data: 400
 }
 
 ADMIN_ONLY = {("notifications.rules", "GET", "/admin/escalation-rules")}
+# the bulk 催办 of the overdue list: its per-task scope is test_bulk_urge_reaches_only_the_senders_tasks
+BULK_ROUTES = {"supervision.urge_bulk"}
 
 # Endpoints whose per-object permissions are checked in their own test files.
 ELSEWHERE = {
     "plans.tree_children_page": "test_scope.py",
     "notifications.badge": "test_notifications.py",
     "notifications.read": "test_notifications.py",
-    "auth.login": "test_auth.py", "auth.logout": "test_auth.py", "auth.set_language": "test_i18n.py",
+    "auth.login": "test_auth.py",
+    "auth.logout": "test_auth.py",
+    "auth.set_language": "test_i18n.py",
     "admin.healthz": "test_backup.py",
     "indicators.": "test_indicator_pages.py",
-    "cascade.": "test_cascade.py", "duties.": "test_recurrence.py", "schemes.": "test_schemes.py",
+    "cascade.": "test_cascade.py",
+    "duties.": "test_recurrence.py",
+    "schemes.": "test_schemes.py",
     "calendar.": "test_calendar.py",
     "drafts.": "test_draft_review.py",
-    "static": "test_pages.py", "vendor": "test_progress_pages.py",
+    "static": "test_pages.py",
+    "vendor": "test_progress_pages.py",
+    "api.": "test_api_permissions.py",
+    "api_tokens.": "test_api_tokens.py",
 }
-PUBLIC = {"auth.login", "auth.set_language", "admin.healthz", "static", "vendor", "calendar.calendar_feed"}
+PUBLIC = {
+    "auth.login",
+    "auth.set_language",
+    "admin.healthz",
+    "static",
+    "vendor",
+    "calendar.calendar_feed",
+    "api.openapi_json",
+    "api.docs",
+    "api.unknown",  # the API's description; its JSON 404/405
+    "layout.favicon",
+    "layout.manifest",
+}
 
 
 @pytest.fixture
@@ -90,13 +186,26 @@ def world(make_unit, make_task, make_user):
     from tracker.models import Evidence
     from tracker.plans.evidence import stored_path
 
-    units = {"own": "P11-QC", "child": make_unit("P11-QC-H", "P11-QC").code, "parent": "P11",
-             "sibling": make_unit("P11-H", "P11").code, "other": "P31-QC"}
+    units = {
+        "own": "P11-QC",
+        "child": make_unit("P11-QC-H", "P11-QC").code,
+        "parent": "P11",
+        "sibling": make_unit("P11-H", "P11").code,
+        "other": "P31-QC",
+    }
     tasks, evidence = {}, {}
     for relation, code in units.items():
         task = make_task(code, title=f"矩阵任务-{relation}", due_on=None)
-        item = Evidence(task=task, user=make_user("reporter", code), kind="file", note="", original_name="证据.pdf",
-                        stored_name=uuid.uuid4().hex + ".pdf", size=9, mime_type="application/pdf")
+        item = Evidence(
+            task=task,
+            user=make_user("reporter", code),
+            kind="file",
+            note="",
+            original_name="证据.pdf",
+            stored_name=uuid.uuid4().hex + ".pdf",
+            size=9,
+            mime_type="application/pdf",
+        )
         db.session.add(item)
         db.session.commit()
         path = stored_path(item)
@@ -138,9 +247,14 @@ def test_task_routes(client, auth, make_user, world, row):
             db.session.refresh(task)
             target = url.format(task=task.id, evidence=evidence[relation].id)
             form = {k: (v.format(version=task.version) if isinstance(v, str) else v) for k, v in (data or {}).items()}
-            if form.get("file") == "PDF":
-                form["file"] = (io.BytesIO(b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"), "矩阵.pdf")
-            response = client.get(target) if method == "GET" else client.post(target, data=form, content_type="multipart/form-data")
+            for name in ("file", "files"):
+                if form.get(name) == "PDF":
+                    form[name] = (io.BytesIO(b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n"), "矩阵.pdf")
+            response = (
+                client.get(target)
+                if method == "GET"
+                else client.post(target, data=form, content_type="multipart/form-data")
+            )
             got = _outcome(response)
             if got != by_role[role][relation]:
                 wrong.append((role, relation, by_role[role][relation], response.status_code))
@@ -168,7 +282,7 @@ def test_own_pages_and_admin_pages(client, auth, make_user, role):
     for endpoint, method, url in sorted(OWN_PAGES):
         response = client.get(url) if method == "GET" else client.post(url)
         assert _outcome(response) == OK, (endpoint, role)
-    for endpoint, method, url in ADMIN_ONLY:
+    for endpoint, _method, url in ADMIN_ONLY:
         assert _outcome(client.get(url)) == (OK if role == "admin" else 403), (endpoint, role)
 
 
@@ -180,26 +294,205 @@ def test_every_route_needs_a_sign_in_except_the_public_ones(app, client):
         if rule.endpoint in PUBLIC:
             continue
         values = {arg: (1 if "id" in arg else "x") for arg in rule.arguments}
-        values.update({k: v for k, v in (("key", "ncc-qc-2024"), ("fmt", "csv"), ("code", "en")) if k in rule.arguments})
+        values.update(
+            {k: v for k, v in (("key", "ncc-qc-2024"), ("fmt", "csv"), ("code", "en")) if k in rule.arguments}
+        )
         with app.test_request_context():
             url = url_for(rule.endpoint, **values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(url, method=method)
-            assert response.status_code in (302, 401, 303) and "/login" in response.headers.get("Location", "/login"), (rule.endpoint, method, response.status_code)
+            assert response.status_code in (302, 401, 303) and "/login" in response.headers.get("Location", "/login"), (
+                rule.endpoint,
+                method,
+                response.status_code,
+            )
             response.close()
             checked += 1
     assert checked > 60
 
 
 def test_the_matrix_covers_every_route(app):
-    listed = {row[0] for row in TASK_ROUTES} | {row[0] for row in UNIT_ROUTES} | {e for e, *_ in OWN_PAGES} | {e for e, *_ in ADMIN_ONLY}
+    listed = (
+        {row[0] for row in TASK_ROUTES}
+        | {row[0] for row in UNIT_ROUTES}
+        | {e for e, *_ in OWN_PAGES}
+        | {e for e, *_ in ADMIN_ONLY}
+        | BULK_ROUTES
+    )
+    listed |= _ISSUE_21_LISTED
     tests = Path(__file__).resolve().parent
     missing = []
     for rule in app.url_map.iter_rules():
         endpoint = rule.endpoint
         if endpoint in listed or endpoint in PUBLIC:
             continue
-        covered = next((f for prefix, f in ELSEWHERE.items() if endpoint == prefix or (prefix.endswith(".") and endpoint.startswith(prefix))), None)
+        covered = next(
+            (
+                f
+                for prefix, f in ELSEWHERE.items()
+                if endpoint == prefix or (prefix.endswith(".") and endpoint.startswith(prefix))
+            ),
+            None,
+        )
         if covered is None or not (tests / covered).exists():
             missing.append(endpoint)
     assert missing == [], "add these routes to the permission matrix: " + ", ".join(sorted(set(missing)))
+
+
+def test_bulk_urge_reaches_only_the_senders_tasks(client, auth, make_user, world):
+    """Ticking every task of the world: a leader urges all, a coordinator only the one below it,
+    a reporter is refused."""
+    from sqlalchemy import select
+
+    from tracker.models import TaskUrge
+
+    _units, tasks, _evidence = world
+    ids = [str(tasks[r].id) for r in RELATIONS]
+    urged = {}
+    for role in ROLES:
+        user = _user(make_user, role)
+        auth.login(user)
+        response = client.post("/supervision/urge", data={"task": ids})
+        urged[role] = (
+            response.status_code,
+            sorted(
+                r
+                for r in RELATIONS
+                if db.session.scalar(
+                    select(TaskUrge.id).where(TaskUrge.task_id == tasks[r].id, TaskUrge.sender_id == user.id)
+                )
+            ),
+        )
+    assert urged == {
+        "reporter": (403, []),
+        "coordinator": (303, ["child"]),
+        "leader": (303, sorted(RELATIONS)),
+        "admin": (303, sorted(RELATIONS)),
+    }
+
+
+# --- accounts (issue 21): the account of a reporter of each relation's unit ---------------------------
+
+MANAGES = {"own": OK, "child": OK, "parent": 404, "sibling": 404, "other": 404}
+USER_ROUTES = [
+    ("users.account_edit", "GET", "/admin/users/{user}", None, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
+    (
+        "users.account_edit",
+        "POST",
+        "/admin/users/{user}",
+        {"display_name": "改名", "unit": "{unit}", "role": "reporter"},
+        expect(FORBIDDEN, MANAGES, FORBIDDEN),
+    ),
+    ("users.account_disable", "POST", "/admin/users/{user}/disable", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
+    ("users.account_enable", "POST", "/admin/users/{user}/enable", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
+    ("users.account_reset", "POST", "/admin/users/{user}/reset-password", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
+]
+# pages of those who manage accounts (admins; coordinators for their subtree)
+MANAGER_PAGES = {
+    ("users.account_list", "GET", "/admin/users"),
+    ("users.account_new", "GET", "/admin/users/new"),
+    ("users.account_import", "GET", "/admin/users/import"),
+    ("users.account_template", "GET", "/admin/users/import/template.xlsx"),
+}
+OWN_PAGES |= {
+    ("account.profile", "GET", "/account"),
+    ("account.password", "GET", "/account/password"),
+    ("account.notification_preferences", "POST", "/account/notifications"),  # one's own settings; no data: 422
+}
+
+
+@pytest.mark.parametrize("row", USER_ROUTES, ids=_route_id)
+def test_account_routes(client, auth, make_user, world, row):
+    endpoint, method, url, data, by_role = row
+    units, _tasks, _evidence = world
+    targets = {relation: make_user("reporter", code) for relation, code in units.items()}
+    users = {role: _user(make_user, role) for role in ROLES}
+    wrong = []
+    for role in ROLES:
+        auth.login(users[role])
+        for relation in RELATIONS:
+            target = targets[relation]
+            form = {k: v.format(unit=target.unit_id) for k, v in (data or {}).items()}
+            response = (
+                client.get(url.format(user=target.id))
+                if method == "GET"
+                else client.post(url.format(user=target.id), data=form)
+            )
+            got = _outcome(response)
+            if got != by_role[role][relation]:
+                wrong.append((role, relation, by_role[role][relation], response.status_code))
+    assert wrong == [], (endpoint, method, wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_account_manager_pages(client, auth, make_user, role):
+    auth.login(_user(make_user, role))
+    for endpoint, _method, url in sorted(MANAGER_PAGES):
+        assert _outcome(client.get(url)) == (OK if role in ("admin", "coordinator") else 403), (endpoint, role)
+
+
+_ISSUE_21_LISTED = {row[0] for row in USER_ROUTES} | {e for e, *_ in MANAGER_PAGES}
+
+
+# --- indicator periods (issue 16, finding 9): scoped like tasks ------------------------------------
+# A reporting period opened under each relation's unit, with that unit's own form: who does not
+# see one of its tasks gets 404 for its page, its aggregate and their export (plan, unit, dates).
+
+PERIOD_ROUTES = [
+    ("indicators.period_page", "GET", "/indicators/periods/{period}", None, expect(SEEN, SEEN)),
+    ("indicators.period_page", "GET", "/indicators/periods/{period}?unit={unit}", None, expect(SEEN, SEEN)),
+    ("indicators.aggregate_page", "GET", "/indicators/periods/{period}/aggregate", None, expect(SEEN, SEEN)),
+    ("indicators.aggregate_export", "GET", "/indicators/periods/{period}/aggregate.xlsx", None, expect(SEEN, SEEN)),
+]
+
+
+@pytest.fixture
+def period_world(world, make_task):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from tests.conftest import unit
+    from tracker.models import IndicatorForm, Plan, ReportingPeriod
+
+    units, _tasks, _evidence = world
+    plan = db.session.scalar(select(Plan).where(Plan.key == "wuzhong-2016"))
+    periods = {}
+    for number, (relation, code) in enumerate(units.items(), start=1):
+        group = make_task(code, plan_key=plan.key, title=f"指标填报-{relation}")
+        form_task = make_task(code, plan_key=plan.key, parent=group, title=f"指标填报-{relation}-表")
+        period = ReportingPeriod(
+            plan=plan,
+            kind="month",
+            year=2016,
+            number=number,
+            start_on=date(2016, number, 1),
+            end_on=date(2016, number, 28),
+            due_on=date(2016, number, 28),
+            level=unit(code).level,
+            under_unit=unit(code),
+            task=group,
+        )
+        db.session.add(period)
+        db.session.add(IndicatorForm(period=period, unit=unit(code), task=form_task, status="draft"))
+        db.session.commit()
+        periods[relation] = period
+    return units, periods
+
+
+@pytest.mark.parametrize("row", PERIOD_ROUTES, ids=_route_id)
+def test_period_routes(client, auth, make_user, period_world, row):
+    endpoint, _method, url, _data, by_role = row
+    units, periods = period_world
+    wrong = []
+    for role in ROLES:
+        auth.login(_user(make_user, role))
+        for relation in RELATIONS:
+            response = client.get(url.format(period=periods[relation].id, unit=units[relation]))
+            got = _outcome(response)
+            if got != by_role[role][relation]:
+                wrong.append((role, relation, by_role[role][relation], response.status_code))
+    assert wrong == [], (endpoint, wrong)
+
+
+_ISSUE_21_LISTED |= {row[0] for row in PERIOD_ROUTES}

@@ -1,4 +1,5 @@
 """Progress roll-ups on a small hand-built tree, with figures computed by hand."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from conftest import count_queries
 from tracker.extensions import db
-from tracker.models import OrgUnit, Phase, Plan, Task
+from tracker.models import OrgUnit, Phase, Plan
 from tracker.progress.service import leadership_summary, phase_summaries, ranking, unit_matrix
 
 TODAY = date(2024, 6, 30)
@@ -34,19 +35,58 @@ def plan_tree(make_task):
     s1 = make_task(None, plan_key=key, ref="一", title="第一部分")
     s2 = make_task(None, plan_key=key, ref="二", title="第二部分")
     plan = db.session.scalar(select(Plan).where(Plan.key == key))
-    startup = Phase(plan=plan, key="startup", name="启动阶段", start_on=date(2024, 4, 1), end_on=date(2024, 5, 31), position=0)
-    later = Phase(plan=plan, key="later", name="实施阶段", start_on=date(2024, 6, 1), end_on=date(2024, 12, 31), position=1)
+    startup = Phase(
+        plan=plan, key="startup", name="启动阶段", start_on=date(2024, 4, 1), end_on=date(2024, 5, 31), position=0
+    )
+    later = Phase(
+        plan=plan, key="later", name="实施阶段", start_on=date(2024, 6, 1), end_on=date(2024, 12, 31), position=1
+    )
     db.session.add_all([startup, later])
     db.session.flush()
     t = {}
-    t["a"] = make_task("P11", plan_key=key, parent=s1, ref="一.1@P11", weight=2, status="accepted", percent=100,
-                       progress=100, due_on=date(2024, 4, 30), completed_on=date(2024, 4, 20))
-    t["b"] = make_task("P31", plan_key=key, parent=s1, ref="一.1@P31", weight=1, status="in_progress", percent=50,
-                       progress=50, due_on=date(2024, 4, 30))
-    t["c"] = make_task("P11-QC", plan_key=key, parent=s1, ref="一.2@P11-QC", status="accepted", percent=100,
-                       progress=100, due_on=date(2024, 5, 1), completed_on=date(2024, 5, 10))
-    t["d"] = make_task("P31-QC", plan_key=key, parent=s1, ref="一.2@P31-QC", status="not_started",
-                       due_on=date(2024, 9, 30), phase=later)
+    t["a"] = make_task(
+        "P11",
+        plan_key=key,
+        parent=s1,
+        ref="一.1@P11",
+        weight=2,
+        status="accepted",
+        percent=100,
+        progress=100,
+        due_on=date(2024, 4, 30),
+        completed_on=date(2024, 4, 20),
+    )
+    t["b"] = make_task(
+        "P31",
+        plan_key=key,
+        parent=s1,
+        ref="一.1@P31",
+        weight=1,
+        status="in_progress",
+        percent=50,
+        progress=50,
+        due_on=date(2024, 4, 30),
+    )
+    t["c"] = make_task(
+        "P11-QC",
+        plan_key=key,
+        parent=s1,
+        ref="一.2@P11-QC",
+        status="accepted",
+        percent=100,
+        progress=100,
+        due_on=date(2024, 5, 1),
+        completed_on=date(2024, 5, 10),
+    )
+    t["d"] = make_task(
+        "P31-QC",
+        plan_key=key,
+        parent=s1,
+        ref="一.2@P31-QC",
+        status="not_started",
+        due_on=date(2024, 9, 30),
+        phase=later,
+    )
     t["e"] = make_task("P31", plan_key=key, parent=s1, ref="一.3@P31", status="cancelled", due_on=date(2024, 4, 1))
     t["f"] = make_task("NHC-MA", plan_key=key, parent=s2, ref="二.1", status="in_progress", percent=20, progress=20)
     db.session.commit()
@@ -86,8 +126,13 @@ def test_phase_summary_counts_by_phase_or_by_due_date(plan_tree, make_user):
     leader = make_user("leader", "NHC")
     startup, later = phase_summaries(plan, leader, TODAY)
     # startup (by due date 04-01..05-31): a, b, c (e cancelled); later: d (by phase), f has no date
-    assert (startup.figures.items, startup.figures.done, startup.figures.on_time, startup.figures.late,
-            startup.figures.overdue) == (3, 2, 1, 1, 1)
+    assert (
+        startup.figures.items,
+        startup.figures.done,
+        startup.figures.on_time,
+        startup.figures.late,
+        startup.figures.overdue,
+    ) == (3, 2, 1, 1, 1)
     assert startup.figures.completion == round((200 + 50 + 100) / 4, 1)
     assert later.figures.items == 1 and later.figures.overdue == 0
     assert startup.burnup[0] == (date(2024, 4, 7), 0, 0)

@@ -1,5 +1,6 @@
 """The rendered progress pages are cached under the version of what they show, and every
 change to it is seen on the very next request (exact invalidation)."""
+
 from __future__ import annotations
 
 import json
@@ -43,15 +44,21 @@ def leader(auth, make_user):
 def content(response) -> str:
     """The page's own content, without the navigation (user, badges, CSRF tokens)."""
     text = response.get_data(as_text=True)
-    return text[text.index('<div id="content">'):text.index("</main>")]
+    return text[text.index('<div id="content">') : text.index("</main>")]
 
 
 def aggregates(statements) -> list[str]:
     return [s for s in statements.sql if "GROUP BY" in s.upper()]
 
 
-PAGES = ["/progress/progress-plan", "/progress/progress-plan?by=phases", "/progress/progress-plan/phases",
-         "/ranking?plan=progress-plan", "/leadership", "/progress/progress-plan/timeline"]
+PAGES = [
+    "/progress/progress-plan",
+    "/progress/progress-plan?by=phases",
+    "/progress/progress-plan/phases",
+    "/ranking?plan=progress-plan",
+    "/leadership",
+    "/progress/progress-plan/timeline",
+]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -84,8 +91,11 @@ def test_pages_without_a_summary_of_today_are_not_cached(client, plan_tree, lead
 
 def _accept_shanghai(tree):
     _plan, _s1, _s2, t = tree
-    db.session.execute(update(Task).where(Task.id == t["b"].id)
-                       .values(status="accepted", percent=100, progress=100, completed_on=t["b"].due_on))
+    db.session.execute(
+        update(Task)
+        .where(Task.id == t["b"].id)
+        .values(status="accepted", percent=100, progress=100, completed_on=t["b"].due_on)
+    )
 
 
 def _accept_then_fold(tree):
@@ -115,8 +125,11 @@ def _rename_phase(tree):
 
 def _escalate(tree):
     _plan, _s1, _s2, t = tree
-    db.session.execute(insert(Escalation).values(task_id=t["b"].id, due_on=t["b"].due_on, rank=2, level="overdue",
-                                                 state="fired", run_id="test"))
+    db.session.execute(
+        insert(Escalation).values(
+            task_id=t["b"].id, due_on=t["b"].due_on, rank=2, level="overdue", state="fired", run_id="test"
+        )
+    )
 
 
 def _rename_overdue(tree):
@@ -130,19 +143,46 @@ def _start_earlier(tree):
 
 
 CHANGES = [
-    ("a task accepted", _accept_shanghai, "/progress/progress-plan", 'data-completion="25.0"', 'data-completion="50.0"'),
-    ("a task accepted, then folded", _accept_then_fold, "/progress/progress-plan", 'data-completion="25.0"',
-     'data-completion="50.0"'),
-    ("a task accepted (ranking)", _accept_shanghai, "/ranking?plan=progress-plan", "<td>61</td>",
-     '<td>1</td>\n    <td><a href="/ranking?unit=P31'),
+    (
+        "a task accepted",
+        _accept_shanghai,
+        "/progress/progress-plan",
+        'data-completion="25.0"',
+        'data-completion="50.0"',
+    ),
+    (
+        "a task accepted, then folded",
+        _accept_then_fold,
+        "/progress/progress-plan",
+        'data-completion="25.0"',
+        'data-completion="50.0"',
+    ),
+    (
+        "a task accepted (ranking)",
+        _accept_shanghai,
+        "/ranking?plan=progress-plan",
+        "<td>61</td>",
+        '<td>1</td>\n    <td><a href="/ranking?unit=P31',
+    ),
     ("a unit renamed", _rename_shanghai, "/progress/progress-plan", "上海市卫生健康委", "上海市卫健委（新名）"),
     ("a section heading retitled", _retitle_section, "/progress/progress-plan", "第一部分", "新的第一部分"),
     ("a plan retitled", _retitle_plan, "/leadership", "测试计划", "改名后的计划"),
     ("a phase renamed", _rename_phase, "/progress/progress-plan/phases", "启动阶段", "动员阶段"),
     ("an escalation fired", _escalate, "/leadership", 'data-figure="escalations">0<', 'data-figure="escalations">1<'),
-    ("an overdue task renamed", _rename_overdue, "/progress/progress-plan/timeline",  # named in the chart's JSON
-     json.dumps("测试任务")[1:-1], json.dumps("改名的逾期任务")[1:-1]),
-    ("a start date moved", _start_earlier, "/progress/progress-plan/timeline", "<td>2024-04-30</td>", "<td>2024-01-15</td>"),
+    (
+        "an overdue task renamed",
+        _rename_overdue,
+        "/progress/progress-plan/timeline",  # named in the chart's JSON
+        json.dumps("测试任务")[1:-1],
+        json.dumps("改名的逾期任务")[1:-1],
+    ),
+    (
+        "a start date moved",
+        _start_earlier,
+        "/progress/progress-plan/timeline",
+        "<td>2024-04-30</td>",
+        "<td>2024-01-15</td>",
+    ),
 ]
 
 
@@ -167,9 +207,13 @@ def test_the_version_moves_with_each_kind_of_change_and_only_then(summary):
         return versions[-1] != versions[-2]
 
     assert versions[0] is not None
-    db.session.execute(update(Task).where(Task.id == t["a"].id).values(description="只改了说明"))  # shown on no progress page
+    db.session.execute(
+        update(Task).where(Task.id == t["a"].id).values(description="只改了说明")
+    )  # shown on no progress page
     assert not moved()
-    db.session.execute(update(Task).where(Task.id == t["a"].id).values(title="改了标题"))  # the timeline names overdue items
+    db.session.execute(
+        update(Task).where(Task.id == t["a"].id).values(title="改了标题")
+    )  # the timeline names overdue items
     assert moved()
     db.session.execute(update(Task).where(Task.id == t["a"].id).values(percent=90, progress=90))
     assert moved()
@@ -188,23 +232,30 @@ def test_the_version_moves_with_each_kind_of_change_and_only_then(summary):
     _escalate(summary)
     assert moved()
     # an escalation pass that records nothing leaves the pages alone
-    db.session.execute(insert(Escalation).from_select(
-        ["task_id", "due_on", "rank", "level", "state", "run_id"],
-        select(Task.id, Task.due_on, literal(1), literal("reminder"), literal("fired"), literal("none")).where(Task.id < 0)))
+    db.session.execute(
+        insert(Escalation).from_select(
+            ["task_id", "due_on", "rank", "level", "state", "run_id"],
+            select(Task.id, Task.due_on, literal(1), literal("reminder"), literal("fired"), literal("none")).where(
+                Task.id < 0
+            ),
+        )
+    )
     assert not moved()
 
 
 def test_the_fragment_and_the_page_are_cached_apart_and_the_navigation_is_each_users(client, auth, make_user, summary):
     first = auth.login(make_user("leader", "NHC", username="leader-one"))
     page = client.get("/progress/progress-plan").get_data(as_text=True)
-    fragment = client.get("/progress/progress-plan?unit=NHC", headers={**HX, "HX-Target": "matrix"}).get_data(as_text=True)
+    fragment = client.get("/progress/progress-plan?unit=NHC", headers={**HX, "HX-Target": "matrix"}).get_data(
+        as_text=True
+    )
     assert "<html" in page and "<html" not in fragment and 'id="progress-matrix"' in fragment
     assert first.display_name in page
     second = auth.login(make_user("leader", "NHC", username="leader-two"))
     again = client.get("/progress/progress-plan")
     text = again.get_data(as_text=True)
     assert second.display_name in text and first.display_name not in text
-    assert content(again) == page[page.index('<div id="content">'):page.index("</main>")]
+    assert content(again) == page[page.index('<div id="content">') : page.index("</main>")]
     assert "HX-Request" in again.headers["Vary"]
 
 
@@ -281,6 +332,7 @@ def test_the_version_is_read_before_the_figures(client, summary, leader, monkeyp
 
 # -- the folder shared by the workers of a machine ---------------------------------------------------
 
+
 def test_another_worker_takes_the_page_from_the_shared_folder(app, client, summary, leader):
     rendered = client.get("/progress/progress-plan")
     page_store().clear()  # what a second worker, which has not rendered it, has in memory
@@ -308,7 +360,9 @@ def test_a_page_is_rendered_once_while_the_other_workers_wait(tmp_path):
         return ("<title>", "<p>页面</p>")
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(shared.fetch(("page", 1), ("v", 1), build))) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: results.append(shared.fetch(("page", 1), ("v", 1), build))) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -350,8 +404,9 @@ def test_a_deployment_does_not_serve_pages_of_the_code_before_it(client, summary
     assert aggregates(after_deploy)
 
 
-def test_the_plan_list_of_those_who_see_everything_is_cached_and_follows_new_tasks(client, summary, leader, make_task,
-                                                                                   monkeypatch):
+def test_the_plan_list_of_those_who_see_everything_is_cached_and_follows_new_tasks(
+    client, summary, leader, make_task, monkeypatch
+):
     monkeypatch.setattr("tracker.timeutil.local_today", lambda: TODAY)  # the day the summary is of
     first = content(client.get("/plans"))
     with count_queries() as again:
@@ -449,8 +504,14 @@ def test_redis_renders_a_page_once_while_the_other_workers_wait(redis_client):
         return ("页面",)
 
     results = []
-    workers = [threading.Thread(target=lambda: results.append(
-        pages.RedisPages(redis_client, ttl=600, lock_seconds=5).fetch(("page", 1), ("v", 1), build))) for _ in range(4)]
+    workers = [
+        threading.Thread(
+            target=lambda: results.append(
+                pages.RedisPages(redis_client, ttl=600, lock_seconds=5).fetch(("page", 1), ("v", 1), build)
+            )
+        )
+        for _ in range(4)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:

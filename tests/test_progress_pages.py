@@ -1,4 +1,5 @@
 """Progress pages and exports: scoped, fragment vs page, bounded statements, real Excel types."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,11 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
 
 from conftest import count_queries
 from test_progress import TODAY, plan_tree  # noqa: F401  (the hand-built plan)
 from tracker.extensions import db
-from tracker.models import OrgUnit, Task
+from tracker.models import Task
 
 HX = {"HX-Request": "true"}
 
@@ -46,12 +46,19 @@ def test_a_province_cannot_open_another_provinces_matrix(client, auth, make_user
     assert client.get("/progress/no-such-plan").status_code == 404
 
 
-def test_progress_pages_run_a_bounded_number_of_statements_whatever_the_units(client, auth, make_user, make_task, plan_tree):  # noqa: F811
+def test_progress_pages_run_a_bounded_number_of_statements_whatever_the_units(
+    client, auth, make_user, make_task, plan_tree
+):  # noqa: F811
     _, s1, _, _ = plan_tree
     section_id = s1.id
     auth.login(make_user("leader", "NHC"))
-    pages = ["/progress/progress-plan", "/progress/progress-plan/phases", "/ranking", "/leadership",
-             "/progress/progress-plan/timeline"]  # the new tasks are overdue: the timeline lists them
+    pages = [
+        "/progress/progress-plan",
+        "/progress/progress-plan/phases",
+        "/ranking",
+        "/leadership",
+        "/progress/progress-plan/timeline",
+    ]  # the new tasks are overdue: the timeline lists them
     client.get("/plans")  # warm up (first request of the session)
     before = {}
     for url in pages:
@@ -139,13 +146,20 @@ def test_the_timeline_spans_each_section_and_marks_overdue_items(client, auth, m
     auth.login(make_user("leader", "NHC"))
     page = client.get("/progress/progress-plan/timeline").get_data(as_text=True)
     assert 'data-section="一"' in page
-    option = json.loads(page[page.index('id="timeline-option">') + len('id="timeline-option">'):].split("</script>")[0])
+    option = json.loads(
+        page[page.index('id="timeline-option">') + len('id="timeline-option">') :].split("</script>")[0]
+    )
     bars = option["series"][0]["data"]
-    assert bars[0][1:3] == ["2024-04-30", "2024-09-30"]  # section 一: earliest and latest due dates (cancelled left out)
+    assert bars[0][1:3] == [
+        "2024-04-30",
+        "2024-09-30",
+    ]  # section 一: earliest and latest due dates (cancelled left out)
     overdue = option["series"][1]["data"]
     assert [item["value"][1] for item in overdue] == ["2024-04-30"]  # Shanghai's item, 61 days late
     assert option["series"][1]["markLine"]["data"][0]["xAxis"] == "2024-06-30"
     assert [a[0]["name"] for a in option["series"][0]["markArea"]["data"]] == ["启动阶段", "实施阶段"]
     beijing = client.get("/progress/progress-plan/timeline?unit=P11").get_data(as_text=True)
-    option = json.loads(beijing[beijing.index('id="timeline-option">') + len('id="timeline-option">'):].split("</script>")[0])
+    option = json.loads(
+        beijing[beijing.index('id="timeline-option">') + len('id="timeline-option">') :].split("</script>")[0]
+    )
     assert option["series"][1]["data"] == []

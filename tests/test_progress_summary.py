@@ -1,5 +1,6 @@
 """The maintained progress summary: triggers mark changed tasks, folds and rebuilds keep the
 roll-up equal to the figures computed from the tasks, and pages read it when it is current."""
+
 from __future__ import annotations
 
 import random
@@ -39,11 +40,17 @@ def plan(make_task):
     s1 = make_task(None, plan_key=key, ref="一", title="第一部分")
     make_task(None, plan_key=key, ref="二", title="第二部分")
     plan = db.session.scalar(select(Plan).where(Plan.key == key))
-    db.session.add_all([
-        Phase(plan=plan, key="startup", name="启动", start_on=date(2025, 3, 1), end_on=date(2025, 5, 31), position=0),
-        Phase(plan=plan, key="impl", name="实施", start_on=date(2025, 6, 1), end_on=date(2025, 12, 31), position=1),
-    ])
-    template = make_task("NHC", plan_key=key, parent=s1, ref="一.1", title="制定实施方案", due_on=date(2025, 5, 20), weight=2.0)
+    db.session.add_all(
+        [
+            Phase(
+                plan=plan, key="startup", name="启动", start_on=date(2025, 3, 1), end_on=date(2025, 5, 31), position=0
+            ),
+            Phase(plan=plan, key="impl", name="实施", start_on=date(2025, 6, 1), end_on=date(2025, 12, 31), position=1),
+        ]
+    )
+    template = make_task(
+        "NHC", plan_key=key, parent=s1, ref="一.1", title="制定实施方案", due_on=date(2025, 5, 20), weight=2.0
+    )
     make_task("NHC-MA", plan_key=key, parent=s1, ref="一.2", title="国家级任务", due_on=date(2025, 7, 1))
     db.session.commit()
     return plan, template
@@ -75,7 +82,10 @@ def test_triggers_mark_the_tasks_whose_work_items_changed(plan, make_task):
     startup = db.session.scalar(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position))
     startup.end_on = startup.end_on + timedelta(days=30)
     db.session.commit()
-    owners = {t.owner_unit_id or 0 for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.phase_id.is_(None)))}
+    owners = {
+        t.owner_unit_id or 0
+        for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.phase_id.is_(None)))
+    }
     assert dirty_pairs() == {(plan.id, owner) for owner in owners} and dirty() == set()
 
 
@@ -90,9 +100,17 @@ def _normalised(rows) -> dict:
     return out
 
 
-VIEWS = [("children", "NHC", "section"), ("children", "NHC", "phase"), ("children", "NHC", None),
-         ("children", "P11", "section"), ("children", "P44", "phase"), ("self", "NHC", "plan"),
-         ("self", "P11", "phase"), ("all", None, "phase"), ("all", None, "section")]
+VIEWS = [
+    ("children", "NHC", "section"),
+    ("children", "NHC", "phase"),
+    ("children", "NHC", None),
+    ("children", "P11", "section"),
+    ("children", "P44", "phase"),
+    ("self", "NHC", "plan"),
+    ("self", "P11", "phase"),
+    ("all", None, "phase"),
+    ("all", None, "section"),
+]
 
 
 def assert_summary_matches_tasks(plan_id: int, today: date = TODAY) -> None:
@@ -143,9 +161,16 @@ def test_the_summary_equals_the_tasks_through_a_history_of_changes(plan, nhc_coo
         elif action == "owner":
             task.owner_unit_id = rng.choice(units).id
         elif action == "child":
-            sub = Task(plan_id=plan.id, parent_id=task.id, ref=f"{task.ref}.{step}", title="下级任务",
-                       owner_unit_id=task.owner_unit_id, due_on=TODAY + timedelta(days=rng.randint(-30, 30)),
-                       depth=task.depth + 1, path="")
+            sub = Task(
+                plan_id=plan.id,
+                parent_id=task.id,
+                ref=f"{task.ref}.{step}",
+                title="下级任务",
+                owner_unit_id=task.owner_unit_id,
+                due_on=TODAY + timedelta(days=rng.randint(-30, 30)),
+                depth=task.depth + 1,
+                path="",
+            )
             db.session.add(sub)
             db.session.flush()
             sub.path = f"{task.path}{sub.id}/"
@@ -177,17 +202,23 @@ def test_the_pages_read_the_summary_when_it_is_as_of_today(plan, nhc_coord, make
     db.session.commit()
     nhc = unit("NHC")
     leader = make_user("leader", "NHC")
-    for call in (lambda: unit_matrix(plan, nhc, "sections", TODAY), lambda: ranking(nhc, TODAY, plan),
-                 lambda: phase_summaries(plan, leader, TODAY), lambda: leadership_summary(leader, nhc, TODAY)):
+    for call in (
+        lambda: unit_matrix(plan, nhc, "sections", TODAY),
+        lambda: ranking(nhc, TODAY, plan),
+        lambda: phase_summaries(plan, leader, TODAY),
+        lambda: leadership_summary(leader, nhc, TODAY),
+    ):
         with count_queries() as statements:
             call()
         assert "progress_rollup" in " ".join(statements.sql) or "progress_daily" in " ".join(statements.sql)
     # same figures either way
     assert unit_matrix(plan, nhc, "sections", TODAY).cells == unit_matrix(plan, nhc, "sections", TODAY, live=True).cells
-    assert [(r.unit.code, r.figures) for r in ranking(nhc, TODAY, plan)] == \
-        [(r.unit.code, r.figures) for r in ranking(nhc, TODAY, plan, live=True)]
-    assert [(s.figures, s.burnup) for s in phase_summaries(plan, leader, TODAY)] == \
-        [(s.figures, s.burnup) for s in phase_summaries(plan, leader, TODAY, live=True)]
+    assert [(r.unit.code, r.figures) for r in ranking(nhc, TODAY, plan)] == [
+        (r.unit.code, r.figures) for r in ranking(nhc, TODAY, plan, live=True)
+    ]
+    assert [(s.figures, s.burnup) for s in phase_summaries(plan, leader, TODAY)] == [
+        (s.figures, s.burnup) for s in phase_summaries(plan, leader, TODAY, live=True)
+    ]
     # a new day: the summary is not as of it, the pages read the tasks until it is rebuilt
     tomorrow = TODAY + timedelta(days=1)
     assert not summary.ready(tomorrow)
@@ -213,8 +244,11 @@ def test_the_refresh_command_rebuilds_and_folds(plan, runner):
     result = runner.invoke(args=["progress", "refresh", "--rebuild", "--today", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
     assert "rebuilt the progress summary as of 2025-06-30" in result.output
-    assert db.session.scalar(select(ProgressRollup.items).where(ProgressRollup.unit_id == unit("NHC").id,
-                                                                ProgressRollup.plan_id == plan[0].id).limit(1))
+    assert db.session.scalar(
+        select(ProgressRollup.items)
+        .where(ProgressRollup.unit_id == unit("NHC").id, ProgressRollup.plan_id == plan[0].id)
+        .limit(1)
+    )
     result = runner.invoke(args=["progress", "refresh", "--today", TODAY.isoformat()])
     assert result.exit_code == 0 and "folded 0 changed owners" in result.output
     bad = runner.invoke(args=["progress", "refresh", "--today", "30/06/2025"])

@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis): the status state machine and the plan loader."""
+
 from __future__ import annotations
 
 import tempfile
@@ -50,19 +51,46 @@ def test_accepted_and_cancelled_are_final_whatever_is_tried(path):
 
 
 UNITS = {"NHC", "P11", "P11-QC"}
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=30), st.dates().map(str), st.just("2024-02-30"))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                      max_leaves=12)
-task_fields = st.fixed_dictionaries({}, optional={
-    "ref": values, "title": values, "owner": st.one_of(values, st.sampled_from(["P11", "NOPE", {"each": {"kind": "qc_center"}}])),
-    "due": values, "start": values, "weight": values, "recurrence": st.one_of(values, st.just("FREQ=MONTHLY;BYMONTHDAY=-1")),
-    "children": values, "phase": values, "deliverable": values, "co_owners": values,
-})
-plans = st.fixed_dictionaries({"key": st.one_of(st.just("fuzz-plan"), values), "title": st.one_of(st.just("计划"), values)},
-                              optional={"tasks": st.lists(task_fields, max_size=5), "phases": values,
-                                        "indicators": values, "issued": values, "extra": values})
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.dates().map(str),
+    st.just("2024-02-30"),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
+task_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "ref": values,
+        "title": values,
+        "owner": st.one_of(values, st.sampled_from(["P11", "NOPE", {"each": {"kind": "qc_center"}}])),
+        "due": values,
+        "start": values,
+        "weight": values,
+        "recurrence": st.one_of(values, st.just("FREQ=MONTHLY;BYMONTHDAY=-1")),
+        "children": values,
+        "phase": values,
+        "deliverable": values,
+        "co_owners": values,
+    },
+)
+plans = st.fixed_dictionaries(
+    {"key": st.one_of(st.just("fuzz-plan"), values), "title": st.one_of(st.just("计划"), values)},
+    optional={
+        "tasks": st.lists(task_fields, max_size=5),
+        "phases": values,
+        "indicators": values,
+        "issued": values,
+        "extra": values,
+    },
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,6 @@
 """Recurring duties: the daily job makes dated occurrences ahead of time, each a task of its own;
 a missed one stays overdue and escalates; a new rule changes only the future."""
+
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,23 @@ from tracker.tasks.scheduler import RECURRENCE_JOB, RECURRENCE_JOB_ID, build_sch
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONTHLY = "FREQ=MONTHLY;BYMONTHDAY=-1"
 QUARTERLY = "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"
-MONTH_ENDS_2024 = [date(2024, m, d) for m, d in ((1, 31), (2, 29), (3, 31), (4, 30), (5, 31), (6, 30), (7, 31),
-                                                   (8, 31), (9, 30), (10, 31), (11, 30), (12, 31))]
+MONTH_ENDS_2024 = [
+    date(2024, m, d)
+    for m, d in (
+        (1, 31),
+        (2, 29),
+        (3, 31),
+        (4, 30),
+        (5, 31),
+        (6, 30),
+        (7, 31),
+        (8, 31),
+        (9, 30),
+        (10, 31),
+        (11, 30),
+        (12, 31),
+    )
+]
 
 
 def at(day: date, hour: int = 8) -> datetime:
@@ -31,7 +47,9 @@ def at(day: date, hour: int = 8) -> datetime:
 
 @pytest.fixture
 def plan_2024():
-    plan = Plan(key="duties-2024", title="2024年医疗质量工作", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31))
+    plan = Plan(
+        key="duties-2024", title="2024年医疗质量工作", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31)
+    )
     db.session.add(plan)
     db.session.commit()
     return plan
@@ -39,14 +57,25 @@ def plan_2024():
 
 @pytest.fixture
 def duty(make_task, plan_2024):
-    return make_task("WZ-LT-H", plan_key="duties-2024", ref="四.3.1", title="每月召开医疗质量管理委员会专题会议",
-                     recurrence=MONTHLY, deliverable="会议纪要")
+    return make_task(
+        "WZ-LT-H",
+        plan_key="duties-2024",
+        ref="四.3.1",
+        title="每月召开医疗质量管理委员会专题会议",
+        recurrence=MONTHLY,
+        deliverable="会议纪要",
+    )
 
 
 def occurrences(duty: Task) -> list[Task]:
-    return list(db.session.scalars(
-        select(Task).join(Occurrence, Occurrence.task_id == Task.id).where(Occurrence.duty_task_id == duty.id)
-        .order_by(Task.due_on)))
+    return list(
+        db.session.scalars(
+            select(Task)
+            .join(Occurrence, Occurrence.task_id == Task.id)
+            .where(Occurrence.duty_task_id == duty.id)
+            .order_by(Task.due_on)
+        )
+    )
 
 
 def run_on(day: date, hour: int = 8, **kwargs):
@@ -59,7 +88,7 @@ def test_a_monthly_duty_over_a_frozen_year_gives_twelve_month_ends_once(duty):
     day = date(2024, 1, 1)
     while day.year == 2024:  # the job runs every day, twice
         with time_machine.travel(at(day), tick=False):
-            first = sync_occurrences(duty_ids=[duty.id])
+            sync_occurrences(duty_ids=[duty.id])
             second = sync_occurrences(duty_ids=[duty.id])
             db.session.commit()
         assert second.created == 0
@@ -69,36 +98,55 @@ def test_a_monthly_duty_over_a_frozen_year_gives_twelve_month_ends_once(duty):
     feb = made[1]
     assert (feb.ref, feb.start_on, feb.due_on) == ("四.3.1#2024-02-29", date(2024, 2, 1), date(2024, 2, 29))
     assert {(t.owner_unit.code, t.title, t.deliverable, t.origin, t.parent_id, t.path) for t in made[:1]} == {
-        ("WZ-LT-H", duty.title, "会议纪要", "recurrence", duty.id, f"{duty.path}{made[0].id}/")}
+        ("WZ-LT-H", duty.title, "会议纪要", "recurrence", duty.id, f"{duty.path}{made[0].id}/")
+    }
     assert len({t.ref for t in made}) == 12
-    assert all(len(list(db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == t.id)))) == 1 for t in made)
+    assert all(
+        len(list(db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == t.id)))) == 1 for t in made
+    )
 
 
 def test_the_next_two_periods_are_made_ahead_on_shanghai_dates(duty):
-    late_on_31_january = datetime(2024, 1, 31, 15, 59, tzinfo=timezone.utc)   # 23:59 in Shanghai
+    late_on_31_january = datetime(2024, 1, 31, 15, 59, tzinfo=timezone.utc)  # 23:59 in Shanghai
     sync_occurrences(late_on_31_january, duty_ids=[duty.id])
     assert [t.due_on for t in occurrences(duty)] == [date(2024, 1, 31), date(2024, 2, 29)]
-    first_of_february = datetime(2024, 1, 31, 16, 0, tzinfo=timezone.utc)     # 00:00 on 1 February
+    first_of_february = datetime(2024, 1, 31, 16, 0, tzinfo=timezone.utc)  # 00:00 on 1 February
     sync_occurrences(first_of_february, duty_ids=[duty.id])
     assert [t.due_on for t in occurrences(duty)] == [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31)]
     assert LOOKAHEAD == 2
 
 
 def test_a_quarterly_duty_falls_on_quarter_ends(make_task, plan_2024):
-    quarterly = make_task("P64", plan_key="duties-2024", ref="四.23.5", title="每季度召开质控工作专题会议",
-                          recurrence=QUARTERLY, start_on=date(2024, 2, 10))
+    quarterly = make_task(
+        "P64",
+        plan_key="duties-2024",
+        ref="四.23.5",
+        title="每季度召开质控工作专题会议",
+        recurrence=QUARTERLY,
+        start_on=date(2024, 2, 10),
+    )
     for month in range(1, 13):
         run_on(date(2024, month, 1))
-    assert [t.due_on for t in occurrences(quarterly)] == [date(2024, 3, 31), date(2024, 6, 30), date(2024, 9, 30),
-                                                           date(2024, 12, 31)]
+    assert [t.due_on for t in occurrences(quarterly)] == [
+        date(2024, 3, 31),
+        date(2024, 6, 30),
+        date(2024, 9, 30),
+        date(2024, 12, 31),
+    ]
 
 
 def test_nothing_is_back_filled_but_downtime_is_caught_up(duty):
     run_on(date(2024, 3, 10))
     assert [t.due_on for t in occurrences(duty)] == [date(2024, 3, 31), date(2024, 4, 30)]
     run_on(date(2024, 7, 2))  # the scheduler was down in May and June
-    assert [t.due_on for t in occurrences(duty)] == [date(2024, 3, 31), date(2024, 4, 30), date(2024, 5, 31),
-                                                     date(2024, 6, 30), date(2024, 7, 31), date(2024, 8, 31)]
+    assert [t.due_on for t in occurrences(duty)] == [
+        date(2024, 3, 31),
+        date(2024, 4, 30),
+        date(2024, 5, 31),
+        date(2024, 6, 30),
+        date(2024, 7, 31),
+        date(2024, 8, 31),
+    ]
 
 
 def test_a_missed_occurrence_stays_overdue_and_escalates(duty, make_user):
@@ -106,8 +154,11 @@ def test_a_missed_occurrence_stays_overdue_and_escalates(duty, make_user):
     january = occurrences(duty)[0]
     report = escalate(at(date(2024, 2, 8)))
     db.session.commit()
-    levels = set(db.session.scalars(select(Escalation.level).where(Escalation.task_id == january.id,
-                                                                   Escalation.state == "fired")))
+    levels = set(
+        db.session.scalars(
+            select(Escalation.level).where(Escalation.task_id == january.id, Escalation.state == "fired")
+        )
+    )
     assert "parent" in levels
     run_on(date(2024, 2, 8))
     db.session.refresh(january)
@@ -127,14 +178,23 @@ def test_a_new_rule_changes_only_future_occurrences(duty, make_user):
     db.session.commit()
     assert (report.superseded, report.created) == (1, 1)
     after = {t.due_on: t.status for t in occurrences(duty)}
-    assert after == {date(2024, 1, 31): "not_started", date(2024, 2, 29): "not_started",
-                     date(2024, 3, 31): "not_started", date(2024, 4, 30): "in_progress",
-                     date(2024, 5, 31): "cancelled", date(2024, 6, 30): "not_started",
-                     date(2024, 9, 30): "not_started"}
+    assert after == {
+        date(2024, 1, 31): "not_started",
+        date(2024, 2, 29): "not_started",
+        date(2024, 3, 31): "not_started",
+        date(2024, 4, 30): "in_progress",
+        date(2024, 5, 31): "cancelled",
+        date(2024, 6, 30): "not_started",
+        date(2024, 9, 30): "not_started",
+    }
     may = made[date(2024, 5, 31)]
-    entry = db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == may.id, JournalEntry.action == "status")).one()
+    entry = db.session.scalars(
+        select(JournalEntry).where(JournalEntry.task_id == may.id, JournalEntry.action == "status")
+    ).one()
     assert (entry.old_value, entry.new_value, entry.user_id) == ("not_started", "cancelled", coordinator.id)
-    rule_entry = db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == duty.id, JournalEntry.field == "recurrence")).one()
+    rule_entry = db.session.scalars(
+        select(JournalEntry).where(JournalEntry.task_id == duty.id, JournalEntry.field == "recurrence")
+    ).one()
     assert (rule_entry.old_value, rule_entry.new_value) == (MONTHLY, QUARTERLY)
     change_rule(duty, coordinator, MONTHLY, now=at(date(2024, 5, 16)))  # back again: May 31 is due once more
     db.session.commit()
@@ -146,8 +206,10 @@ def test_clearing_the_rule_cancels_the_future_occurrences_only(duty, make_user):
     run_on(date(2024, 1, 31))
     change_rule(duty, coordinator, "", now=at(date(2024, 2, 1)))
     db.session.commit()
-    assert [(t.due_on, t.status) for t in occurrences(duty)] == [(date(2024, 1, 31), "not_started"),
-                                                                 (date(2024, 2, 29), "cancelled")]
+    assert [(t.due_on, t.status) for t in occurrences(duty)] == [
+        (date(2024, 1, 31), "not_started"),
+        (date(2024, 2, 29), "cancelled"),
+    ]
     assert duty.recurrence is None
 
 
@@ -164,13 +226,22 @@ def test_a_cascaded_duty_recurs_for_each_unit_and_the_template_itself_does_not(m
     run_on(date(2024, 6, 3))
     made = list(db.session.scalars(select(Task).where(Task.origin == "recurrence", Task.plan_id == plan_2024.id)))
     assert sorted((t.owner_unit.code, t.due_on) for t in made) == sorted(
-        (code, day) for code in ("WZ-LT", "WZ-HSB", "WZ-YC") for day in (date(2024, 6, 30), date(2024, 7, 31)))
+        (code, day) for code in ("WZ-LT", "WZ-HSB", "WZ-YC") for day in (date(2024, 6, 30), date(2024, 7, 31))
+    )
     assert all(t.parent.parent_id == template.id for t in made)
     # the template's new rule flows to its units' duties and their future occurrences
     change_rule(template, make_user("coordinator", "WZ"), QUARTERLY, now=at(date(2024, 6, 4)))
     db.session.commit()
-    open_dates = sorted({t.due_on for t in db.session.scalars(
-        select(Task).where(Task.origin == "recurrence", Task.plan_id == plan_2024.id, Task.status == "not_started"))})
+    open_dates = sorted(
+        {
+            t.due_on
+            for t in db.session.scalars(
+                select(Task).where(
+                    Task.origin == "recurrence", Task.plan_id == plan_2024.id, Task.status == "not_started"
+                )
+            )
+        }
+    )
     assert open_dates == [date(2024, 6, 30), date(2024, 9, 30)]
 
 

@@ -1,6 +1,7 @@
 """Dashboards off the primary (DATABASE_READ_URL): a progress page rendered afresh reads on the
 replica only when the replica has caught up with the version read from the primary; a lagging
 or unreachable replica costs nothing but the primary's reads."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -51,7 +52,8 @@ def replica_statements():
 
 
 def test_a_replica_behind_the_version_is_asked_its_version_and_the_page_renders_on_the_primary(
-        client, summary, leader, read_url):  # noqa: F811
+    client, summary, leader, read_url
+):  # noqa: F811
     with replica_statements() as on_replica, count_queries() as on_primary:
         page = client.get(URL)
     assert page.status_code == 200
@@ -88,9 +90,13 @@ def test_a_replica_that_caught_up_serves_the_page_queries(client, summary, leade
 
 
 def test_a_replica_out_of_reach_costs_a_primary_render(client, summary, leader, app, monkeypatch, tmp_path):  # noqa: F811
-    monkeypatch.setitem(app.config, "DATABASE_READ_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:1/none" if db.engine.dialect.name == "postgresql"
-                        else f"sqlite:///{tmp_path}/no/such/folder/replica.db")
+    monkeypatch.setitem(
+        app.config,
+        "DATABASE_READ_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:1/none"
+        if db.engine.dialect.name == "postgresql"
+        else f"sqlite:///{tmp_path}/no/such/folder/replica.db",
+    )
     try:
         with count_queries() as on_primary:
             page = client.get(URL)

@@ -1,4 +1,5 @@
 """Deadline risk on hand-built histories: on track, late, stalled."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -32,8 +33,16 @@ def test_on_track_late_and_stalled_by_the_rule(app):
 
 def _history(make_task, code: str, plan_key: str, phase: Phase, done_days_ago: list[int], open_count: int):
     for days in done_days_ago:
-        make_task(code, plan_key=plan_key, phase=phase, due_on=phase.end_on, status="accepted", percent=100,
-                  progress=100, completed_on=TODAY - timedelta(days=days))
+        make_task(
+            code,
+            plan_key=plan_key,
+            phase=phase,
+            due_on=phase.end_on,
+            status="accepted",
+            percent=100,
+            progress=100,
+            completed_on=TODAY - timedelta(days=days),
+        )
     for _ in range(open_count):
         make_task(code, plan_key=plan_key, phase=phase, due_on=phase.end_on, status="in_progress")
 
@@ -75,12 +84,12 @@ def test_the_matrix_and_the_leadership_screen_show_risk_markers(client, auth, ma
     _history(make_task, "P44", plan_key, phase, done_days_ago=[90, 100], open_count=80)
     auth.login(make_user("leader", "NHC"))
     matrix = client.get(f"/progress/{plan_key}?by=phases").get_data(as_text=True)
-    row = matrix[matrix.index('data-unit="P44"'):]
+    row = matrix[matrix.index('data-unit="P44"') :]
     assert 'data-risk="high"' in row[: row.index("</tr>")]
-    beijing = matrix[matrix.index('data-unit="P11"'):]
+    beijing = matrix[matrix.index('data-unit="P11"') :]
     assert "data-risk" not in beijing[: beijing.index("</tr>")]
     leadership = client.get("/leadership").get_data(as_text=True)
-    risks = leadership[leadership.index('id="risks"'):]
+    risks = leadership[leadership.index('id="risks"') :]
     assert 'data-unit="P44" data-risk="high"' in risks and "近 4 周完成 0 项" in risks
 
 
@@ -90,7 +99,9 @@ def test_the_matrix_by_phases_gives_the_risks_the_figures_it_already_has(make_ta
     from tracker.progress.service import unit_matrix
 
     plan = make_task("P11", plan_key="risk-cells", ref="1", due_on=TODAY + timedelta(days=10)).plan
-    db.session.add(Phase(plan=plan, key="impl", name="实施阶段", start_on=date(2024, 1, 1), end_on=TODAY + timedelta(weeks=4)))
+    db.session.add(
+        Phase(plan=plan, key="impl", name="实施阶段", start_on=date(2024, 1, 1), end_on=TODAY + timedelta(weeks=4))
+    )
     db.session.commit()
     nhc = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "NHC"))
     matrix = unit_matrix(plan, nhc, "phases", TODAY)

@@ -1,5 +1,6 @@
 """Provincial schemes (备案): a province files its implementation scheme against the national plan;
 accepting it fulfils that province's "issue the provincial work plan" task, and only that one."""
+
 import io
 from datetime import date
 
@@ -30,8 +31,9 @@ def national():
 
 @pytest.fixture
 def work_plan_template(national):
-    return db.session.scalar(select(Task).where(Task.plan_id == national.id, Task.title == "制定印发本省份工作方案",
-                                                ~Task.ref.contains("@")))
+    return db.session.scalar(
+        select(Task).where(Task.plan_id == national.id, Task.title == "制定印发本省份工作方案", ~Task.ref.contains("@"))
+    )
 
 
 @pytest.fixture
@@ -56,20 +58,27 @@ def provincial_task(template: Task, code: str) -> Task:
 
 
 def filed_scheme(national, beijing):
-    scheme = schemes.start_scheme(national, beijing, "北京市肿瘤诊疗质量提升行动实施方案", "京卫医〔2021〕88号",
-                                  date(2021, 10, 20))
+    scheme = schemes.start_scheme(
+        national, beijing, "北京市肿瘤诊疗质量提升行动实施方案", "京卫医〔2021〕88号", date(2021, 10, 20)
+    )
     schemes.upload_document(scheme, beijing, io.BytesIO(PDF), "实施方案.pdf")
     national_ref = db.session.scalar(select(Task.ref).where(Task.plan_id == national.id, Task.ref == "二.(三)"))
-    schemes.add_tasks(scheme, beijing, [
-        NewSchemeTask("1", "完善本市肿瘤诊疗服务体系", "P11", date(2022, 6, 30), "体系建设方案", national_ref),
-        NewSchemeTask("2", "市肿瘤质控中心开展抽查", "P11-QC", date(2022, 12, 31), "", ""),
-    ])
+    schemes.add_tasks(
+        scheme,
+        beijing,
+        [
+            NewSchemeTask("1", "完善本市肿瘤诊疗服务体系", "P11", date(2022, 6, 30), "体系建设方案", national_ref),
+            NewSchemeTask("2", "市肿瘤质控中心开展抽查", "P11-QC", date(2022, 12, 31), "", ""),
+        ],
+    )
     schemes.file_scheme(scheme, beijing)
     db.session.commit()
     return scheme
 
 
-def test_filing_and_accepting_beijings_scheme_fulfils_beijings_task_and_no_other(called, work_plan_template, nhc, beijing):
+def test_filing_and_accepting_beijings_scheme_fulfils_beijings_task_and_no_other(
+    called, work_plan_template, nhc, beijing
+):
     scheme = filed_scheme(called, beijing)
     beijing_task = provincial_task(work_plan_template, "P11")
     assert scheme.state == "filed" and scheme.filed_at is not None
@@ -78,20 +87,34 @@ def test_filing_and_accepting_beijings_scheme_fulfils_beijings_task_and_no_other
     db.session.commit()
     assert scheme.state == "accepted" and scheme.reviewed_by_id == nhc.id
     assert beijing_task.status == "accepted" and beijing_task.percent == 100
-    others = db.session.scalars(select(Task.status).where(Task.parent_id == work_plan_template.id,
-                                                          Task.id != beijing_task.id)).all()
+    others = db.session.scalars(
+        select(Task.status).where(Task.parent_id == work_plan_template.id, Task.id != beijing_task.id)
+    ).all()
     assert len(others) == 31 and set(others) == {"not_started"}
-    journal = db.session.scalars(select(JournalEntry).where(JournalEntry.task_id == beijing_task.id,
-                                                            JournalEntry.action == "status").order_by(JournalEntry.id)).all()
-    assert [(e.new_value, e.user_id) for e in journal] == [("in_progress", beijing.id), ("submitted", beijing.id),
-                                                           ("accepted", nhc.id)]
+    journal = db.session.scalars(
+        select(JournalEntry)
+        .where(JournalEntry.task_id == beijing_task.id, JournalEntry.action == "status")
+        .order_by(JournalEntry.id)
+    ).all()
+    assert [(e.new_value, e.user_id) for e in journal] == [
+        ("in_progress", beijing.id),
+        ("submitted", beijing.id),
+        ("accepted", nhc.id),
+    ]
 
 
 def test_the_scheme_is_a_plan_of_the_province_with_its_tasks_mapped_to_national_ones(called, beijing):
     scheme = filed_scheme(called, beijing)
-    assert (scheme.plan.issuer_unit.code, scheme.plan.doc_number, scheme.plan.issued_on) == ("P11", "京卫医〔2021〕88号", date(2021, 10, 20))
+    assert (scheme.plan.issuer_unit.code, scheme.plan.doc_number, scheme.plan.issued_on) == (
+        "P11",
+        "京卫医〔2021〕88号",
+        date(2021, 10, 20),
+    )
     rows = schemes.scheme_tasks(scheme)
-    assert [(t.ref, t.owner_unit.code, n.ref if n else None) for t, n in rows] == [("1", "P11", "二.(三)"), ("2", "P11-QC", None)]
+    assert [(t.ref, t.owner_unit.code, n.ref if n else None) for t, n in rows] == [
+        ("1", "P11", "二.(三)"),
+        ("2", "P11-QC", None),
+    ]
     assert scheme.original_name == "实施方案.pdf" and scheme.size == len(PDF) and scheme.mime_type == "application/pdf"
 
 
@@ -176,27 +199,38 @@ def test_an_import_is_checked_whole_and_writes_nothing_when_a_line_is_wrong(call
 # --- pages -------------------------------------------------------------------------------------------
 
 
-def test_a_province_files_through_the_pages_and_the_commission_accepts(client, auth, called, work_plan_template, nhc, beijing):
+def test_a_province_files_through_the_pages_and_the_commission_accepts(
+    client, auth, called, work_plan_template, nhc, beijing
+):
     auth.login(beijing)
     overview = client.get(f"/plans/{called.key}/schemes")
     assert overview.status_code == 200 and 'id="start-form"' in overview.get_data(as_text=True)
-    started = client.post(f"/plans/{called.key}/schemes", data={"title": "北京市实施方案", "doc_number": "", "issued_on": ""})
+    started = client.post(
+        f"/plans/{called.key}/schemes", data={"title": "北京市实施方案", "doc_number": "", "issued_on": ""}
+    )
     assert started.status_code == 303
     scheme_url = started.headers["Location"]
     scheme = schemes.scheme_for(called, unit("P11"))
-    bad = client.post(f"{scheme_url}/document", data={"file": (io.BytesIO(b"hello"), "x.exe")},
-                      content_type="multipart/form-data")
+    bad = client.post(
+        f"{scheme_url}/document", data={"file": (io.BytesIO(b"hello"), "x.exe")}, content_type="multipart/form-data"
+    )
     assert bad.status_code == 400 and 'id="document-form"' in bad.get_data(as_text=True)
-    ok = client.post(f"{scheme_url}/document", data={"file": (io.BytesIO(PDF), "方案.pdf")},
-                     content_type="multipart/form-data")
+    ok = client.post(
+        f"{scheme_url}/document", data={"file": (io.BytesIO(PDF), "方案.pdf")}, content_type="multipart/form-data"
+    )
     assert ok.status_code == 303
-    imported = client.post(f"{scheme_url}/import", data={"text": "ref,title,owner,due,deliverable,implements\n1,完善体系,,2022-06-30,,二.(三)\n"})
+    imported = client.post(
+        f"{scheme_url}/import",
+        data={"text": "ref,title,owner,due,deliverable,implements\n1,完善体系,,2022-06-30,,二.(三)\n"},
+    )
     assert imported.status_code == 303
     task = schemes.scheme_tasks(scheme)[0][0]
     national_task = db.session.scalar(select(Task).where(Task.plan_id == called.id, Task.ref == "三.(一)"))
     mapped = client.post(f"{scheme_url}/tasks/{task.id}/map", data={"national": national_task.id}, headers=HX)
     body = mapped.get_data(as_text=True)
-    assert mapped.status_code == 200 and body.strip().startswith(f'<tr id="scheme-task-{task.id}"') and "<html" not in body
+    assert (
+        mapped.status_code == 200 and body.strip().startswith(f'<tr id="scheme-task-{task.id}"') and "<html" not in body
+    )
     assert db.session.get(SchemeTaskLink, task.id).national_task_id == national_task.id
     without_htmx = client.post(f"{scheme_url}/tasks/{task.id}/map", data={"national": 0})
     assert without_htmx.status_code == 303 and db.session.get(SchemeTaskLink, task.id) is None
@@ -211,12 +245,20 @@ def test_a_province_files_through_the_pages_and_the_commission_accepts(client, a
     assert 'data-unit="P11" data-state="accepted"' in table and 'data-unit="P12" data-state="none"' in table
 
 
-def test_the_requirement_is_set_by_the_national_coordinator_only(client, auth, national, work_plan_template, nhc, beijing):
+def test_the_requirement_is_set_by_the_national_coordinator_only(
+    client, auth, national, work_plan_template, nhc, beijing
+):
     auth.login(beijing)
-    assert client.post(f"/plans/{national.key}/schemes/requirement", data={"template": work_plan_template.id}).status_code == 403
+    assert (
+        client.post(f"/plans/{national.key}/schemes/requirement", data={"template": work_plan_template.id}).status_code
+        == 403
+    )
     auth.login(nhc)
     assert client.post(f"/plans/{national.key}/schemes/requirement", data={"template": 999999}).status_code == 400
-    assert client.post(f"/plans/{national.key}/schemes/requirement", data={"template": work_plan_template.id}).status_code == 303
+    assert (
+        client.post(f"/plans/{national.key}/schemes/requirement", data={"template": work_plan_template.id}).status_code
+        == 303
+    )
     assert schemes.requirement_for(national).template_task_id == work_plan_template.id
 
 

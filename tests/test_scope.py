@@ -1,4 +1,5 @@
 """Who sees and changes what: a unit's subtree; leaders and admins see all."""
+
 from sqlalchemy import select
 
 from tests.conftest import unit
@@ -94,3 +95,66 @@ def test_only_a_coordinator_above_the_owner_reviews(make_user, make_task):
     assert not actor_for(make_user("reporter", "P11"), task).is_reviewer
     assert not actor_for(make_user("coordinator", "P31"), task).is_reviewer
     assert not actor_for(make_user("leader", "NHC"), task).is_owner
+
+
+# --- indicator periods are scoped like tasks (issue 16, finding 9) ------------------------------------
+
+
+def _wuzhong_period(make_user):
+    from datetime import date
+
+    from tracker.indicators.service import open_period
+    from tracker.models import Plan
+
+    plan = db.session.scalar(select(Plan).where(Plan.key == "wuzhong-2016"))
+    period = open_period(
+        plan, make_user("coordinator", "WZ"), "half", 2016, 2, date(2016, 12, 12), "county", unit("WZ")
+    )
+    db.session.commit()
+    return period
+
+
+def test_a_period_is_seen_by_who_sees_one_of_its_tasks(make_user):
+    """Opened under Wuzhong for its county bureaus: the bureaus (their forms), Wuzhong and
+    Ningxia above it, leaders and admins see it; a county hospital without a form, another
+    province and another Ningxia unit do not."""
+    from tracker.indicators.service import periods_of_plan, visible_period
+
+    period = _wuzhong_period(make_user)
+    expected = {
+        ("reporter", "WZ-LT"): True,
+        ("reporter", "WZ-QTX"): True,
+        ("coordinator", "WZ"): True,
+        ("coordinator", "P64"): True,
+        ("leader", "P11"): True,
+        ("admin", "P31"): True,
+        ("reporter", "WZ-LT-H"): False,
+        ("coordinator", "P64-QC"): False,
+        ("coordinator", "P11"): False,
+    }
+    seen = {(role, code): visible_period(make_user(role, code), period.id) is not None for role, code in expected}
+    assert seen == expected
+    beijing = make_user("coordinator", "P11")
+    assert visible_period(beijing, period.id) is None
+    assert period not in periods_of_plan(beijing, period.plan_id)
+    assert period in periods_of_plan(make_user("reporter", "WZ-LT"), period.plan_id)
+
+
+def test_the_indicator_pages_list_and_open_no_period_outside_ones_scope(client, auth, make_user):
+    from tracker.indicators.service import indicator_plans
+
+    period = _wuzhong_period(make_user)
+    beijing = make_user("reporter", "P11-QC")
+    listed = {p.id for item in indicator_plans(beijing) for p in item.periods}
+    assert period.id not in listed
+    assert period.id in {p.id for item in indicator_plans(make_user("reporter", "WZ-LT")) for p in item.periods}
+    auth.login(beijing)
+    link = f"/indicators/periods/{period.id}"
+    for url in ("/indicators", "/indicators/plans/wuzhong-2016"):
+        page = client.get(url)
+        assert page.status_code == 200 and link + '"' not in page.text, url
+    for url in (link, link + "/aggregate", link + "/aggregate.xlsx", link + "?unit=WZ"):
+        for headers in ({}, {"HX-Request": "true", "HX-Target": "main"}):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 404, url
+            assert "吴忠" not in response.get_data(as_text=True), url

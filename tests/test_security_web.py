@@ -1,4 +1,5 @@
 """Web defences: headers, sign-in throttling, idle sessions, password policy."""
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,38 @@ def test_no_template_has_inline_script_or_event_handlers():
         assert not re.search(r"\son[a-z]+=\"", text), template.name
         for tag in re.findall(r"<script[^>]*>", text):
             assert "src=" in tag or 'type="application/json"' in tag, (template.name, tag)
+
+
+# What HTMX would evaluate as JavaScript, which the CSP (no 'unsafe-eval') refuses with a console
+# error: hx-on handlers (hx-on:*, hx-on::*, hx-on-*), js: values, hx-vars, event filters in
+# hx-trigger ("keyup[key=='Enter']"), and javascript: links. Behaviours live in tracker/static/app.js.
+EVALUATED = {
+    "hx-on": re.compile(r"\bhx-on[:\-]", re.I),
+    "data-hx-on": re.compile(r"\bdata-hx-on[:\-]", re.I),
+    "js: value": re.compile(r"\bhx-(vals|headers)=['\"]\s*(js|javascript):", re.I),
+    "hx-vars": re.compile(r"\bhx-vars=", re.I),
+    "trigger filter": re.compile(r"\bhx-trigger=\"[^\"]*\[", re.I),
+    "javascript: URL": re.compile(r"javascript:", re.I),
+}
+
+
+def test_no_template_has_what_htmx_would_evaluate_under_the_csp():
+    from pathlib import Path
+
+    found = []
+    for template in sorted((Path(__file__).resolve().parent.parent / "tracker" / "templates").rglob("*.html")):
+        for number, line in enumerate(template.read_text(encoding="utf-8").splitlines(), start=1):
+            found += [f"{template.name}:{number} {what}" for what, pattern in EVALUATED.items() if pattern.search(line)]
+    assert found == []
+
+
+def test_the_pages_load_the_apps_own_behaviours_as_a_same_origin_script(client, auth, make_user):
+    auth.login(make_user("coordinator", "P11"))
+    page = client.get("/plans").get_data(as_text=True)
+    assert '<script src="/static/app.js" defer></script>' in page
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and "htmx:afterRequest" in script.get_data(as_text=True)
+    assert "data-reset-on-success" in script.get_data(as_text=True)
 
 
 def test_every_page_carries_the_security_headers(client, auth, make_user):
@@ -66,9 +99,15 @@ def test_an_idle_session_ends(client, make_user):
         assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("password, username", [
-    ("short1", "someone"), ("onlyletters", "someone"), ("123456789", "someone"), ("zhang-san-2024", "zhang-san"),
-])
+@pytest.mark.parametrize(
+    "password, username",
+    [
+        ("short1", "someone"),
+        ("onlyletters", "someone"),
+        ("123456789", "someone"),
+        ("zhang-san-2024", "zhang-san"),
+    ],
+)
 def test_the_password_policy_refuses_weak_passwords(password, username, app):
     with app.test_request_context():
         with pytest.raises(UserError):
@@ -84,6 +123,10 @@ def test_a_deployment_over_several_machines_refuses_to_start_without_a_shared_se
     with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
         create_app(TestConfig, SECRET_KEY=None, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}", **shared)
     assert not (tmp_path / "secret_key").exists()
-    app = create_app(TestConfig, SECRET_KEY="the same on every machine",
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}", **shared)
+    app = create_app(
+        TestConfig,
+        SECRET_KEY="the same on every machine",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}",
+        **shared,
+    )
     assert app.config["SECRET_KEY"] == "the same on every machine"

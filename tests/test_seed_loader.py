@@ -1,4 +1,5 @@
 """The seed loader: validates whole files first, names the problem precisely, writes nothing on error."""
+
 from pathlib import Path
 
 import pytest
@@ -20,17 +21,37 @@ def good_plan() -> dict:
         "issuer_unit": "P13",
         "issued": "2025-03-01",
         "phases": [{"key": "startup", "name": "启动阶段", "start": "2025-03-01", "end": "2025-04-30"}],
-        "indicators": [{"code": "COVERAGE", "name": "覆盖率", "unit": "%", "type": "percent",
-                        "target": {"op": ">=", "value": 80}, "levels": ["county"], "task": "一.(一)"}],
+        "indicators": [
+            {
+                "code": "COVERAGE",
+                "name": "覆盖率",
+                "unit": "%",
+                "type": "percent",
+                "target": {"op": ">=", "value": 80},
+                "levels": ["county"],
+                "task": "一.(一)",
+            }
+        ],
         "tasks": [
             {
                 "ref": "一",
                 "title": "总体要求",
                 "children": [
-                    {"ref": "一.(一)", "title": "制定方案", "owner": "P13-QC", "due": "2025-04-30",
-                     "deliverable": "工作方案", "phase": "startup"},
-                    {"ref": "一.(二)", "title": "月度例会", "owner": {"each": {"kind": "qc_center", "level": "provincial"}},
-                     "co_owners": ["P13"], "recurrence": "FREQ=MONTHLY;BYMONTHDAY=-1"},
+                    {
+                        "ref": "一.(一)",
+                        "title": "制定方案",
+                        "owner": "P13-QC",
+                        "due": "2025-04-30",
+                        "deliverable": "工作方案",
+                        "phase": "startup",
+                    },
+                    {
+                        "ref": "一.(二)",
+                        "title": "月度例会",
+                        "owner": {"each": {"kind": "qc_center", "level": "provincial"}},
+                        "co_owners": ["P13"],
+                        "recurrence": "FREQ=MONTHLY;BYMONTHDAY=-1",
+                    },
                 ],
             }
         ],
@@ -126,7 +147,9 @@ def test_bad_date_is_refused(tmp_path):
 def test_unknown_owner_is_refused(tmp_path):
     data = good_plan()
     data["tasks"][0]["children"][0]["owner"] = "P99-QC"
-    refused(tmp_path, data, "test_plan.yaml: tasks[0](ref 一).children[0](ref 一.(一)).owner: unknown unit code 'P99-QC'")
+    refused(
+        tmp_path, data, "test_plan.yaml: tasks[0](ref 一).children[0](ref 一.(一)).owner: unknown unit code 'P99-QC'"
+    )
 
 
 def test_unknown_selector_kind_is_refused(tmp_path):
@@ -138,7 +161,11 @@ def test_unknown_selector_kind_is_refused(tmp_path):
 def test_duplicate_ref_is_refused(tmp_path):
     data = good_plan()
     data["tasks"][0]["children"][1]["ref"] = "一.(一)"
-    refused(tmp_path, data, "children[1](ref 一.(一)).ref: duplicate ref '一.(一)' (first at tasks[0](ref 一).children[0](ref 一.(一)))")
+    refused(
+        tmp_path,
+        data,
+        "children[1](ref 一.(一)).ref: duplicate ref '一.(一)' (first at tasks[0](ref 一).children[0](ref 一.(一)))",
+    )
 
 
 def test_missing_title_is_refused(tmp_path):
@@ -193,8 +220,12 @@ def test_one_bad_file_stops_the_good_ones_too(tmp_path):
 
 
 def test_units_file_errors_are_named(tmp_path):
-    units = {"units": [{"code": "X1", "name": "甲", "kind": "commission", "level": "nowhere"},
-                       {"code": "X1", "name": "乙", "kind": "commission", "level": "county"}]}
+    units = {
+        "units": [
+            {"code": "X1", "name": "甲", "kind": "commission", "level": "nowhere"},
+            {"code": "X1", "name": "乙", "kind": "commission", "level": "county"},
+        ]
+    }
     before = row_counts()
     with pytest.raises(SeedError) as caught:
         load_seed_files([write(tmp_path, units, "units.yaml")])

@@ -1,4 +1,5 @@
 """Concrete facts of the five seed plans, read back through `flask plans export` (the JSON other tools read)."""
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ def cascaded_owner_codes(node: dict) -> list[str]:
 
 # -- 000 肿瘤诊疗质量提升行动计划 -------------------------------------------------------------------
 
+
 def test_tumor_plan_header_is_repaired(exported):
     plan = exported("tumor-2021")
     assert plan["doc_number"] == "国卫办医函〔2021〕513号"
@@ -86,6 +88,7 @@ def test_tumor_national_duties_belong_to_the_national_commission(exported):
 
 # -- 001 国家肿瘤规范化诊疗质控工作 2024 年工作要点 ---------------------------------------------------
 
+
 def test_ncc_death_case_review_plan_is_due_22_april_2024_for_each_provincial_qc_centre(exported):
     plan = exported("ncc-qc-2024")
     task = one(plan, lambda n: "死亡病例抽查工作计划" in n["title"] and "@" not in n["ref"])
@@ -104,8 +107,15 @@ def test_ncc_death_case_review_report_is_due_end_of_november_2024(exported):
 
 def test_ncc_seventeen_single_disease_items_each_belong_to_their_committee(exported):
     plan = exported("ncc-qc-2024")
-    committee_items = find(plan, lambda n: n["owner"] and n["owner"]["code"].startswith("NCC-")
-                           and n["owner"]["code"] != "NCC-QC" and not n["owner_each"])
+    committee_items = find(
+        plan,
+        lambda n: (
+            n["owner"]
+            and n["owner"]["code"].startswith("NCC-")
+            and n["owner"]["code"] != "NCC-QC"
+            and not n["owner_each"]
+        ),
+    )
     owners = Counter(n["owner"]["code"] for n in committee_items)
     assert len(owners) == 17
     for node in committee_items:
@@ -129,6 +139,7 @@ def test_ncc_spot_checks_recur(exported):
 
 # -- 002 2021 年全国医政工作会议 ----------------------------------------------------------------------
 
+
 def test_med_admin_plan_has_five_themes_and_is_tracked_without_deadlines(exported):
     plan = exported("med-admin-2021")
     assert len(plan["tasks"]) == 5
@@ -138,6 +149,7 @@ def test_med_admin_plan_has_five_themes_and_is_tracked_without_deadlines(exporte
 
 
 # -- 003 全面提升医疗质量行动计划（2023-2025年） ------------------------------------------------------
+
 
 def test_quality_plan_has_three_phases_with_the_dates_of_the_text(exported):
     plan = exported("quality-2023")
@@ -152,7 +164,9 @@ def test_quality_plan_counts_measures_1_to_25_once(exported):
     plan = exported("quality-2023")
     refs = [n["ref"] for n in walk(plan["tasks"])]
     assert len(refs) == len(set(refs))
-    measures = [r for r in refs if r.split(".")[-1].isdigit() and 1 <= int(r.split(".")[-1]) <= 25 and r.count(".") == 1]
+    measures = [
+        r for r in refs if r.split(".")[-1].isdigit() and 1 <= int(r.split(".")[-1]) <= 25 and r.count(".") == 1
+    ]
     assert sorted(int(r.split(".")[-1]) for r in measures) == list(range(1, 26))
 
 
@@ -165,6 +179,7 @@ def test_quality_plan_recurring_duties(exported):
 
 
 # -- 004 吴忠市 2016-2017 年度提升医疗质量实施方案 -------------------------------------------------------
+
 
 def test_wuzhong_summary_reports_are_due_on_the_three_dates(exported):
     plan = exported("wuzhong-2016")

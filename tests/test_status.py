@@ -1,4 +1,5 @@
 """The status state machine: every allowed and every refused transition."""
+
 import itertools
 
 import pytest

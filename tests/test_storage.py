@@ -1,5 +1,6 @@
 """The store of evidence files: the local folder and an S3-compatible object store (moto's
 server, started on loopback by the test) behave alike."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,15 @@ def s3_endpoint():
 def make_s3(endpoint: str, bucket: str = "tracker", presigned: int = 0) -> S3Storage:
     from tracker.storage import s3_client
 
-    client = s3_client({"S3_ENDPOINT_URL": endpoint, "S3_REGION": "cn-north-1", "S3_ACCESS_KEY": "test",
-                        "S3_SECRET_KEY": "test", "S3_PATH_STYLE": True})
+    client = s3_client(
+        {
+            "S3_ENDPOINT_URL": endpoint,
+            "S3_REGION": "cn-north-1",
+            "S3_ACCESS_KEY": "test",
+            "S3_SECRET_KEY": "test",
+            "S3_PATH_STYLE": True,
+        }
+    )
     client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "cn-north-1"})
     return S3Storage(client, bucket, prefix="evidence/", presigned_seconds=presigned)
 
@@ -87,8 +95,9 @@ def test_a_presigned_address_serves_the_object_for_a_short_while(s3_endpoint, tm
 def test_an_object_store_out_of_reach_is_a_storage_error(tmp_path):
     from tracker.storage import s3_client
 
-    client = s3_client({"S3_ENDPOINT_URL": "http://127.0.0.1:1", "S3_ACCESS_KEY": "t", "S3_SECRET_KEY": "t",
-                        "S3_PATH_STYLE": True})
+    client = s3_client(
+        {"S3_ENDPOINT_URL": "http://127.0.0.1:1", "S3_ACCESS_KEY": "t", "S3_SECRET_KEY": "t", "S3_PATH_STYLE": True}
+    )
     down = S3Storage(client, "tracker")
     with pytest.raises(StorageError):
         down.put_file("d1", _file(tmp_path, b"x"))

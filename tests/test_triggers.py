@@ -1,6 +1,7 @@
 """The summary's triggers on tasks: they mark exactly the rows a statement changed and raise the
 content counter exactly when a shown field changed, for one row or thousands; on PostgreSQL their
 cost grows with the rows changed whatever the planner does (no join of the transition tables)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,11 +38,25 @@ def bulk_plan(make_task):
     first = make_task("P11", plan_key="bulk-plan", ref="一", position=1)
     second = make_task("P11", plan_key="bulk-plan", ref="二", position=2)
     plan_id = first.plan_id
-    db.session.execute(insert(Task), [
-        {"plan_id": plan_id, "parent_id": first.id, "ref": f"一.{i}", "title": f"措施{i}", "owner_unit_id": first.owner_unit_id,
-         "depth": 1, "position": i, "path": ""} for i in range(ROWS)])
-    db.session.execute(update(Task).where(Task.parent_id == first.id)
-                       .values(path=first.path + func.cast(Task.id, db.String) + "/"))
+    db.session.execute(
+        insert(Task),
+        [
+            {
+                "plan_id": plan_id,
+                "parent_id": first.id,
+                "ref": f"一.{i}",
+                "title": f"措施{i}",
+                "owner_unit_id": first.owner_unit_id,
+                "depth": 1,
+                "position": i,
+                "path": "",
+            }
+            for i in range(ROWS)
+        ],
+    )
+    db.session.execute(
+        update(Task).where(Task.parent_id == first.id).values(path=first.path + func.cast(Task.id, db.String) + "/")
+    )
     db.session.commit()
     clear_marks()
     leaves = list(db.session.scalars(select(Task.id).where(Task.parent_id == first.id).order_by(Task.id)))
@@ -70,11 +85,15 @@ def test_one_renamed_row_among_many_raises_the_content_once(bulk_plan):
     renamed = leaves[ROWS // 2]
     db.session.execute(update(Task).where(Task.id.in_(leaves)).values(title=Task.title, ref=Task.ref))
     assert content_version() == before  # the same titles written back: nothing shown changed
-    db.session.execute(text("UPDATE tasks SET title = CASE WHEN id = :id THEN '新名称' ELSE title END "
-                            "WHERE parent_id = :parent"), {"id": renamed, "parent": _first.id})
+    db.session.execute(
+        text("UPDATE tasks SET title = CASE WHEN id = :id THEN '新名称' ELSE title END WHERE parent_id = :parent"),
+        {"id": renamed, "parent": _first.id},
+    )
     assert content_version() == before + 1
-    db.session.execute(text("UPDATE tasks SET ref = CASE WHEN id = :id THEN '一.新' ELSE ref END "
-                            "WHERE parent_id = :parent"), {"id": renamed, "parent": _first.id})
+    db.session.execute(
+        text("UPDATE tasks SET ref = CASE WHEN id = :id THEN '一.新' ELSE ref END WHERE parent_id = :parent"),
+        {"id": renamed, "parent": _first.id},
+    )
     assert content_version() == before + 2
 
 
@@ -105,11 +124,15 @@ def test_inserts_and_deletes_mark_the_rows_and_their_parents(bulk_plan):
 
 # --- PostgreSQL: the plans of the trigger functions ------------------------------------------
 
+
 def _trigger_functions() -> dict[str, str]:
     """The source of every function a statement-level trigger on tasks runs."""
-    rows = db.session.execute(text(
-        "SELECT DISTINCT p.proname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-        "WHERE t.tgrelid = 'tasks'::regclass AND NOT t.tgisinternal AND (t.tgtype & 1) = 0"))  # bit 0: FOR EACH ROW
+    rows = db.session.execute(
+        text(
+            "SELECT DISTINCT p.proname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = 'tasks'::regclass AND NOT t.tgisinternal AND (t.tgtype & 1) = 0"
+        )
+    )  # bit 0: FOR EACH ROW
     return dict(rows.all())
 
 
@@ -146,9 +169,14 @@ def _trigger_plans(statement: str, params: dict) -> list[dict]:
             plans.append(json.loads(message.split("plan:", 1)[1]))
 
     db.session.execute(text("LOAD 'auto_explain'"))
-    for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
-                    "auto_explain.log_format = 'json'", "client_min_messages = log", "enable_hashjoin = off",
-                    "enable_mergejoin = off"):
+    for setting in (
+        "auto_explain.log_min_duration = 0",
+        "auto_explain.log_nested_statements = on",
+        "auto_explain.log_format = 'json'",
+        "client_min_messages = log",
+        "enable_hashjoin = off",
+        "enable_mergejoin = off",
+    ):
         db.session.execute(text(f"SET LOCAL {setting}"))
     raw.add_notice_handler(collect)
     try:
@@ -201,4 +229,3 @@ def test_the_runtime_triggers_are_the_latest_migrations(database_url):
     spec.loader.exec_module(slots)
     assert slots.PG_FUNCTIONS == [triggers._CONTENT_PG[0], triggers._CONTENT_PG[1]]
     assert slots.PG_FUNCTIONS_0012[1] == migration.PG_FUNCTIONS[1]
-

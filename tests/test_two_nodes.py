@@ -8,6 +8,7 @@ on B's progress pages at once; of two scheduler processes, one runs and the othe
 Needs PostgreSQL and Redis at 127.0.0.1 (skipped on a developer machine without them, failing in
 CI, which starts both).
 """
+
 from __future__ import annotations
 
 import os
@@ -63,29 +64,58 @@ def cluster(tmp_path_factory):
     s3.start()
     base = tmp_path_factory.mktemp("two-nodes")
     shared = {
-        "DATABASE_URL": f"{PG}/{database}", "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET, "TRACKER_NODES": "2",
-        "STORAGE_BACKEND": "s3", "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}", "S3_BUCKET": "two-nodes",
-        "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test", "S3_REGION": "us-east-1", "S3_PATH_STYLE": "1",
-        "SCHEDULER_ENABLED": "0", "FLASK_APP": "app", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"{PG}/{database}",
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": SECRET,
+        "TRACKER_NODES": "2",
+        "STORAGE_BACKEND": "s3",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+        "S3_BUCKET": "two-nodes",
+        "S3_ACCESS_KEY": "test",
+        "S3_SECRET_KEY": "test",
+        "S3_REGION": "us-east-1",
+        "S3_PATH_STYLE": "1",
+        "SCHEDULER_ENABLED": "0",
+        "FLASK_APP": "app",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "WARNING",
     }
 
     def node_env(name: str) -> dict:
         folder = base / name
-        env = {**os.environ, **shared, "INSTANCE_DIR": str(folder / "instance"), "UPLOAD_DIR": str(folder / "uploads"),
-               "PROGRESS_CACHE_DIR": str(folder / "page-cache")}
+        env = {
+            **os.environ,
+            **shared,
+            "INSTANCE_DIR": str(folder / "instance"),
+            "UPLOAD_DIR": str(folder / "uploads"),
+            "PROGRESS_CACHE_DIR": str(folder / "page-cache"),
+        }
         env.pop("TEST_DATABASE_URL", None)
         return env
 
     setup = node_env("setup")
-    for command in (["db", "upgrade", "heads"], ["seed", "load"], ["demo", "users"], ["progress", "refresh", "--rebuild"]):
-        subprocess.run([str(BIN / "flask"), *command], cwd=ROOT, env=setup, check=True, capture_output=True, timeout=300)
+    for command in (
+        ["db", "upgrade", "heads"],
+        ["seed", "load"],
+        ["demo", "users"],
+        ["progress", "refresh", "--rebuild"],
+    ):
+        subprocess.run(
+            [str(BIN / "flask"), *command], cwd=ROOT, env=setup, check=True, capture_output=True, timeout=300
+        )
     nodes, processes = {}, []
     for name in ("a", "b"):
         port = _free_port()
         log = open(base / f"{name}.log", "w")
-        processes.append(subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60", "app:app"],
-            cwd=ROOT, env=node_env(name), stdout=log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60", "app:app"],
+                cwd=ROOT,
+                env=node_env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         nodes[name] = f"http://127.0.0.1:{port}"
     import requests
 
@@ -98,8 +128,10 @@ def cluster(tmp_path_factory):
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the nodes did not start: " + " / ".join(
-                    (base / f"{n}.log").read_text(errors="replace")[-2000:] for n in nodes))
+                raise RuntimeError(
+                    "the nodes did not start: "
+                    + " / ".join((base / f"{n}.log").read_text(errors="replace")[-2000:] for n in nodes)
+                )
             time.sleep(0.3)
     try:
         yield {"nodes": nodes, "env": node_env, "database": f"{PG}/{database}", "base": base}
@@ -129,9 +161,12 @@ def _signed_in(address: str, username: str):
 
     browser = requests.Session()
     page = browser.get(f"{address}/login", timeout=10)
-    answer = browser.post(f"{address}/login", data={"username": username, "password": PASSWORD,
-                                                    "csrf_token": _csrf(page.text)}, timeout=10,
-                          allow_redirects=False)
+    answer = browser.post(
+        f"{address}/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+        timeout=10,
+        allow_redirects=False,
+    )
     assert answer.status_code in (302, 303), answer.text[:500]
     return browser
 
@@ -144,7 +179,9 @@ def _task_of(database: str, unit_code: str) -> tuple[int, int, str]:
         row = connection.execute(
             "SELECT t.id, t.version, p.key FROM tasks t JOIN org_units u ON u.id = t.owner_unit_id "
             "JOIN plans p ON p.id = t.plan_id WHERE u.code = %s AND t.status NOT IN ('accepted', 'cancelled', 'submitted') "
-            "AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 1", (unit_code,)).fetchone()
+            "AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.parent_id = t.id) ORDER BY t.id LIMIT 1",
+            (unit_code,),
+        ).fetchone()
     assert row, f"no open leaf task of {unit_code}"
     return row
 
@@ -158,8 +195,11 @@ def test_signed_in_on_a_the_user_acts_on_b(cluster):
     page = browser.get(f"{a}/tasks/{task_id}", timeout=10)
     assert page.status_code == 200
     # the form (and its CSRF token) from A, posted to B
-    answer = browser.post(f"{b}/tasks/{task_id}/percent", data={"version": version, "percent": 40,
-                                                                 "csrf_token": _csrf(page.text)}, timeout=10)
+    answer = browser.post(
+        f"{b}/tasks/{task_id}/percent",
+        data={"version": version, "percent": 40, "csrf_token": _csrf(page.text)},
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text[:500]
     assert browser.get(f"{a}/tasks/{task_id}", timeout=10).text.count("40") >= 1
 
@@ -173,14 +213,17 @@ def test_a_change_through_a_is_on_b_progress_pages_at_once(cluster):
         answer = leader.get(f"{b}/progress/{slug}", timeout=20)
         assert answer.status_code == 200
         text = answer.text
-        return text[text.index('<div id="content">'):text.index("</main>")]
+        return text[text.index('<div id="content">') : text.index("</main>")]
 
     before = page()
     assert page() == before  # served again (from Redis) unchanged
     reporter = _signed_in(a, "sh_qc")
     form = reporter.get(f"{a}/tasks/{task_id}", timeout=10)
-    answer = reporter.post(f"{a}/tasks/{task_id}/percent", data={"version": version, "percent": 100,
-                                                                  "csrf_token": _csrf(form.text)}, timeout=10)
+    answer = reporter.post(
+        f"{a}/tasks/{task_id}/percent",
+        data={"version": version, "percent": 100, "csrf_token": _csrf(form.text)},
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text[:500]
     assert page() != before, "B served the page of before the change"
 
@@ -188,8 +231,12 @@ def test_a_change_through_a_is_on_b_progress_pages_at_once(cluster):
 def test_of_two_schedulers_one_runs_and_the_other_stands_by(cluster):
     env = cluster["env"]("scheduler")
     logs = [cluster["base"] / f"scheduler-{n}.log" for n in (1, 2)]
-    processes = [subprocess.Popen([str(BIN / "flask"), "scheduler", "run"], cwd=ROOT, env=env,
-                                  stdout=open(log, "w"), stderr=subprocess.STDOUT) for log in logs]
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "flask"), "scheduler", "run"], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT
+        )
+        for log in logs
+    ]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """Fill msgstr entries of a .po file from a JSON mapping {msgid: msgstr} (only empty ones).
 
-    python tools/fill_po.py zh translations.json
+python tools/fill_po.py zh translations.json
 """
+
 from __future__ import annotations
 
 import json

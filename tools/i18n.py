@@ -4,6 +4,7 @@
 
 Translations are edited in tracker/translations/<lang>/LC_MESSAGES/messages.po.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -17,8 +18,12 @@ PYBABEL = str(Path(sys.executable).parent / "pybabel")
 
 def main() -> int:
     pot = TRANSLATIONS / "messages.pot"
-    subprocess.run([PYBABEL, "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-                    "-o", str(pot), "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [PYBABEL, "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output", "-o", str(pot), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     for lang in ("zh", "en"):
         po = TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
         command = "update" if po.exists() else "init"

@@ -1,10 +1,11 @@
 """Action-Plan Tracker (行动计划督办平台): the application factory."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, session
 from sqlalchemy import event
 
 from tracker.config import Config, instance_secret_key
@@ -12,20 +13,36 @@ from tracker.extensions import babel, csrf, db, htmx, login_manager, migrate
 
 
 def create_app(config: type[Config] | None = None, **overrides) -> Flask:
-    app = Flask(__name__, instance_path=str(Path(os.environ.get("INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))))
+    app = Flask(
+        __name__,
+        instance_path=str(Path(os.environ.get("INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))),
+    )
     app.config.from_object(config or Config)
     app.config.update(overrides)
+    from tracker.logging_setup import configure_logging, install_request_ids
+
+    install_request_ids()
+    if not app.testing:
+        configure_logging()  # one line per event, LOG_LEVEL (web, scheduler, commands)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 64 * 1024
     from datetime import timedelta
 
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # the client's address, scheme and host as the trusted proxies saw them (the throttle keys on it)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if not app.config.get("SECRET_KEY"):
         if shared_deployment(app.config):
             # Each machine would make its own key: sessions and CSRF tokens would fail whenever a
             # request reached another machine.
-            raise RuntimeError("SECRET_KEY must be set (the same on every machine) when TRACKER_NODES > 1 "
-                               "or REDIS_URL or STORAGE_BACKEND=s3 is set")
+            raise RuntimeError(
+                "SECRET_KEY must be set (the same on every machine) when TRACKER_NODES > 1 "
+                "or REDIS_URL or STORAGE_BACKEND=s3 is set"
+            )
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     db.init_app(app)
@@ -45,7 +62,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None  # a disabled account is signed out
 
     from tracker.auth.routes import bp as auth_bp
     from tracker.notifications.routes import bp as notifications_bp
@@ -68,17 +86,27 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.importer.draft_routes import bp as drafts_bp
 
     app.register_blueprint(drafts_bp)
-    from tracker import calendar, cascade, duties, schemes
+    from tracker import calendar, cascade, duties, layout, schemes
 
-    for area in (cascade, duties, schemes, calendar):
+    for area in (cascade, duties, schemes, calendar, layout):
         area.init_app(app)
     register_web(app)
+    from tracker import account, audit, supervision, users
+
+    for area in (audit, users, account, supervision):
+        area.init_app(app)
     from tracker.admin.routes import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from tracker import api
+
+    api.init_app(app)
     from tracker.security import init_security
 
     init_security(app)
+    from tracker.errors import register_errors
+
+    register_errors(app)
 
     from tracker.auth.cli import demo_cli, users_cli
     from tracker.importer.cli import seed_cli
@@ -86,15 +114,31 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.admin.cli import backup_command, restore_command
     from tracker.tasks.cli import escalate_command, progress_cli, scheduler_cli
 
-    for group in (seed_cli, plans_cli, users_cli, demo_cli, scheduler_cli, progress_cli, escalate_command, backup_command, restore_command):
+    from tracker.plans.evidence_cli import evidence_cli
+
+    for group in (
+        evidence_cli,
+        seed_cli,
+        plans_cli,
+        users_cli,
+        demo_cli,
+        scheduler_cli,
+        progress_cli,
+        escalate_command,
+        backup_command,
+        restore_command,
+    ):
         app.cli.add_command(group)
     return app
 
 
 def shared_deployment(config) -> bool:
     """Does this app run on several machines (or share state as if it did)?"""
-    return (int(config.get("TRACKER_NODES") or 1) > 1 or bool(config.get("REDIS_URL"))
-            or config.get("STORAGE_BACKEND") == "s3")
+    return (
+        int(config.get("TRACKER_NODES") or 1) > 1
+        or bool(config.get("REDIS_URL"))
+        or config.get("STORAGE_BACKEND") == "s3"
+    )
 
 
 def select_locale() -> str:

@@ -1,5 +1,6 @@
 """The `tracker` command (installed by pyproject.toml): Flask's CLI bound to this app, so
 `tracker seed load` or `tracker scheduler run` work from any folder without FLASK_APP."""
+
 from __future__ import annotations
 
 from flask.cli import FlaskGroup

@@ -1,4 +1,5 @@
 """Configuration from environment variables, with safe defaults."""
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def normalise_database_url(url: str) -> str:
     """Accept the usual postgres:// spellings and pin the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -53,6 +54,10 @@ class Config:
     DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL", "")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "20"))
+    # Office files (.docx/.xlsx) are checked before parsing (tracker/office_archive.py)
+    OFFICE_MAX_ENTRIES = int(os.environ.get("OFFICE_MAX_ENTRIES", "1000"))
+    OFFICE_MAX_UNCOMPRESSED_MB = int(os.environ.get("OFFICE_MAX_UNCOMPRESSED_MB", "100"))
+    OFFICE_MAX_RATIO = int(os.environ.get("OFFICE_MAX_RATIO", "100"))
     SEED_DIR = os.environ.get("SEED_DIR", str(BASE_DIR / "seed_plans"))
     TIMEZONE = os.environ.get("TRACKER_TIMEZONE", "Asia/Shanghai")
     BABEL_DEFAULT_LOCALE = "zh_CN"
@@ -92,8 +97,19 @@ class Config:
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "tracker@localhost")
     WEBHOOK_URL = os.environ.get("WEBHOOK_URL", "")  # empty: no webhook
-    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))  # per user name (x4 per address)
+    # SQLite: a message claimed this long ago by a deliverer that never finished may be sent again
+    DELIVERY_LEASE_SECONDS = float(os.environ.get("DELIVERY_LEASE_SECONDS", "300"))
+    # Sign-in throttle (tracker/security.py): LOGIN_MAX_FAILURES per (address, user name) locks that
+    # pair for LOGIN_LOCK_MINUTES; LOGIN_ADDRESS_MAX_FAILURES from one address (any names) lock the
+    # address; past LOGIN_MAX_FAILURES for one name (any address) each try waits a delay that
+    # doubles, up to LOGIN_MAX_DELAY_SECONDS (a name is slowed, never locked).
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_ADDRESS_MAX_FAILURES = int(os.environ.get("LOGIN_ADDRESS_MAX_FAILURES", "20"))
+    LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "60"))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+    # Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For/-Proto/-Host are
+    # trusted for that many hops (werkzeug ProxyFix); 0 (the default): none, remote_addr as is.
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", os.environ.get("TRUSTED_PROXIES", "0")))
     IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
     SESSION_REFRESH_EACH_REQUEST = True
     SESSION_COOKIE_HTTPONLY = True
@@ -108,9 +124,7 @@ class TestConfig(Config):
     REDIS_URL = ""  # tests that use Redis set it themselves
     DATABASE_READ_URL = ""  # tests of the replica set it themselves
     SECRET_KEY = "test-secret"
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    )
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
     SCHEDULER_ENABLED = False
     WTF_CSRF_ENABLED = False
     SMTP_HOST = ""

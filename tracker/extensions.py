@@ -1,4 +1,5 @@
 """Flask extensions, created unbound; create_app() binds them."""
+
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_login import LoginManager

@@ -1,4 +1,5 @@
 """Form pieces every area shares: the text filter and a form that is only its CSRF token."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

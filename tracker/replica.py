@@ -11,6 +11,7 @@ primary.
 Routing is by `Session.get_bind`: inside `on_replica(engine)` the session reads through the
 replica's engine (a connection of its own in the session's transaction).
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,11 @@ def replica_engine() -> Optional[Engine]:
     if made is None or made[0] != url:
         from tracker.config import normalise_database_url
 
-        engine = create_engine(normalise_database_url(url), pool_pre_ping=True,
-                               **({"connect_args": {"connect_timeout": 2}} if url.startswith("postgres") else {}))
+        engine = create_engine(
+            normalise_database_url(url),
+            pool_pre_ping=True,
+            **({"connect_args": {"connect_timeout": 2}} if url.startswith("postgres") else {}),
+        )
         made = (url, engine)
         current_app.extensions["tracker_replica"] = made
     return made[1]

@@ -1,4 +1,5 @@
 """Web defences shared by every page: security headers, sign-in throttling, idle timeout."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,18 +10,20 @@ from sqlalchemy import delete, func, select
 
 from tracker.extensions import db
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",          # no inline script anywhere; data for charts is JSON, not code
-    "style-src 'self' 'unsafe-inline'",  # style attributes (progress bar widths)
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",  # no inline script anywhere; data for charts is JSON, not code
+        "style-src 'self' 'unsafe-inline'",  # style attributes (progress bar widths)
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 def add_security_headers(response):
@@ -57,28 +60,63 @@ def init_security(app: Flask) -> None:
 
 # -- sign-in throttling ---------------------------------------------------------------------------
 
+
 def _window() -> timedelta:
     return timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
 
 
+def _minutes_left(first: datetime, now: datetime) -> int:
+    return max(1, int((first + _window() - now).total_seconds() / 60 + 0.999))
+
+
 def locked_for(username: str, address: str, now: Optional[datetime] = None) -> Optional[int]:
-    """Minutes left when too many failures came for this user name or from this address."""
+    """Minutes left when this address is locked out: for this user name (LOGIN_MAX_FAILURES
+    failures of the pair in the window) or for every name (LOGIN_ADDRESS_MAX_FAILURES from it).
+    Only the address that failed is locked: nobody can lock another person out."""
     from tracker.models.security import LoginFailure
 
     now = now or datetime.now(timezone.utc)
     since = now - _window()
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    by_name = db.session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.username == username.strip().lower(),
-                                                              LoginFailure.at > since)).one()
-    by_address = db.session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.address == address, LoginFailure.at > since)).one()
-    # an address is allowed more tries than a user name (several people behind one NAT)
-    for (count, first), allowed in ((by_name, limit), (by_address, 4 * limit)):
-        if count >= allowed and first is not None:
-            left = (first + _window() - now).total_seconds() / 60
-            return max(1, int(left + 0.999))
+    name = username.strip().lower()
+    recent = LoginFailure.address == address, LoginFailure.at > since
+    by_address, first_by_address, by_pair, first_by_pair = db.session.execute(
+        select(
+            func.count(),
+            func.min(LoginFailure.at),
+            func.count().filter(LoginFailure.username == name),
+            func.min(LoginFailure.at).filter(LoginFailure.username == name),
+        ).where(*recent)
+    ).one()
+    if by_address >= current_app.config["LOGIN_ADDRESS_MAX_FAILURES"] and first_by_address is not None:
+        return _minutes_left(first_by_address, now)
+    if by_pair >= current_app.config["LOGIN_MAX_FAILURES"] and first_by_pair is not None:
+        return _minutes_left(first_by_pair, now)
     return None
+
+
+def delay_for(username: str, now: Optional[datetime] = None) -> Optional[int]:
+    """Seconds left to wait before the next try of this user name from anywhere, or None.
+
+    Past LOGIN_MAX_FAILURES failures of the name in the window (from any addresses), each try
+    must wait 2, 4, 8 ... seconds (up to LOGIN_MAX_DELAY_SECONDS) after the last failure; tries
+    during the wait are refused without being counted. It slows guessing spread over many
+    addresses without locking the name: the owner gets in after at most that many seconds."""
+    from tracker.models.security import LoginFailure
+
+    now = now or datetime.now(timezone.utc)
+    count, last = db.session.execute(
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.username == username.strip().lower(), LoginFailure.at > now - _window()
+        )
+    ).one()
+    over = count - current_app.config["LOGIN_MAX_FAILURES"] + 1
+    if over <= 0 or last is None:
+        return None
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=timezone.utc)
+    wait = min(2 ** min(over, 20), current_app.config["LOGIN_MAX_DELAY_SECONDS"])
+    left = (last + timedelta(seconds=wait) - now).total_seconds()
+    return int(left + 0.999) if left > 0 else None
 
 
 def record_failure(username: str, address: str) -> None:
@@ -87,15 +125,21 @@ def record_failure(username: str, address: str) -> None:
     db.session.add(LoginFailure(username=username.strip().lower()[:80], address=(address or "")[:64]))
 
 
-def clear_failures(username: str) -> None:
+def clear_failures(username: str, address: str) -> None:
+    """After a successful sign-in: forget this address's failures for the name (the lock of the
+    pair). Other addresses' failures stay: they still count against those addresses and the name."""
     from tracker.models.security import LoginFailure
 
-    db.session.execute(delete(LoginFailure).where(LoginFailure.username == username.strip().lower()))
+    db.session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username.strip().lower(), LoginFailure.address == (address or "")[:64]
+        )
+    )
 
 
-def forget_old_failures(now: Optional[datetime] = None) -> None:
+def forget_old_failures(now: Optional[datetime] = None) -> int:
+    """Delete sign-in failures older than a day (the scheduler's daily job); how many. Flushes."""
     from tracker.models.security import LoginFailure
 
     now = now or datetime.now(timezone.utc)
-    db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
-
+    return db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1))).rowcount or 0

@@ -8,6 +8,7 @@ database row naming them has committed; so no object exists without its row. Dow
 through the app after its scope check; with S3_PRESIGNED_SECONDS set, the app answers instead
 with a short-lived presigned address of the object (never a public one).
 """
+
 from __future__ import annotations
 
 import os
@@ -135,7 +136,7 @@ class S3Storage:
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for item in page.get("Contents", []):
-                    name = item["Key"][len(self.prefix):]
+                    name = item["Key"][len(self.prefix) :]
                     if NAME.match(name):
                         yield name
         except (BotoCoreError, ClientError) as exc:
@@ -147,9 +148,15 @@ class S3Storage:
         from urllib.parse import quote
 
         return self.client.generate_presigned_url(
-            "get_object", ExpiresIn=self.presigned_seconds,
-            Params={"Bucket": self.bucket, "Key": self._key(name), "ResponseContentType": mimetype,
-                    "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+            "get_object",
+            ExpiresIn=self.presigned_seconds,
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(name),
+                "ResponseContentType": mimetype,
+                "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            },
+        )
 
 
 def s3_client(config):
@@ -162,8 +169,12 @@ def s3_client(config):
         region_name=config.get("S3_REGION") or "us-east-1",
         aws_access_key_id=config.get("S3_ACCESS_KEY") or None,
         aws_secret_access_key=config.get("S3_SECRET_KEY") or None,
-        config=BotoConfig(s3={"addressing_style": "path" if config.get("S3_PATH_STYLE") else "auto"},
-                          connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
+        config=BotoConfig(
+            s3={"addressing_style": "path" if config.get("S3_PATH_STYLE") else "auto"},
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3},
+        ),
     )
 
 
@@ -173,8 +184,12 @@ def storage() -> Storage:
     if found is None:
         config = current_app.config
         if config.get("STORAGE_BACKEND") == "s3":
-            found = S3Storage(s3_client(config), config["S3_BUCKET"], config.get("S3_PREFIX", ""),
-                              int(config.get("S3_PRESIGNED_SECONDS") or 0))
+            found = S3Storage(
+                s3_client(config),
+                config["S3_BUCKET"],
+                config.get("S3_PREFIX", ""),
+                int(config.get("S3_PRESIGNED_SECONDS") or 0),
+            )
         else:
             found = LocalStorage(Path(config["UPLOAD_DIR"]))
         current_app.extensions["storage"] = found

@@ -1,4 +1,5 @@
 """Time rules: timestamps are stored in UTC; due dates are calendar dates in the local zone."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

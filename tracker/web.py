@@ -1,8 +1,10 @@
 """Web plumbing shared by every area: fragment-or-page rendering, template filters, assets."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, make_response, render_template, request, send_from_directory, url_for
 from flask_login import current_user
@@ -15,7 +17,7 @@ from tracker.extensions import htmx
 from tracker.plans import status
 from tracker.plans.labels import selector_label
 from tracker.auth.scope import can_view_task
-from tracker.notifications.labels import LEVEL_BADGES, LEVEL_LABELS, STATE_LABELS
+from tracker.notifications.labels import KIND_BADGES, KIND_LABELS, LEVEL_BADGES, LEVEL_LABELS, STATE_LABELS
 from tracker.timeutil import local_today
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,6 +31,24 @@ VENDOR_FILES = {
     # from tracker/static/src/echarts.js): 585 KB instead of the 1.1 MB full build.
     "echarts.min.js": ".build/echarts.min.js",
 }
+
+
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """A redirect target taken from the request, kept only when it is a same-site relative path.
+
+    Kept: "/path", "/path?query". Refused (the default page instead): anything with a scheme
+    ("http:", "javascript:"), a host ("//host", "/\\host", "\\host"), a backslash anywhere
+    (browsers read it as a slash), control characters (CR/LF would split the Location header) or
+    non-ASCII spaces. Every redirect to a target from the request goes through here."""
+    fallback = default or url_for("plans.my_work_page")
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(c) < 0x21 or c == "\x7f" or c.isspace() for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 def wants_fragment() -> bool:
@@ -79,6 +99,13 @@ FIELD_LABELS = {
     "owner_selector": _l("Owner group"),
     "co_owner_selectors": _l("Co-owner groups"),
     "notes": _l("Notes"),
+    # 督办 by hand (tracker/supervision/)
+    "urge": _l("Urged"),
+    "instruction": _l("Instruction"),
+    "signed_at": _l("Signed for"),
+    "responsible_user_id": _l("Responsible person"),
+    "contact_name": _l("Contact"),
+    "contact_phone": _l("Contact telephone"),
 }
 
 
@@ -96,6 +123,18 @@ def page_number(name: str = "page") -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(1, number), MAX_PAGE)
+
+
+PAGE_SIZES = (20, 50, 100)
+
+
+def page_size() -> int:
+    """The ?per_page= argument when it is one of the offered sizes, else the configured size."""
+    try:
+        size = int(request.args.get("per_page", 0))
+    except (TypeError, ValueError):
+        size = 0
+    return size if size in PAGE_SIZES else current_app.config["PAGE_SIZE"]
 
 
 def form_errors(form) -> str:
@@ -150,7 +189,10 @@ def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (pagination links keep the filters)."""
     args = request.args.to_dict(flat=False)
     for key, value in changes.items():
-        args[key] = [str(value)]
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
@@ -166,7 +208,8 @@ def nav_counts() -> dict:
 
     if "nav_counts" not in g:
         work, unread = db.session.execute(
-            select(open_work_query(current_user).scalar_subquery(), unread_query(current_user).scalar_subquery())).one()
+            select(open_work_query(current_user).scalar_subquery(), unread_query(current_user).scalar_subquery())
+        ).one()
         g.nav_counts = {"work": work or 0, "unread": unread or 0}
     return g.nav_counts
 
@@ -185,6 +228,8 @@ def register_web(app: Flask) -> None:
         url_with=url_with,
         level_labels=LEVEL_LABELS,
         level_badges=LEVEL_BADGES,
+        kind_labels=KIND_LABELS,
+        kind_badges=KIND_BADGES,
         escalation_state_labels=STATE_LABELS,
     )
 
@@ -201,17 +246,28 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(400)
     def bad_request(_error):
-        return render("error.html", status=400, title=_("Bad request"), message=_("The request could not be understood (invalid characters or values).")), 400
+        return render(
+            "error.html",
+            status=400,
+            title=_("Bad request"),
+            message=_("The request could not be understood (invalid characters or values)."),
+        ), 400
 
     @app.errorhandler(404)
     def not_found(_error):
-        return render("error.html", status=404, title=_("Not found"), message=_("This page does not exist or you may not see it.")), 404
+        return render(
+            "error.html", status=404, title=_("Not found"), message=_("This page does not exist or you may not see it.")
+        ), 404
 
     @app.errorhandler(403)
     def forbidden(_error):
-        return render("error.html", status=403, title=_("Not allowed"), message=_("You are not allowed to do this.")), 403
+        return render(
+            "error.html", status=403, title=_("Not allowed"), message=_("You are not allowed to do this.")
+        ), 403
 
     @app.errorhandler(413)
     def too_large(_error):
         limit = current_app.config["MAX_UPLOAD_MB"]
-        return render("error.html", status=413, title=_("File too large"), message=_("Files may be at most %(mb)d MB.", mb=limit)), 413
+        return render(
+            "error.html", status=413, title=_("File too large"), message=_("Files may be at most %(mb)d MB.", mb=limit)
+        ), 413

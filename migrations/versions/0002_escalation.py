@@ -5,6 +5,7 @@ Revises: 0001
 Create Date: 2026-11-23
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -28,7 +29,9 @@ def upgrade():
         sa.Column("offset_days", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name=op.f("fk_escalation_rules_plan_id_plans"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["plan_id"], ["plans.id"], name=op.f("fk_escalation_rules_plan_id_plans"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_escalation_rules")),
         sa.UniqueConstraint("plan_id", "level", name=op.f("uq_escalation_rules_plan_id_level")),
     )
@@ -44,7 +47,9 @@ def upgrade():
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("webhook_state", sa.String(length=10), nullable=False),
         sa.Column("webhook_attempts", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_escalations_task_id_tasks"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_escalations_task_id_tasks"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_escalations")),
         sa.UniqueConstraint("task_id", "due_on", "rank", name=op.f("uq_escalations_task_id_due_on_rank")),
     )
@@ -63,9 +68,18 @@ def upgrade():
         sa.Column("email_state", sa.String(length=10), nullable=False),
         sa.Column("email_attempts", sa.Integer(), nullable=False),
         sa.Column("email_error", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["escalation_id"], ["escalations.id"], name=op.f("fk_notifications_escalation_id_escalations"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_notifications_task_id_tasks"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["escalation_id"],
+            ["escalations.id"],
+            name=op.f("fk_notifications_escalation_id_escalations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_notifications_task_id_tasks"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("user_id", "escalation_id", name=op.f("uq_notifications_user_id_escalation_id")),
     )
@@ -78,10 +92,13 @@ def upgrade():
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc)
-    op.bulk_insert(rules, [
-        {"plan_id": None, "level": level, "offset_days": days, "active": True, "updated_at": now}
-        for level, days in DEFAULTS
-    ])
+    op.bulk_insert(
+        rules,
+        [
+            {"plan_id": None, "level": level, "offset_days": days, "active": True, "updated_at": now}
+            for level, days in DEFAULTS
+        ],
+    )
 
 
 def downgrade():

@@ -6,6 +6,7 @@ Revises: 0002
 Create Date: 2026-11-23
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -76,8 +77,12 @@ def upgrade():
         sa.Column("national_plan_id", sa.Integer(), nullable=False),
         sa.Column("template_task_id", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["national_plan_id"], ["plans.id"], name=op.f("fk_scheme_requirements_national_plan_id_plans")),
-        sa.ForeignKeyConstraint(["template_task_id"], ["tasks.id"], name=op.f("fk_scheme_requirements_template_task_id_tasks")),
+        sa.ForeignKeyConstraint(
+            ["national_plan_id"], ["plans.id"], name=op.f("fk_scheme_requirements_national_plan_id_plans")
+        ),
+        sa.ForeignKeyConstraint(
+            ["template_task_id"], ["tasks.id"], name=op.f("fk_scheme_requirements_template_task_id_tasks")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scheme_requirements")),
         sa.UniqueConstraint("national_plan_id", name=op.f("uq_scheme_requirements_national_plan_id")),
     )
@@ -102,12 +107,20 @@ def upgrade():
         sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("review_comment", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_provincial_schemes_created_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["users.id"], name=op.f("fk_provincial_schemes_created_by_id_users")
+        ),
         sa.ForeignKeyConstraint(["filed_by_id"], ["users.id"], name=op.f("fk_provincial_schemes_filed_by_id_users")),
-        sa.ForeignKeyConstraint(["fulfils_task_id"], ["tasks.id"], name=op.f("fk_provincial_schemes_fulfils_task_id_tasks")),
-        sa.ForeignKeyConstraint(["national_plan_id"], ["plans.id"], name=op.f("fk_provincial_schemes_national_plan_id_plans")),
+        sa.ForeignKeyConstraint(
+            ["fulfils_task_id"], ["tasks.id"], name=op.f("fk_provincial_schemes_fulfils_task_id_tasks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["national_plan_id"], ["plans.id"], name=op.f("fk_provincial_schemes_national_plan_id_plans")
+        ),
         sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name=op.f("fk_provincial_schemes_plan_id_plans")),
-        sa.ForeignKeyConstraint(["reviewed_by_id"], ["users.id"], name=op.f("fk_provincial_schemes_reviewed_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by_id"], ["users.id"], name=op.f("fk_provincial_schemes_reviewed_by_id_users")
+        ),
         sa.ForeignKeyConstraint(["unit_id"], ["org_units.id"], name=op.f("fk_provincial_schemes_unit_id_org_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_provincial_schemes")),
         sa.UniqueConstraint("national_plan_id", "unit_id", name=op.f("uq_provincial_schemes_national_plan_id_unit_id")),
@@ -121,8 +134,12 @@ def upgrade():
         "scheme_task_links",
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("national_task_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["national_task_id"], ["tasks.id"], name=op.f("fk_scheme_task_links_national_task_id_tasks")),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_scheme_task_links_task_id_tasks"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["national_task_id"], ["tasks.id"], name=op.f("fk_scheme_task_links_national_task_id_tasks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_scheme_task_links_task_id_tasks"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_scheme_task_links")),
     )
     with op.batch_alter_table("scheme_task_links", schema=None) as batch_op:
@@ -136,7 +153,9 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_calendar_tokens_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_calendar_tokens_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_tokens_token_hash")),
     )

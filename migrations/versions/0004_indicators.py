@@ -5,6 +5,7 @@ Revises: 0002
 Create Date: 2026-11-24
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -34,10 +35,18 @@ def upgrade():
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_reporting_periods_created_by_id_users")),
         sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name=op.f("fk_reporting_periods_plan_id_plans")),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_reporting_periods_task_id_tasks")),
-        sa.ForeignKeyConstraint(["under_unit_id"], ["org_units.id"], name=op.f("fk_reporting_periods_under_unit_id_org_units")),
+        sa.ForeignKeyConstraint(
+            ["under_unit_id"], ["org_units.id"], name=op.f("fk_reporting_periods_under_unit_id_org_units")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporting_periods")),
-        sa.UniqueConstraint("plan_id", "kind", "year", "number", "level",
-                            name=op.f("uq_reporting_periods_plan_id_kind_year_number_level")),
+        sa.UniqueConstraint(
+            "plan_id",
+            "kind",
+            "year",
+            "number",
+            "level",
+            name=op.f("uq_reporting_periods_plan_id_kind_year_number_level"),
+        ),
     )
     with op.batch_alter_table("reporting_periods", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reporting_periods_plan_id"), ["plan_id"], unique=False)
@@ -56,10 +65,16 @@ def upgrade():
         sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
         sa.Column("return_reason", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["period_id"], ["reporting_periods.id"],
-                                name=op.f("fk_indicator_forms_period_id_reporting_periods"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["period_id"],
+            ["reporting_periods.id"],
+            name=op.f("fk_indicator_forms_period_id_reporting_periods"),
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(["reviewed_by_id"], ["users.id"], name=op.f("fk_indicator_forms_reviewed_by_id_users")),
-        sa.ForeignKeyConstraint(["submitted_by_id"], ["users.id"], name=op.f("fk_indicator_forms_submitted_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["submitted_by_id"], ["users.id"], name=op.f("fk_indicator_forms_submitted_by_id_users")
+        ),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_indicator_forms_task_id_tasks")),
         sa.ForeignKeyConstraint(["unit_id"], ["org_units.id"], name=op.f("fk_indicator_forms_unit_id_org_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_forms")),
@@ -78,10 +93,17 @@ def upgrade():
         sa.Column("number", sa.Float(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("item", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(["definition_id"], ["indicator_definitions.id"],
-                                name=op.f("fk_indicator_values_definition_id_indicator_definitions")),
-        sa.ForeignKeyConstraint(["form_id"], ["indicator_forms.id"],
-                                name=op.f("fk_indicator_values_form_id_indicator_forms"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["definition_id"],
+            ["indicator_definitions.id"],
+            name=op.f("fk_indicator_values_definition_id_indicator_definitions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["form_id"],
+            ["indicator_forms.id"],
+            name=op.f("fk_indicator_values_form_id_indicator_forms"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_values")),
         sa.UniqueConstraint("form_id", "definition_id", name=op.f("uq_indicator_values_form_id_definition_id")),
     )

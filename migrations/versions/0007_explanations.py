@@ -5,6 +5,7 @@ Revises: 0006
 Create Date: 2026-11-23
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -27,7 +28,9 @@ def upgrade():
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("resolved_on", sa.Date(), nullable=True),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_overdue_explanations_task_id_tasks"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_overdue_explanations_task_id_tasks"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_overdue_explanations_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_overdue_explanations")),
         sa.UniqueConstraint("task_id", "due_on", name=op.f("uq_overdue_explanations_task_id_due_on")),

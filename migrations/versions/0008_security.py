@@ -5,6 +5,7 @@ Revises: 0007
 Create Date: 2026-11-23
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 

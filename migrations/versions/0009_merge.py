@@ -8,6 +8,7 @@ Tasks stored before this revision could hold the JSON value `null` in owner_sele
 of SQL NULL (the column did not map None to NULL), which hid them from `owner_selector IS NULL`
 queries. They are rewritten to SQL NULL.
 """
+
 from alembic import op
 
 revision = "0009"

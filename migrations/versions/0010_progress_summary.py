@@ -9,6 +9,7 @@ The summary starts empty with no `as_of`: the pages read the tasks until the sch
 ones tracker/progress/summary.py held at this revision, frozen here (CREATE OR REPLACE: a later
 revision re-installs its own): replaying this revision installs these, whatever the code is now.
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -54,12 +55,12 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
-    'DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks',
-    'DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks',
-    'DROP TRIGGER IF EXISTS progress_tasks_del ON tasks',
-    'CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks REFERENCING NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()',
-    'CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()',
-    'CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks REFERENCING OLD TABLE AS progress_old FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()',
+    "DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks",
+    "CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks REFERENCING NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
+    "CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
+    "CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks REFERENCING OLD TABLE AS progress_old FOR EACH STATEMENT EXECUTE FUNCTION progress_mark_tasks()",
     """
 CREATE OR REPLACE FUNCTION progress_mark_phases() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,41 +70,45 @@ BEGIN
   ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = progress_dirty.marks + 1;
   RETURN NULL;
 END $$""",
-    'DROP TRIGGER IF EXISTS progress_phases ON phases',
-    'CREATE TRIGGER progress_phases AFTER INSERT OR DELETE OR UPDATE OF start_on, end_on, position ON phases FOR EACH ROW EXECUTE FUNCTION progress_mark_phases()',
+    "DROP TRIGGER IF EXISTS progress_phases ON phases",
+    "CREATE TRIGGER progress_phases AFTER INSERT OR DELETE OR UPDATE OF start_on, end_on, position ON phases FOR EACH ROW EXECUTE FUNCTION progress_mark_phases()",
     """
 CREATE OR REPLACE FUNCTION progress_units_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE progress_state SET as_of = NULL;
   RETURN NULL;
 END $$""",
-    'DROP TRIGGER IF EXISTS progress_units ON org_units',
-    'CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION progress_units_moved()',
+    "DROP TRIGGER IF EXISTS progress_units ON org_units",
+    "CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION progress_units_moved()",
 ]
 
 SQLITE_TRIGGERS = [
-    'DROP TRIGGER IF EXISTS progress_tasks_ins',
-    'DROP TRIGGER IF EXISTS progress_tasks_upd',
-    'DROP TRIGGER IF EXISTS progress_tasks_del',
-    'DROP TRIGGER IF EXISTS progress_phases_ins',
-    'DROP TRIGGER IF EXISTS progress_phases_upd',
-    'DROP TRIGGER IF EXISTS progress_phases_del',
-    'DROP TRIGGER IF EXISTS progress_units',
-    'CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (NEW.plan_id, COALESCE(NEW.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = NEW.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress OR OLD.weight IS NOT NEW.weight OR OLD.due_on IS NOT NEW.due_on OR OLD.completed_on IS NOT NEW.completed_on OR OLD.owner_unit_id IS NOT NEW.owner_unit_id OR OLD.phase_id IS NOT NEW.phase_id OR OLD.parent_id IS NOT NEW.parent_id OR OLD.path IS NOT NEW.path OR OLD.plan_id IS NOT NEW.plan_id BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (OLD.plan_id, COALESCE(OLD.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (NEW.plan_id, COALESCE(NEW.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = OLD.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = NEW.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (OLD.plan_id, COALESCE(OLD.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = OLD.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_phases_ins AFTER INSERT ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = NEW.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_phases_upd AFTER UPDATE OF start_on, end_on, position ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = NEW.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_phases_del AFTER DELETE ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = OLD.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END',
-    'CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units WHEN OLD.path IS NOT NEW.path BEGIN UPDATE progress_state SET as_of = NULL; END',
+    "DROP TRIGGER IF EXISTS progress_tasks_ins",
+    "DROP TRIGGER IF EXISTS progress_tasks_upd",
+    "DROP TRIGGER IF EXISTS progress_tasks_del",
+    "DROP TRIGGER IF EXISTS progress_phases_ins",
+    "DROP TRIGGER IF EXISTS progress_phases_upd",
+    "DROP TRIGGER IF EXISTS progress_phases_del",
+    "DROP TRIGGER IF EXISTS progress_units",
+    "CREATE TRIGGER progress_tasks_ins AFTER INSERT ON tasks BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (NEW.plan_id, COALESCE(NEW.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = NEW.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_tasks_upd AFTER UPDATE ON tasks WHEN OLD.status IS NOT NEW.status OR OLD.progress IS NOT NEW.progress OR OLD.weight IS NOT NEW.weight OR OLD.due_on IS NOT NEW.due_on OR OLD.completed_on IS NOT NEW.completed_on OR OLD.owner_unit_id IS NOT NEW.owner_unit_id OR OLD.phase_id IS NOT NEW.phase_id OR OLD.parent_id IS NOT NEW.parent_id OR OLD.path IS NOT NEW.path OR OLD.plan_id IS NOT NEW.plan_id BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (OLD.plan_id, COALESCE(OLD.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (NEW.plan_id, COALESCE(NEW.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = OLD.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = NEW.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_tasks_del AFTER DELETE ON tasks BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) VALUES (OLD.plan_id, COALESCE(OLD.owner_unit_id, 0), 1) ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE id = OLD.parent_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_phases_ins AFTER INSERT ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = NEW.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_phases_upd AFTER UPDATE OF start_on, end_on, position ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = NEW.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_phases_del AFTER DELETE ON phases BEGIN INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = OLD.plan_id ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END",
+    "CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units WHEN OLD.path IS NOT NEW.path BEGIN UPDATE progress_state SET as_of = NULL; END",
 ]
 
 
 PG_DROP = [
-    "DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks", "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
-    "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks", "DROP TRIGGER IF EXISTS progress_phases ON phases",
-    "DROP TRIGGER IF EXISTS progress_units ON org_units", "DROP FUNCTION IF EXISTS progress_mark_tasks()",
-    "DROP FUNCTION IF EXISTS progress_mark_phases()", "DROP FUNCTION IF EXISTS progress_units_moved()",
+    "DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
+    "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks",
+    "DROP TRIGGER IF EXISTS progress_phases ON phases",
+    "DROP TRIGGER IF EXISTS progress_units ON org_units",
+    "DROP FUNCTION IF EXISTS progress_mark_tasks()",
+    "DROP FUNCTION IF EXISTS progress_mark_phases()",
+    "DROP FUNCTION IF EXISTS progress_units_moved()",
 ]
 
 

@@ -22,6 +22,7 @@ Indexes:
 The SQL is frozen here; tracker/models/triggers.py holds the same text for `create_all`, and
 tests/test_migrations.py checks that the two agree.
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -98,8 +99,13 @@ def upgrade():
     if _postgresql():
         _run(PG_FUNCTIONS)
     op.create_index("ix_tasks_owner_status_due", "tasks", ["owner_unit_id", "status", "due_on"])
-    op.create_index("ix_tasks_overdue_due", "tasks", ["due_on", "id"],
-                    postgresql_where=_overdue_states(), sqlite_where=_overdue_states())
+    op.create_index(
+        "ix_tasks_overdue_due",
+        "tasks",
+        ["due_on", "id"],
+        postgresql_where=_overdue_states(),
+        sqlite_where=_overdue_states(),
+    )
 
 
 def downgrade():

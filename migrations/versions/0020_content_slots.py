@@ -14,6 +14,7 @@ every raise increases. SQLite keeps one slot (one writer at a time).
 Downgrading folds the slots into row 1 (their sum, so the version never goes back) and restores
 0012's functions. The SQL is frozen here.
 """
+
 from alembic import op
 
 revision = "0020"
@@ -72,7 +73,8 @@ def downgrade():
     connection = op.get_bind()
     connection.exec_driver_sql(
         "INSERT INTO progress_content (id, version) SELECT 1, COALESCE(SUM(version), 0) FROM progress_content WHERE true "
-        "ON CONFLICT (id) DO UPDATE SET version = excluded.version")
+        "ON CONFLICT (id) DO UPDATE SET version = excluded.version"
+    )
     connection.exec_driver_sql("DELETE FROM progress_content WHERE id <> 1")
     if connection.dialect.name == "postgresql":
         for statement in PG_FUNCTIONS_0012:

@@ -1,5 +1,6 @@
 """Browser tests: the real app in its own process (set up by the README's commands) and
 Debian's chromium driven by Playwright. In CI (REQUIRE_BROWSER=1) a missing browser fails."""
+
 from __future__ import annotations
 
 import os
@@ -63,12 +64,13 @@ def start_live_server(instance: Path, extra: tuple = ()):
         flask + ["run", "--port", str(port), "--no-reload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 90  # a loaded CI machine imports the app slowly
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            urllib.request.urlopen(base + "/login", timeout=1)
+            urllib.request.urlopen(base + "/login", timeout=2)
             break
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     else:
         process.kill()
         raise RuntimeError("the app did not start: " + (instance / "server.log").read_text())
@@ -120,3 +122,18 @@ def login(page, base: str, username: str, password: str = "demo-pass-2026") -> N
     page.fill("input[name=password]", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(base + "/")
+
+
+def open_menu_item(page, href: str) -> None:
+    """Go to a page through the main navigation as a person does: open the menu it sits in
+    (and the collapsed menu button on a phone), then follow its item."""
+    selector = f".dropdown-item[href='{href}']"
+    item = page.locator(f"#nav-menus {selector}").first
+    if not item.is_visible():
+        toggler = page.locator("nav .navbar-toggler")
+        if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
+            toggler.click()
+        page.locator("#nav-menus li.dropdown", has=page.locator(selector)).locator(".dropdown-toggle").click()
+    item.wait_for(state="visible")
+    with page.expect_navigation():
+        item.click()

@@ -1,6 +1,7 @@
 """An indicator form in a real browser: the city coordinator opens a half-year round for its
 county bureaus; 利通区's reporter types a bad value, sees the inline message appear as they type,
 corrects it (the message goes), fills in the rest and submits; the city approves it."""
+
 import re
 
 import pytest
@@ -12,14 +13,32 @@ pytestmark = pytest.mark.e2e
 
 # The top-level fields of seed 004's annex (required on submission) and a value for each.
 REQUIRED = {
-    "QC_CENTERS": "3", "EQA_ITEMS": "12", "MUTUAL_RECOG_L3": "20", "MUTUAL_RECOG_L3_L2": "8",
-    "REMOTE_CONSULTS": "100", "REMOTE_COUNTY_HOSPITALS": "2", "GRASSROOTS_TRAINING": "340",
-    "CONTINUITY_DISEASES": "4", "CHRONIC_CONTINUITY_INSTITUTIONS": "5", "COST_MGMT_INSTITUTIONS": "2",
-    "IO_MODELS": "3", "DS_SAFETY_RULES": "2", "DS_CATALOGUE_PUBLIC": "1", "DS_DISEASES": "6",
-    "DS_TECHNIQUES": "4", "DS_CASES": "120", "DS_GENERAL_ANAESTHESIA_RATE": "35.5",
-    "DS_COMPLICATION_RATE": "1.2", "DS_ADMISSION_48H_RATE": "0.8", "DS_FOLLOW_UP_RATE": "96",
-    "COUNTY_PUBLIC_HOSPITALS": "2", "PRIVATE_HOSPITALS": "6", "INTERVENTION_RATE": "50",
-    "ENDOSCOPY_RATE": "25", "DIALYSIS_RATE": "75", "COUNTY_PRIVATE_STAFF_TRAINING": "210",
+    "QC_CENTERS": "3",
+    "EQA_ITEMS": "12",
+    "MUTUAL_RECOG_L3": "20",
+    "MUTUAL_RECOG_L3_L2": "8",
+    "REMOTE_CONSULTS": "100",
+    "REMOTE_COUNTY_HOSPITALS": "2",
+    "GRASSROOTS_TRAINING": "340",
+    "CONTINUITY_DISEASES": "4",
+    "CHRONIC_CONTINUITY_INSTITUTIONS": "5",
+    "COST_MGMT_INSTITUTIONS": "2",
+    "IO_MODELS": "3",
+    "DS_SAFETY_RULES": "2",
+    "DS_CATALOGUE_PUBLIC": "1",
+    "DS_DISEASES": "6",
+    "DS_TECHNIQUES": "4",
+    "DS_CASES": "120",
+    "DS_GENERAL_ANAESTHESIA_RATE": "35.5",
+    "DS_COMPLICATION_RATE": "1.2",
+    "DS_ADMISSION_48H_RATE": "0.8",
+    "DS_FOLLOW_UP_RATE": "96",
+    "COUNTY_PUBLIC_HOSPITALS": "2",
+    "PRIVATE_HOSPITALS": "6",
+    "INTERVENTION_RATE": "50",
+    "ENDOSCOPY_RATE": "25",
+    "DIALYSIS_RATE": "75",
+    "COUNTY_PRIVATE_STAFF_TRAINING": "210",
 }
 
 

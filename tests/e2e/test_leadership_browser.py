@@ -1,7 +1,8 @@
 """Leadership in a real browser: the timeline and the leadership screen with risk markers."""
+
 import pytest
 
-from tests.e2e.conftest import login, start_live_server
+from tests.e2e.conftest import login, open_menu_item, start_live_server
 
 pytestmark = pytest.mark.e2e
 
@@ -9,7 +10,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """The app with the small generated data set: a plan whose last phase is under way."""
-    yield from start_live_server(tmp_path_factory.mktemp("live-demo"), extra=(("demo", "generate", "--scale", "small"),))
+    yield from start_live_server(
+        tmp_path_factory.mktemp("live-demo"), extra=(("demo", "generate", "--scale", "small"),)
+    )
 
 
 def test_leader_opens_the_timeline_and_the_leadership_screen(demo_server, page, screenshot):
@@ -20,7 +23,7 @@ def test_leader_opens_the_timeline_and_the_leadership_screen(demo_server, page, 
     assert page.locator("#timeline-chart svg path, #timeline-chart svg rect").count() > 3
     screenshot(page, "timeline")
 
-    page.click("nav a[href='/leadership']")
+    open_menu_item(page, "/leadership")
     page.wait_for_selector("#risks")
     markers = page.locator("#risks [data-risk='high'], #risks [data-risk='medium']")
     assert markers.count() >= 1

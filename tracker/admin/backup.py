@@ -1,11 +1,20 @@
 """Backup and restore of the database and the evidence files.
 
 SQLite: the online backup API (a consistent copy while the app runs). PostgreSQL: pg_dump in
-the custom format and pg_restore --clean. Uploads are copied file by file. A manifest records
-what was saved; a restore refuses a backup of another kind of database.
+the custom format and pg_restore --clean in one transaction. Uploads are copied file by file. A
+manifest records what was saved: every file with its size and sha256, the tables with their
+rows, and the migration revision.
+
+A restore first verifies the backup, before it touches anything: the manifest parses; every file
+it names is there with the size and sha256 it records; the database file opens and holds the
+tables (SQLite: with the rows recorded, PostgreSQL: pg_restore can read its table of contents);
+the backup's migration revision is the live database's (or the live database is empty). Any
+failure is a one-line BackupError and nothing has been changed.
 """
+
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -15,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from tracker.extensions import db
@@ -23,6 +32,10 @@ from tracker.extensions import db
 MANIFEST = "manifest.json"
 SQLITE_FILE = "tracker.sqlite3"
 PG_FILE = "tracker.dump"
+FORMAT = 2
+# a backup of this app holds at least these tables
+CORE_TABLES = ("org_units", "users", "plans", "tasks")
+SKIPPED_TABLES = ("apscheduler_jobs",)
 
 
 class BackupError(Exception):
@@ -51,10 +64,62 @@ def _sqlite_path(url) -> Path:
     return Path(url.database)
 
 
+def _last_line(text_: str, fallback) -> str:
+    lines = [line for line in (text_ or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else str(fallback)
+
+
 def _row_counts() -> dict:
-    names = [n for n in inspect(db.engine).get_table_names() if n != "apscheduler_jobs"]
+    names = [n for n in inspect(db.engine).get_table_names() if n not in SKIPPED_TABLES]
     with db.engine.connect() as conn:
         return {name: conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() for name in sorted(names)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_entry(directory: Path, path: Path) -> dict:
+    return {"path": path.relative_to(directory).as_posix(), "size": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _open_sqlite_read_only(path: Path) -> sqlite3.Connection:
+    """Open an existing SQLite file without creating or changing it."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _sqlite_contents(path: Path) -> tuple[dict, list[str]]:
+    """(rows per table, migration revision) of a SQLite file; BackupError if it is not a database."""
+    try:
+        conn = _open_sqlite_read_only(path)
+        try:
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise BackupError(f"{path.name} is damaged (SQLite quick_check failed)")
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            counts = {
+                n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]
+                for n in sorted(names)
+                if n not in SKIPPED_TABLES
+            }
+            revision = (
+                sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
+                if "alembic_version" in names
+                else []
+            )
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path.name} is not a readable SQLite database ({exc})") from None
+    return counts, revision
 
 
 def backup(directory: Path) -> BackupReport:
@@ -65,30 +130,50 @@ def backup(directory: Path) -> BackupReport:
     url = _url()
     dialect = url.get_backend_name()
     if dialect == "sqlite":
+        database = directory / SQLITE_FILE
         source = sqlite3.connect(_sqlite_path(url))
-        target = sqlite3.connect(directory / SQLITE_FILE)
+        target = sqlite3.connect(database)
         try:
             source.backup(target)
         finally:
             target.close()
             source.close()
+        tables, revision = _sqlite_contents(database)  # what the copy holds, not the live database a moment later
     elif dialect == "postgresql":
-        result = subprocess.run(["pg_dump", "--format=custom", "--no-owner", f"--file={directory / PG_FILE}", _libpq_url(url)],
-                                capture_output=True, text=True)
+        database = directory / PG_FILE
+        result = subprocess.run(
+            ["pg_dump", "--format=custom", "--no-owner", f"--file={database}", _libpq_url(url)],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
-            raise BackupError(f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+            raise BackupError(f"pg_dump failed: {_last_line(result.stderr, result.returncode)}")
+        tables, revision = _row_counts(), _revision()
     else:
         raise BackupError(f"no backup for {dialect}")
     uploads = Path(current_app.config["UPLOAD_DIR"])
-    files = 0
+    copied = []
     if uploads.exists():
         shutil.copytree(uploads, directory / "uploads")
-        files = sum(1 for p in (directory / "uploads").rglob("*") if p.is_file())
-    report = BackupReport(directory, dialect, _row_counts(), files)
-    (directory / MANIFEST).write_text(json.dumps({
-        "created_at": datetime.now(timezone.utc).isoformat(), "dialect": dialect, "tables": report.tables,
-        "files": files, "revision": _revision(),
-    }, ensure_ascii=False, indent=2), encoding="utf-8")
+        copied = sorted(p for p in (directory / "uploads").rglob("*") if p.is_file())
+    report = BackupReport(directory, dialect, tables, len(copied))
+    (directory / MANIFEST).write_text(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "created_at": datetime.now(timezone.utc).isoformat(),
+                "dialect": dialect,
+                "revision": revision,
+                "tables": tables,
+                "database": database.name,
+                "uploads": len(copied),
+                "files": [_file_entry(directory, p) for p in (database, *copied)],
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     return report
 
 
@@ -96,24 +181,145 @@ def _revision() -> list[str]:
     try:
         with db.engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version")))
-    except Exception:  # noqa: BLE001 — a database built without migrations (tests)
+    except Exception:  # noqa: BLE001 — a database built without migrations (tests), or an empty one
         return []
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+def read_manifest(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise BackupError(f"{directory} holds no backup ({MANIFEST} missing)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BackupError(f"{MANIFEST} is not text (UTF-8); the backup is damaged") from None
+    except json.JSONDecodeError as exc:
+        raise BackupError(
+            f"{MANIFEST} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); the backup is damaged"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{MANIFEST} does not describe a backup (not a JSON object)")
+    files, tables = manifest.get("files"), manifest.get("tables")
+    if manifest.get("format") != FORMAT or not isinstance(files, list) or not isinstance(tables, dict):
+        raise BackupError(
+            f"{MANIFEST} is not of a backup this version can verify (format {FORMAT}: files with sizes "
+            "and checksums); make a new backup"
+        )
+    for entry in files:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("size"), int)
+            and isinstance(entry.get("sha256"), str)
+        ):
+            raise BackupError(f"{MANIFEST} lists a file without its path, size and sha256")
+    return manifest
+
+
+def _inside(directory: Path, relative: str) -> Path:
+    path = (directory / relative).resolve()
+    if directory.resolve() not in path.parents:
+        raise BackupError(f"{MANIFEST} names a file outside the backup: {relative}")
+    return path
+
+
+def verify_files(directory: Path, manifest: dict) -> None:
+    for entry in manifest["files"]:
+        path = _inside(directory, entry["path"])
+        if not path.is_file():
+            raise BackupError(f"the backup is incomplete: {entry['path']} is missing")
+        size = path.stat().st_size
+        if size != entry["size"]:
+            raise BackupError(
+                f"the backup is damaged: {entry['path']} has {size} bytes, the manifest says {entry['size']}"
+            )
+        if _sha256(path) != entry["sha256"]:
+            raise BackupError(f"the backup is damaged: {entry['path']} does not match its sha256")
+
+
+def _pg_dump_tables(path: Path) -> set[str]:
+    result = subprocess.run(["pg_restore", "--list", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BackupError(
+            f"{path.name} is not a readable pg_dump archive: {_last_line(result.stderr, result.returncode)}"
+        )
+    tables = set()
+    for line in result.stdout.splitlines():
+        if line.startswith(";") or " TABLE DATA " not in line:
+            continue
+        words = line.split(" TABLE DATA ", 1)[1].split()
+        if len(words) >= 2:
+            tables.add(words[1])
+    return tables
+
+
+def verify_database(directory: Path, manifest: dict, dialect: str) -> None:
+    if manifest.get("dialect") != dialect:
+        raise BackupError(f"this backup is of a {manifest.get('dialect')} database, the app uses {dialect}")
+    expected = PG_FILE if dialect == "postgresql" else SQLITE_FILE
+    if manifest.get("database") != expected or expected not in {e["path"] for e in manifest["files"]}:
+        raise BackupError(f"{MANIFEST} does not list the database file {expected}")
+    missing = [t for t in CORE_TABLES if t not in manifest["tables"]]
+    if missing:
+        raise BackupError(f"{MANIFEST} lists no table {missing[0]}: not a backup of this app")
+    path = directory / expected
+    if dialect == "sqlite":
+        counts, revision = _sqlite_contents(path)
+        absent = sorted(set(manifest["tables"]) - set(counts))
+        if absent:
+            raise BackupError(f"{expected} does not hold the table {absent[0]}")
+        differ = [t for t, n in manifest["tables"].items() if counts[t] != n]
+        if differ:
+            raise BackupError(
+                f"{expected} holds {counts[differ[0]]} rows in {differ[0]}, the manifest says {manifest['tables'][differ[0]]}"
+            )
+        if revision != manifest.get("revision", []):
+            raise BackupError(
+                f"{expected} is at migration {revision or 'none'}, the manifest says {manifest.get('revision') or 'none'}"
+            )
+    else:
+        absent = sorted(t for t, n in manifest["tables"].items() if t not in _pg_dump_tables(path))
+        if absent:
+            raise BackupError(f"{expected} does not hold the table {absent[0]}")
+
+
+def verify_revision(manifest: dict) -> None:
+    """The backup's migration revision must be the live database's (unless that one is empty)."""
+    live = _revision()
+    saved = manifest.get("revision") or []
+    if live == saved:
+        return
+    if not live and not inspect(db.engine).get_table_names():
+        return  # a new, empty database: nothing of another revision to mix with
+    raise BackupError(
+        f"the backup is at migration {', '.join(saved) or 'none'}, the database at {', '.join(live) or 'none'}: "
+        "bring them to the same revision first (flask db upgrade)"
+    )
+
+
+def verify_backup(directory: Path) -> dict:
+    """Every check a restore makes before it changes anything; the manifest, or BackupError."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    dialect = _url().get_backend_name()
+    verify_files(directory, manifest)
+    verify_database(directory, manifest, dialect)
+    verify_revision(manifest)
+    return manifest
 
 
 def restore(directory: Path) -> BackupReport:
     directory = Path(directory)
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        raise BackupError(f"{directory} holds no backup ({MANIFEST} missing)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = verify_backup(directory)
     url = _url()
     dialect = url.get_backend_name()
-    if manifest.get("dialect") != dialect:
-        raise BackupError(f"this backup is of a {manifest.get('dialect')} database, the app uses {dialect}")
     db.session.remove()
     db.engine.dispose()
     if dialect == "sqlite":
-        source = sqlite3.connect(directory / SQLITE_FILE)
+        source = _open_sqlite_read_only(directory / SQLITE_FILE)
         target = sqlite3.connect(_sqlite_path(url))
         try:
             source.backup(target)
@@ -121,15 +327,28 @@ def restore(directory: Path) -> BackupReport:
             target.close()
             source.close()
     else:
-        result = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                                 f"--dbname={_libpq_url(url)}", str(directory / PG_FILE)], capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                f"--dbname={_libpq_url(url)}",
+                str(directory / PG_FILE),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
-            raise BackupError(f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+            raise BackupError(
+                f"pg_restore failed (nothing changed: one transaction): {_last_line(result.stderr, result.returncode)}"
+            )
     saved = directory / "uploads"
     if saved.exists():
         shutil.copytree(saved, Path(current_app.config["UPLOAD_DIR"]), dirs_exist_ok=True)
     _set_progress_summary_aside()
-    return BackupReport(directory, dialect, _row_counts(), manifest.get("files", 0))
+    return BackupReport(directory, dialect, _row_counts(), manifest.get("uploads", 0))
 
 
 def _set_progress_summary_aside() -> None:

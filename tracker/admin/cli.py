@@ -1,9 +1,10 @@
 """`flask backup DIR` and `flask restore DIR`."""
+
 from pathlib import Path
 
 import click
 
-from tracker.admin.backup import BackupError, backup, restore
+from tracker.admin.backup import BackupError, backup, restore, verify_backup
 
 
 @click.command("backup")
@@ -12,21 +13,35 @@ def backup_command(directory: Path):
     """Save the database and the evidence files into DIRECTORY (new or empty)."""
     try:
         report = backup(directory)
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"backed up the {report.dialect} database ({sum(report.tables.values())} rows in {len(report.tables)} tables) "
-               f"and {report.files} files into {directory}")
+    click.echo(
+        f"backed up the {report.dialect} database ({sum(report.tables.values())} rows in {len(report.tables)} tables) "
+        f"and {report.files} files into {directory}"
+    )
 
 
 @click.command("restore")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def restore_command(directory: Path, yes: bool):
-    """Replace the database (and add back the evidence files) from a backup in DIRECTORY."""
-    if not yes:
-        click.confirm(f"Replace the current database with the backup in {directory}?", abort=True)
+@click.option(
+    "--check", is_flag=True, help="only verify the backup (files, checksums, tables, revision); change nothing"
+)
+def restore_command(directory: Path, yes: bool, check: bool):
+    """Replace the database (and add back the evidence files) from a backup in DIRECTORY.
+
+    The backup is verified first; if anything is wrong, one line says what and nothing changes."""
     try:
+        manifest = verify_backup(directory)  # before asking: a broken backup is refused at once
+        if check:
+            click.echo(
+                f"backup in {directory} verified: {len(manifest['files'])} files, {len(manifest['tables'])} tables, "
+                f"migration {', '.join(manifest.get('revision') or []) or 'none'}"
+            )
+            return
+        if not yes:
+            click.confirm(f"Replace the current database with the backup in {directory}?", abort=True)
         report = restore(directory)
-    except BackupError as exc:
+    except (BackupError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored the {report.dialect} database ({sum(report.tables.values())} rows) and {report.files} files")

@@ -1,4 +1,5 @@
 """/healthz: is the database reachable, and is the scheduler running its job?"""
+
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, jsonify
@@ -16,8 +17,9 @@ def scheduler_state(now: datetime) -> dict:
 
     state = {"job": None, "next_run": None, "last_escalation": None, "ok": False}
     if JOB_TABLE in inspect(db.engine).get_table_names():
-        row = db.session.execute(text(f"SELECT next_run_time FROM {JOB_TABLE} WHERE id = :id"),
-                                 {"id": ESCALATION_JOB_ID}).first()
+        row = db.session.execute(
+            text(f"SELECT next_run_time FROM {JOB_TABLE} WHERE id = :id"), {"id": ESCALATION_JOB_ID}
+        ).first()
         if row is not None:
             state["job"] = ESCALATION_JOB_ID
             if row[0] is not None:

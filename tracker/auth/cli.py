@@ -1,11 +1,20 @@
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from tracker.auth.service import DEMO_PASSWORD, UserError, create_user, ensure_demo_users
 from tracker.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
-demo_cli = AppGroup("demo", help="Demo set-up.")
+
+
+@click.group("demo", cls=AppGroup, invoke_without_command=True)
+@click.pass_context
+@with_appcontext
+def demo_cli(ctx):
+    """Demo set-up. Alone, `flask demo` creates the demo accounts and the living demo plan."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(demo_users_command)
+        ctx.invoke(demo_plan_command)
 
 
 @users_cli.command("create")
@@ -38,23 +47,66 @@ def demo_users_command():
     click.echo(f"demo users: {created} created; password for all: {DEMO_PASSWORD}")
 
 
+@demo_cli.command("plan")
+@click.option(
+    "--today", "today_text", default=None, help="the day to date it for (YYYY-MM-DD; default: today, Asia/Shanghai)"
+)
+def demo_plan_command(today_text=None):
+    """Add the living demo plan, dated relative to today (again the same day: nothing changes)."""
+    from datetime import date
+
+    from tracker.demo.living import LivingDemoError, load_living_demo
+    from tracker.timeutil import local_today
+
+    try:
+        today = date.fromisoformat(today_text) if today_text else local_today()
+    except ValueError as exc:
+        raise click.ClickException(f"--today '{today_text}' is not a date (YYYY-MM-DD)") from exc
+    try:
+        report = load_living_demo(today)
+    except LivingDemoError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    if not report.changed:
+        state = "up to date"
+    elif report.redated:
+        state = f"re-dated ({report.updated} tasks changed, {report.created} created)"
+    else:
+        state = f"{report.created} tasks created"
+    click.echo(f"living demo plan as of {today.isoformat()}: {state}")
+
+
 @demo_cli.command("generate")
-@click.option("--scale", type=click.Choice(["national", "provincial", "small"]), default="national", show_default=True,
-              help="national: ~3,000 units and ~1,000,000 tasks")
+@click.option(
+    "--scale",
+    type=click.Choice(["national", "provincial", "small"]),
+    default="national",
+    show_default=True,
+    help="national: ~3,000 units and ~1,000,000 tasks",
+)
 @click.option("--seed", default=2026, show_default=True, help="random seed (same seed, same data)")
-@click.option("--as-of", "as_of", default="2025-12-31", show_default=True, help="the day the statuses are drawn for")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="the day the data set looks like (YYYY-MM-DD; default: today, Asia/Shanghai); "
+    "an earlier day is the worst case: what fell due since is overdue now",
+)
 def demo_generate_command(scale, seed, as_of):
-    """Build a deterministic demonstration data set (units, a cascaded plan, statuses)."""
+    """Build a deterministic demonstration data set (units, a cascaded plan, statuses) dated around today."""
     from datetime import date
 
     from tracker.demo.generate import SCALES, GenerateError, generate
+    from tracker.timeutil import local_today
 
     try:
-        day = date.fromisoformat(as_of)
+        day = date.fromisoformat(as_of) if as_of else local_today()
     except ValueError as exc:
         raise click.ClickException(f"--as-of '{as_of}' is not a date (YYYY-MM-DD)") from exc
     shape = SCALES[scale]
     with click.progressbar(length=1, label=f"generating ({scale})", show_pos=True) as bar:
+
         def advance(n: int) -> None:
             if bar.length == 1:
                 bar.length = None
@@ -66,8 +118,11 @@ def demo_generate_command(scale, seed, as_of):
             db.session.rollback()
             raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"generated {report.units} units and {report.tasks} tasks "
-               f"({shape.sections} sections x {shape.duties_per_section} duties, cascaded)")
+    click.echo(
+        f"generated {report.units} units and {report.tasks} tasks "
+        f"({shape.sections} sections x {shape.duties_per_section} duties, cascaded) "
+        f"as of {day.isoformat()}; lagging province: {report.lagging}"
+    )
     from tracker.progress.summary import refresh
     from tracker.timeutil import local_today
 

@@ -1,21 +1,15 @@
-from urllib.parse import urlsplit
-
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tracker.auth.forms import LoginForm
 from tracker.auth.service import authenticate
 from tracker.extensions import db
-from tracker.security import clear_failures, locked_for, record_failure
+from tracker.models.base import utcnow
+from tracker.security import clear_failures, delay_for, locked_for, record_failure
+from tracker.web import safe_next
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("plans.my_work_page")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -30,18 +24,31 @@ def login():
         if minutes is not None:
             form.password.errors.append(_("Too many failed sign-ins: try again in %(n)d minutes.", n=minutes))
             return render_template("auth/login.html", form=form), 429
+        seconds = delay_for(form.username.data)
+        if seconds is not None:
+            form.password.errors.append(
+                _("Several failed sign-ins for this name: try again in %(n)d seconds.", n=seconds)
+            )
+            response = make_response(render_template("auth/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(seconds)
+            return response
         user = authenticate(form.username.data, form.password.data)
         if user is None:
             record_failure(form.username.data, address)
             db.session.commit()
             form.password.errors.append(_("Wrong user name or password."))
         else:
-            clear_failures(form.username.data)
+            clear_failures(form.username.data, address)
             session.clear()  # a fresh session at sign-in (no fixation)
             session.permanent = True  # idle timeout: IDLE_TIMEOUT_MINUTES, renewed by each request
             login_user(user)
+            if user.language in current_app.config["LANGUAGES"]:
+                session["lang"] = user.language  # the account's own language (set on /account)
+            user.last_login_at = utcnow()
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            if user.must_change_password:
+                return redirect(url_for("account.password"), code=303)
+            return redirect(safe_next(request.args.get("next")), code=303)
     if request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -61,4 +68,4 @@ def set_language(code: str):
 
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    return redirect(_safe_next(request.form.get("next")), code=303)
+    return redirect(safe_next(request.form.get("next")), code=303)

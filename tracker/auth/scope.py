@@ -5,6 +5,7 @@ admins see everything. A user changes only tasks owned by their unit's subtree; 
 change anything. Reviewing (accept/return) needs a coordinator in a unit strictly above the
 owner unit.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, exists, select, true
@@ -64,8 +65,19 @@ def can_change_task(user: User, task: Task) -> bool:
 def actor_for(user: User, task: Task) -> Actor:
     """What `user` is to `task`, for the status state machine."""
     if user.role == "admin":
-        return Actor(is_owner=True, is_reviewer=True, is_coordinator=True)
+        return Actor(is_owner=True, is_reviewer=True, is_coordinator=True, review_conflict=_review_conflict(user, task))
     changes = can_change_task(user, task)
     coordinator = changes and user.role == "coordinator"
     reviewer = coordinator and task.owner_unit_id != user.unit_id
-    return Actor(is_owner=changes, is_reviewer=reviewer, is_coordinator=coordinator)
+    return Actor(
+        is_owner=changes,
+        is_reviewer=reviewer,
+        is_coordinator=coordinator,
+        review_conflict=_review_conflict(user, task) if reviewer else None,
+    )
+
+
+def _review_conflict(user: User, task: Task):
+    from tracker.plans.independence import review_conflict
+
+    return review_conflict(user, task)

@@ -1,10 +1,13 @@
 """Users: creation, authentication, and the demo accounts of the demo set-up."""
+
 from __future__ import annotations
 
+import secrets
 from typing import Optional
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, User
@@ -43,7 +46,9 @@ def root_unit() -> Optional[OrgUnit]:
     return db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.position, OrgUnit.id))
 
 
-def create_user(username: str, password: str, role: str, unit_code: str, display_name: str = "", email: str = "") -> User:
+def create_user(
+    username: str, password: str, role: str, unit_code: str, display_name: str = "", email: str = ""
+) -> User:
     username = username.strip()
     if not username:
         raise UserError(_l("A user name is required."))
@@ -77,9 +82,36 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise UserError(_l("The password must not contain the user name."))
 
 
+def end_sessions(user: User) -> None:
+    """End every signed-in session of `user` (called when an account is disabled or its password
+    is changed or reset).
+
+    TODO(issue 16): a stub until the server-side session records of issue 16 are merged; the
+    coordinator wires it to their revocation. Today sessions are signed cookies: a disabled user
+    is refused at the next request (Flask-Login loads the user, `is_active` is false).
+    """
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process with the same method and cost as real ones."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash(secrets.token_urlsafe(16)))
+    return _DUMMY_HASH[0]
+
+
 def authenticate(username: str, password: str) -> Optional[User]:
+    """The active user with this name and password, else None.
+
+    Every attempt hashes the password once, whether the name exists, is disabled or not: an
+    unknown name costs as long as a wrong password, so names cannot be told apart by timing."""
     user = db.session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active or not user.check_password(password):
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
         return None
     return user
 

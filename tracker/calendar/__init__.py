@@ -1,4 +1,5 @@
 """The personal calendar feed (iCalendar) of a user's due dates, at a secret revocable address."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """The personal calendar feed's pages: make or revoke the secret address, and the feed itself."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -20,8 +21,13 @@ bp = Blueprint("calendar", __name__)
 
 
 def _calendar_page(new_url: Optional[str] = None, status: int = 200):
-    return render("calendar/calendar.html", status=status, token=calendar_service.active_token(current_user),
-                  new_url=new_url, form=EmptyForm(formdata=None))
+    return render(
+        "calendar/calendar.html",
+        status=status,
+        token=calendar_service.active_token(current_user),
+        new_url=new_url,
+        form=EmptyForm(formdata=None),
+    )
 
 
 @bp.route("/calendar")
@@ -69,5 +75,3 @@ def calendar_feed(token: str):
     response.headers["Content-Disposition"] = 'inline; filename="tracker.ics"'
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
-
-

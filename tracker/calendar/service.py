@@ -5,6 +5,7 @@ the token's sha256 is stored; making a new one or revoking ends the old URL (404
 one all-day event per open task owned by the user's unit (occurrences of recurring duties
 included) due from 90 days ago to 400 days ahead, at most FEED_LIMIT events.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +55,10 @@ def revoke_tokens(user: User) -> int:
 
 def active_token(user: User) -> Optional[CalendarToken]:
     return db.session.scalar(
-        select(CalendarToken).where(CalendarToken.user_id == user.id, CalendarToken.revoked_at.is_(None))
-        .order_by(CalendarToken.id.desc()).limit(1)
+        select(CalendarToken)
+        .where(CalendarToken.user_id == user.id, CalendarToken.revoked_at.is_(None))
+        .order_by(CalendarToken.id.desc())
+        .limit(1)
     )
 
 
@@ -64,7 +67,8 @@ def user_for_token(token: str) -> Optional[User]:
     if not token or len(token) > 100:
         return None
     found = db.session.scalar(
-        select(CalendarToken).where(CalendarToken.token_hash == _hash(token), CalendarToken.revoked_at.is_(None))
+        select(CalendarToken)
+        .where(CalendarToken.token_hash == _hash(token), CalendarToken.revoked_at.is_(None))
         .options(joinedload(CalendarToken.user))
     )
     if found is None or not found.user.active:
@@ -75,15 +79,22 @@ def user_for_token(token: str) -> Optional[User]:
 
 def feed_tasks(user: User, today: date) -> list[Task]:
     """Open tasks owned by the user's unit with a due date in the feed's window (one statement)."""
-    return list(db.session.scalars(
-        select(Task)
-        .where(Task.owner_unit_id == user.unit_id, Task.owner_selector.is_(None), Task.due_on.is_not(None),
-               Task.status.not_in(CLOSED_STATUSES),
-               Task.due_on >= today - timedelta(days=PAST_DAYS), Task.due_on <= today + timedelta(days=FUTURE_DAYS))
-        .options(joinedload(Task.plan))
-        .order_by(Task.due_on, Task.id)
-        .limit(FEED_LIMIT)
-    ))
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(
+                Task.owner_unit_id == user.unit_id,
+                Task.owner_selector.is_(None),
+                Task.due_on.is_not(None),
+                Task.status.not_in(CLOSED_STATUSES),
+                Task.due_on >= today - timedelta(days=PAST_DAYS),
+                Task.due_on <= today + timedelta(days=FUTURE_DAYS),
+            )
+            .options(joinedload(Task.plan))
+            .order_by(Task.due_on, Task.id)
+            .limit(FEED_LIMIT)
+        )
+    )
 
 
 def build_feed(user: User, tasks: list[Task], base_url: str, now: Optional[datetime] = None) -> bytes:

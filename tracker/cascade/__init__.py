@@ -1,4 +1,5 @@
 """Cascade (分解下达): a template task expands into one child per matching unit, kept in step."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,10 +1,11 @@
 """Cascade (分解下达) pages: the hub, a task's cascade (preview, create), a cascade's children and
 its withdrawal, and the task page's cascade block."""
+
 from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from tracker.models import Plan, Task
 from tracker.models.cascade import Cascade
 from tracker.schemes import service as scheme_service
 from tracker.plans.operations import NotAllowed
-from tracker.web import form_errors, page_number, render, task_or_404
+from tracker.web import form_errors, page_number, page_size, render, task_or_404, wants_fragment
 
 bp = Blueprint("cascade", __name__)
 
@@ -41,19 +42,24 @@ bp = Blueprint("cascade", __name__)
 @bp.route("/cascade")
 @login_required
 def hub():
-    items, total = recent_cascades(current_user, page_number(), current_app.config["PAGE_SIZE"])
+    page = recent_cascades(current_user, page_number(), page_size())
+    if wants_fragment() and request.headers.get("HX-Target") == "cascade-list":
+        return render("cascade/hub.html", block="list", page=page)
     plans = list(db.session.scalars(select(Plan).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)))
-    filed = scheme_service.filed_counts()
-    return render("cascade/hub.html", cascades=items, total=total, page=page_number(),
-                  per_page=current_app.config["PAGE_SIZE"], plans=plans, filed=filed)
+    return render("cascade/hub.html", page=page, plans=plans, filed=scheme_service.filed_counts())
 
 
 # --- cascade ----------------------------------------------------------------------------------
 
 
 def _spec_from(form: CascadeForm) -> TargetSpec:
-    return TargetSpec(mode=form.mode.data, kind=form.kind.data or None, level=form.level.data or None,
-                      under=(form.under.data or "").strip().upper() or None, codes=split_codes(form.codes.data or ""))
+    return TargetSpec(
+        mode=form.mode.data,
+        kind=form.kind.data or None,
+        level=form.level.data or None,
+        under=(form.under.data or "").strip().upper() or None,
+        codes=split_codes(form.codes.data or ""),
+    )
 
 
 def _due_overrides(template: Task) -> tuple[dict[str, date], list[str]]:
@@ -80,8 +86,13 @@ def cascade_page(task_id: int):
     if not can_cascade(current_user, template):
         abort(403)
     form = CascadeForm()
-    context = {"template_task": template, "form": form, "preview": None, "error": None,
-               "cascades": cascades_of(template)}
+    context = {
+        "template_task": template,
+        "form": form,
+        "preview": None,
+        "error": None,
+        "cascades": cascades_of(template),
+    }
     if request.method == "GET":
         return render("cascade/cascade.html", **context)
     if not form.validate():
@@ -113,18 +124,24 @@ def _block(fragment: str) -> str:
 
 
 def _cascade_or_404(cascade_id: int) -> Cascade:
-    cascade = db.session.scalar(select(Cascade).where(Cascade.id == cascade_id)
-                                .options(joinedload(Cascade.template).joinedload(Task.plan)))
+    cascade = db.session.scalar(
+        select(Cascade).where(Cascade.id == cascade_id).options(joinedload(Cascade.template).joinedload(Task.plan))
+    )
     if cascade is None or not can_view_task(current_user, cascade.template):
         abort(404)
     return cascade
 
 
 def _detail_context(cascade: Cascade, **extra) -> dict:
-    rows, total = cascade_children(cascade, page_number(), current_app.config["PAGE_SIZE"])
-    return {"cascade": cascade, "template_task": cascade.template, "rows": rows, "total": total, "page": page_number(),
-            "per_page": current_app.config["PAGE_SIZE"], "can_withdraw": can_cascade(current_user, cascade.template),
-            "withdraw_form": extra.pop("withdraw_form", None) or WithdrawForm(formdata=None), "error": None, **extra}
+    return {
+        "cascade": cascade,
+        "template_task": cascade.template,
+        "page": cascade_children(cascade, page_number(), page_size()),
+        "can_withdraw": can_cascade(current_user, cascade.template),
+        "withdraw_form": extra.pop("withdraw_form", None) or WithdrawForm(formdata=None),
+        "error": None,
+        **extra,
+    }
 
 
 @bp.route("/cascades/<int:cascade_id>")
@@ -141,8 +158,9 @@ def cascade_withdraw(cascade_id: int):
     cascade = _cascade_or_404(cascade_id)
     form = WithdrawForm()
     if not form.validate():
-        return render("cascade/detail.html", status=400, **_detail_context(cascade, withdraw_form=form,
-                                                                          error=form_errors(form)))
+        return render(
+            "cascade/detail.html", status=400, **_detail_context(cascade, withdraw_form=form, error=form_errors(form))
+        )
     try:
         count = withdraw_cascade(cascade, current_user, form.reason.data)
         db.session.commit()
@@ -161,8 +179,12 @@ def cascade_withdraw(cascade_id: int):
 
 def cascade_info(task: Task) -> dict:
     """What the task page shows about cascades and recurrence (at most three statements)."""
-    info = {"child": child_info(task), "cascades": [], "duty": None,
-            "can_cascade": current_user.is_authenticated and can_cascade(current_user, task)}
+    info = {
+        "child": child_info(task),
+        "cascades": [],
+        "duty": None,
+        "can_cascade": current_user.is_authenticated and can_cascade(current_user, task),
+    }
     info["cascades"] = cascades_of(task)
     if task.origin == "recurrence" and task.parent_id:
         info["duty"] = db.session.get(Task, task.parent_id)

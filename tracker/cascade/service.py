@@ -10,6 +10,7 @@ keeps the children in step). `withdraw_cascade` cancels the children, journaled.
 
 Services flush; the route, job or CLI commits.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,16 +22,19 @@ from typing import Any, Iterable, Optional
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, cast, event, exists, func, insert, inspect, select, update
+from sqlalchemy import String, case, cast, event, exists, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from tracker.auth.scope import actor_for, can_view_task
+from tracker.auth.scope import actor_for, can_view_task, visible_tasks_clause
 from tracker.auth.service import unit_by_code
-from tracker.plans.operations import NotAllowed
+from tracker.plans.operations import SYNCED_KEY, NotAllowed
 from tracker.extensions import db
 from tracker.models import JournalEntry, OrgUnit, Task, User, task_co_owners
 from tracker.models.cascade import ACTIVE, MANUAL, SEED, SYNCED_FIELDS, WITHDRAWN, Cascade, CascadeChild
 from tracker.models.base import utcnow
+from tracker.models.notify import ASSIGNED
+from tracker.pagination import Page, paginate
+from tracker.notifications.notices import notify_each
 from tracker.plans import journal
 from tracker.plans.rollup import _children_mean
 from tracker.plans.status import BLOCKED, CANCELLED, CLOSED_STATUSES, OPEN_STATUSES
@@ -57,15 +61,18 @@ class TargetSpec:
     mode: str = PROVINCES
     kind: Optional[str] = None
     level: Optional[str] = None
-    under: Optional[str] = None          # a unit code; the user's own unit when empty
+    under: Optional[str] = None  # a unit code; the user's own unit when empty
     codes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         if self.mode == PROVINCES:
             return {"mode": PROVINCES}
         if self.mode == GROUP:
-            return {k: v for k, v in (("mode", GROUP), ("kind", self.kind), ("level", self.level),
-                                      ("under", self.under)) if v}
+            return {
+                k: v
+                for k, v in (("mode", GROUP), ("kind", self.kind), ("level", self.level), ("under", self.under))
+                if v
+            }
         return {"mode": LIST, "units": list(self.codes)}
 
 
@@ -127,7 +134,7 @@ class PreviewRow:
     unit: OrgUnit
     due_on: Optional[date]
     overridden: bool
-    existing: Optional[Task] = None   # the unit's child from an earlier, still active cascade
+    existing: Optional[Task] = None  # the unit's child from an earlier, still active cascade
 
 
 @dataclass
@@ -164,8 +171,9 @@ def active_children_by_unit(template: Task) -> dict[int, Task]:
     return {unit_id: task for unit_id, task in rows}
 
 
-def preview_cascade(template: Task, user: User, spec: TargetSpec,
-                    due_overrides: Optional[dict[str, date]] = None) -> CascadePreview:
+def preview_cascade(
+    template: Task, user: User, spec: TargetSpec, due_overrides: Optional[dict[str, date]] = None
+) -> CascadePreview:
     require_coordinator(user, template)
     if template.status in CLOSED_STATUSES:
         raise CascadeError(_l("A closed task cannot be cascaded."))
@@ -181,10 +189,13 @@ def preview_cascade(template: Task, user: User, spec: TargetSpec,
 
 def _free_refs(template: Task, units: list[OrgUnit], cascade_key: str) -> dict[int, str]:
     """`template-ref@UNITCODE` for each unit, or with `#n` when that ref is taken (a withdrawn cascade)."""
-    taken = set(db.session.scalars(
-        select(Task.ref).where(Task.plan_id == template.plan_id,
-                               Task.ref.startswith(f"{template.ref}@", autoescape=True))
-    ))
+    taken = set(
+        db.session.scalars(
+            select(Task.ref).where(
+                Task.plan_id == template.plan_id, Task.ref.startswith(f"{template.ref}@", autoescape=True)
+            )
+        )
+    )
     refs = {}
     for unit in units:
         ref = f"{template.ref}@{unit.code}"
@@ -196,17 +207,40 @@ def _free_refs(template: Task, units: list[OrgUnit], cascade_key: str) -> dict[i
 
 def _child_values(template: Task, unit: OrgUnit, due_on: Optional[date]) -> dict[str, Any]:
     return {
-        "plan_id": template.plan_id, "parent_id": template.id, "phase_id": template.phase_id,
-        "title": template.title, "description": template.description, "owner_unit_id": unit.id,
-        "owner_selector": None, "co_owner_selectors": list(template.co_owner_selectors or []),
-        "start_on": template.start_on, "due_on": due_on, "deliverable": template.deliverable,
-        "weight": template.weight, "recurrence": template.recurrence, "origin": "cascade",
+        "plan_id": template.plan_id,
+        "parent_id": template.id,
+        "phase_id": template.phase_id,
+        "title": template.title,
+        "description": template.description,
+        "owner_unit_id": unit.id,
+        "owner_selector": None,
+        "co_owner_selectors": list(template.co_owner_selectors or []),
+        "start_on": template.start_on,
+        "due_on": due_on,
+        "deliverable": template.deliverable,
+        "weight": template.weight,
+        "recurrence": template.recurrence,
+        "origin": "cascade",
     }
 
 
-TASK_DEFAULTS = {"description": "", "owner_selector": None, "co_owner_selectors": [], "deliverable": "",
-                 "weight": 1.0, "status": "not_started", "percent": 0, "progress": 0.0, "recurrence": None,
-                 "notes": "", "position": 0, "path": "", "version": 1, "start_on": None, "phase_id": None}
+TASK_DEFAULTS = {
+    "description": "",
+    "owner_selector": None,
+    "co_owner_selectors": [],
+    "deliverable": "",
+    "weight": 1.0,
+    "status": "not_started",
+    "percent": 0,
+    "progress": 0.0,
+    "recurrence": None,
+    "notes": "",
+    "position": 0,
+    "path": "",
+    "version": 1,
+    "start_on": None,
+    "phase_id": None,
+}
 
 
 def insert_tasks(plan_id: int, rows: list[dict[str, Any]], user: Optional[User]) -> dict[str, int]:
@@ -222,21 +256,27 @@ def insert_tasks(plan_id: int, rows: list[dict[str, Any]], user: Optional[User])
     ids = dict(db.session.execute(select(Task.ref, Task.id).where(Task.plan_id == plan_id, Task.ref.in_(refs))).all())
     parent = aliased(Task)
     db.session.execute(
-        update(Task).where(Task.id.in_(list(ids.values())))
-        .values(path=select(parent.path).where(parent.id == Task.parent_id).scalar_subquery()
-                + cast(Task.id, String) + "/",
-                depth=select(parent.depth + 1).where(parent.id == Task.parent_id).scalar_subquery())
+        update(Task)
+        .where(Task.id.in_(list(ids.values())))
+        .values(
+            path=select(parent.path).where(parent.id == Task.parent_id).scalar_subquery() + cast(Task.id, String) + "/",
+            depth=select(parent.depth + 1).where(parent.id == Task.parent_id).scalar_subquery(),
+        )
         .execution_options(synchronize_session=False)
     )
-    db.session.execute(insert(JournalEntry), [
-        {"task_id": task_id, "user_id": user.id if user else None, "action": "create", "at": now, "comment": ""}
-        for task_id in ids.values()
-    ])
+    db.session.execute(
+        insert(JournalEntry),
+        [
+            {"task_id": task_id, "user_id": user.id if user else None, "action": "create", "at": now, "comment": ""}
+            for task_id in ids.values()
+        ],
+    )
     return ids
 
 
-def cascade_task(template: Task, user: User, spec: TargetSpec,
-                 due_overrides: Optional[dict[str, date]] = None) -> Cascade:
+def cascade_task(
+    template: Task, user: User, spec: TargetSpec, due_overrides: Optional[dict[str, date]] = None
+) -> Cascade:
     """Create one child task per target unit that has none yet; journal it; return the cascade.
 
     A fixed number of statements whatever the number of units."""
@@ -249,21 +289,44 @@ def cascade_task(template: Task, user: User, spec: TargetSpec,
     db.session.flush()
     refs = _free_refs(template, [r.unit for r in rows], str(cascade.id))
     offset = db.session.scalar(select(func.max(Task.position)).where(Task.parent_id == template.id)) or 0
-    ids = insert_tasks(template.plan_id, [
-        {"ref": refs[row.unit.id], "position": offset + index, **_child_values(template, row.unit, row.due_on)}
-        for index, row in enumerate(rows, start=1)
-    ], user)
+    assigned_at = utcnow()
+    ids = insert_tasks(
+        template.plan_id,
+        [
+            {
+                "ref": refs[row.unit.id],
+                "position": offset + index,
+                "assigned_at": assigned_at,  # 待签收 for the receiving unit
+                **_child_values(template, row.unit, row.due_on),
+            }
+            for index, row in enumerate(rows, start=1)
+        ],
+        user,
+    )
     co_owner_ids = [u.id for u in template.co_owners]
     if co_owner_ids:
-        db.session.execute(insert(task_co_owners), [
-            {"task_id": ids[refs[row.unit.id]], "unit_id": unit_id} for row in rows for unit_id in co_owner_ids])
-    db.session.execute(insert(CascadeChild), [
-        {"cascade_id": cascade.id, "task_id": ids[refs[row.unit.id]], "unit_id": row.unit.id,
-         "due_overridden": row.overridden, "deliverable_overridden": False, "recurrence_overridden": False}
-        for row in rows
-    ])
+        db.session.execute(
+            insert(task_co_owners),
+            [{"task_id": ids[refs[row.unit.id]], "unit_id": unit_id} for row in rows for unit_id in co_owner_ids],
+        )
+    db.session.execute(
+        insert(CascadeChild),
+        [
+            {
+                "cascade_id": cascade.id,
+                "task_id": ids[refs[row.unit.id]],
+                "unit_id": row.unit.id,
+                "due_overridden": row.overridden,
+                "deliverable_overridden": False,
+                "recurrence_overridden": False,
+            }
+            for row in rows
+        ],
+    )
     journal.record(template, user, "cascade", "cascade", None, len(rows))
     db.session.flush()
+    # each receiving unit's coordinators hear of their new task (two statements in all)
+    notify_each(ASSIGNED, list(ids.values()), user)
     db.session.expire(cascade, ["children"])
     refresh_progress([template])
     return cascade
@@ -283,11 +346,17 @@ def withdraw_cascade(cascade: Cascade, user: User, reason: str) -> int:
         raise CascadeError(_l("A reason is required."))
     child_ids = set(db.session.scalars(select(CascadeChild.task_id).where(CascadeChild.cascade_id == cascade.id)))
     candidates = db.session.execute(
-        select(Task.id, Task.path, Task.status).where(Task.path.startswith(template.path, autoescape=True),
-                                                      Task.id != template.id, Task.status.in_(OPEN_STATUSES + (BLOCKED,)))
+        select(Task.id, Task.path, Task.status).where(
+            Task.path.startswith(template.path, autoescape=True),
+            Task.id != template.id,
+            Task.status.in_(OPEN_STATUSES + (BLOCKED,)),
+        )
     ).all()
-    doomed = [(task_id, status) for task_id, path, status in candidates
-              if child_ids.intersection(int(p) for p in path.strip("/").split("/") if p)]
+    doomed = [
+        (task_id, status)
+        for task_id, path, status in candidates
+        if child_ids.intersection(int(p) for p in path.strip("/").split("/") if p)
+    ]
     set_statuses(doomed, CANCELLED, user, reason)
     cascade.state = WITHDRAWN
     cascade.withdrawn_by = user
@@ -308,15 +377,27 @@ def set_statuses(tasks: list[tuple[int, str]], target: str, user: Optional[User]
     now = utcnow()
     ids = [task_id for task_id, _status in tasks]
     db.session.execute(
-        update(Task).where(Task.id.in_(ids))
+        update(Task)
+        .where(Task.id.in_(ids))
         .values(status=target, version=Task.version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    db.session.execute(insert(JournalEntry), [
-        {"task_id": task_id, "user_id": user.id if user else None, "action": "status", "field": "status",
-         "old_value": status, "new_value": target, "comment": comment, "at": now}
-        for task_id, status in tasks
-    ])
+    db.session.execute(
+        insert(JournalEntry),
+        [
+            {
+                "task_id": task_id,
+                "user_id": user.id if user else None,
+                "action": "status",
+                "field": "status",
+                "old_value": status,
+                "new_value": target,
+                "comment": comment,
+                "at": now,
+            }
+            for task_id, status in tasks
+        ],
+    )
     for obj in loaded_tasks(set(ids)):
         db.session.expire(obj)
 
@@ -357,8 +438,11 @@ class CascadeSummary:
 def cascades_of(template: Task) -> list[CascadeSummary]:
     """The cascades of a template with their child counts (one statement)."""
     rows = db.session.execute(
-        select(Cascade, func.count(CascadeChild.id),
-               func.sum(case((Task.status.in_(OPEN_STATUSES + (BLOCKED,)), 1), else_=0)))
+        select(
+            Cascade,
+            func.count(CascadeChild.id),
+            func.sum(case((Task.status.in_(OPEN_STATUSES + (BLOCKED,)), 1), else_=0)),
+        )
         .outerjoin(CascadeChild, CascadeChild.cascade_id == Cascade.id)
         .outerjoin(Task, Task.id == CascadeChild.task_id)
         .where(Cascade.template_task_id == template.id)
@@ -368,32 +452,27 @@ def cascades_of(template: Task) -> list[CascadeSummary]:
     return [CascadeSummary(c, n or 0, int(o or 0)) for c, n, o in rows]
 
 
-def cascade_children(cascade: Cascade, page: int = 1, per_page: int = 50):
-    """One page of a cascade's children with their units and links (two statements)."""
-    total = db.session.scalar(select(func.count()).select_from(CascadeChild).where(CascadeChild.cascade_id == cascade.id)) or 0
-    rows = db.session.execute(
+def cascade_children(cascade: Cascade, page: int = 1, per_page: int = 50) -> Page:
+    """One page of a cascade's children, (link, task) rows with their units, in the template's
+    order, and their bounded count (two statements: tracker/pagination.py)."""
+    query = (
         select(CascadeChild, Task)
         .join(Task, Task.id == CascadeChild.task_id)
         .where(CascadeChild.cascade_id == cascade.id)
         .options(joinedload(CascadeChild.unit))
-        .order_by(Task.position, Task.id)
-        .limit(per_page).offset((max(1, page) - 1) * per_page)
-    ).all()
-    return rows, total
+    )
+    return paginate(query, page, per_page, Task.position, Task.id, scalars=False)
 
 
-def recent_cascades(user: User, page: int = 1, per_page: int = 50):
-    """Cascades of templates the user sees, newest first (two statements)."""
-    from tracker.auth.scope import visible_tasks_clause
-
-    query = select(Cascade).join(Task, Task.id == Cascade.template_task_id).where(visible_tasks_clause(user))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = list(db.session.scalars(
-        query.options(joinedload(Cascade.template).joinedload(Task.plan), joinedload(Cascade.created_by))
-        .order_by(Cascade.created_at.desc(), Cascade.id.desc())
-        .limit(per_page).offset((max(1, page) - 1) * per_page)
-    ).unique())
-    return items, total
+def recent_cascades(user: User, page: int = 1, per_page: int = 50) -> Page:
+    """Cascades of templates the user sees, newest first, and their bounded count (two statements)."""
+    query = (
+        select(Cascade)
+        .join(Task, Task.id == Cascade.template_task_id)
+        .where(visible_tasks_clause(user))
+        .options(joinedload(Cascade.template).joinedload(Task.plan), joinedload(Cascade.created_by))
+    )
+    return paginate(query, page, per_page, Cascade.created_at.desc(), Cascade.id.desc())
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -424,8 +503,7 @@ def refresh_progress(tasks: Iterable[Task]) -> None:
 
 def loaded_tasks(ids: set[int]) -> list[Task]:
     """The tasks with these ids that the session holds (found by identity key: no loading)."""
-    return [obj for key, obj in list(db.session.identity_map.items())
-            if issubclass(key[0], Task) and key[1][0] in ids]
+    return [obj for key, obj in list(db.session.identity_map.items()) if issubclass(key[0], Task) and key[1][0] in ids]
 
 
 # --- keeping children in step with their template ----------------------------------------------
@@ -481,8 +559,11 @@ def sync_from_templates(session: Session, changed: dict[Task, dict[str, tuple[An
             select(CascadeChild, Cascade.template_task_id, Task)
             .join(Cascade, Cascade.id == CascadeChild.cascade_id)
             .join(Task, Task.id == CascadeChild.task_id)
-            .where(Cascade.template_task_id.in_(list(templates)), Cascade.state == ACTIVE,
-                   Task.status.not_in(CLOSED_STATUSES))
+            .where(
+                Cascade.template_task_id.in_(list(templates)),
+                Cascade.state == ACTIVE,
+                Task.status.not_in(CLOSED_STATUSES),
+            )
         ).all()
         users = {tid: _acting_user(session, template) for tid, (template, _f) in templates.items()}
         for link, template_id, child in rows:
@@ -496,6 +577,8 @@ def sync_from_templates(session: Session, changed: dict[Task, dict[str, tuple[An
                 setattr(child, name, new)
             if child_changes:
                 queue[child] = child_changes
+                # what the change of a template did to its followers: the edit tells their owners
+                session.info.setdefault(SYNCED_KEY, {}).setdefault(child.id, set()).update(child_changes)
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
@@ -522,8 +605,12 @@ def install_sync() -> None:
 def seed_overrides(plan_id: int) -> dict[int, set[str]]:
     """task id -> the template fields a cascade child of this plan has overridden (one statement)."""
     rows = db.session.execute(
-        select(CascadeChild).join(Task, Task.id == CascadeChild.task_id).where(Task.plan_id == plan_id,
-            (CascadeChild.due_overridden | CascadeChild.deliverable_overridden | CascadeChild.recurrence_overridden))
+        select(CascadeChild)
+        .join(Task, Task.id == CascadeChild.task_id)
+        .where(
+            Task.plan_id == plan_id,
+            (CascadeChild.due_overridden | CascadeChild.deliverable_overridden | CascadeChild.recurrence_overridden),
+        )
     ).scalars()
     return {link.task_id: {name for name in SYNCED_FIELDS if link.overridden(name)} for link in rows}
 
@@ -531,19 +618,23 @@ def seed_overrides(plan_id: int) -> dict[int, set[str]]:
 def link_seed_cascades(plan_id: int) -> int:
     """Record the loader's "each unit" expansions as seed cascades: one per template, one link per
     child not yet linked. Idempotent; returns the number of links made."""
-    templates = list(db.session.scalars(
-        select(Task).where(Task.plan_id == plan_id, is_template_clause())
-    ))
+    templates = list(db.session.scalars(select(Task).where(Task.plan_id == plan_id, is_template_clause())))
     if not templates:
         return 0
     template_ids = [t.id for t in templates]
-    cascades = {c.template_task_id: c for c in db.session.scalars(
-        select(Cascade).where(Cascade.template_task_id.in_(template_ids), Cascade.origin == SEED)
-    )}
+    cascades = {
+        c.template_task_id: c
+        for c in db.session.scalars(
+            select(Cascade).where(Cascade.template_task_id.in_(template_ids), Cascade.origin == SEED)
+        )
+    }
     unlinked = db.session.execute(
-        select(Task.id, Task.parent_id, Task.owner_unit_id)
-        .where(Task.parent_id.in_(template_ids), Task.origin == "cascade", Task.owner_unit_id.is_not(None),
-               ~exists().where(CascadeChild.task_id == Task.id))
+        select(Task.id, Task.parent_id, Task.owner_unit_id).where(
+            Task.parent_id.in_(template_ids),
+            Task.origin == "cascade",
+            Task.owner_unit_id.is_not(None),
+            ~exists().where(CascadeChild.task_id == Task.id),
+        )
     ).all()
     if not unlinked:
         return 0
@@ -551,14 +642,20 @@ def link_seed_cascades(plan_id: int) -> int:
     for _task_id, parent_id, _unit in unlinked:
         if parent_id not in cascades:
             template = by_id[parent_id]
-            cascade = Cascade(template_task_id=parent_id, origin=SEED, state=ACTIVE,
-                              target={"mode": GROUP, **(template.owner_selector or {})})
+            cascade = Cascade(
+                template_task_id=parent_id,
+                origin=SEED,
+                state=ACTIVE,
+                target={"mode": GROUP, **(template.owner_selector or {})},
+            )
             db.session.add(cascade)
             cascades[parent_id] = cascade
     db.session.flush()
-    db.session.add_all([
-        CascadeChild(cascade_id=cascades[parent_id].id, task_id=task_id, unit_id=unit_id)
-        for task_id, parent_id, unit_id in unlinked
-    ])
+    db.session.add_all(
+        [
+            CascadeChild(cascade_id=cascades[parent_id].id, task_id=task_id, unit_id=unit_id)
+            for task_id, parent_id, unit_id in unlinked
+        ]
+    )
     db.session.flush()
     return len(unlinked)

@@ -1,5 +1,6 @@
 """Recurring duties: a task with an RRULE makes dated occurrences (the scheduler's
 `recurrence-daily` job runs tracker.tasks.recurrence), each tracked like a task."""
+
 from __future__ import annotations
 
 from flask import Flask

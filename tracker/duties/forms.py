@@ -1,4 +1,5 @@
 """The recurring duty's rule form."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -11,8 +12,14 @@ from tracker.forms import CLEAN
 
 
 class RuleForm(FlaskForm):
-    rule = StringField(_l("Recurrence rule (RRULE)"), filters=CLEAN, validators=[Optional(), Length(max=200)],
-                       description=_l("e.g. FREQ=MONTHLY;BYMONTHDAY=-1 (month ends) or FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1 (quarter ends); empty: not recurring"))
+    rule = StringField(
+        _l("Recurrence rule (RRULE)"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=200)],
+        description=_l(
+            "e.g. FREQ=MONTHLY;BYMONTHDAY=-1 (month ends) or FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1 (quarter ends); empty: not recurring"
+        ),
+    )
     comment = StringField(_l("Reason for the change"), filters=CLEAN, validators=[Optional(), Length(max=500)])
 
     def validate_rule(self, field):

@@ -1,4 +1,5 @@
 """A recurring duty's page: its rule (iCalendar RRULE), the dates it gives and its occurrences."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -38,12 +39,25 @@ def _rule_context(task: Task, form: RuleForm, error: Optional[str] = None, statu
             upcoming = describe(task.recurrence, begin, today)
         except RuleError:
             upcoming = []
-    occurrences = list(db.session.scalars(
-        select(Task).join(Occurrence, Occurrence.task_id == Task.id).where(Occurrence.duty_task_id == task.id)
-        .order_by(Occurrence.due_on.desc()).limit(OCCURRENCE_LIMIT)
-    ))
-    return render("duties/recurrence.html", status=status, task=task, form=form, error=error, upcoming=upcoming,
-                  occurrences=occurrences, can_edit=can_cascade(current_user, task))
+    occurrences = list(
+        db.session.scalars(
+            select(Task)
+            .join(Occurrence, Occurrence.task_id == Task.id)
+            .where(Occurrence.duty_task_id == task.id)
+            .order_by(Occurrence.due_on.desc())
+            .limit(OCCURRENCE_LIMIT)
+        )
+    )
+    return render(
+        "duties/recurrence.html",
+        status=status,
+        task=task,
+        form=form,
+        error=error,
+        upcoming=upcoming,
+        occurrences=occurrences,
+        can_edit=can_cascade(current_user, task),
+    )
 
 
 @bp.route("/tasks/<int:task_id>/recurrence", methods=["GET", "POST"])
@@ -67,8 +81,12 @@ def recurrence_page(task_id: int):
         db.session.rollback()
         return _rule_context(task, form, str(exc), 400)
     if report is not None:
-        flash(_("Rule saved: %(created)d occurrences made, %(superseded)d future ones cancelled.",
-                created=report.created, superseded=report.superseded), "success")
+        flash(
+            _(
+                "Rule saved: %(created)d occurrences made, %(superseded)d future ones cancelled.",
+                created=report.created,
+                superseded=report.superseded,
+            ),
+            "success",
+        )
     return redirect(url_for("duties.recurrence_page", task_id=task.id), code=303)
-
-

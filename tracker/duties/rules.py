@@ -8,6 +8,7 @@ September, 31 December) and ``INTERVAL=6`` at half-year ends, whatever the duty'
 A rule may not carry its own DTSTART: the duty's start (or a fixed anchor) sets it; COUNT counts
 from that start.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -86,8 +87,12 @@ def dates_between(rule: rrule, start: date, end: date) -> list[date]:
     """The rule's dates from `start` to `end`, both included."""
     if end < start:
         return []
-    return [d.date() for d in rule.between(datetime(start.year, start.month, start.day),
-                                           datetime(end.year, end.month, end.day), inc=True)]
+    return [
+        d.date()
+        for d in rule.between(
+            datetime(start.year, start.month, start.day), datetime(end.year, end.month, end.day), inc=True
+        )
+    ]
 
 
 def nth_on_or_after(rule: rrule, day: date, n: int) -> Optional[date]:

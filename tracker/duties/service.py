@@ -1,5 +1,6 @@
 """Changing a recurring duty's rule: the rule is journaled, flows to the cascade children that
 follow their template, and only future occurrences change (tracker.tasks.recurrence)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,8 +17,9 @@ from tracker.plans.status import CLOSED_STATUSES
 from tracker.tasks.recurrence import RecurrenceReport, sync_occurrences
 
 
-def change_rule(task: Task, user: User, text: Optional[str], now: Optional[datetime] = None,
-                comment: str = "") -> Optional[RecurrenceReport]:
+def change_rule(
+    task: Task, user: User, text: Optional[str], now: Optional[datetime] = None, comment: str = ""
+) -> Optional[RecurrenceReport]:
     """Set (or clear, with an empty text) the task's RRULE; regenerate the future occurrences of
     the task and of every duty under it. Returns the occurrence report, None if nothing changed."""
     require_coordinator(user, task)

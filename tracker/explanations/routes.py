@@ -1,4 +1,5 @@
 """The overdue explanation form on the task page, and the explanation rates for leaders."""
+
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
@@ -37,5 +38,9 @@ def explain(task_id: int):
 @login_required
 def rates():
     unit = chosen_unit()
-    return render("explanations/rates.html", rows=service.explanation_rates(unit, local_today()), unit=unit,
-                  trail=unit_trail(unit))
+    return render(
+        "explanations/rates.html",
+        rows=service.explanation_rates(unit, local_today()),
+        unit=unit,
+        trail=unit_trail(unit),
+    )

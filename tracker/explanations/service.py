@@ -3,6 +3,7 @@
 A missed committed date escalates the task one level at once (see `missed_commitments`, run by
 the escalation pass); accepting the task by the committed date marks the explanation kept.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,12 +46,16 @@ def needs_explanation(task: Task, today: Optional[date] = None) -> bool:
 def current_explanation(task: Task) -> Optional[OverdueExplanation]:
     if task.due_on is None:
         return None
-    return db.session.scalar(select(OverdueExplanation).where(
-        OverdueExplanation.task_id == task.id, OverdueExplanation.due_on == task.due_on))
+    return db.session.scalar(
+        select(OverdueExplanation).where(
+            OverdueExplanation.task_id == task.id, OverdueExplanation.due_on == task.due_on
+        )
+    )
 
 
-def explain(task: Task, user: User, reason: str, detail: str, committed_on: date,
-            today: Optional[date] = None) -> OverdueExplanation:
+def explain(
+    task: Task, user: User, reason: str, detail: str, committed_on: date, today: Optional[date] = None
+) -> OverdueExplanation:
     today = today or local_today()
     if not can_change_task(user, task):
         raise ExplanationError(_l("You are not allowed to change this task."))
@@ -66,11 +71,25 @@ def explain(task: Task, user: User, reason: str, detail: str, committed_on: date
     existing = current_explanation(task)
     if existing is not None:
         raise ExplanationError(_l("This task is already explained; its committed date stands."))
-    explanation = OverdueExplanation(task_id=task.id, due_on=task.due_on, reason=reason, detail=detail,
-                                     committed_on=committed_on, user_id=user.id, state=OPEN)
+    explanation = OverdueExplanation(
+        task_id=task.id,
+        due_on=task.due_on,
+        reason=reason,
+        detail=detail,
+        committed_on=committed_on,
+        user_id=user.id,
+        state=OPEN,
+    )
     db.session.add(explanation)
-    journal.record(task, user, "explanation", "committed_on", None, committed_on,
-                   f"{REASONS[reason]}{'：' + detail if detail else ''}")
+    journal.record(
+        task,
+        user,
+        "explanation",
+        "committed_on",
+        None,
+        committed_on,
+        f"{REASONS[reason]}{'：' + detail if detail else ''}",
+    )
     db.session.flush()
     return explanation
 
@@ -91,12 +110,17 @@ def missed_commitments(today: date) -> list[int]:
     rows = db.session.execute(
         select(OverdueExplanation.id, OverdueExplanation.task_id, OverdueExplanation.due_on)
         .join(Task, and_(Task.id == OverdueExplanation.task_id, Task.due_on == OverdueExplanation.due_on))
-        .where(OverdueExplanation.state == OPEN, OverdueExplanation.committed_on < today,
-               Task.status.in_(OVERDUE_STATUSES))
+        .where(
+            OverdueExplanation.state == OPEN, OverdueExplanation.committed_on < today, Task.status.in_(OVERDUE_STATUSES)
+        )
     ).all()
     if rows:
-        db.session.execute(update(OverdueExplanation).where(OverdueExplanation.id.in_([r[0] for r in rows]))
-                           .values(state=MISSED, resolved_on=today).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(OverdueExplanation)
+            .where(OverdueExplanation.id.in_([r[0] for r in rows]))
+            .values(state=MISSED, resolved_on=today)
+            .execution_options(synchronize_session=False)
+        )
     return [explanation_id for explanation_id, _task_id, _due_on in rows]
 
 
@@ -105,8 +129,8 @@ def explanations_for(task_ids: list[int]) -> dict[int, OverdueExplanation]:
     if not task_ids:
         return {}
     rows = db.session.scalars(
-        select(OverdueExplanation).join(Task, and_(Task.id == OverdueExplanation.task_id,
-                                                   Task.due_on == OverdueExplanation.due_on))
+        select(OverdueExplanation)
+        .join(Task, and_(Task.id == OverdueExplanation.task_id, Task.due_on == OverdueExplanation.due_on))
         .where(OverdueExplanation.task_id.in_(task_ids))
     )
     return {e.task_id: e for e in rows}
@@ -137,8 +161,11 @@ def explanation_rates(unit: OrgUnit, today: date) -> list[UnitExplanations]:
     explanation = aliased(OverdueExplanation)
     overdue = and_(Task.status.in_(OVERDUE_STATUSES), Task.due_on < today)
     tasks = db.session.execute(
-        select(row_unit.id, func.sum(case((overdue, 1), else_=0)),
-               func.sum(case((and_(overdue, explanation.id.is_not(None)), 1), else_=0)))
+        select(
+            row_unit.id,
+            func.sum(case((overdue, 1), else_=0)),
+            func.sum(case((and_(overdue, explanation.id.is_not(None)), 1), else_=0)),
+        )
         .select_from(Task)
         .join(owner, owner.id == Task.owner_unit_id)
         .join(row_unit, and_(row_unit.parent_id == unit.id, owner.path.like(row_unit.path + "%")))
@@ -160,7 +187,9 @@ def explanation_rates(unit: OrgUnit, today: date) -> list[UnitExplanations]:
         by_unit.setdefault(row_id, [0, 0, 0, 0])[0:2] = [overdue_n or 0, explained or 0]
     for row_id, due_n, kept in commitments:
         by_unit.setdefault(row_id, [0, 0, 0, 0])[2:4] = [due_n or 0, kept or 0]
-    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(by_unit.keys())))} if by_unit else {}
+    units = (
+        {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(by_unit.keys())))} if by_unit else {}
+    )
     rows = [UnitExplanations(units[i], *v) for i, v in by_unit.items()]
     rows.sort(key=lambda r: (-r.overdue, r.unit.code))
     return rows

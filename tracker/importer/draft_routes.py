@@ -3,6 +3,7 @@
 Routes are thin: tracker.importer.draft.service keeps the drafts (JSON under the instance
 folder) and creates the plan through the seed loader. Only coordinators and admins draft.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from tracker.extensions import db
 from tracker.importer.draft import DocumentError
+from tracker.office_archive import ArchiveRefused
 from tracker.importer.draft import service
 from tracker.importer.draft.service import DraftError, owner_text
 from tracker.web import fragment_response, render, wants_fragment
@@ -72,7 +74,10 @@ def _draft_or_404(draft_id: str) -> dict:
 
 
 def _item_form(task: dict) -> ItemForm:
-    data = {name: task.get(name) or "" for name in ("ref", "title", "description", "start", "due", "deliverable", "recurrence", "phase")}
+    data = {
+        name: task.get(name) or ""
+        for name in ("ref", "title", "description", "start", "due", "deliverable", "recurrence", "phase")
+    }
     data["owner"] = owner_text(task.get("owner"))
     data["co_owners"] = ", ".join(owner_text(o) for o in task.get("co_owners", []))
     return ItemForm(data=data)
@@ -88,6 +93,8 @@ def upload():
         file = form.document.data
         try:
             draft = service.create_draft(current_user, file.filename or "document.txt", file.read())
+        except ArchiveRefused as exc:
+            errors.append(str(exc))
         except DocumentError:
             errors.append(_("The file cannot be read: upload a .docx document or UTF-8 / GB18030 text."))
         except DraftError as exc:
@@ -95,15 +102,23 @@ def upload():
         else:
             return redirect(url_for("drafts.review", draft_id=draft["id"]), 303)
     status = 400 if request.method == "POST" else 200
-    return render("importer/upload.html", status=status, form=form, errors=errors, drafts=service.drafts_of(current_user))
+    return render(
+        "importer/upload.html", status=status, form=form, errors=errors, drafts=service.drafts_of(current_user)
+    )
 
 
 @bp.route("/<draft_id>")
 @login_required
 def review(draft_id: str):
     draft = _draft_or_404(draft_id)
-    return render("importer/review.html", draft=draft, plan_form=PlanForm(data=draft),
-                  add_form=AddItemForm(), confirm=ConfirmForm(), count=service.count_tasks(draft))
+    return render(
+        "importer/review.html",
+        draft=draft,
+        plan_form=PlanForm(data=draft),
+        add_form=AddItemForm(),
+        confirm=ConfirmForm(),
+        count=service.count_tasks(draft),
+    )
 
 
 @bp.route("/<draft_id>/plan", methods=["POST"])
@@ -128,9 +143,19 @@ def update_plan(draft_id: str):
 
 def _plan_form_response(draft, form, errors, status):
     if wants_fragment():
-        return fragment_response(render_template("importer/_plan_form.html", draft=draft, plan_form=form, errors=errors), status)
-    return render("importer/review.html", status=status, draft=draft, plan_form=form, plan_errors=errors,
-                  add_form=AddItemForm(), confirm=ConfirmForm(), count=service.count_tasks(draft))
+        return fragment_response(
+            render_template("importer/_plan_form.html", draft=draft, plan_form=form, errors=errors), status
+        )
+    return render(
+        "importer/review.html",
+        status=status,
+        draft=draft,
+        plan_form=form,
+        plan_errors=errors,
+        add_form=AddItemForm(),
+        confirm=ConfirmForm(),
+        count=service.count_tasks(draft),
+    )
 
 
 @bp.route("/<draft_id>/items/<uid>")
@@ -207,8 +232,16 @@ def add_item(draft_id: str):
         errors = [_("The new item needs a title.")]
     if wants_fragment():
         return fragment_response(render_template("importer/_errors.html", errors=errors), 400)
-    return render("importer/review.html", status=400, draft=draft, plan_form=PlanForm(data=draft), add_form=form,
-                  add_errors=errors, confirm=ConfirmForm(), count=service.count_tasks(draft))
+    return render(
+        "importer/review.html",
+        status=400,
+        draft=draft,
+        plan_form=PlanForm(data=draft),
+        add_form=form,
+        add_errors=errors,
+        confirm=ConfirmForm(),
+        count=service.count_tasks(draft),
+    )
 
 
 @bp.route("/<draft_id>/create", methods=["POST"])
@@ -223,9 +256,19 @@ def create_plan(draft_id: str):
         db.session.rollback()
         errors = exc.problems
         if wants_fragment():
-            return fragment_response(render_template("importer/_errors.html", errors=errors, target_id="create-errors"), 400)
-        return render("importer/review.html", status=400, draft=draft, plan_form=PlanForm(data=draft),
-                      add_form=AddItemForm(), confirm=ConfirmForm(), create_errors=errors, count=service.count_tasks(draft))
+            return fragment_response(
+                render_template("importer/_errors.html", errors=errors, target_id="create-errors"), 400
+            )
+        return render(
+            "importer/review.html",
+            status=400,
+            draft=draft,
+            plan_form=PlanForm(data=draft),
+            add_form=AddItemForm(),
+            confirm=ConfirmForm(),
+            create_errors=errors,
+            count=service.count_tasks(draft),
+        )
     db.session.commit()
     service.delete_draft(draft)
     target = url_for("plans.plan_detail", key=plan.key)
@@ -284,6 +327,6 @@ def draft_source(text: str) -> str:
         return f"({_EXPLAINED_SOURCES[text]})"
     for prefix, label in _SOURCE_PREFIXES.items():
         if text.startswith(prefix):
-            rest = text[len(prefix):]
+            rest = text[len(prefix) :]
             return f"({label})" + (f" «{rest}»" if rest else "")
     return f"«{text}»"

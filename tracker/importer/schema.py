@@ -3,6 +3,7 @@
 `parse_units_file` and `parse_plan_file` read one YAML file each and return dataclasses, or
 raise `SeedError` carrying every problem found as "file: path: what is wrong".
 """
+
 from __future__ import annotations
 
 import re
@@ -259,16 +260,49 @@ def parse_units_file(path: Path) -> list[UnitSpec]:
 # --- plans -------------------------------------------------------------------------------
 
 PLAN_FIELDS = {
-    "key", "title", "doc_number", "issuer", "issuer_unit", "issued", "period", "source",
-    "repairs", "notes", "phases", "indicators", "tasks",
+    "key",
+    "title",
+    "doc_number",
+    "issuer",
+    "issuer_unit",
+    "issued",
+    "period",
+    "source",
+    "repairs",
+    "notes",
+    "phases",
+    "indicators",
+    "tasks",
 }
 TASK_FIELDS = {
-    "ref", "title", "description", "owner", "co_owners", "start", "due", "deliverable",
-    "phase", "weight", "recurrence", "notes", "children",
+    "ref",
+    "title",
+    "description",
+    "owner",
+    "co_owners",
+    "start",
+    "due",
+    "deliverable",
+    "phase",
+    "weight",
+    "recurrence",
+    "notes",
+    "children",
 }
 INDICATOR_FIELDS = {
-    "code", "name", "unit", "type", "target", "levels", "task", "group", "parent",
-    "breakdown", "classification", "numerator", "denominator",
+    "code",
+    "name",
+    "unit",
+    "type",
+    "target",
+    "levels",
+    "task",
+    "group",
+    "parent",
+    "breakdown",
+    "classification",
+    "numerator",
+    "denominator",
 }
 
 
@@ -426,9 +460,7 @@ def _parse_tasks(check, raw, where, unit_codes, phase_keys, seen_refs) -> list[T
                     task.recurrence = recurrence.strip()
                 except (ValueError, TypeError) as exc:
                     check.fail(f"{here}.recurrence", f"invalid RRULE '{recurrence}' ({exc})")
-        task.children = _parse_tasks(
-            check, item.get("children"), f"{here}.children", unit_codes, phase_keys, seen_refs
-        )
+        task.children = _parse_tasks(check, item.get("children"), f"{here}.children", unit_codes, phase_keys, seen_refs)
         tasks.append(task)
     return tasks
 

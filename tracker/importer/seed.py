@@ -5,6 +5,7 @@ any file has a problem. Writing is an upsert keyed by unit code, plan key and ta
 loading the same files twice changes nothing. Tasks owned by "each unit of a kind" become
 cascade templates with one child per matching unit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -107,7 +108,12 @@ def upsert_units(specs: list[UnitSpec], report: LoadReport) -> None:
             existing[spec.code] = unit
             report.units_created += 1
         elif (unit.name, unit.kind, unit.level, unit.parent_id, unit.example, unit.position) != (
-            spec.name, spec.kind, spec.level, parent.id if parent else None, spec.example, spec.position
+            spec.name,
+            spec.kind,
+            spec.level,
+            parent.id if parent else None,
+            spec.example,
+            spec.position,
         ):
             report.units_updated += 1
         unit.name, unit.kind, unit.level = spec.name, spec.kind, spec.level
@@ -147,8 +153,20 @@ def units_matching(selector: Selector | dict) -> list[OrgUnit]:
 # --- plans -------------------------------------------------------------------------------
 
 TASK_FIELDS = (
-    "title", "description", "owner_unit_id", "owner_selector", "co_owner_selectors", "start_on",
-    "due_on", "deliverable", "phase_id", "weight", "recurrence", "notes", "position", "parent_id",
+    "title",
+    "description",
+    "owner_unit_id",
+    "owner_selector",
+    "co_owner_selectors",
+    "start_on",
+    "due_on",
+    "deliverable",
+    "phase_id",
+    "weight",
+    "recurrence",
+    "notes",
+    "position",
+    "parent_id",
 )
 JOURNALED_FIELDS = set(TASK_FIELDS) - {"position", "parent_id"}
 
@@ -160,12 +178,21 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
         plan = Plan(key=spec.key)
         db.session.add(plan)
     issuer = units.get(spec.issuer_unit) if spec.issuer_unit else None
-    _assign(plan, {
-        "title": spec.title, "doc_number": spec.doc_number, "issuer": spec.issuer,
-        "issuer_unit_id": issuer.id if issuer else None, "issued_on": spec.issued,
-        "period_start": spec.period_start, "period_end": spec.period_end,
-        "source": spec.source, "repairs": spec.repairs, "notes": spec.notes,
-    })
+    _assign(
+        plan,
+        {
+            "title": spec.title,
+            "doc_number": spec.doc_number,
+            "issuer": spec.issuer,
+            "issuer_unit_id": issuer.id if issuer else None,
+            "issued_on": spec.issued,
+            "period_start": spec.period_start,
+            "period_end": spec.period_end,
+            "source": spec.source,
+            "repairs": spec.repairs,
+            "notes": spec.notes,
+        },
+    )
     db.session.flush()
     phases = _upsert_phases(plan, spec)
     existing = {t.ref: t for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id))}
@@ -182,14 +209,20 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
         else:
             owner = None
         values = {
-            "title": item.title, "description": item.description,
+            "title": item.title,
+            "description": item.description,
             "owner_unit_id": owner.id if owner else None,
             "owner_selector": item.owner_each.as_dict() if item.owner_each else None,
             "co_owner_selectors": [s.as_dict() for s in item.co_owner_each],
-            "start_on": item.start, "due_on": item.due, "deliverable": item.deliverable,
+            "start_on": item.start,
+            "due_on": item.due,
+            "deliverable": item.deliverable,
             "phase_id": phases[item.phase].id if item.phase else None,
-            "weight": item.weight, "recurrence": item.recurrence, "notes": item.notes,
-            "position": position, "parent_id": parent.id if parent else None,
+            "weight": item.weight,
+            "recurrence": item.recurrence,
+            "notes": item.notes,
+            "position": position,
+            "parent_id": parent.id if parent else None,
         }
         co_owners = [units[code] for code in item.co_owner_codes]
         task = _upsert_task(plan, existing, item.ref, values, co_owners, "seed", report)
@@ -202,13 +235,15 @@ def upsert_plan(spec: PlanSpec, report: LoadReport) -> Plan:
         if item.owner_each:
             offset = len(item.children)
             for index, unit in enumerate(units_matching(item.owner_each)):
-                child_values = dict(values, owner_unit_id=unit.id, owner_selector=None,
-                                    position=offset + index, parent_id=task.id)
+                child_values = dict(
+                    values, owner_unit_id=unit.id, owner_selector=None, position=offset + index, parent_id=task.id
+                )
                 known = existing.get(f"{item.ref}@{unit.code}")
                 for name in overridden.get(known.id, ()) if known is not None else ():
                     child_values.pop(name, None)
-                child = _upsert_task(plan, existing, f"{item.ref}@{unit.code}", child_values,
-                                     co_owners, "cascade", report)
+                child = _upsert_task(
+                    plan, existing, f"{item.ref}@{unit.code}", child_values, co_owners, "cascade", report
+                )
                 child.parent = task
                 ordered.append(child)
 
@@ -266,9 +301,7 @@ def _upsert_task(plan, existing, ref, values, co_owners, origin, report) -> Task
         return task
     changes = _assign(task, values)
     if {u.id for u in task.co_owners} != {u.id for u in co_owners}:
-        changes["co_owners"] = (
-            ", ".join(u.code for u in task.co_owners), ", ".join(u.code for u in co_owners)
-        )
+        changes["co_owners"] = (", ".join(u.code for u in task.co_owners), ", ".join(u.code for u in co_owners))
         task.co_owners = list(co_owners)
     journaled = {k: v for k, v in changes.items() if k in JOURNALED_FIELDS or k == "co_owners"}
     for name, (old, new) in journaled.items():
@@ -280,8 +313,7 @@ def _upsert_task(plan, existing, ref, values, co_owners, origin, report) -> Task
 
 def _upsert_indicators(plan: Plan, spec: PlanSpec, tasks_by_ref: dict, report: LoadReport) -> None:
     existing = {
-        i.code: i
-        for i in db.session.scalars(select(IndicatorDefinition).where(IndicatorDefinition.plan_id == plan.id))
+        i.code: i for i in db.session.scalars(select(IndicatorDefinition).where(IndicatorDefinition.plan_id == plan.id))
     }
     for position, item in enumerate(spec.indicators):
         indicator = existing.get(item.code)
@@ -290,13 +322,25 @@ def _upsert_indicators(plan: Plan, spec: PlanSpec, tasks_by_ref: dict, report: L
             db.session.add(indicator)
             existing[item.code] = indicator
         task = tasks_by_ref.get(item.task_ref) if item.task_ref else None
-        _assign(indicator, {
-            "name": item.name, "unit": item.unit, "type": item.type, "target_op": item.target_op,
-            "target_value": item.target_value, "target_max": item.target_max, "levels": item.levels,
-            "task_id": task.id if task else None, "group": item.group, "breakdown": item.breakdown,
-            "classification": item.classification, "numerator_code": item.numerator,
-            "denominator_code": item.denominator, "position": position,
-        })
+        _assign(
+            indicator,
+            {
+                "name": item.name,
+                "unit": item.unit,
+                "type": item.type,
+                "target_op": item.target_op,
+                "target_value": item.target_value,
+                "target_max": item.target_max,
+                "levels": item.levels,
+                "task_id": task.id if task else None,
+                "group": item.group,
+                "breakdown": item.breakdown,
+                "classification": item.classification,
+                "numerator_code": item.numerator,
+                "denominator_code": item.denominator,
+                "position": position,
+            },
+        )
         report.indicators += 1
     db.session.flush()
     for item in spec.indicators:

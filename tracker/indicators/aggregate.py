@@ -6,6 +6,7 @@ from the summed numerator and denominator, never averaged. A rate typed as such,
 enumerated item (病种1 …) cannot be summed: it is shown only where a column holds one form.
 Only submitted and approved forms count (approved only, on request). Four SQL statements.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class AggregateTable:
     period: ReportingPeriod
     unit: OrgUnit
     columns: list[OrgUnit]
-    forms: dict[int, int]          # column unit id (and the unit's own id for the total) -> forms counted
+    forms: dict[int, int]  # column unit id (and the unit's own id for the total) -> forms counted
     layout: Layout
     rows: list[Row] = field(default_factory=list)
     approved_only: bool = False
@@ -66,22 +67,33 @@ def aggregate(period: ReportingPeriod, unit: OrgUnit, approved_only: bool = Fals
         .select_from(IndicatorForm)
         .join(reporter, reporter.id == IndicatorForm.unit_id)
         .join(column, reporter.path.like(column.path + "%"))
-        .where(IndicatorForm.period_id == period.id, IndicatorForm.status.in_(statuses),
-               reporter.path.like(f"{unit.path}%"), or_(column.parent_id == unit.id, column.id == unit.id))
+        .where(
+            IndicatorForm.period_id == period.id,
+            IndicatorForm.status.in_(statuses),
+            reporter.path.like(f"{unit.path}%"),
+            or_(column.parent_id == unit.id, column.id == unit.id),
+        )
     )
-    forms = dict(db.session.execute(
-        scope.add_columns(func.count(IndicatorForm.id)).group_by(column.id)
-    ).all())
+    forms = dict(db.session.execute(scope.add_columns(func.count(IndicatorForm.id)).group_by(column.id)).all())
     sums: dict[tuple[int, int], tuple] = {}
     for column_id, definition_id, total, count, text, item in db.session.execute(
         scope.join(IndicatorValue, IndicatorValue.form_id == IndicatorForm.id)
-        .add_columns(IndicatorValue.definition_id, func.sum(IndicatorValue.number), func.count(IndicatorValue.number),
-                     func.max(IndicatorValue.text), func.max(IndicatorValue.item))
+        .add_columns(
+            IndicatorValue.definition_id,
+            func.sum(IndicatorValue.number),
+            func.count(IndicatorValue.number),
+            func.max(IndicatorValue.text),
+            func.max(IndicatorValue.item),
+        )
         .group_by(column.id, IndicatorValue.definition_id)
     ):
         sums[(column_id, definition_id)] = (total, count, text or "", item or "")
     child_ids = [i for i in forms if i != unit.id]
-    columns = sorted(db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(child_ids))), key=lambda u: (u.position, u.path)) if child_ids else []
+    columns = (
+        sorted(db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(child_ids))), key=lambda u: (u.position, u.path))
+        if child_ids
+        else []
+    )
     layout = layout_for(period)
     table = AggregateTable(period, unit, columns, forms, layout, approved_only=approved_only)
     for item in layout.fields:
@@ -103,8 +115,9 @@ def _cell(item: Field, layout: Layout, sums: dict, column_id: int, forms: int) -
         return Cell(value=value, meets=meets_target(definition, value))
     if forms == 1:  # one form: its own value, nothing averaged
         value = float(total) if count else None
-        return Cell(value=value, text=text if definition.type == "text" else label,
-                    meets=meets_target(definition, value))
+        return Cell(
+            value=value, text=text if definition.type == "text" else label, meets=meets_target(definition, value)
+        )
     return Cell(summed=False)
 
 

@@ -1,9 +1,10 @@
 """Indicator pages: plans and periods, completeness, the aggregate table, the unit's form with
 inline validation, approval, and Excel export and import. Thin: parse, check, call a service,
 commit, render."""
+
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -19,7 +20,7 @@ from tracker.models import OrgUnit, ReportingPeriod
 from tracker.plans.labels import LEVEL_LABELS
 from tracker.plans.operations import NotAllowed
 from tracker.plans.service import get_plan
-from tracker.web import fragment_response, page_number, render
+from tracker.web import fragment_response, page_number, page_size, render
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,8 +53,11 @@ UNIT_LEVEL_LABELS = dict(LEVEL_LABELS, institution=_l("institution"))
 
 @bp.app_context_processor
 def indicator_labels() -> dict:
-    return {"indicator_type_labels": INDICATOR_TYPE_LABELS, "unit_level_labels": UNIT_LEVEL_LABELS,
-            "form_status_badges": FORM_STATUS_BADGES}
+    return {
+        "indicator_type_labels": INDICATOR_TYPE_LABELS,
+        "unit_level_labels": UNIT_LEVEL_LABELS,
+        "form_status_badges": FORM_STATUS_BADGES,
+    }
 
 
 # --- plans and periods ---------------------------------------------------------------------------
@@ -62,8 +66,12 @@ def indicator_labels() -> dict:
 @bp.route("")
 @login_required
 def index():
-    return render("indicators/index.html", plans=service.indicator_plans(), forms=service.my_forms(current_user),
-                  status_labels_form=service.FORM_STATUS_LABELS)
+    return render(
+        "indicators/index.html",
+        plans=service.indicator_plans(current_user),
+        forms=service.my_forms(current_user),
+        status_labels_form=service.FORM_STATUS_LABELS,
+    )
 
 
 def _plan_context(plan, period_form: PeriodForm | None = None) -> dict:
@@ -71,10 +79,14 @@ def _plan_context(plan, period_form: PeriodForm | None = None) -> dict:
     levels = service.reporting_levels(plan.id)
     if period_form is None and service.may_open_periods(current_user):
         period_form = PeriodForm(formdata=None, levels=levels, under=current_user.unit.code)
-    periods = list(db.session.scalars(select(ReportingPeriod).where(ReportingPeriod.plan_id == plan.id)
-                                      .order_by(ReportingPeriod.year.desc(), ReportingPeriod.start_on.desc())))
-    return {"plan": plan, "layout": service.build_layout(definitions), "periods": periods, "period_form": period_form,
-            "target_text": target_text}
+    periods = service.periods_of_plan(current_user, plan.id)
+    return {
+        "plan": plan,
+        "layout": service.build_layout(definitions),
+        "periods": periods,
+        "period_form": period_form,
+        "target_text": target_text,
+    }
 
 
 @bp.route("/plans/<key>", methods=["GET", "POST"])
@@ -95,8 +107,17 @@ def plan_page(key: str):
             form.under.errors.append(_("Unknown unit code."))
         else:
             try:
-                period = service.open_period(plan, current_user, form.kind.data, form.year.data, form.number.data,
-                                             form.due_on.data, form.level.data, under, form.unit_kind.data or None)
+                period = service.open_period(
+                    plan,
+                    current_user,
+                    form.kind.data,
+                    form.year.data,
+                    form.number.data,
+                    form.due_on.data,
+                    form.level.data,
+                    under,
+                    form.unit_kind.data or None,
+                )
                 db.session.commit()
             except NotAllowed as exc:
                 db.session.rollback()
@@ -112,7 +133,8 @@ def plan_page(key: str):
 
 
 def _period_or_404(period_id: int) -> ReportingPeriod:
-    period = service.get_period(period_id)
+    """The period, if the current user may see it (scoped like tasks); else 404."""
+    period = service.visible_period(current_user, period_id)
     if period is None:
         abort(404)
     return period
@@ -127,10 +149,17 @@ def period_page(period_id: int):
     status = request.args.get("status") or None
     if status not in service.FORM_STATUS_LABELS:
         status = None
-    page = service.forms_of_period(period, current_user, page_number(), current_app.config["PAGE_SIZE"], status)
+    page = service.forms_of_period(period, current_user, page_number(), page_size(), status)
     block = "forms" if request.headers.get("HX-Target") == "forms" else "content"
-    return render("indicators/period.html", block=block, period=period, table=table, page=page, status=status,
-                  form_status_labels=service.FORM_STATUS_LABELS)
+    return render(
+        "indicators/period.html",
+        block=block,
+        period=period,
+        table=table,
+        page=page,
+        status=status,
+        form_status_labels=service.FORM_STATUS_LABELS,
+    )
 
 
 def _aggregate_for(period: ReportingPeriod):
@@ -210,8 +239,12 @@ def form_save(form_id: int):
     except FormInvalid as exc:
         db.session.rollback()
         values = check_form(service.layout_for(form.period), raw)
-        return render("indicators/form.html", status=400, error=str(exc),
-                      **_form_context(_form_or_404(form_id), values=values, errors=exc.errors, raw=raw))
+        return render(
+            "indicators/form.html",
+            status=400,
+            error=str(exc),
+            **_form_context(_form_or_404(form_id), values=values, errors=exc.errors, raw=raw),
+        )
     except IndicatorError as exc:
         db.session.rollback()
         return render("indicators/form.html", status=400, error=str(exc), **_form_context(_form_or_404(form_id)))
@@ -264,8 +297,12 @@ def form_return(form_id: int):
     return_form = ReturnForm()
     if not return_form.validate():
         form = _form_or_404(form_id)
-        return render("indicators/form.html", status=400, error=_("A reason is required."),
-                      **_form_context(form, return_form=return_form))
+        return render(
+            "indicators/form.html",
+            status=400,
+            error=_("A reason is required."),
+            **_form_context(form, return_form=return_form),
+        )
 
     def send_back(form):
         service.return_form(form, current_user, return_form.reason.data)
@@ -291,8 +328,9 @@ def form_import(form_id: int):
     form = _form_or_404(form_id)
     upload = ImportForm()
     if not upload.validate():
-        return render("indicators/form.html", status=400, error=_("Choose a filled-in Excel file."),
-                      **_form_context(form))
+        return render(
+            "indicators/form.html", status=400, error=_("Choose a filled-in Excel file."), **_form_context(form)
+        )
     try:
         excel.import_form(form, current_user, upload.file.data.stream)
         db.session.commit()
@@ -301,8 +339,12 @@ def form_import(form_id: int):
         abort(403)
     except excel.ImportRefused as exc:
         db.session.rollback()
-        return render("indicators/form.html", status=400, error=_("The file was refused; nothing was stored."),
-                      **_form_context(_form_or_404(form_id), import_problems=exc.problems))
+        return render(
+            "indicators/form.html",
+            status=400,
+            error=_("The file was refused; nothing was stored."),
+            **_form_context(_form_or_404(form_id), import_problems=exc.problems),
+        )
     except IndicatorError as exc:
         db.session.rollback()
         return render("indicators/form.html", status=400, error=str(exc), **_form_context(_form_or_404(form_id)))

@@ -8,6 +8,7 @@ the escalation engine escalates an overdue form like any other task.
 
 Services take plain arguments, check permission, flush, and leave the commit to the caller.
 """
+
 from __future__ import annotations
 
 from calendar import monthrange
@@ -19,13 +20,22 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
-from tracker.auth.scope import can_change_task, can_view_task, visible_clause_for
+from tracker.auth.scope import can_change_task, can_view_task, visible_clause_for, visible_tasks_clause
 from tracker.extensions import db
 from tracker.indicators.validation import FormValues, Layout, build_layout, check_form, format_number
-from tracker.models import IndicatorDefinition, IndicatorForm, IndicatorValue, OrgUnit, Plan, ReportingPeriod, Task, User
+from tracker.models import (
+    IndicatorDefinition,
+    IndicatorForm,
+    IndicatorValue,
+    OrgUnit,
+    Plan,
+    ReportingPeriod,
+    Task,
+    User,
+)
 from tracker.models.indicators import (
     APPROVED,
     DRAFT,
@@ -35,7 +45,11 @@ from tracker.models.indicators import (
     SUBMITTED,
 )
 from tracker.models.org import UNIT_KINDS, UNIT_LEVELS
+from tracker.pagination import Page
+from tracker.pagination import paginate as paginate_rows
 from tracker.plans import journal
+from tracker.models.notify import ASSIGNED
+from tracker.notifications.notices import notify_each
 from tracker.plans.operations import NotAllowed, change_status
 from tracker.plans.status import ACCEPTED, IN_PROGRESS, NOT_STARTED
 from tracker.plans.status import RETURNED as TASK_RETURNED
@@ -67,10 +81,13 @@ class FormInvalid(IndicatorError):
 
 def definitions_of(plan_id: int, level: Optional[str] = None) -> list[IndicatorDefinition]:
     """A plan's definitions in form order; with `level`, those that units of that level report."""
-    rows = list(db.session.scalars(
-        select(IndicatorDefinition).where(IndicatorDefinition.plan_id == plan_id)
-        .order_by(IndicatorDefinition.position, IndicatorDefinition.id)
-    ))
+    rows = list(
+        db.session.scalars(
+            select(IndicatorDefinition)
+            .where(IndicatorDefinition.plan_id == plan_id)
+            .order_by(IndicatorDefinition.position, IndicatorDefinition.id)
+        )
+    )
     if level is None:
         return rows
     return [d for d in rows if not d.levels or level in d.levels]
@@ -92,17 +109,24 @@ class IndicatorPlan:
     periods: list[ReportingPeriod]
 
 
-def indicator_plans() -> list[IndicatorPlan]:
-    """Plans that define indicators, with their periods (two statements)."""
-    counts = dict(db.session.execute(
-        select(IndicatorDefinition.plan_id, func.count()).group_by(IndicatorDefinition.plan_id)
-    ).all())
+def indicator_plans(user: User) -> list[IndicatorPlan]:
+    """Plans that define indicators, with the periods `user` may see (two statements)."""
+    counts = dict(
+        db.session.execute(
+            select(IndicatorDefinition.plan_id, func.count()).group_by(IndicatorDefinition.plan_id)
+        ).all()
+    )
     if not counts:
         return []
-    plans = list(db.session.scalars(select(Plan).where(Plan.id.in_(counts)).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)))
+    plans = list(
+        db.session.scalars(
+            select(Plan).where(Plan.id.in_(counts)).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)
+        )
+    )
     periods: dict[int, list[ReportingPeriod]] = {}
     for period in db.session.scalars(
-        select(ReportingPeriod).where(ReportingPeriod.plan_id.in_(counts))
+        select(ReportingPeriod)
+        .where(ReportingPeriod.plan_id.in_(counts), visible_periods_clause(user))
         .options(joinedload(ReportingPeriod.under_unit))
         .order_by(ReportingPeriod.year.desc(), ReportingPeriod.start_on.desc(), ReportingPeriod.level)
     ):
@@ -151,8 +175,17 @@ def may_open_periods(user: User) -> bool:
     return user.role in ("admin", "coordinator")
 
 
-def open_period(plan: Plan, user: User, kind: str, year: int, number: int, due_on: date, level: str,
-                under: OrgUnit, unit_kind: Optional[str] = None) -> ReportingPeriod:
+def open_period(
+    plan: Plan,
+    user: User,
+    kind: str,
+    year: int,
+    number: int,
+    due_on: date,
+    level: str,
+    under: OrgUnit,
+    unit_kind: Optional[str] = None,
+) -> ReportingPeriod:
     """Open a reporting round: one form (and one task) for each unit of `level` under `under`."""
     if not may_open_periods(user):
         raise NotAllowed(_l("Only a coordinator opens a reporting period."))
@@ -167,29 +200,56 @@ def open_period(plan: Plan, user: User, kind: str, year: int, number: int, due_o
         raise IndicatorError(_("Unknown unit kind."))
     if due_on < start_on:
         raise IndicatorError(_("The due date is before the period starts."))
-    duplicate = db.session.scalar(select(ReportingPeriod.id).where(
-        ReportingPeriod.plan_id == plan.id, ReportingPeriod.kind == kind, ReportingPeriod.year == year,
-        ReportingPeriod.number == number, ReportingPeriod.level == level))
+    duplicate = db.session.scalar(
+        select(ReportingPeriod.id).where(
+            ReportingPeriod.plan_id == plan.id,
+            ReportingPeriod.kind == kind,
+            ReportingPeriod.year == year,
+            ReportingPeriod.number == number,
+            ReportingPeriod.level == level,
+        )
+    )
     if duplicate:
         raise IndicatorError(_("This period is already open for this level."))
     units = reporting_units(level, under, unit_kind)
     if not units:
         raise IndicatorError(_("No unit of this level lies under %(unit)s.", unit=under.name))
 
-    period = ReportingPeriod(plan=plan, kind=kind, year=year, number=number, start_on=start_on, end_on=end_on,
-                             due_on=due_on, level=level, unit_kind=unit_kind, under_unit=under,
-                             created_by_id=user.id)
+    period = ReportingPeriod(
+        plan=plan,
+        kind=kind,
+        year=year,
+        number=number,
+        start_on=start_on,
+        end_on=end_on,
+        due_on=due_on,
+        level=level,
+        unit_kind=unit_kind,
+        under_unit=under,
+        created_by_id=user.id,
+    )
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         label = period_label(kind, year, number)
         group_title = _("Indicator reporting, %(period)s", period=label)
         deliverable = _("Indicator form, %(period)s", period=label)
-    position = db.session.scalar(select(func.coalesce(func.max(Task.position), -1) + 1)
-                                 .where(Task.plan_id == plan.id, Task.parent_id.is_(None)))
+    position = db.session.scalar(
+        select(func.coalesce(func.max(Task.position), -1) + 1).where(Task.plan_id == plan.id, Task.parent_id.is_(None))
+    )
     ref = f"IND-{period.key}-{level}"
     # The grouping task has no due date of its own: its forms carry it (a heading never escalates
     # nor shows as overdue work of the unit that opened the period).
-    group = Task(plan=plan, ref=ref, title=group_title, owner_unit=under, start_on=start_on,
-                 deliverable=deliverable, origin=ORIGIN, position=position, depth=0, status=NOT_STARTED)
+    group = Task(
+        plan=plan,
+        ref=ref,
+        title=group_title,
+        owner_unit=under,
+        start_on=start_on,
+        deliverable=deliverable,
+        origin=ORIGIN,
+        position=position,
+        depth=0,
+        status=NOT_STARTED,
+    )
     db.session.add(group)
     period.task = group
     db.session.add(period)
@@ -198,9 +258,20 @@ def open_period(plan: Plan, user: User, kind: str, year: int, number: int, due_o
     journal.record(group, user, "create", comment=ORIGIN)
     tasks = []
     for index, unit in enumerate(units):
-        task = Task(plan=plan, parent=group, ref=f"{ref}@{unit.code}", title=f"{group_title} · {unit.name}",
-                    owner_unit=unit, start_on=start_on, due_on=due_on, deliverable=deliverable,
-                    origin=ORIGIN, position=index, depth=1, status=NOT_STARTED)
+        task = Task(
+            plan=plan,
+            parent=group,
+            ref=f"{ref}@{unit.code}",
+            title=f"{group_title} · {unit.name}",
+            owner_unit=unit,
+            start_on=start_on,
+            due_on=due_on,
+            deliverable=deliverable,
+            origin=ORIGIN,
+            position=index,
+            depth=1,
+            status=NOT_STARTED,
+        )
         db.session.add(task)
         tasks.append(task)
         db.session.add(IndicatorForm(period=period, unit=unit, task=task, status=DRAFT))
@@ -209,6 +280,7 @@ def open_period(plan: Plan, user: User, kind: str, year: int, number: int, due_o
     for task in tasks:
         task.path = f"{group.path}{task.id}/"
     db.session.flush()
+    notify_each(ASSIGNED, [task.id for task in tasks], user)  # each unit's coordinators: a form to fill
     return period
 
 
@@ -217,8 +289,11 @@ def open_period(plan: Plan, user: User, kind: str, year: int, number: int, due_o
 
 def get_form(form_id: int) -> Optional[IndicatorForm]:
     return db.session.scalar(
-        select(IndicatorForm).where(IndicatorForm.id == form_id).options(
-            joinedload(IndicatorForm.unit), joinedload(IndicatorForm.task).joinedload(Task.owner_unit),
+        select(IndicatorForm)
+        .where(IndicatorForm.id == form_id)
+        .options(
+            joinedload(IndicatorForm.unit),
+            joinedload(IndicatorForm.task).joinedload(Task.owner_unit),
             joinedload(IndicatorForm.period).joinedload(ReportingPeriod.plan),
         )
     )
@@ -245,8 +320,13 @@ def form_values(form: IndicatorForm) -> FormValues:
     """The stored values of a form, keyed by code (one statement), with derived rates."""
     result = FormValues()
     rows = db.session.execute(
-        select(IndicatorDefinition.code, IndicatorDefinition.type, IndicatorValue.number, IndicatorValue.text,
-               IndicatorValue.item)
+        select(
+            IndicatorDefinition.code,
+            IndicatorDefinition.type,
+            IndicatorValue.number,
+            IndicatorValue.text,
+            IndicatorValue.item,
+        )
         .join(IndicatorDefinition, IndicatorDefinition.id == IndicatorValue.definition_id)
         .where(IndicatorValue.form_id == form.id)
     ).all()
@@ -277,7 +357,9 @@ def with_rates(layout: Layout, values: FormValues) -> FormValues:
 
 def _store_values(form: IndicatorForm, layout: Layout, values: FormValues, user: User) -> int:
     """Upsert the form's values; journal each change on the form's task. Returns the number changed."""
-    existing = {v.definition_id: v for v in db.session.scalars(select(IndicatorValue).where(IndicatorValue.form_id == form.id))}
+    existing = {
+        v.definition_id: v for v in db.session.scalars(select(IndicatorValue).where(IndicatorValue.form_id == form.id))
+    }
     changed = 0
     for item in layout.fields:
         if item.derived:
@@ -294,8 +376,9 @@ def _store_values(form: IndicatorForm, layout: Layout, values: FormValues, user:
             row = IndicatorValue(form=form, definition_id=definition.id)
             db.session.add(row)
         row.number, row.text, row.item = number, text, label
-        journal.record(form.task, user, "indicator_value", item.code,
-                       _value_text(*old), _value_text(number, text, label))
+        journal.record(
+            form.task, user, "indicator_value", item.code, _value_text(*old), _value_text(number, text, label)
+        )
         changed += 1
     return changed
 
@@ -322,8 +405,9 @@ def check_may_edit(form: IndicatorForm, user: User) -> None:
         raise FormLocked(_("This form is %(status)s; its values are locked.", status=FORM_STATUS_LABELS[form.status]))
 
 
-def save_form(form: IndicatorForm, user: User, raw: Mapping[str, object], submit: bool = False,
-              now: Optional[datetime] = None) -> FormValues:
+def save_form(
+    form: IndicatorForm, user: User, raw: Mapping[str, object], submit: bool = False, now: Optional[datetime] = None
+) -> FormValues:
     """Save the values as a draft, or (with `submit`) save them and submit the form for review.
 
     Any rule broken raises FormInvalid and nothing is written.
@@ -401,31 +485,22 @@ def visible_forms(user: User):
     return select(IndicatorForm).where(visible_clause_for(user, IndicatorForm.task_id, IndicatorForm.unit_id))
 
 
-@dataclass
-class FormPage:
-    items: list[IndicatorForm]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def forms_of_period(period: ReportingPeriod, user: User, page: int = 1, per_page: int = 50,
-                    status: Optional[str] = None) -> FormPage:
+def forms_of_period(
+    period: ReportingPeriod, user: User, page: int = 1, per_page: int = 50, status: Optional[str] = None
+) -> Page:
     """One page of the period's forms the user sees (two statements)."""
     query = visible_forms(user).where(IndicatorForm.period_id == period.id)
     if status:
         query = query.where(IndicatorForm.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = db.session.scalars(
-        query.join(OrgUnit, OrgUnit.id == IndicatorForm.unit_id)
-        .options(joinedload(IndicatorForm.unit), joinedload(IndicatorForm.task))
-        .order_by(OrgUnit.path).limit(per_page).offset((max(1, page) - 1) * per_page)
-    ).all()
-    return FormPage(list(rows), max(1, page), per_page, total)
+    return paginate_rows(
+        query.join(OrgUnit, OrgUnit.id == IndicatorForm.unit_id).options(
+            joinedload(IndicatorForm.unit), joinedload(IndicatorForm.task)
+        ),
+        page,
+        per_page,
+        OrgUnit.path,
+        IndicatorForm.id,
+    )
 
 
 def my_forms(user: User, limit: int = 50) -> list[IndicatorForm]:
@@ -436,13 +511,20 @@ def my_forms(user: User, limit: int = 50) -> list[IndicatorForm]:
     elif user.role == "coordinator":
         below = select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"), OrgUnit.id != user.unit_id)
         clauses.append(and_(IndicatorForm.status == SUBMITTED, IndicatorForm.unit_id.in_(below)))
-    return list(db.session.scalars(
-        select(IndicatorForm).where(or_(*clauses))
-        .join(ReportingPeriod, ReportingPeriod.id == IndicatorForm.period_id)
-        .options(joinedload(IndicatorForm.unit), joinedload(IndicatorForm.task),
-                 joinedload(IndicatorForm.period).joinedload(ReportingPeriod.plan))
-        .order_by(ReportingPeriod.due_on.desc(), IndicatorForm.id).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(IndicatorForm)
+            .where(or_(*clauses))
+            .join(ReportingPeriod, ReportingPeriod.id == IndicatorForm.period_id)
+            .options(
+                joinedload(IndicatorForm.unit),
+                joinedload(IndicatorForm.task),
+                joinedload(IndicatorForm.period).joinedload(ReportingPeriod.plan),
+            )
+            .order_by(ReportingPeriod.due_on.desc(), IndicatorForm.id)
+            .limit(limit)
+        )
+    )
 
 
 # --- completeness and timeliness -----------------------------------------------------------------
@@ -501,9 +583,11 @@ def completeness(period: ReportingPeriod, unit: OrgUnit, today: Optional[date] =
         .select_from(IndicatorForm)
         .join(reporter, reporter.id == IndicatorForm.unit_id)
         .join(column, reporter.path.like(column.path + "%"))
-        .where(IndicatorForm.period_id == period.id,
-               or_(column.parent_id == unit.id, column.id == unit.id),
-               reporter.path.like(f"{unit.path}%"))
+        .where(
+            IndicatorForm.period_id == period.id,
+            or_(column.parent_id == unit.id, column.id == unit.id),
+            reporter.path.like(f"{unit.path}%"),
+        )
         .group_by(column.id)
     ).all()
     figures = {row[0]: [int(x or 0) for x in row[1:]] for row in rows}
@@ -511,25 +595,69 @@ def completeness(period: ReportingPeriod, unit: OrgUnit, today: Optional[date] =
     table = CompletenessTable(unit=unit, total=Completeness(unit, *figures.get(unit.id, [0] * 5)))
     # A column for the unit itself counts its whole subtree (the total); its own form is a row only
     # when it reports itself.
-    own = db.session.scalar(select(IndicatorForm).where(IndicatorForm.period_id == period.id, IndicatorForm.unit_id == unit.id))
+    own = db.session.scalar(
+        select(IndicatorForm).where(IndicatorForm.period_id == period.id, IndicatorForm.unit_id == unit.id)
+    )
     children = sorted((units[i] for i in figures if i != unit.id), key=lambda u: (u.position, u.path))
     if own is not None:
-        table.rows.append(Completeness(unit, 1, int(own.status in (SUBMITTED, APPROVED)),
-                                       int(own.status in (SUBMITTED, APPROVED) and own.first_submitted_at is not None
-                                           and own.first_submitted_at <= deadline),
-                                       int(own.status == APPROVED),
-                                       int(own.status in (DRAFT, RETURNED) and past_due)))
+        table.rows.append(
+            Completeness(
+                unit,
+                1,
+                int(own.status in (SUBMITTED, APPROVED)),
+                int(
+                    own.status in (SUBMITTED, APPROVED)
+                    and own.first_submitted_at is not None
+                    and own.first_submitted_at <= deadline
+                ),
+                int(own.status == APPROVED),
+                int(own.status in (DRAFT, RETURNED) and past_due),
+            )
+        )
     table.rows.extend(Completeness(u, *figures[u.id]) for u in children)
     return table
 
 
 def form_count(period: ReportingPeriod) -> int:
-    return db.session.scalar(select(func.count()).select_from(IndicatorForm).where(IndicatorForm.period_id == period.id)) or 0
+    return (
+        db.session.scalar(select(func.count()).select_from(IndicatorForm).where(IndicatorForm.period_id == period.id))
+        or 0
+    )
 
 
-def get_period(period_id: int) -> Optional[ReportingPeriod]:
-    return db.session.scalar(select(ReportingPeriod).where(ReportingPeriod.id == period_id).options(
-        joinedload(ReportingPeriod.plan), joinedload(ReportingPeriod.under_unit)))
+def visible_periods_clause(user: User) -> ColumnElement[bool]:
+    """Periods are scoped like tasks: a user sees a period when they see one of its tasks, the
+    grouping task (owned by the unit it was opened under) or a form's task (owned by the
+    reporting unit). Leaders and admins see every period; anyone else outside it does not learn
+    that it exists (its plan, unit and dates)."""
+    if user.sees_everything:
+        return true()
+    group_seen = exists().where(Task.id == ReportingPeriod.task_id, visible_tasks_clause(user))
+    form_seen = exists().where(
+        IndicatorForm.period_id == ReportingPeriod.id,
+        visible_clause_for(user, IndicatorForm.task_id, IndicatorForm.unit_id),
+    )
+    return group_seen | form_seen
+
+
+def visible_period(user: User, period_id: int) -> Optional[ReportingPeriod]:
+    """The period with its plan and unit, or None when it does not exist or `user` may not see it."""
+    return db.session.scalar(
+        select(ReportingPeriod)
+        .where(ReportingPeriod.id == period_id, visible_periods_clause(user))
+        .options(joinedload(ReportingPeriod.plan), joinedload(ReportingPeriod.under_unit))
+    )
+
+
+def periods_of_plan(user: User, plan_id: int) -> list[ReportingPeriod]:
+    """The plan's periods that `user` may see, the latest first (one statement)."""
+    return list(
+        db.session.scalars(
+            select(ReportingPeriod)
+            .where(ReportingPeriod.plan_id == plan_id, visible_periods_clause(user))
+            .order_by(ReportingPeriod.year.desc(), ReportingPeriod.start_on.desc())
+        )
+    )
 
 
 def scope_unit_for(user: User, period: ReportingPeriod, code: Optional[str] = None) -> OrgUnit:

@@ -11,6 +11,7 @@ user types), the save and submit services and the Excel import:
 - an enumerated row (病种1, 技术2 …) of a classified indicator names an ICD-10 or ICD-9-CM-3 code;
 - on submission every top-level field is required.
 """
+
 from __future__ import annotations
 
 import math
@@ -201,8 +202,14 @@ def check_item(item: Field, raw) -> tuple[str, Optional[str]]:
     if pattern:
         text = text.upper()
         if not pattern[0].match(text):
-            return "", str(_l("'%(code)s' is not a valid %(system)s code (for example %(example)s).",
-                              code=text[:40], system=item.classification, example=pattern[1]))
+            return "", str(
+                _l(
+                    "'%(code)s' is not a valid %(system)s code (for example %(example)s).",
+                    code=text[:40],
+                    system=item.classification,
+                    example=pattern[1],
+                )
+            )
     return text, None
 
 
@@ -263,15 +270,25 @@ def _check_breakdowns(layout: Layout, result: FormValues) -> None:
             if value is None or child.code in result.errors or child.bound is None:
                 continue
             if value > total:
-                result.errors[child.code] = str(_l("Above its total, %(name)s (%(total)s).",
-                                                   name=parent.definition.name, total=format_number(total)))
+                result.errors[child.code] = str(
+                    _l(
+                        "Above its total, %(name)s (%(total)s).",
+                        name=parent.definition.name,
+                        total=format_number(total),
+                    )
+                )
             elif child.bound == "split":
                 split_sum += value
                 split_names.append(child)
         if len(split_names) > 1 and split_sum > total + 1e-9:
             for child in split_names:
-                result.errors[child.code] = str(_l("The breakdowns add up to %(sum)s, above the total %(total)s.",
-                                                   sum=format_number(split_sum), total=format_number(total)))
+                result.errors[child.code] = str(
+                    _l(
+                        "The breakdowns add up to %(sum)s, above the total %(total)s.",
+                        sum=format_number(split_sum),
+                        total=format_number(total),
+                    )
+                )
 
 
 def _compute_rates(layout: Layout, result: FormValues) -> None:
@@ -284,8 +301,13 @@ def _compute_rates(layout: Layout, result: FormValues) -> None:
         if numerator is not None and denominator is not None and numerator > denominator:
             code = item.definition.numerator_code
             if code not in result.errors:
-                result.errors[code] = str(_l("Above its denominator (%(value)s): the rate %(name)s would exceed 100 %%.",
-                                             value=format_number(denominator), name=item.definition.name))
+                result.errors[code] = str(
+                    _l(
+                        "Above its denominator (%(value)s): the rate %(name)s would exceed 100 %%.",
+                        value=format_number(denominator),
+                        name=item.definition.name,
+                    )
+                )
 
 
 def rate(numerator: Optional[float], denominator: Optional[float]) -> Optional[float]:
@@ -303,7 +325,10 @@ def meets_target(definition: IndicatorDefinition, value: Optional[float]) -> Opt
     if op == "between":
         return target <= value <= (definition.target_max if definition.target_max is not None else target)
     return {
-        ">=": value >= target, ">": value > target, "<=": value <= target, "<": value < target,
+        ">=": value >= target,
+        ">": value > target,
+        "<=": value <= target,
+        "<": value < target,
         "=": abs(value - target) < 1e-9,
     }[op]
 

@@ -1,4 +1,7 @@
 """Domain models, one module per aggregate."""
+
+from tracker.models.api import ApiRateCount, ApiToken, Webhook, WebhookDelivery
+from tracker.models.audit import AuditEntry
 from tracker.models.cascade import (
     CalendarToken,
     Cascade,
@@ -11,14 +14,36 @@ from tracker.models.cascade import (
 from tracker.models.evidence import Evidence
 from tracker.models.explanations import OverdueExplanation
 from tracker.models.indicators import IndicatorDefinition, IndicatorForm, IndicatorValue, ReportingPeriod
-from tracker.models.notify import Escalation, EscalationRule, Notification
+from tracker.models.notify import (
+    DeliveryMessage,
+    Escalation,
+    EscalationRule,
+    NoticeEvent,
+    Notification,
+    NotificationPreference,
+)
 from tracker.models.org import OrgUnit, User
 from tracker.models.plans import Phase, Plan
-from tracker.models.progress import ProgressContent, ProgressDaily, ProgressDirty, ProgressDirtyTask, ProgressItem, ProgressRollup, ProgressState
+from tracker.models.progress import (
+    ProgressContent,
+    ProgressDaily,
+    ProgressDirty,
+    ProgressDirtyTask,
+    ProgressItem,
+    ProgressRollup,
+    ProgressState,
+)
 from tracker.models.security import LoginFailure
+from tracker.models.supervision import Instruction, TaskUrge, TaskWatcher, instruction_tasks
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
+from tracker.models.work import ReviewCount, ReviewMark
 
 __all__ = [
+    "ApiRateCount",
+    "ApiToken",
+    "Webhook",
+    "WebhookDelivery",
+    "AuditEntry",
     "CalendarToken",
     "Cascade",
     "CascadeChild",
@@ -26,6 +51,7 @@ __all__ = [
     "ProvincialScheme",
     "SchemeRequirement",
     "SchemeTaskLink",
+    "DeliveryMessage",
     "Escalation",
     "EscalationRule",
     "Evidence",
@@ -34,7 +60,13 @@ __all__ = [
     "IndicatorValue",
     "JournalEntry",
     "LoginFailure",
+    "Instruction",
+    "NoticeEvent",
     "Notification",
+    "NotificationPreference",
+    "TaskUrge",
+    "TaskWatcher",
+    "instruction_tasks",
     "OverdueExplanation",
     "OrgUnit",
     "Phase",
@@ -47,6 +79,8 @@ __all__ = [
     "ProgressContent",
     "ProgressState",
     "ReportingPeriod",
+    "ReviewCount",
+    "ReviewMark",
     "Task",
     "User",
     "task_co_owners",

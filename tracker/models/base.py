@@ -1,4 +1,5 @@
 """Column helpers shared by the models."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,4 +1,5 @@
 """Cascades (分解下达), recurring duties' occurrences, provincial schemes (备案), calendar tokens."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -174,6 +175,17 @@ class CalendarToken(db.Model):
 
 
 __all__ = [
-    "ACTIVE", "WITHDRAWN", "SEED", "MANUAL", "SYNCED_FIELDS", "Cascade", "CascadeChild", "Occurrence",
-    "SchemeRequirement", "ProvincialScheme", "SchemeTaskLink", "CalendarToken", "SCHEME_STATES",
+    "ACTIVE",
+    "WITHDRAWN",
+    "SEED",
+    "MANUAL",
+    "SYNCED_FIELDS",
+    "Cascade",
+    "CascadeChild",
+    "Occurrence",
+    "SchemeRequirement",
+    "ProvincialScheme",
+    "SchemeTaskLink",
+    "CalendarToken",
+    "SCHEME_STATES",
 ]

@@ -1,4 +1,5 @@
 """Evidence attached to a task: a stored file or a note. Never deleted, only superseded."""
+
 from __future__ import annotations
 
 from datetime import datetime

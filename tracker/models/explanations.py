@@ -1,4 +1,5 @@
 """Overdue explanations (逾期说明): why a task is late and by when it will be done."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,5 +1,6 @@
 """Indicators: the numeric measures a plan is judged by (definitions), and their reporting:
 periods, one form per unit per period, and the form's values."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """The org-unit tree and the users who belong to its units."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,6 +36,11 @@ class OrgUnit(db.Model):
     path: Mapped[str] = mapped_column(String(400), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     example: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "seed": from seed_plans/units.yaml (a reload keeps it in step); "web": added or changed in
+    # the web, which a reload never overwrites (tracker/units/service.py)
+    origin: Mapped[str] = mapped_column(String(10), default="seed")
+    # a retired unit keeps its history but takes no new users, tasks or cascades
+    retired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     parent: Mapped[Optional["OrgUnit"]] = relationship(remote_side=[id])
 
@@ -51,6 +57,10 @@ class OrgUnit(db.Model):
         """True when this unit is `other` or lies under it."""
         return self.path.startswith(other.path)
 
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
@@ -64,6 +74,11 @@ class User(UserMixin, db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # set by a reset or a new account's temporary password: the next sign-in asks for a new one
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(10), default="")  # "" = the site default
 
     unit: Mapped[OrgUnit] = relationship(lazy="joined")
 

@@ -1,4 +1,5 @@
 """Plans (the issued documents) and their phases."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

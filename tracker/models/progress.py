@@ -24,6 +24,7 @@ None of these is a source of truth: `flask progress refresh --rebuild` recompute
 tasks, and the pages add the live figures of dirty owners (minus their folded ones) so that
 what they show is exact at every moment. See tracker/progress/summary.py; the triggers are in tracker/models/triggers.py.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -67,7 +68,9 @@ class ProgressDirty(db.Model):
 class ProgressDirtyTask(db.Model):
     __tablename__ = "progress_dirty_tasks"
 
-    task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # no foreign key: deleted tasks too
+    task_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False
+    )  # no foreign key: deleted tasks too
     marks: Mapped[int] = mapped_column(Integer, default=1)
 
 

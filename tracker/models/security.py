@@ -1,4 +1,5 @@
 """Failed sign-ins, kept to throttle guessing (shared by every web worker through the database)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Tasks (the plan's sections, measures and duties) and their journal."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -36,6 +37,8 @@ task_co_owners = Table(
 # the states in which a task past its due date is overdue (tracker/plans/status.py OVERDUE_STATUSES)
 _OVERDUE_STATES = text("status IN ('not_started', 'in_progress', 'returned', 'blocked')")
 
+_UNSIGNED = text("assigned_at IS NOT NULL AND signed_at IS NULL")
+
 
 class Task(db.Model):
     """One node of a plan's task tree.
@@ -70,6 +73,16 @@ class Task(db.Model):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     recurrence: Mapped[Optional[str]] = mapped_column(String(200))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # 责任人: a user of the owner unit named by a coordinator; for units without accounts a
+    # contact name and telephone instead (or as well).
+    responsible_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    # 签收: set when the task is newly assigned (cascaded, created or given to another unit);
+    # 待签收 while `signed_at` is NULL. Tasks that never had an assignment are not waiting.
+    assigned_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    signed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    signed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     origin: Mapped[str] = mapped_column(String(20), default="manual")
     position: Mapped[int] = mapped_column(Integer, default=0)
     depth: Mapped[int] = mapped_column(Integer, default=0)
@@ -84,6 +97,8 @@ class Task(db.Model):
     phase: Mapped[Optional[Phase]] = relationship()
     owner_unit: Mapped[Optional[OrgUnit]] = relationship()
     co_owners: Mapped[list[OrgUnit]] = relationship(secondary=task_co_owners, order_by="OrgUnit.position")
+    responsible: Mapped[Optional[User]] = relationship(foreign_keys=[responsible_user_id])
+    signed_by: Mapped[Optional[User]] = relationship(foreign_keys=[signed_by_id])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -98,6 +113,12 @@ class Task(db.Model):
         Index("ix_tasks_owner_status_due", "owner_unit_id", "status", "due_on"),
         # the overdue list, most late first, read in index order (keyset pagination)
         Index("ix_tasks_overdue_due", "due_on", "id", postgresql_where=_OVERDUE_STATES, sqlite_where=_OVERDUE_STATES),
+        Index("ix_tasks_responsible_user_id", "responsible_user_id"),
+        # the task lists, by due date (none last) or by last change, read in index order
+        Index("ix_tasks_due_on_id", "due_on", "id"),
+        Index("ix_tasks_updated_at_id", "updated_at", "id"),
+        # the tasks waiting to be signed for (签收), by unit
+        Index("ix_tasks_unsigned", "owner_unit_id", "assigned_at", postgresql_where=_UNSIGNED, sqlite_where=_UNSIGNED),
     )
 
     @property
@@ -122,6 +143,8 @@ class JournalEntry(db.Model):
     old_value: Mapped[Optional[str]] = mapped_column(Text)
     new_value: Mapped[Optional[str]] = mapped_column(Text)
     comment: Mapped[str] = mapped_column(Text, default="")
+    # set when the change came through the JSON API: the token it came with (tracker/api/)
+    api_token_id: Mapped[Optional[int]] = mapped_column(ForeignKey("api_tokens.id"))
 
     task: Mapped[Task] = relationship()
     user: Mapped[Optional[User]] = relationship()

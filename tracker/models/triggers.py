@@ -5,15 +5,30 @@ SQLite file); each migration holds its own frozen copy of the SQL it installs, a
 tests/test_migrations.py checks that a migrated database has exactly the triggers these install.
 Nothing here imports a service.
 """
+
 from __future__ import annotations
 
 # ------------------------------------------------------------------------------------------
 
-_CHANGED = ("status", "progress", "weight", "due_on", "completed_on", "owner_unit_id", "phase_id", "parent_id", "path", "plan_id",
-            "start_on")  # start_on: the timeline's spans
+_CHANGED = (
+    "status",
+    "progress",
+    "weight",
+    "due_on",
+    "completed_on",
+    "owner_unit_id",
+    "phase_id",
+    "parent_id",
+    "path",
+    "plan_id",
+    "start_on",
+)  # start_on: the timeline's spans
 
-_MARK_TASKS = ("INSERT INTO progress_dirty_tasks (task_id, marks) SELECT id, 1 FROM ({rows}) s "
-               "ON CONFLICT (task_id) DO UPDATE SET marks = progress_dirty_tasks.marks + 1;")
+_MARK_TASKS = (
+    "INSERT INTO progress_dirty_tasks (task_id, marks) SELECT id, 1 FROM ({rows}) s "
+    "ON CONFLICT (task_id) DO UPDATE SET marks = progress_dirty_tasks.marks + 1;"
+)
+
 
 # An UPDATE's changed rows are found with EXCEPT over the two transition tables, never with a
 # join of them: a set operation is planned as a hash or a sort of each side (O(rows changed)
@@ -25,11 +40,13 @@ def _except(columns: str, first: str, second: str) -> str:
     return f"SELECT {columns} FROM {first} EXCEPT SELECT {columns} FROM {second}"
 
 
-_CHANGED_ROWS = (f"SELECT id FROM ({_except('id, ' + ', '.join(_CHANGED), 'progress_new', 'progress_old')}) changed "
-                 f"UNION SELECT parent_id FROM ({_except('id, parent_id', 'progress_new', 'progress_old')}) moved_to "
-                 "WHERE parent_id IS NOT NULL "
-                 f"UNION SELECT parent_id FROM ({_except('id, parent_id', 'progress_old', 'progress_new')}) moved_from "
-                 "WHERE parent_id IS NOT NULL")
+_CHANGED_ROWS = (
+    f"SELECT id FROM ({_except('id, ' + ', '.join(_CHANGED), 'progress_new', 'progress_old')}) changed "
+    f"UNION SELECT parent_id FROM ({_except('id, parent_id', 'progress_new', 'progress_old')}) moved_to "
+    "WHERE parent_id IS NOT NULL "
+    f"UNION SELECT parent_id FROM ({_except('id, parent_id', 'progress_old', 'progress_new')}) moved_from "
+    "WHERE parent_id IS NOT NULL"
+)
 
 _PG_DDL = [
     f"""
@@ -78,8 +95,10 @@ END $$""",
 
 
 def _sqlite_mark(task: str, when: str = "") -> str:
-    return (f"INSERT INTO progress_dirty_tasks (task_id, marks) SELECT {task}, 1 WHERE {task} IS NOT NULL{when} "
-            "ON CONFLICT (task_id) DO UPDATE SET marks = marks + 1;")
+    return (
+        f"INSERT INTO progress_dirty_tasks (task_id, marks) SELECT {task}, 1 WHERE {task} IS NOT NULL{when} "
+        "ON CONFLICT (task_id) DO UPDATE SET marks = marks + 1;"
+    )
 
 
 _SQLITE_DDL = [
@@ -103,8 +122,11 @@ _SQLITE_DDL = [
         "INSERT INTO progress_dirty (plan_id, owner_unit_id, marks) "
         f"SELECT DISTINCT plan_id, COALESCE(owner_unit_id, 0), 1 FROM tasks WHERE phase_id IS NULL AND plan_id = {row}.plan_id "
         "ON CONFLICT (plan_id, owner_unit_id) DO UPDATE SET marks = marks + 1; END"
-        for name, event, row in (("ins", "INSERT", "NEW"), ("upd", "UPDATE OF start_on, end_on, position", "NEW"),
-                                 ("del", "DELETE", "OLD"))
+        for name, event, row in (
+            ("ins", "INSERT", "NEW"),
+            ("upd", "UPDATE OF start_on, end_on, position", "NEW"),
+            ("del", "DELETE", "OLD"),
+        )
     ],
     "CREATE TRIGGER progress_units AFTER UPDATE OF path ON org_units WHEN OLD.path IS NOT NEW.path "
     "BEGIN UPDATE progress_state SET as_of = NULL; END",
@@ -116,17 +138,25 @@ _SQLITE_DDL = [
 # Statement-level on PostgreSQL, and only when the statement touched a row (the escalation pass
 # inserts nothing on most runs); of tasks, what is shown by name: any task's ref or title (the
 # timeline lists overdue items), a section heading's (root task's) position and parent.
-_CONTENT_TABLES = (("plans", ("INSERT", "UPDATE", "DELETE")), ("phases", ("INSERT", "UPDATE", "DELETE")),
-                   ("org_units", ("INSERT", "UPDATE", "DELETE")), ("escalations", ("INSERT", "DELETE")))
+_CONTENT_TABLES = (
+    ("plans", ("INSERT", "UPDATE", "DELETE")),
+    ("phases", ("INSERT", "UPDATE", "DELETE")),
+    ("org_units", ("INSERT", "UPDATE", "DELETE")),
+    ("escalations", ("INSERT", "DELETE")),
+)
 # The counter is kept in slots (rows): on PostgreSQL a transaction raises the slot of its own
 # transaction id, so concurrent writers (on any number of web machines) seldom wait on one
 # another's row; the version is the sum of the slots, which every raise increases. SQLite has
 # one writer at a time: one slot.
 CONTENT_SLOTS = 16
-_BUMP_PG = (f"INSERT INTO progress_content (id, version) VALUES (1 + mod(txid_current(), {CONTENT_SLOTS})::int, 1) "
-            "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
-_BUMP = ("INSERT INTO progress_content (id, version) VALUES (1, 1) "
-         "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;")
+_BUMP_PG = (
+    f"INSERT INTO progress_content (id, version) VALUES (1 + mod(txid_current(), {CONTENT_SLOTS})::int, 1) "
+    "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;"
+)
+_BUMP = (
+    "INSERT INTO progress_content (id, version) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET version = progress_content.version + 1;"
+)
 
 # What of a task is shown, as columns (PostgreSQL compares them with EXCEPT, see _CHANGED_ROWS):
 # its ref and title, and a heading's place (whether it is one, and its position among them);
@@ -157,20 +187,32 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$""",
-    *[statement for table, events in _CONTENT_TABLES for event in events for statement in (
-        f"DROP TRIGGER IF EXISTS progress_content_{event.lower()} ON {table}",
-        f"CREATE TRIGGER progress_content_{event.lower()} AFTER {event} ON {table} "
-        f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS progress_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION progress_content_rows()")],
+    *[
+        statement
+        for table, events in _CONTENT_TABLES
+        for event in events
+        for statement in (
+            f"DROP TRIGGER IF EXISTS progress_content_{event.lower()} ON {table}",
+            f"CREATE TRIGGER progress_content_{event.lower()} AFTER {event} ON {table} "
+            f"REFERENCING {'OLD' if event == 'DELETE' else 'NEW'} TABLE AS progress_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION progress_content_rows()",
+        )
+    ],
     "DROP TRIGGER IF EXISTS progress_content_tasks ON tasks",
     "CREATE TRIGGER progress_content_tasks AFTER UPDATE ON tasks REFERENCING OLD TABLE AS progress_old "
     "NEW TABLE AS progress_new FOR EACH STATEMENT EXECUTE FUNCTION progress_content_tasks()",
 ]
 
 _CONTENT_SQLITE = [
-    *[statement for table, events in _CONTENT_TABLES for event in events for statement in (
-        f"DROP TRIGGER IF EXISTS progress_content_{table}_{event.lower()}",
-        f"CREATE TRIGGER progress_content_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {_BUMP} END")],
+    *[
+        statement
+        for table, events in _CONTENT_TABLES
+        for event in events
+        for statement in (
+            f"DROP TRIGGER IF EXISTS progress_content_{table}_{event.lower()}",
+            f"CREATE TRIGGER progress_content_{table}_{event.lower()} AFTER {event} ON {table} BEGIN {_BUMP} END",
+        )
+    ],
     "DROP TRIGGER IF EXISTS progress_content_tasks",
     f"CREATE TRIGGER progress_content_tasks AFTER UPDATE ON tasks WHEN {_shown_changed('OLD', 'NEW', 'IS NOT')} "
     f"BEGIN {_BUMP} END",
@@ -198,7 +240,7 @@ def install_triggers(connection) -> None:
 
 
 def drop_content_triggers(connection) -> None:
-    for statement in (_CONTENT_PG if connection.dialect.name == "postgresql" else _CONTENT_SQLITE):
+    for statement in _CONTENT_PG if connection.dialect.name == "postgresql" else _CONTENT_SQLITE:
         if statement.startswith("DROP"):
             connection.exec_driver_sql(statement)
     if connection.dialect.name == "postgresql":
@@ -209,10 +251,16 @@ def drop_content_triggers(connection) -> None:
 def drop_triggers(connection) -> None:
     drop_content_triggers(connection)
     if connection.dialect.name == "postgresql":
-        for statement in ("DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks", "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
-                          "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks", "DROP TRIGGER IF EXISTS progress_phases ON phases",
-                          "DROP TRIGGER IF EXISTS progress_units ON org_units", "DROP FUNCTION IF EXISTS progress_mark_tasks()",
-                          "DROP FUNCTION IF EXISTS progress_mark_phases()", "DROP FUNCTION IF EXISTS progress_units_moved()"):
+        for statement in (
+            "DROP TRIGGER IF EXISTS progress_tasks_ins ON tasks",
+            "DROP TRIGGER IF EXISTS progress_tasks_upd ON tasks",
+            "DROP TRIGGER IF EXISTS progress_tasks_del ON tasks",
+            "DROP TRIGGER IF EXISTS progress_phases ON phases",
+            "DROP TRIGGER IF EXISTS progress_units ON org_units",
+            "DROP FUNCTION IF EXISTS progress_mark_tasks()",
+            "DROP FUNCTION IF EXISTS progress_mark_phases()",
+            "DROP FUNCTION IF EXISTS progress_units_moved()",
+        ):
             connection.exec_driver_sql(statement)
     else:
         for statement in _SQLITE_DDL:

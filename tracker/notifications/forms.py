@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from tracker.models.notify import LEVELS
 from tracker.notifications.labels import LEVEL_LABELS
@@ -15,11 +15,20 @@ class RulesForm(FlaskForm):
             getattr(self, f"{row.level}_days").data = row.offset_days
             getattr(self, f"{row.level}_active").data = row.active
 
+    # 签收: days a task given to a unit may wait to be signed for (the defaults page only)
+    unsigned_days = IntegerField(
+        _l("Not signed for (days)"), validators=[Optional(), NumberRange(min=1, max=60)], default=3
+    )
+    unsigned_active = BooleanField(_l("active"), default=True)
+
     def values(self) -> dict:
         return {level: (getattr(self, f"{level}_days").data, getattr(self, f"{level}_active").data) for level in LEVELS}
 
 
 for _level in LEVELS:
-    setattr(RulesForm, f"{_level}_days", IntegerField(
-        LEVEL_LABELS[_level], validators=[InputRequired(), NumberRange(min=-365, max=3650)]))
+    setattr(
+        RulesForm,
+        f"{_level}_days",
+        IntegerField(LEVEL_LABELS[_level], validators=[InputRequired(), NumberRange(min=-365, max=3650)]),
+    )
     setattr(RulesForm, f"{_level}_active", BooleanField(_l("active"), default=True))

@@ -1,7 +1,24 @@
-"""How escalation levels are named to users."""
+"""How escalation levels and kinds of notice are named to users."""
+
 from flask_babel import lazy_gettext as _l
 
-from tracker.models.notify import LEADERSHIP, OVERDUE, PARENT, REMINDER
+from tracker.models.notify import (
+    ACCEPTED,
+    ASSIGNED,
+    CHANGED,
+    COMMENTED,
+    ESCALATION,
+    INSTRUCTED,
+    LEADER_GROUP,
+    LEADERSHIP,
+    OVERDUE,
+    PARENT,
+    REMINDER,
+    RETURNED,
+    SUBMITTED,
+    UNSIGNED,
+    URGED,
+)
 
 LEVEL_LABELS = {
     REMINDER: _l("Due soon"),
@@ -11,3 +28,30 @@ LEVEL_LABELS = {
 }
 LEVEL_BADGES = {REMINDER: "info", OVERDUE: "warning", PARENT: "danger", LEADERSHIP: "dark"}
 STATE_LABELS = {"fired": _l("notified"), "skipped": _l("skipped (caught up)")}
+
+# The kinds of notice, as the inbox, the digest, the webhook and the preferences name them.
+KIND_LABELS = {
+    ESCALATION: _l("Overdue and escalation"),
+    LEADER_GROUP: _l("Overdue by unit"),
+    UNSIGNED: _l("Not signed for"),
+    SUBMITTED: _l("Submitted for review"),
+    RETURNED: _l("Returned"),
+    ACCEPTED: _l("Accepted"),
+    ASSIGNED: _l("New task"),
+    COMMENTED: _l("Comment"),
+    CHANGED: _l("Due date or deliverable changed"),
+    URGED: _l("Urged (催办)"),
+    INSTRUCTED: _l("Leader's instruction (批示)"),
+}
+KIND_BADGES = {
+    SUBMITTED: "primary",
+    RETURNED: "danger",
+    ACCEPTED: "success",
+    ASSIGNED: "info",
+    COMMENTED: "secondary",
+    CHANGED: "warning",
+    URGED: "danger",
+    INSTRUCTED: "dark",
+    LEADER_GROUP: "dark",
+    UNSIGNED: "warning",
+}

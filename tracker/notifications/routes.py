@@ -1,5 +1,8 @@
 """Inbox, unread badge, "overdue and escalated" list, and the escalation rules (admin)."""
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -10,11 +13,12 @@ from tracker.auth.service import unit_by_code
 from tracker.explanations.service import REASONS, explanations_for
 from tracker.extensions import db
 from tracker.models import Plan
+from tracker.models.notify import KINDS
 from tracker.notifications import service
 from tracker.notifications.forms import RulesForm
-from tracker.notifications.rules import RuleError, rules_for, save_rules
+from tracker.notifications.rules import RuleError, rules_for, save_rules, save_unsigned_rule, unsigned_rule
 from tracker.timeutil import local_today
-from tracker.web import page_number, fragment_response, render, wants_fragment
+from tracker.web import fragment_response, page_number, page_size, render, safe_next, wants_fragment
 
 bp = Blueprint("notifications", __name__)
 
@@ -23,11 +27,18 @@ bp = Blueprint("notifications", __name__)
 @login_required
 def inbox():
     unread_only = request.args.get("unread") == "1"
-    page = service.inbox_page(current_user, page_number(), current_app.config["PAGE_SIZE"], unread_only)
+    page = service.inbox_page(current_user, page_number(), page_size(), unread_only)
     explained = explanations_for([n.task_id for n in page.items])
     block = "list" if request.headers.get("HX-Target") == "inbox-list" else "content"
-    return render("notifications/inbox.html", block=block, page=page, unread_only=unread_only, explained=explained,
-                  unread=service.unread_count(current_user))
+    return render(
+        "notifications/inbox.html",
+        block=block,
+        page=page,
+        unread_only=unread_only,
+        explained=explained,
+        groups=service.inbox_groups(current_user, [n.day for n in page.items]),
+        unread=service.unread_count(current_user),
+    )
 
 
 @bp.route("/notifications/badge")
@@ -40,7 +51,7 @@ def badge():
 
 def _after_change(notification=None):
     if not wants_fragment():
-        return redirect(request.form.get("next") or url_for("notifications.inbox"), code=303)
+        return redirect(safe_next(request.form.get("next"), url_for("notifications.inbox")), code=303)
     unread = service.unread_count(current_user)
     body = ""
     if notification is not None:
@@ -72,6 +83,29 @@ def read_all():
     return response
 
 
+@bp.route("/notifications/read-group", methods=["POST"])
+@login_required
+def read_group():
+    """Mark read one group of the inbox: the notices of one kind and day."""
+    try:
+        day = date.fromisoformat(request.form.get("day") or "")
+    except ValueError:
+        abort(400)
+    kind = request.form.get("kind") or ""
+    if kind not in KINDS:
+        abort(400)
+    count = service.mark_group_read(current_user, day, kind)
+    db.session.commit()
+    if not wants_fragment():
+        flash(_("%(n)d notifications marked read.", n=count), "success")
+        return redirect(url_for("notifications.inbox"), code=303)
+    response = fragment_response(
+        render_block("notifications/_badge.html", "badge", unread=service.unread_count(current_user), oob=True)
+    )
+    response.headers["HX-Refresh"] = "true"
+    return response
+
+
 @bp.route("/overdue")
 @login_required
 def overdue():
@@ -83,13 +117,29 @@ def overdue():
     elif unit is not None and not can_view_unit(current_user, unit):
         abort(404)  # a unit outside one's reach does not exist for them
     escalated_only = request.args.get("escalated") == "1"
-    page, levels = service.overdue_page(current_user, local_today(), page_number(), current_app.config["PAGE_SIZE"],
-                                        unit=unit, escalated_only=escalated_only)
+    page, levels = service.overdue_page(
+        current_user,
+        local_today(),
+        page_number(),
+        page_size(),
+        unit=unit,
+        escalated_only=escalated_only,
+    )
     explanations = explanations_for([t.id for t in page.items])
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
-    return render("notifications/overdue.html", block=block, page=page, levels=levels, unit_code=code,
-                  explanations=explanations, explanation_reasons=REASONS,
-                  escalated_only=escalated_only, error=error, today=local_today(), status=400 if error else 200)
+    return render(
+        "notifications/overdue.html",
+        block=block,
+        page=page,
+        levels=levels,
+        unit_code=code,
+        explanations=explanations,
+        explanation_reasons=REASONS,
+        escalated_only=escalated_only,
+        error=error,
+        today=local_today(),
+        status=400 if error else 200,
+    )
 
 
 @bp.route("/admin/escalation-rules", methods=["GET", "POST"])
@@ -107,6 +157,8 @@ def rules():
         if form.validate_on_submit():
             try:
                 save_rules(plan, form.values())
+                if plan is None and form.unsigned_days.data is not None:
+                    save_unsigned_rule(form.unsigned_days.data, form.unsigned_active.data)
             except RuleError as exc:
                 db.session.rollback()
                 form.form_errors.append(str(exc))
@@ -119,5 +171,6 @@ def rules():
             status = 400
     else:
         form.fill(rules_for(plan))
+        form.unsigned_days.data, form.unsigned_active.data = unsigned_rule()
     plans = db.session.scalars(select(Plan).order_by(Plan.key)).all()
     return render("notifications/rules.html", form=form, plan=plan, plans=plans, rows=rules_for(plan), status=status)

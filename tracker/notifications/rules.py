@@ -1,4 +1,5 @@
 """Escalation rules: the defaults and their per-plan overrides, as the job applies them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,9 @@ from sqlalchemy import select
 
 from tracker.extensions import db
 from tracker.models import EscalationRule, Plan
-from tracker.models.notify import DEFAULT_OFFSETS, LEVELS, RANKS
+from tracker.models.notify import DEFAULT_OFFSETS, LEVELS, RANKS, UNSIGNED
+
+UNSIGNED_DEFAULT_DAYS = 3  # 签收: a task not signed for within 3 days reminds, after 6 it climbs
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,34 @@ class RuleGroup:
 def default_rules() -> dict[str, tuple[int, bool]]:
     """{level: (offset_days, active)}: the built-in defaults, as edited by an admin."""
     rules = {level: (days, True) for level, days in DEFAULT_OFFSETS.items()}
-    for rule in db.session.scalars(select(EscalationRule).where(EscalationRule.plan_id.is_(None))):
+    for rule in db.session.scalars(
+        select(EscalationRule).where(EscalationRule.plan_id.is_(None), EscalationRule.level.in_(LEVELS))
+    ):
         rules[rule.level] = (rule.offset_days, rule.active)
     return rules
+
+
+def unsigned_rule() -> tuple[int, bool]:
+    """(days, active) of the rule "not signed for N days" (one rule for all plans)."""
+    rule = db.session.scalar(
+        select(EscalationRule).where(EscalationRule.plan_id.is_(None), EscalationRule.level == UNSIGNED)
+    )
+    return (rule.offset_days, rule.active) if rule is not None else (UNSIGNED_DEFAULT_DAYS, True)
+
+
+def save_unsigned_rule(days: int, active: bool) -> None:
+    if days < 1:
+        from flask_babel import gettext as _
+
+        raise RuleError(_("A task needs at least one day to be signed for."))
+    rule = db.session.scalar(
+        select(EscalationRule).where(EscalationRule.plan_id.is_(None), EscalationRule.level == UNSIGNED)
+    )
+    if rule is None:
+        db.session.add(EscalationRule(plan_id=None, level=UNSIGNED, offset_days=days, active=active))
+    else:
+        rule.offset_days, rule.active = days, active
+    db.session.flush()
 
 
 def rule_groups() -> list[RuleGroup]:
@@ -93,8 +121,14 @@ def save_rules(plan: Optional[Plan], values: dict[str, tuple[int, bool]]) -> Non
 
         raise RuleError(_("Each level must come later than the level before it."))
     plan_id = plan.id if plan else None
-    existing = {r.level: r for r in db.session.scalars(select(EscalationRule).where(
-        EscalationRule.plan_id.is_(None) if plan_id is None else EscalationRule.plan_id == plan_id))}
+    existing = {
+        r.level: r
+        for r in db.session.scalars(
+            select(EscalationRule).where(
+                EscalationRule.plan_id.is_(None) if plan_id is None else EscalationRule.plan_id == plan_id
+            )
+        )
+    }
     defaults = default_rules()
     for level in LEVELS:
         days, active = values[level]

@@ -1,4 +1,5 @@
 """The in-app inbox, escalation history, and the "overdue and escalated" list."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,13 +11,18 @@ from sqlalchemy.orm import joinedload
 
 from tracker.auth.scope import visible_tasks_clause
 from tracker.extensions import db
-from tracker.models import Escalation, Notification, OrgUnit, Task, User
-from tracker.plans.queries import Page, overdue_clause, paginate
+from tracker.models import Escalation, NoticeEvent, Notification, OrgUnit, Task, User
+from tracker.pagination import Page
+from tracker.pagination import paginate as paginate_rows
+from tracker.plans.queries import overdue_clause, paginate
 
 
 def unread_query(user: User):
-    return (select(func.count()).select_from(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    )
 
 
 def unread_count(user: User) -> int:
@@ -24,18 +30,66 @@ def unread_count(user: User) -> int:
 
 
 def inbox_page(user: User, page: int, per_page: int, unread_only: bool = False) -> Page:
-    """Newest first; two statements (count and page, with task, owner and escalation joined)."""
+    """Newest day first, grouped by kind within a day, newest first within a group; two
+    statements (bounded count and page, with task, owner, unit, escalation, event and actor joined)."""
     query = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = db.session.scalars(
-        query.options(joinedload(Notification.task).joinedload(Task.owner_unit), joinedload(Notification.escalation))
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
+    return paginate_rows(
+        query.options(
+            joinedload(Notification.task).joinedload(Task.owner_unit),
+            joinedload(Notification.unit),
+            joinedload(Notification.escalation),
+            joinedload(Notification.event).joinedload(NoticeEvent.actor),
+        ),
+        page,
+        per_page,
+        Notification.day.desc(),
+        Notification.kind,
+        Notification.created_at.desc(),
+        Notification.id.desc(),
+    )
+
+
+@dataclass
+class InboxGroup:
+    day: date
+    kind: str
+    total: int
+    unread: int
+
+
+def inbox_groups(user: User, days: list[date]) -> dict[tuple[date, str], InboxGroup]:
+    """(day, kind) -> how many notices the user has of that kind that day, and how many unread;
+    for the days shown (one statement)."""
+    if not days:
+        return {}
+    rows = db.session.execute(
+        select(
+            Notification.day,
+            Notification.kind,
+            func.count(),
+            func.count(Notification.id).filter(Notification.read_at.is_(None)),
+        )
+        .where(Notification.user_id == user.id, Notification.day.in_(sorted(set(days))))
+        .group_by(Notification.day, Notification.kind)
     ).all()
-    return Page(list(items), page, per_page, total)
+    return {(day, kind): InboxGroup(day, kind, total, unread or 0) for day, kind, total, unread in rows}
+
+
+def mark_group_read(user: User, day: date, kind: str, now: Optional[datetime] = None) -> int:
+    """Mark read the user's notices of one kind and day; returns how many were unread."""
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user.id,
+            Notification.day == day,
+            Notification.kind == kind,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now or datetime.now(timezone.utc))
+    )
+    return result.rowcount or 0
 
 
 def mark_read(user: User, notification_id: int, now: Optional[datetime] = None) -> bool:
@@ -45,8 +99,11 @@ def mark_read(user: User, notification_id: int, now: Optional[datetime] = None) 
         .where(Notification.id == notification_id, Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=now or datetime.now(timezone.utc))
     )
-    exists = db.session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.id == notification_id, Notification.user_id == user.id))
+    exists = db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user.id)
+    )
     return bool(result.rowcount or exists)
 
 
@@ -61,16 +118,21 @@ def mark_all_read(user: User, now: Optional[datetime] = None) -> int:
 
 def escalation_history(task: Task) -> list[Escalation]:
     """The levels this task reached, for every due date it had, newest first."""
-    return list(db.session.scalars(
-        select(Escalation).where(Escalation.task_id == task.id).order_by(Escalation.at.desc(), Escalation.rank.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Escalation)
+            .where(Escalation.task_id == task.id)
+            .order_by(Escalation.at.desc(), Escalation.rank.desc())
+        )
+    )
 
 
 def notified_counts(escalation_ids: list[int]) -> dict[int, int]:
     if not escalation_ids:
         return {}
     rows = db.session.execute(
-        select(Notification.escalation_id, func.count()).where(Notification.escalation_id.in_(escalation_ids))
+        select(Notification.escalation_id, func.count())
+        .where(Notification.escalation_id.in_(escalation_ids))
         .group_by(Notification.escalation_id)
     )
     return dict(rows.all())
@@ -102,16 +164,18 @@ class OverdueRow:
     days_late: int
 
 
-def overdue_page(user: User, today: date, page: int, per_page: int, unit: Optional[OrgUnit] = None,
-                 escalated_only: bool = False) -> tuple[Page, dict[int, str]]:
+def overdue_page(
+    user: User, today: date, page: int, per_page: int, unit: Optional[OrgUnit] = None, escalated_only: bool = False
+) -> tuple[Page, dict[int, str]]:
     """Open tasks past due that `user` may see, optionally within one unit's subtree, most late first."""
     query = select(Task).where(visible_tasks_clause(user), overdue_clause(today), Task.owner_unit_id.is_not(None))
     if unit is not None:
         query = query.join(OrgUnit, OrgUnit.id == Task.owner_unit_id).where(OrgUnit.path.like(f"{unit.path}%"))
     if escalated_only:
-        query = query.where(select(Escalation.id).where(
-            Escalation.task_id == Task.id, Escalation.due_on == Task.due_on, Escalation.state == "fired").exists())
+        query = query.where(
+            select(Escalation.id)
+            .where(Escalation.task_id == Task.id, Escalation.due_on == Task.due_on, Escalation.state == "fired")
+            .exists()
+        )
     result = paginate(query, page, per_page)
     return result, current_levels([t.id for t in result.items])
-
-

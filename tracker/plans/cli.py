@@ -22,15 +22,21 @@ def export_command(plan_key, fmt):
 
 @plans_cli.command("draft")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here instead of printing it.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the draft here instead of printing it.",
+)
 def draft_command(file, output):
     """Draft a plan from FILE (.txt or .docx) in the seed-plan format (YAML), for checking and `flask seed load`."""
     from tracker.importer.draft import DocumentError, seed_yaml
+    from tracker.office_archive import ArchiveRefused
     from tracker.importer.draft.service import DraftError, draft_from_file
 
     try:
         draft = draft_from_file(file.name, file.read_bytes())
-    except (DocumentError, DraftError) as exc:
+    except (DocumentError, DraftError, ArchiveRefused) as exc:
         raise click.ClickException(f"{file.name}: {exc}") from exc
     text = seed_yaml(draft)
     if output:

@@ -1,12 +1,12 @@
 """Evidence: files and notes attached to a task. Files are checked by content (not by name),
 stored outside the static folder under a random name with their sha256, never deleted, only
-superseded. A refused file leaves nothing behind.
+superseded. A refused file leaves nothing behind, and a file reaches its place only once its row
+has committed (tracker/plans/stored_files.py).
 """
+
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -21,7 +21,9 @@ from tracker.extensions import db
 from tracker.models import Evidence, Task, User
 from tracker.plans import journal
 from tracker.plans.operations import InvalidChange, NotAllowed
+from tracker.plans.stored_files import new_stored_name, place_after_commit, temporary_path, upload_dir
 from tracker.auth.scope import can_change_task, can_view_task
+from tracker.office_archive import ArchiveRefused, check_office_archive
 
 CHUNK = 64 * 1024
 
@@ -100,18 +102,12 @@ class StoredFile:
     size: int
 
 
-def upload_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _store(stream: BinaryIO, extension: str) -> StoredFile:
-    """Copy the stream to a random name, checking size and content; remove it on any refusal."""
+    """Copy the stream to a temporary name, checking size and content (removed on any refusal);
+    it is moved to its random stored name when the session commits, deleted if it does not."""
     limit = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
-    directory = upload_dir()
-    stored_name = secrets.token_hex(16)
-    temp = directory / f".{stored_name}.part"
+    stored_name = new_stored_name()
+    temp = temporary_path(stored_name)
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -120,44 +116,55 @@ def _store(stream: BinaryIO, extension: str) -> StoredFile:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise InvalidChange(_l("The file is larger than %(mb)d MB.", mb=current_app.config["MAX_UPLOAD_MB"]))
+                    raise InvalidChange(
+                        _l("The file is larger than %(mb)d MB.", mb=current_app.config["MAX_UPLOAD_MB"])
+                    )
                 if len(head) < 16:
                     head += chunk[: 16 - len(head)]
                 digest.update(chunk)
                 target.write(chunk)
         if size == 0:
             raise InvalidChange(_l("The file is empty."))
-        if not content_matches(extension, sniff(temp, head)):
+        family = sniff(temp, head)
+        if not content_matches(extension, family):
             raise InvalidChange(_l("The file's content is not a %(ext)s file.", ext=extension.upper()))
-        os.replace(temp, directory / stored_name)
+        if family in ("docx", "xlsx"):  # an Office file others will open: no zip bomb
+            try:
+                check_office_archive(temp)
+            except ArchiveRefused as exc:
+                raise InvalidChange(exc.args[0]) from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    place_after_commit(stored_name, temp)
     return StoredFile(stored_name, digest.hexdigest(), size)
 
 
-def add_file(task: Task, user: User, stream: BinaryIO, filename: str, note: str = "",
-             supersedes: Optional[Evidence] = None) -> Evidence:
+def add_file(
+    task: Task, user: User, stream: BinaryIO, filename: str, note: str = "", supersedes: Optional[Evidence] = None
+) -> Evidence:
     _require(task, user)
     name = clean_filename(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED:
         raise InvalidChange(_l("Allowed file types: PDF, Word, Excel, JPG, PNG, ZIP."))
-    stored = _store(stream, extension)
-    try:
-        evidence = Evidence(
-            task=task, user=user, kind="file", note=(note or "").strip(), original_name=name,
-            stored_name=stored.stored_name, sha256=stored.sha256, size=stored.size,
-            mime_type=ALLOWED[extension],
-        )
-        db.session.add(evidence)
-        db.session.flush()
-        _supersede(supersedes, evidence, task)
-        journal.record(task, user, "evidence", "evidence", None, name, note.strip() if note else "")
-        db.session.flush()
-    except BaseException:
-        (upload_dir() / stored.stored_name).unlink(missing_ok=True)
-        raise
+    stored = _store(stream, extension)  # deleted unless the session commits
+    evidence = Evidence(
+        task=task,
+        user=user,
+        kind="file",
+        note=(note or "").strip(),
+        original_name=name,
+        stored_name=stored.stored_name,
+        sha256=stored.sha256,
+        size=stored.size,
+        mime_type=ALLOWED[extension],
+    )
+    db.session.add(evidence)
+    db.session.flush()
+    _supersede(supersedes, evidence, task)
+    journal.record(task, user, "evidence", "evidence", None, name, note.strip() if note else "")
+    db.session.flush()
     return evidence
 
 

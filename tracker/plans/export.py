@@ -3,6 +3,7 @@
 Field names are stable and documented in README.md; other tools and checks read them.
 Three queries whatever the size of the plan: tasks with owners, co-owners, indicators.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -100,8 +101,7 @@ def _export(plan: Plan) -> dict:
         "source": plan.source,
         "repairs": plan.repairs or [],
         "phases": [
-            {"key": p.key, "name": p.name, "start": _iso(p.start_on), "end": _iso(p.end_on)}
-            for p in plan.phases
+            {"key": p.key, "name": p.name, "start": _iso(p.start_on), "end": _iso(p.end_on)} for p in plan.phases
         ],
         "indicators": [
             {
@@ -112,7 +112,9 @@ def _export(plan: Plan) -> dict:
                 "target": (
                     {"op": i.target_op, "min": i.target_value, "max": i.target_max}
                     if i.target_op == "between"
-                    else {"op": i.target_op, "value": i.target_value} if i.target_op else None
+                    else {"op": i.target_op, "value": i.target_value}
+                    if i.target_op
+                    else None
                 ),
                 "levels": i.levels or [],
                 "task": i.task.ref if i.task else None,

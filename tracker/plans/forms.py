@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -11,9 +11,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from tracker.plans.status import LABELS, STATUSES
+from tracker.plans.status import ACTION_LABELS, LABELS, STATUSES
 
 
 class TaskFilterForm(FlaskForm):
@@ -29,6 +30,12 @@ class TaskFilterForm(FlaskForm):
     overdue = BooleanField(_l("Overdue only"))
     due_from = DateField(_l("Due from"), validators=[Optional()])
     due_to = DateField(_l("Due to"), validators=[Optional()])
+    sort = SelectField(
+        _l("Order"),
+        choices=[SelectChoice("due", _l("Due date first")), SelectChoice("updated", _l("Last changed first"))],
+        validators=[Optional()],
+        validate_choice=True,
+    )
 
     def __init__(self, *args, phases=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,6 +55,7 @@ class TaskFilterForm(FlaskForm):
             due_from=self.due_from.data,
             due_to=self.due_to.data,
             q=(self.q.data or "").strip(),
+            sort=self.sort.data or "due",
         )
 
     def validate(self, extra_validators=None):
@@ -79,13 +87,48 @@ class EvidenceForm(FlaskForm):
     supersedes = HiddenField()
 
 
+class HandleForm(FlaskForm):
+    """The owner's 办理: status, percent, evidence files and a note in one submit."""
+
+    version = IntegerField(validators=[InputRequired()])
+    target = SelectField(_l("Status"), choices=[], validators=[Optional()], validate_choice=True)
+    percent = StringField(_l("Percent done"), validators=[Optional(), Length(max=10)])
+    files = MultipleFileField(_l("Evidence files"))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
+
+    def __init__(self, *args, current_status: str = "", targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target.choices = [("", _l("Keep: %(status)s", status=LABELS.get(current_status, "")))] + [
+            (t, ACTION_LABELS[t]) for t in targets
+        ]
+
+    def validate_percent(self, field):
+        value = (field.data or "").strip()
+        if not value:
+            return
+        if not value.isdigit() or not 0 <= int(value) <= 100:
+            raise ValidationError(_l("Enter a whole number from 0 to 100."))
+
+    @property
+    def percent_value(self):
+        value = (self.percent.data or "").strip()
+        return int(value) if value else None
+
+    @property
+    def uploads(self) -> list:
+        return [f for f in (self.files.data or []) if f and getattr(f, "filename", "")]
+
+
 class EditTaskForm(FlaskForm):
     version = IntegerField(validators=[InputRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     owner = SelectField(_l("Owner unit"), coerce=int, validate_choice=True)
-    co_owners = StringField(_l("Co-owner unit codes"), validators=[Optional(), Length(max=2000)],
-                            description=_l("Unit codes separated by commas, e.g. P11-QC, P12-QC"))
+    co_owners = StringField(
+        _l("Co-owner unit codes"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Unit codes separated by commas, e.g. P11-QC, P12-QC"),
+    )
     due_on = DateField(_l("Due date"), validators=[Optional()])
     deliverable = StringField(_l("Deliverable"), validators=[Optional(), Length(max=300)])
     weight = FloatField(_l("Weight"), validators=[InputRequired(), NumberRange(min=0.01, max=1000)])

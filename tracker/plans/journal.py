@@ -1,4 +1,5 @@
 """Writing the task journal: every change to a task leaves a row here, in the same transaction."""
+
 from __future__ import annotations
 
 from datetime import date

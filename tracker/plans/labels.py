@@ -1,4 +1,5 @@
 """Display labels for unit kinds, levels and "each unit of a kind" selectors."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _

@@ -4,11 +4,14 @@ rule, journals the change in the same transaction and flushes; the caller commit
 Optimistic locking: every change names the task version it was based on; a stale version
 raises `StaleVersion` carrying the current task, and nothing is written.
 """
+
 from __future__ import annotations
 
 from datetime import date
 from typing import Any, Optional
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from tracker.auth.scope import actor_for, can_change_task, can_view_task
@@ -16,9 +19,28 @@ from tracker.extensions import db
 from tracker.models import OrgUnit, Task, User
 from tracker.models.base import utcnow
 from tracker.explanations.service import close_on_acceptance
+from tracker.models.notify import ACCEPTED as ACCEPTED_NOTICE
+from tracker.models.notify import ASSIGNED, CHANGED, COMMENTED
+from tracker.models.notify import RETURNED as RETURNED_NOTICE
+from tracker.models.notify import SUBMITTED as SUBMITTED_NOTICE
+from tracker.notifications.notices import (
+    notify,
+    notify_each,
+    owner_unit_users,
+    participants_of,
+    reviewers_of,
+    unit_coordinators,
+)
 from tracker.plans import journal, rollup
 from tracker.timeutil import local_today
-from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, check_transition
+from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, RETURNED, SUBMITTED, check_transition
+
+# A task's owner and co-owners stay as they are while it awaits review and once it is accepted.
+ASSIGNMENT_FROZEN = (SUBMITTED, ACCEPTED)
+
+# session.info key under which the cascade sync (tracker/cascade/service.py) leaves the children a
+# template's edit changed: {child task id: {field, …}}
+SYNCED_KEY = "tracker.cascade.synced"
 
 
 class NotAllowed(Exception):
@@ -49,8 +71,9 @@ def _require_change(user: User, task: Task) -> None:
         raise NotAllowed(_l("You are not allowed to change this task."))
 
 
-def change_status(task: Task, user: User, target: str, comment: str = "",
-                  expected_version: Optional[int] = None) -> Task:
+def change_status(
+    task: Task, user: User, target: str, comment: str = "", expected_version: Optional[int] = None
+) -> Task:
     if not can_view_task(user, task):
         raise NotAllowed(_l("You may not see this task."))
     _check_version(task, expected_version)
@@ -65,7 +88,19 @@ def change_status(task: Task, user: User, target: str, comment: str = "",
         task.completed_on = local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
         close_on_acceptance(task, task.completed_on)
     rollup.refresh_task_and_ancestors(task)
+    _notify_status(task, user, target, comment.strip())
     return task
+
+
+def _notify_status(task: Task, user: User, target: str, reason: str) -> None:
+    """Tell the people who must act now: the reviewers of a submission; the owners (and the
+    responsible person) of a return, with its reason, or of an acceptance."""
+    if target == SUBMITTED:
+        notify(SUBMITTED_NOTICE, task, user, reviewers_of(task))
+    elif target == RETURNED:
+        notify(RETURNED_NOTICE, task, user, owner_unit_users(task), reason)
+    elif target == ACCEPTED:
+        notify(ACCEPTED_NOTICE, task, user, owner_unit_users(task))
 
 
 def update_percent(task: Task, user: User, percent: int, expected_version: Optional[int] = None) -> Task:
@@ -88,15 +123,30 @@ def update_percent(task: Task, user: User, percent: int, expected_version: Optio
 EDITABLE_FIELDS = ("title", "description", "owner_unit_id", "due_on", "deliverable", "weight")
 
 
-def edit_task(task: Task, user: User, values: dict[str, Any], co_owner_ids: Optional[list[int]] = None,
-              expected_version: Optional[int] = None, comment: str = "") -> list[str]:
+def edit_task(
+    task: Task,
+    user: User,
+    values: dict[str, Any],
+    co_owner_ids: Optional[list[int]] = None,
+    expected_version: Optional[int] = None,
+    comment: str = "",
+) -> list[str]:
     """A coordinator's edit of the task's assignment; returns the changed field names."""
     _require_change(user, task)
     if not actor_for(user, task).is_coordinator:
         raise NotAllowed(_l("Only a coordinator edits a task."))
     _check_version(task, expected_version)
+    db.session.info.pop(SYNCED_KEY, None)  # what an earlier flush synced is not this edit's
     changed: list[str] = []
-    if "owner_unit_id" in values and values["owner_unit_id"] != task.owner_unit_id:
+    owner_changes = "owner_unit_id" in values and values["owner_unit_id"] != task.owner_unit_id
+    co_owner_changes = co_owner_ids is not None and sorted(set(co_owner_ids)) != sorted(u.id for u in task.co_owners)
+    if (owner_changes or co_owner_changes) and task.status in ASSIGNMENT_FROZEN:
+        # review independence (tracker/plans/independence.py): who the work belongs to does not
+        # change under a pending or finished review
+        raise InvalidChange(
+            _l("The owner and co-owners of a submitted or accepted task do not change (return it first).")
+        )
+    if owner_changes:
         owner = db.session.get(OrgUnit, values["owner_unit_id"])
         if owner is None or not (user.sees_everything or owner.is_within(user.unit)):
             raise InvalidChange(_l("The owner must be your unit or a unit under it."))
@@ -109,13 +159,23 @@ def edit_task(task: Task, user: User, values: dict[str, Any], co_owner_ids: Opti
             journal.record(task, user, "edit", name, _display(getattr(task, name)), _display(values[name]), comment)
             setattr(task, name, values[name])
             changed.append(name)
+    if "owner_unit_id" in changed:
+        # given to another unit: 待签收 for it until one of its users signs for it
+        task.assigned_at, task.signed_at, task.signed_by_id = utcnow(), None, None
     if co_owner_ids is not None:
         current = sorted(u.id for u in task.co_owners)
         wanted = sorted(set(co_owner_ids))
         if current != wanted:
             units = list(db.session.scalars(db.select(OrgUnit).where(OrgUnit.id.in_(wanted)))) if wanted else []
-            journal.record(task, user, "edit", "co_owners", ", ".join(u.name for u in task.co_owners),
-                           ", ".join(u.name for u in units), comment)
+            journal.record(
+                task,
+                user,
+                "edit",
+                "co_owners",
+                ", ".join(u.name for u in task.co_owners),
+                ", ".join(u.name for u in units),
+                comment,
+            )
             task.co_owners = units
             changed.append("co_owners")
     if changed:
@@ -123,7 +183,36 @@ def edit_task(task: Task, user: User, values: dict[str, Any], co_owner_ids: Opti
     if "weight" in changed:
         rollup.refresh_task_and_ancestors(task)
     db.session.flush()
+    if "owner_unit_id" in changed:
+        notify(ASSIGNED, task, user, unit_coordinators(task.owner_unit_id))
+    if "due_on" in changed or "deliverable" in changed:
+        notify(CHANGED, task, user, owner_unit_users(task), _change_message(task, changed))
+        _notify_followers(task, user)
     return changed
+
+
+def _notify_followers(template: Task, user: User) -> None:
+    """The cascade children that took the template's new due date or deliverable: their owners
+    are told, one event per child, two statements per set of fields changed (at most three)."""
+    synced = db.session.info.pop(SYNCED_KEY, {})
+    by_fields: dict[tuple[str, ...], list[int]] = {}
+    for child_id, fields in synced.items():
+        key = tuple(sorted(set(fields) & {"due_on", "deliverable"}))
+        if key:
+            by_fields.setdefault(key, []).append(child_id)
+    for fields, child_ids in by_fields.items():
+        notify_each(CHANGED, child_ids, user, audience="owners", message=_change_message(template, list(fields)))
+
+
+def _change_message(task: Task, changed: list[str]) -> str:
+    """What changed, as stored with the notice: the new due date and deliverable."""
+    parts = []
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):  # stored in the default language
+        if "due_on" in changed:
+            parts.append(str(_l("Due date: %(value)s", value=_display(task.due_on) or "—")))
+        if "deliverable" in changed:
+            parts.append(str(_l("Deliverable: %(value)s", value=task.deliverable or "—")))
+    return "; ".join(parts)
 
 
 def _display(value: Any) -> Any:
@@ -144,3 +233,4 @@ def add_comment(task: Task, user: User, text: str) -> None:
         raise InvalidChange(_l("A comment may have at most 5000 characters."))
     journal.record(task, user, "comment", comment=text)
     db.session.flush()
+    notify(COMMENTED, task, user, participants_of(task), text[:200])

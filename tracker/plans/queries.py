@@ -3,19 +3,23 @@
 Every function returns what a page needs in a fixed number of statements, always restricted by
 `visible_tasks_clause` (the one scoping rule).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
 
 from tracker.auth.scope import visible_clause_for, visible_tasks_clause
 from tracker.extensions import db
 from tracker.models import OrgUnit, Phase, Plan, Task, User
-from tracker.plans.status import OVERDUE_STATUSES, RETURNED, STATUSES, SUBMITTED
+from tracker.pagination import Page
+from tracker.pagination import paginate as paginate_rows
+from tracker.plans.status import CLOSED_STATUSES, OVERDUE_STATUSES, RETURNED, STATUSES, SUBMITTED
+from tracker.plans.work_counts import review_count_query, review_total_query, reviewed_units
 from tracker.timeutil import local_today
 
 
@@ -27,17 +31,19 @@ def overdue_clause(today: date):
 class TaskFilters:
     plan_id: Optional[int] = None
     status: Optional[str] = None
-    owner: str = ""              # part of the owner unit's name, or its exact code
+    owner: str = ""  # part of the owner unit's name, or its exact code
     phase_id: Optional[int] = None
     overdue: bool = False
     due_from: Optional[date] = None
     due_to: Optional[date] = None
     q: str = ""
+    sort: str = "due"  # "due": due date first (none last); "updated": last changed first
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.owner or self.phase_id or self.overdue or self.due_from
-                    or self.due_to or self.q)
+        return bool(
+            self.status or self.owner or self.phase_id or self.overdue or self.due_from or self.due_to or self.q
+        )
 
 
 def filtered_tasks(user: User, filters: TaskFilters, today: Optional[date] = None) -> Select:
@@ -63,37 +69,23 @@ def filtered_tasks(user: User, filters: TaskFilters, today: Optional[date] = Non
     return query
 
 
-@dataclass
-class Page:
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+SORTS = ("due", "updated")
 
 
-def paginate(query: Select, page: int, per_page: int) -> Page:
-    """Two statements: the count and one page of rows (owners and plan loaded with them)."""
-    page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(
-        query.options(joinedload(Task.owner_unit), joinedload(Task.plan))
-        .order_by(Task.due_on.is_(None), Task.due_on, Task.plan_id, Task.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows), page, per_page, total or 0)
+def task_order(sort: str = "due"):
+    """The task lists' orders, each served by an index read in order (so a page reads its rows,
+    not a sort of all that match): due date first, none last (ix_tasks_due_on_id, and
+    ix_tasks_overdue_due for the overdue tasks); or last changed first (ix_tasks_updated_at_id)."""
+    if sort == "updated":
+        return (Task.updated_at.desc(), Task.id.desc())
+    return (Task.due_on.asc().nulls_last(), Task.id)
+
+
+def paginate(query: Select, page: int, per_page: int, sort: str = "due") -> Page:
+    """Two statements: the bounded count and one page of rows (owners and plan loaded with them)."""
+    return paginate_rows(
+        query.options(joinedload(Task.owner_unit), joinedload(Task.plan)), page, per_page, *task_order(sort)
+    )
 
 
 # --- my work ------------------------------------------------------------------------------
@@ -105,6 +97,7 @@ WORK_LIMIT = 10
 class MyWork:
     counts: dict[str, int] = field(default_factory=dict)
     lists: dict[str, list[Task]] = field(default_factory=dict)
+    scope: str = "unit"  # "unit": the own unit's work; "me": what names me responsible
 
 
 def _own_unit_clause(user: User):
@@ -121,52 +114,146 @@ def awaiting_review_clause(user: User):
     return and_(Task.status == SUBMITTED, Task.owner_unit_id.in_(below))
 
 
-def work_clauses(user: User, today: date) -> dict:
-    own = _own_unit_clause(user)
+# overdue in a state other than returned: with the returned ones, the badge counts each task once
+_OPEN_NOT_RETURNED = tuple(s for s in OVERDUE_STATUSES if s != RETURNED)
+
+
+def _assigned_to_clause(user: User):
+    """The tasks naming `user` responsible (责任人) that they may see (the index on
+    responsible_user_id finds the few, the scoping rule checks them)."""
+    return and_(Task.responsible_user_id == user.id, visible_tasks_clause(user))
+
+
+WORK_SCOPES = ("unit", "me")  # my work: the own unit's (default), or only what names me responsible
+
+
+def work_clauses(user: User, today: date, scope: str = "unit") -> dict:
+    """What "my work" lists: one's own unit's overdue, due within a week and returned tasks (each
+    served by the index (owner_unit_id, status, due_on)), and the submitted tasks one reviews.
+    With scope "me", the own unit's lists keep only the tasks naming the user responsible; the
+    submissions one reviews are one's own either way."""
+    own = _assigned_to_clause(user) if scope == "me" else _own_unit_clause(user)
     return {
-        "overdue": and_(own, overdue_clause(today)),
-        "due_soon": and_(own, Task.due_on >= today, Task.due_on <= today + timedelta(days=7),
-                         Task.status.in_(OVERDUE_STATUSES)),
+        # 待签收 first: given to the unit and not yet signed for (the partial index ix_tasks_unsigned)
+        "unsigned": and_(
+            own, Task.assigned_at.is_not(None), Task.signed_at.is_(None), Task.status.not_in(CLOSED_STATUSES)
+        ),
+        "overdue": and_(own, Task.status.in_(OVERDUE_STATUSES), Task.due_on < today),
+        "due_soon": and_(
+            own, Task.status.in_(OVERDUE_STATUSES), Task.due_on >= today, Task.due_on <= today + timedelta(days=7)
+        ),
         "returned": and_(own, Task.status == RETURNED),
         "review": awaiting_review_clause(user),
     }
 
 
-def my_work(user: User, today: Optional[date] = None, limit: int = WORK_LIMIT) -> MyWork:
-    """Counts in one statement, then one short list per kind (at most five statements)."""
+def _count(clause):
+    return select(func.count()).select_from(Task).where(clause).scalar_subquery()
+
+
+def work_count_columns(user: User, today: date, scope: str = "unit") -> dict:
+    """The counts of my work as scalar subqueries: own unit's from the index, never a scan of
+    the task table; "review" from the maintained figures (tracker/plans/work_counts.py)."""
+    clauses = work_clauses(user, today, scope)
+    columns = {name: _count(clauses[name]) for name in ("unsigned", "overdue", "due_soon", "returned")}
+    columns["review"] = review_count_query(user).scalar_subquery()
+    return columns
+
+
+def work_counts_query(user: User, today: date, scope: str = "unit"):
+    """SELECT my work's counts and the number of all submitted tasks, in one row."""
+    columns = work_count_columns(user, today, scope)
+    columns["review_total"] = review_total_query().scalar_subquery()
+    return select(*[c.label(name) for name, c in columns.items()])
+
+
+def my_work(user: User, today: Optional[date] = None, limit: int = WORK_LIMIT, scope: str = "unit") -> MyWork:
+    """Counts in one statement, then one short list per kind that has any (at most six
+    statements), each read in index order within the user's own units. `scope` "me": only the
+    tasks naming the user responsible (see `work_clauses`)."""
     today = today or local_today()
-    clauses = work_clauses(user, today)
-    base = select(*[func.count().filter(clause).label(name) for name, clause in clauses.items()]).where(
-        visible_tasks_clause(user) if not user.sees_everything else True
-    ).select_from(Task)
-    counts = dict(db.session.execute(base).one()._mapping)
-    work = MyWork(counts={k: int(v or 0) for k, v in counts.items()})
+    scope = scope if scope in WORK_SCOPES else "unit"
+    clauses = work_clauses(user, today, scope)
+    row = db.session.execute(work_counts_query(user, today, scope)).one()._mapping
+    counts = {name: int(value or 0) for name, value in row.items()}
+    total = counts.pop("review_total")
+    work = MyWork(counts=counts, scope=scope)
     for name, clause in clauses.items():
-        if work.counts[name]:
-            work.lists[name] = list(db.session.scalars(
-                select(Task).where(clause).options(joinedload(Task.owner_unit), joinedload(Task.plan))
-                .order_by(Task.due_on.is_(None), Task.due_on, Task.id).limit(limit)
-            ))
-        else:
+        if not work.counts[name]:
             work.lists[name] = []
+        elif name == "review":
+            work.lists[name] = _review_list(user, limit, work.counts[name], total)
+        else:
+            work.lists[name] = list(
+                db.session.scalars(
+                    select(Task)
+                    .where(clause)
+                    .options(joinedload(Task.owner_unit), joinedload(Task.plan))
+                    .order_by(*_DUE_ORDER)
+                    .limit(limit)
+                )
+            )
     return work
 
 
+_DUE_ORDER = (Task.due_on.asc().nulls_last(), Task.id)  # PostgreSQL's index order (NULLs last)
+NARROW_SHARE = 0.05  # below this share of all submitted tasks, read the reviewed units one by one
+
+
+def _review_list(user: User, limit: int, count: int, total: int) -> list[Task]:
+    """The first submitted tasks the user reviews, by due date. An admin's or a wide scope's:
+    the (status, due_on) index in order, a few rows read per row shown. A narrow scope's (a
+    province, a prefecture) on PostgreSQL: the first few of each reviewed unit from the index
+    (owner_unit_id, status, due_on), then the first of those; never every submitted task."""
+    options = (joinedload(Task.owner_unit), joinedload(Task.plan))
+    units = reviewed_units(user)
+    narrow = units is not None and total and count < NARROW_SHARE * total
+    if narrow and db.session.get_bind().dialect.name == "postgresql":
+        unit = aliased(OrgUnit)
+        per_unit = (
+            select(Task.id, Task.due_on)
+            .where(Task.owner_unit_id == unit.id, Task.status == SUBMITTED)
+            .order_by(*_DUE_ORDER)
+            .limit(limit)
+            .lateral("per_unit")
+        )
+        first = (
+            select(per_unit.c.id)
+            .select_from(unit)
+            .join(per_unit, true())
+            .where(unit.id.in_(units))
+            .order_by(per_unit.c.due_on.asc().nulls_last(), per_unit.c.id)
+            .limit(limit)
+        )
+        query = select(Task).where(Task.id.in_(first))  # the rows shown only, joined to their owners
+    else:
+        query = select(Task).where(awaiting_review_clause(user))
+    return list(db.session.scalars(query.options(*options).order_by(*_DUE_ORDER).limit(limit)))
+
+
 def open_work_query(user: User, today: Optional[date] = None):
-    """SELECT count(*) of the badge in the navigation: overdue + returned + awaiting my review."""
+    """SELECT the badge in the navigation: own unit's overdue + returned tasks (each once) and
+    those awaiting my review. Index lookups and the maintained figures: a handful of rows for
+    any role and scope."""
     today = today or local_today()
-    clauses = work_clauses(user, today)
-    return select(func.count()).select_from(Task).where(or_(clauses["overdue"], clauses["returned"], clauses["review"]))
+    own = _own_unit_clause(user)
+    overdue = _count(and_(own, Task.status.in_(_OPEN_NOT_RETURNED), Task.due_on < today))
+    returned = _count(and_(own, Task.status == RETURNED))
+    return select(overdue + returned + review_count_query(user).scalar_subquery())
 
 
 def open_work_count(user: User, today: Optional[date] = None) -> int:
-    return db.session.scalar(open_work_query(user, today)) or 0
+    """The badge; the navigation (tracker/web.py nav_counts) and a task action's response read it
+    through this one query."""
+    return int(db.session.scalar(open_work_query(user, today)) or 0)
 
 
 # --- tree -----------------------------------------------------------------------------------
 
 
-def tree_children(plan: Plan, user: User, parent_id: Optional[int], limit: int = 200) -> tuple[list[Task], dict[int, int], bool]:
+def tree_children(
+    plan: Plan, user: User, parent_id: Optional[int], limit: int = 200
+) -> tuple[list[Task], dict[int, int], bool]:
     """One level of the tree: the visible children of `parent_id` (roots when None), with how
     many visible children each has (for the expand control). Scoped users also get the headings
     above their tasks, as context rows."""
@@ -194,9 +281,12 @@ def tree_children(plan: Plan, user: User, parent_id: Optional[int], limit: int =
         if not user.sees_everything:
             cc = Task.__table__.alias("cc")
             child_query = child_query.where(
-                or_(_visible_for_alias(user, c),
-                    select(cc.c.id).where(cc.c.path.like(c.c.path + "%"), cc.c.id != c.c.id,
-                                          _visible_for_alias(user, cc)).exists())
+                or_(
+                    _visible_for_alias(user, c),
+                    select(cc.c.id)
+                    .where(cc.c.path.like(c.c.path + "%"), cc.c.id != c.c.id, _visible_for_alias(user, cc))
+                    .exists(),
+                )
             )
         counts = dict(db.session.execute(child_query.group_by(c.c.parent_id)).all())
     return rows, counts, truncated

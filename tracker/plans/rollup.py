@@ -3,6 +3,7 @@
 A leaf's progress comes from its status (accepted = 100, cancelled = left out) and reported
 percent; a parent's is the weighted mean of its children that are not cancelled.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import and_, case, func, select, update

@@ -1,5 +1,6 @@
 """Plan pages: my work, plan list, the plan page (tree or filtered list), tree children."""
-from flask import abort, current_app, request
+
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from tracker.notifications.service import current_levels
@@ -9,13 +10,16 @@ from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate
 from tracker.plans.service import get_plan, plans_for
 from tracker.extensions import db
 from tracker.models import Task
-from tracker.web import page_number, render
+from tracker.web import page_number, page_size, render
 
 
 @bp.route("/")
 @login_required
 def my_work_page():
-    return render("plans/my_work.html", work=my_work(current_user))
+    # ?assigned=me: only the tasks naming me responsible; anything else: my unit's (the default)
+    scope = "me" if request.args.get("assigned") == "me" else "unit"
+    block = "work" if request.headers.get("HX-Target") == "my-work" else "content"
+    return render("plans/my_work.html", block=block, work=my_work(current_user, scope=scope))
 
 
 @bp.route("/plans")
@@ -26,8 +30,13 @@ def plan_list():
 
     # the counts of a user who sees everything are every task's: the same for all of them, and
     # their version is the progress summary's (tasks mark themselves, plans raise the content)
-    return cached_page("plans/list.html", ("plans",), local_today(), lambda: {"summaries": plans_for(current_user)},
-                       cacheable=current_user.sees_everything)
+    return cached_page(
+        "plans/list.html",
+        ("plans",),
+        local_today(),
+        lambda: {"summaries": plans_for(current_user)},
+        cacheable=current_user.sees_everything,
+    )
 
 
 @bp.route("/plans/<key>")
@@ -41,11 +50,12 @@ def plan_detail(key: str):
     filters = form.filters(plan.id) if valid else TaskFilters(plan_id=plan.id)
     context = {"plan": plan, "form": form, "filters": filters}
     if filters.active:
-        context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), current_app.config["PAGE_SIZE"])
+        context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     else:
         roots, counts, truncated = tree_children(plan, current_user, None)
-        context.update(rows=roots, child_counts=counts, truncated=truncated,
-                       levels=current_levels([t.id for t in roots]))
+        context.update(
+            rows=roots, child_counts=counts, truncated=truncated, levels=current_levels([t.id for t in roots])
+        )
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("plans/plan.html", block=block, **context)
 
@@ -60,8 +70,16 @@ def tree_children_page(key: str, task_id: int):
     rows, counts, truncated = tree_children(plan, current_user, task_id)
     if not rows:
         abort(404)
-    return render("plans/children.html", block="children", plan=plan, parent=parent, rows=rows,
-                  child_counts=counts, truncated=truncated, levels=current_levels([t.id for t in rows]))
+    return render(
+        "plans/children.html",
+        block="children",
+        plan=plan,
+        parent=parent,
+        rows=rows,
+        child_counts=counts,
+        truncated=truncated,
+        levels=current_levels([t.id for t in rows]),
+    )
 
 
 @bp.route("/tasks")
@@ -70,7 +88,6 @@ def task_list():
     form = TaskFilterForm(request.args)
     valid = form.validate() if request.args else True
     filters = form.filters() if valid else TaskFilters()
-    page = paginate(filtered_tasks(current_user, filters), page_number(), current_app.config["PAGE_SIZE"])
+    page = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     return render("plans/task_list.html", block=block, form=form, page=page, filters=filters)
-

@@ -1,4 +1,5 @@
 """Queries behind the plan pages. Each runs a fixed number of SQL statements."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from tracker.auth.scope import can_view_task, visible_tasks_clause
 from tracker.extensions import db
 from tracker.models import Plan, Task, User
 from tracker.plans.status import ACCEPTED
+
 
 @dataclass
 class PlanSummary:
@@ -43,7 +45,8 @@ def plans_for(user: User) -> list[PlanSummary]:
 def visible_task(user: User, task_id: int) -> Optional[Task]:
     """The task with its owner, plan and phase, or None when it does not exist or `user` may not see it."""
     task = db.session.scalar(
-        select(Task).where(Task.id == task_id)
+        select(Task)
+        .where(Task.id == task_id)
         .options(joinedload(Task.owner_unit), joinedload(Task.plan), joinedload(Task.phase))
     )
     if task is None or not can_view_task(user, task):

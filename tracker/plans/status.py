@@ -3,12 +3,24 @@
     not_started → in_progress → submitted → accepted
     submitted → returned → in_progress
     any open state → blocked / cancelled (coordinator); blocked → in_progress (coordinator)
+    submitted → in_progress by 撤回 (withdrawal): only the submitter's unit, before any review
+    (`tracker.plans.handling.withdraw`, journaled as "recall"; not a transition offered here)
 
 Who may make a change is expressed as the actor's relation to the task:
 - ``owner``: a reporter or coordinator of the owner unit (or a unit above it);
 - ``reviewer``: a coordinator of a unit strictly above the owner unit (or an admin);
 - ``coordinator``: a coordinator of the owner unit or above (or an admin).
+
+Review independence (acceptance only; computed from the task's journal by
+`tracker.plans.independence.review_conflict` and carried here as ``Actor.review_conflict``): a
+reviewer accepts a submission only when, over the current review cycle (since the last return,
+or since the task was created), their unit is strictly above every unit that owned the task and
+above the unit of whoever submitted it, and they did not themselves change its owner, co-owners
+or parent. The owner, co-owners and parent of a submitted task do not change at all (return it
+first). So re-owning a task to a unit below and accepting it, whatever the order of the edits,
+never lets a unit accept its own work.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,6 +89,8 @@ class Actor:
     is_owner: bool = False
     is_reviewer: bool = False
     is_coordinator: bool = False
+    # Why this reviewer may not accept the current submission (None when independent).
+    review_conflict: object = None
 
     def has(self, relation: str) -> bool:
         return {
@@ -92,12 +106,12 @@ def check_transition(current: str, target: str, actor: Actor, reason: str = "") 
         raise TransitionError(_l("Unknown status."))
     rule = TRANSITIONS.get((current, target))
     if rule is None:
-        raise TransitionError(
-            _l("A task cannot go from %(old)s to %(new)s.", old=LABELS[current], new=LABELS[target])
-        )
+        raise TransitionError(_l("A task cannot go from %(old)s to %(new)s.", old=LABELS[current], new=LABELS[target]))
     relation, needs_reason = rule
     if not actor.has(relation):
         raise TransitionError(_l("You are not allowed to make this change."))
+    if target == ACCEPTED and actor.review_conflict is not None:
+        raise TransitionError(actor.review_conflict)
     if needs_reason and not reason.strip():
         raise TransitionError(_l("A reason is required."))
 
@@ -107,5 +121,5 @@ def allowed_targets(current: str, actor: Actor) -> list[str]:
     return [
         target
         for (source, target), (relation, _) in TRANSITIONS.items()
-        if source == current and actor.has(relation)
+        if source == current and actor.has(relation) and not (target == ACCEPTED and actor.review_conflict is not None)
     ]

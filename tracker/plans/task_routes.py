@@ -1,6 +1,7 @@
 """The task page and its actions. Each action is one request: for HTMX it returns the task
 panel in its new state plus, out of band, the tree rows above it and the work counter; without
 JavaScript it redirects (303) to the task page."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -18,7 +19,9 @@ from tracker.plans import evidence as evidence_service
 from tracker.explanations.forms import ExplanationForm
 from tracker.explanations.service import REASONS, current_explanation, needs_explanation
 from tracker.notifications.service import escalation_history, notified_counts
-from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, PercentForm, StatusForm
+from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, HandleForm, PercentForm, StatusForm
+from tracker.plans.handling import HANDLED_IN, FieldError, Handling, Upload, handle, owner_targets, withdraw
+from tracker.plans.handling import withdrawal_refusal
 from tracker.plans.operations import (
     InvalidChange,
     NotAllowed,
@@ -30,24 +33,64 @@ from tracker.plans.operations import (
 )
 from tracker.plans.queries import ancestors_of, open_work_count
 from tracker.plans.blueprint import bp
+from tracker.plans.status import ACCEPTED, BLOCKED, CANCELLED, RETURNED, SUBMITTED, TRANSITIONS
 from tracker.plans.status import TransitionError, allowed_targets
 from tracker.web import form_errors, fragment_response, render, task_or_404, wants_fragment
 
 HISTORY_LIMIT = 100
 CHILDREN_LIMIT = 50
+# The review bar: main actions, and those in its secondary menu (one reason field for both).
+REVIEW_MAIN = (ACCEPTED, RETURNED)
+REVIEW_MORE = (BLOCKED, CANCELLED)
 
 
-def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm | None = None,
-                   conflict: bool = False, explanation_form=None) -> dict:
+def _conflict() -> str:
+    return _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten.")
+
+
+def _review_targets(task: Task, targets: list[str]) -> list[str]:
+    """The review bar's actions: the reviewer's and coordinator's transitions (the owner's own
+    steps are in the 办理 form)."""
+    return [t for t in targets if TRANSITIONS[(task.status, t)][0] != "owner"]
+
+
+def _handle_form(task: Task, actor) -> HandleForm:
+    return HandleForm(
+        formdata=None, current_status=task.status, targets=owner_targets(task.status, actor), percent=str(task.percent)
+    )
+
+
+def _panel_context(
+    task: Task,
+    error: str | None = None,
+    edit_form: EditTaskForm | None = None,
+    conflict: bool = False,
+    explanation_form=None,
+    handle_form: HandleForm | None = None,
+    review_errors: dict | None = None,
+) -> dict:
     actor = actor_for(current_user, task)
-    children = list(db.session.scalars(
-        select(Task).where(Task.parent_id == task.id).options(joinedload(Task.owner_unit))
-        .order_by(Task.position, Task.id).limit(CHILDREN_LIMIT + 1)
-    ))
-    history = list(db.session.scalars(
-        select(JournalEntry).where(JournalEntry.task_id == task.id).options(joinedload(JournalEntry.user))
-        .order_by(JournalEntry.at.desc(), JournalEntry.id.desc()).limit(HISTORY_LIMIT)
-    ))
+    targets = allowed_targets(task.status, actor)
+    review = _review_targets(task, targets)
+    can_change = can_change_task(current_user, task)
+    children = list(
+        db.session.scalars(
+            select(Task)
+            .where(Task.parent_id == task.id)
+            .options(joinedload(Task.owner_unit))
+            .order_by(Task.position, Task.id)
+            .limit(CHILDREN_LIMIT + 1)
+        )
+    )
+    history = list(
+        db.session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.task_id == task.id)
+            .options(joinedload(JournalEntry.user))
+            .order_by(JournalEntry.at.desc(), JournalEntry.id.desc())
+            .limit(HISTORY_LIMIT)
+        )
+    )
     escalations = escalation_history(task)
     return {
         "explanation": current_explanation(task),
@@ -62,8 +105,16 @@ def _panel_context(task: Task, error: str | None = None, edit_form: EditTaskForm
         "more_children": len(children) > CHILDREN_LIMIT,
         "evidence": evidence_service.evidence_for(task),
         "history": history,
-        "targets": allowed_targets(task.status, actor),
-        "can_change": can_change_task(current_user, task),
+        "targets": targets,
+        "review_main": [t for t in review if t not in REVIEW_MORE],
+        "review_more": [t for t in review if t in REVIEW_MORE],
+        "review_errors": review_errors or {},
+        "review_conflict": actor.review_conflict,
+        "is_reviewer": actor.is_reviewer,
+        "can_change": can_change,
+        "can_handle": can_change and task.status in HANDLED_IN,
+        "handle_form": handle_form or _handle_form(task, actor),
+        "withdraw_refusal": withdrawal_refusal(task, current_user) if can_change and task.status == SUBMITTED else None,
         "can_edit": actor.is_coordinator,
         "error": error,
         "status_form": StatusForm(formdata=None),
@@ -91,12 +142,35 @@ def _respond(task: Task, status: int = 200, error: str | None = None, **extra):
     context = _panel_context(task, error=error, **extra)
     body = render_block("plans/task.html", "panel", **context)
     if status < 400:
-        rows = [task] + list(reversed(ancestors_of(task)))
-        body += render_block("plans/_oob.html", "oob", rows=rows,
-                             work_count=open_work_count(current_user))
+        # the plan tree's rows out of band: those the page shows (none on the task's own page,
+        # whose panel says so; on the plan page the ancestors the user sees, not context rows)
+        rows = []
+        if request.headers.get("X-Task-Panel") != "page":
+            rows = [r for r in [task] + list(reversed(ancestors_of(task))) if can_view_task(current_user, r)]
+        body += render_block("plans/_oob.html", "oob", rows=rows, work_count=open_work_count(current_user))
     response = fragment_response(body, status)
     if status < 400:
         response.headers["HX-Trigger"] = "task-changed"
+    return response
+
+
+def _fragment_error(task: Task, block: str, target: str, status: int = 422, **extra):
+    """A refused form: for HTMX only its own fragment (which it replaces), with the errors next to
+    their fields; without JavaScript the whole page."""
+    context = _panel_context(task, **extra)
+    if not wants_fragment():
+        return render("plans/task.html", status=status, **context)
+    response = fragment_response(render_block("plans/task.html", block, **context), status)
+    response.headers["HX-Retarget"] = target
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _to_panel(response):
+    """A form that replaces only itself on a refusal replaces the whole panel on success."""
+    if wants_fragment():
+        response.headers["HX-Retarget"] = "#task-panel"
+        response.headers["HX-Reswap"] = "innerHTML"
     return response
 
 
@@ -111,11 +185,21 @@ def _run(task: Task, action, **extra):
     except StaleVersion as exc:
         db.session.rollback()
         db.session.refresh(exc.task)
-        return _respond(exc.task, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
+        return _respond(
+            exc.task,
+            409,
+            _conflict(),
+            conflict=True,
+        )
     except StaleDataError:
         db.session.rollback()
         fresh = task_or_404(task.id)
-        return _respond(fresh, 409, _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten."), conflict=True)
+        return _respond(
+            fresh,
+            409,
+            _conflict(),
+            conflict=True,
+        )
     except (TransitionError, InvalidChange) as exc:
         db.session.rollback()
         return _respond(task_or_404(task.id), 422, str(exc), **extra)
@@ -134,8 +218,69 @@ def task_status(task_id: int):
     form = StatusForm()
     if not form.validate():
         return _respond(task, 422, form_errors(form))
-    return _run(task, lambda: change_status(task, current_user, form.target.data, form.comment.data or "",
-                                            expected_version=form.version.data))
+    rule = TRANSITIONS.get((task.status, form.target.data))
+    if rule is not None and rule[1] and not (form.comment.data or "").strip():
+        # the reason goes next to its field in the review bar; nothing is written
+        key = "more" if form.target.data in REVIEW_MORE else form.target.data
+        return _fragment_error(task, "review_bar", "#review-bar", review_errors={key: _("A reason is required.")})
+    return _run(
+        task,
+        lambda: change_status(
+            task, current_user, form.target.data, form.comment.data or "", expected_version=form.version.data
+        ),
+    )
+
+
+@bp.route("/tasks/<int:task_id>/handle", methods=["POST"])
+@login_required
+def task_handle(task_id: int):
+    """The owner's 办理 form: status, percent, evidence files and a note in one submit."""
+    task = task_or_404(task_id)
+    if not can_change_task(current_user, task):
+        abort(403)  # seen (a leader, a co-owner) but not theirs to handle
+    form = HandleForm(current_status=task.status, targets=owner_targets(task.status, actor_for(current_user, task)))
+    if not form.validate():
+        return _fragment_error(task, "handle_form", "#handle-form", handle_form=form)
+    handling = Handling(
+        target=form.target.data or "",
+        percent=form.percent_value,
+        files=[Upload(f.stream, f.filename or "") for f in form.uploads],
+        note=form.note.data or "",
+    )
+    try:
+        handle(task, current_user, handling, expected_version=form.version.data)
+        db.session.commit()
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except (StaleVersion, StaleDataError):
+        db.session.rollback()
+        return _to_panel(_respond(task_or_404(task_id), 409, _conflict(), conflict=True))
+    except FieldError as exc:
+        db.session.rollback()
+        getattr(form, exc.field).errors = list(getattr(form, exc.field).errors) + [str(exc)]
+        return _fragment_error(task_or_404(task_id), "handle_form", "#handle-form", handle_form=form)
+    except (TransitionError, InvalidChange) as exc:
+        db.session.rollback()
+        form.target.errors = list(form.target.errors) + [str(exc)]
+        return _fragment_error(task_or_404(task_id), "handle_form", "#handle-form", handle_form=form)
+    if not wants_fragment():
+        flash(_("Saved."), "success")
+    return _to_panel(_respond(task))
+
+
+@bp.route("/tasks/<int:task_id>/withdraw", methods=["POST"])
+@login_required
+def task_withdraw(task_id: int):
+    """撤回: the submitter's unit takes back a submission not yet reviewed."""
+    task = task_or_404(task_id)
+    if not can_change_task(current_user, task):
+        abort(403)
+    version = request.form.get("version", "")
+    expected = int(version) if version.isdigit() else None
+    if expected is None:
+        return _respond(task, 422, _("The form is incomplete; reload the page and try again."))
+    return _run(task, lambda: withdraw(task, current_user, expected_version=expected))
 
 
 @bp.route("/tasks/<int:task_id>/percent", methods=["POST"])
@@ -171,8 +316,12 @@ def task_evidence(task_id: int):
         if supersedes is None or supersedes.task_id != task.id:
             return _respond(task, 422, _("That evidence cannot be replaced."))
     upload = form.file.data
-    return _run(task, lambda: evidence_service.add_file(task, current_user, upload.stream, upload.filename or "",
-                                                        form.note.data or "", supersedes))
+    return _run(
+        task,
+        lambda: evidence_service.add_file(
+            task, current_user, upload.stream, upload.filename or "", form.note.data or "", supersedes
+        ),
+    )
 
 
 @bp.route("/evidence/<int:evidence_id>")
@@ -213,15 +362,29 @@ def task_edit(task_id: int):
     if not form.validate():
         return _respond(task, 422, form_errors(form), edit_form=form)
     codes = [c.strip() for c in (form.co_owners.data or "").replace("，", ",").split(",") if c.strip()]
-    units = dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all()) if codes else {}
+    units = (
+        dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all()) if codes else {}
+    )
     unknown = [c for c in codes if c not in units]
     if unknown:
         return _respond(task, 422, _("Unknown unit codes: %(codes)s", codes=", ".join(unknown)), edit_form=form)
     values = {
-        "title": form.title.data.strip(), "description": form.description.data or "",
-        "owner_unit_id": form.owner.data, "due_on": form.due_on.data,
-        "deliverable": (form.deliverable.data or "").strip(), "weight": form.weight.data,
+        "title": form.title.data.strip(),
+        "description": form.description.data or "",
+        "owner_unit_id": form.owner.data,
+        "due_on": form.due_on.data,
+        "deliverable": (form.deliverable.data or "").strip(),
+        "weight": form.weight.data,
     }
-    return _run(task, lambda: edit_task(task, current_user, values, list(units.values()),
-                                        expected_version=form.version.data, comment=form.comment.data or ""),
-                edit_form=form)
+    return _run(
+        task,
+        lambda: edit_task(
+            task,
+            current_user,
+            values,
+            list(units.values()),
+            expected_version=form.version.data,
+            comment=form.comment.data or "",
+        ),
+        edit_form=form,
+    )

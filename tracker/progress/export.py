@@ -1,6 +1,7 @@
 """Excel and CSV exports: Chinese headers, a frozen header row, column widths, real dates and
 numbers. Rows are streamed (openpyxl write-only mode writes them to a temporary file; CSV is a
 generator), so an export's memory does not grow with its length."""
+
 from __future__ import annotations
 
 import csv
@@ -16,6 +17,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from tracker.export_escaping import csv_text, xlsx_text_cell
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -27,15 +30,16 @@ class ExportColumn:
 
 
 def _header_cell(sheet, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=text)
+    cell = xlsx_text_cell(sheet, text)
     cell.font = Font(bold=True)
     cell.fill = PatternFill("solid", fgColor="DDEBF7")
     cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     return cell
 
 
-def xlsx_file(title: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]],
-              preamble: Optional[list[str]] = None):
+def xlsx_file(
+    title: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]], preamble: Optional[list[str]] = None
+):
     """A temporary file holding the workbook (one sheet); the caller sends and closes it."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
@@ -44,12 +48,12 @@ def xlsx_file(title: str, columns: list[ExportColumn], rows: Iterable[Iterable[A
     header_row = 1 + len(preamble or [])
     sheet.freeze_panes = f"A{header_row + 1}"
     for line in preamble or []:
-        sheet.append([line])
+        sheet.append([xlsx_text_cell(sheet, line)])
     sheet.append([_header_cell(sheet, c.header) for c in columns])
     for row in rows:
         cells = []
         for column, value in zip(columns, row):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = xlsx_text_cell(sheet, value)
             if column.number_format and value is not None:
                 cell.number_format = column.number_format
             cells.append(cell)
@@ -60,8 +64,13 @@ def xlsx_file(title: str, columns: list[ExportColumn], rows: Iterable[Iterable[A
     return handle
 
 
-def send_xlsx(filename: str, title: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]],
-              preamble: Optional[list[str]] = None) -> Response:
+def send_xlsx(
+    filename: str,
+    title: str,
+    columns: list[ExportColumn],
+    rows: Iterable[Iterable[Any]],
+    preamble: Optional[list[str]] = None,
+) -> Response:
     handle = xlsx_file(title, columns, rows, preamble)
     return send_file(handle, mimetype=XLSX, as_attachment=True, download_name=filename)
 
@@ -69,7 +78,7 @@ def send_xlsx(filename: str, title: str, columns: list[ExportColumn], rows: Iter
 def _csv_value(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    return "" if value is None else value
+    return "" if value is None else csv_text(value)
 
 
 CSV = "text/csv; charset=utf-8"
@@ -80,7 +89,7 @@ def csv_lines(columns: list[ExportColumn], rows: Iterable[Iterable[Any]]) -> Ite
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow([c.header for c in columns])
+    writer.writerow([csv_text(c.header) for c in columns])
     yield buffer.getvalue()
     for row in rows:
         buffer.seek(0)
@@ -95,15 +104,27 @@ def send_csv(filename: str, columns: list[ExportColumn], rows: Iterable[Iterable
     return response
 
 
-def send_table(fmt: str, name: str, title: str, columns: list[ExportColumn],
-               rows_factory: Callable[[], Iterable[Iterable[Any]]], preamble: Optional[list[str]] = None) -> Response:
+def send_table(
+    fmt: str,
+    name: str,
+    title: str,
+    columns: list[ExportColumn],
+    rows_factory: Callable[[], Iterable[Iterable[Any]]],
+    preamble: Optional[list[str]] = None,
+) -> Response:
     if fmt == "csv":
         return send_csv(f"{name}.csv", columns, rows_factory())
     return send_xlsx(f"{name}.xlsx", title, columns, rows_factory(), preamble)
 
 
-def table_file(fmt: str, name: str, title: str, columns: list[ExportColumn], rows: Iterable[Iterable[Any]],
-               preamble: Optional[list[str]] = None) -> tuple[bytes, str, str]:
+def table_file(
+    fmt: str,
+    name: str,
+    title: str,
+    columns: list[ExportColumn],
+    rows: Iterable[Iterable[Any]],
+    preamble: Optional[list[str]] = None,
+) -> tuple[bytes, str, str]:
     """A small table as a whole file in memory: (bytes, MIME type, file name), for the cache of
     the progress exports (tracker/progress/pages.py); long lists go through send_table."""
     if fmt == "csv":

@@ -1,4 +1,5 @@
 """The tables behind the progress exports (headers in Chinese through Babel)."""
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -48,26 +49,50 @@ def matrix_table(m: Matrix) -> tuple[list[ExportColumn], list[list]]:
 
 
 def phase_table(summaries) -> tuple[list[ExportColumn], list[list]]:
-    columns = [ExportColumn(_("Phase"), 20), ExportColumn(_("Start"), 12, "yyyy-mm-dd"),
-               ExportColumn(_("End"), 12, "yyyy-mm-dd")] + _figure_headers()
+    columns = [
+        ExportColumn(_("Phase"), 20),
+        ExportColumn(_("Start"), 12, "yyyy-mm-dd"),
+        ExportColumn(_("End"), 12, "yyyy-mm-dd"),
+    ] + _figure_headers()
     rows = [[s.phase.name, s.phase.start_on, s.phase.end_on] + _figure_values(s.figures) for s in summaries]
     return columns, rows
 
 
 def ranking_table(ranked) -> tuple[list[ExportColumn], list[list]]:
-    columns = [ExportColumn(_("Rank"), 6, "0"), ExportColumn(_("Unit"), 30)] + _figure_headers() + [
-        ExportColumn(_("Days overdue"), 12, "0")]
-    rows = [[i, r.unit.name] + _figure_values(r.figures) + [r.figures.overdue_days] for i, r in enumerate(ranked, start=1)]
+    columns = (
+        [ExportColumn(_("Rank"), 6, "0"), ExportColumn(_("Unit"), 30)]
+        + _figure_headers()
+        + [
+            ExportColumn(_("Days overdue"), 12, "0"),
+            ExportColumn(_("Signed for") + " (%)", 10, "0.0"),
+            ExportColumn(_("Median time to sign") + " (h)", 12, "0.0"),
+        ]
+    )
+    rows = [
+        [i, r.unit.name]
+        + _figure_values(r.figures)
+        + [
+            r.figures.overdue_days,
+            round(r.sign_for.rate, 1) if r.sign_for.rate is not None else None,
+            round(r.sign_for.median_hours, 1) if r.sign_for.median_hours is not None else None,
+        ]
+        for i, r in enumerate(ranked, start=1)
+    ]
     return columns, rows
 
 
 def task_columns() -> list[ExportColumn]:
     """The task list's columns (built per request: the headers follow the locale)."""
     return [
-        ExportColumn(_("Plan"), 30), ExportColumn(_("Ref"), 14), ExportColumn(_("Title"), 50),
-        ExportColumn(_("Owner unit"), 26), ExportColumn(_("Due"), 12, "yyyy-mm-dd"),
-        ExportColumn(_("Status"), 10), ExportColumn(_("Progress") + " (%)", 10, "0.0"),
-        ExportColumn(_("Completed on"), 12, "yyyy-mm-dd"), ExportColumn(_("Deliverable"), 30),
+        ExportColumn(_("Plan"), 30),
+        ExportColumn(_("Ref"), 14),
+        ExportColumn(_("Title"), 50),
+        ExportColumn(_("Owner unit"), 26),
+        ExportColumn(_("Due"), 12, "yyyy-mm-dd"),
+        ExportColumn(_("Status"), 10),
+        ExportColumn(_("Progress") + " (%)", 10, "0.0"),
+        ExportColumn(_("Completed on"), 12, "yyyy-mm-dd"),
+        ExportColumn(_("Deliverable"), 30),
     ]
 
 
@@ -75,8 +100,17 @@ def task_rows(user: User, filters: TaskFilters) -> Iterator[list]:
     """The filtered task list, streamed from a server-side cursor in batches."""
     ids = filtered_tasks(user, filters).with_only_columns(Task.id).subquery()
     query = (
-        select(Plan.title, Task.ref, Task.title, OrgUnit.name, Task.due_on, Task.status, Task.progress,
-               Task.completed_on, Task.deliverable)
+        select(
+            Plan.title,
+            Task.ref,
+            Task.title,
+            OrgUnit.name,
+            Task.due_on,
+            Task.status,
+            Task.progress,
+            Task.completed_on,
+            Task.deliverable,
+        )
         .join(ids, ids.c.id == Task.id)
         .join(Plan, Plan.id == Task.plan_id)
         .outerjoin(OrgUnit, OrgUnit.id == Task.owner_unit_id)
@@ -84,5 +118,14 @@ def task_rows(user: User, filters: TaskFilters) -> Iterator[list]:
         .execution_options(yield_per=2000)
     )
     for plan, ref, title, owner, due, status, progress, completed, deliverable in db.session.execute(query):
-        yield [plan, ref.split("@")[0], title, owner or "", due, str(LABELS.get(status, status)),
-               round(progress or 0, 1), completed, deliverable]
+        yield [
+            plan,
+            ref.split("@")[0],
+            title,
+            owner or "",
+            due,
+            str(LABELS.get(status, status)),
+            round(progress or 0, 1),
+            completed,
+            deliverable,
+        ]

@@ -34,6 +34,7 @@ version it was rendered for, a lock per page (SET NX with a timeout, so a worker
 rendering holds the others up for PROGRESS_LOCK_SECONDS at most), and an expiry
 (PROGRESS_CACHE_TTL_HOURS) instead of the sweep. Redis out of reach costs a render, never a page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -142,12 +143,16 @@ class SharedPages:
 
     def write(self, key: Hashable, version: Hashable, parts: tuple) -> None:
         path = self._path(key)
-        stored = {"version": repr(version),
-                  "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts]}
+        stored = {
+            "version": repr(version),
+            "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts],
+        }
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             self._folder_of(path)
-            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            with os.fdopen(
+                os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8"
+            ) as handle:
                 json.dump(stored, handle, ensure_ascii=False)
             os.replace(temporary, path)
         except OSError:
@@ -245,8 +250,10 @@ class RedisPages:
     def write(self, key: Hashable, version: Hashable, parts: tuple) -> None:
         import redis
 
-        stored = {"version": repr(version),
-                  "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts]}
+        stored = {
+            "version": repr(version),
+            "parts": [{"b": base64.b64encode(v).decode("ascii")} if isinstance(v, bytes) else {"s": v} for v in parts],
+        }
         try:
             self.client.set(self._key(key), json.dumps(stored, ensure_ascii=False), ex=self.ttl)
         except redis.RedisError:
@@ -310,7 +317,8 @@ def redis_client():
 
         timeout = current_app.config.get("REDIS_TIMEOUT", 0.5)
         client = current_app.extensions.setdefault(
-            "redis", redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout))
+            "redis", redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        )
     return client
 
 
@@ -319,8 +327,11 @@ def shared_pages():
     the folder PROGRESS_CACHE_DIR (the workers of this machine), else nowhere."""
     client = redis_client()
     if client is not None:
-        return RedisPages(client, ttl=int(current_app.config.get("PROGRESS_CACHE_TTL_HOURS", 48) * 3600),
-                          lock_seconds=float(current_app.config.get("PROGRESS_LOCK_SECONDS", 10)))
+        return RedisPages(
+            client,
+            ttl=int(current_app.config.get("PROGRESS_CACHE_TTL_HOURS", 48) * 3600),
+            lock_seconds=float(current_app.config.get("PROGRESS_LOCK_SECONDS", 10)),
+        )
     folder = current_app.config.get("PROGRESS_CACHE_DIR")
     return SharedPages(Path(folder)) if folder else None
 
@@ -329,17 +340,33 @@ def page_version(today: date, connection=None) -> Optional[tuple]:
     """The version of everything a progress page shows, in one statement; None when the summary
     is not as of `today` (the pages then read the tasks). Read through `connection` when given
     (the replica's, tracker/replica.py), else the session (the primary)."""
+
     def marked(model):
         return select(func.count().label("rows"), func.coalesce(func.sum(model.marks), 0).label("marks")).subquery()
 
     tasks, pairs = marked(ProgressDirtyTask), marked(ProgressDirty)
     content = select(func.coalesce(func.sum(ProgressContent.version), 0).label("version")).subquery()
-    row = (connection if connection is not None else db.session).execute(
-        select(ProgressState.as_of, ProgressState.generation, ProgressState.folded_at, tasks.c.rows, tasks.c.marks,
-               pairs.c.rows, pairs.c.marks, content.c.version)
-        .select_from(ProgressState).join(tasks, true()).join(pairs, true()).join(content, true())
-        .where(ProgressState.id == 1)
-    ).first()
+    row = (
+        (connection if connection is not None else db.session)
+        .execute(
+            select(
+                ProgressState.as_of,
+                ProgressState.generation,
+                ProgressState.folded_at,
+                tasks.c.rows,
+                tasks.c.marks,
+                pairs.c.rows,
+                pairs.c.marks,
+                content.c.version,
+            )
+            .select_from(ProgressState)
+            .join(tasks, true())
+            .join(pairs, true())
+            .join(content, true())
+            .where(ProgressState.id == 1)
+        )
+        .first()
+    )
     if row is None or row[0] != today:
         return None
     return tuple(row)
@@ -360,6 +387,7 @@ def _cached(name: Hashable, today: date, build: Callable[[], tuple], size: Calla
     found = store.get(versioned)
     if found is None:
         shared = shared_pages()
+
         def build_here() -> tuple:  # on the replica when it has caught up with `version`
             return build_on_replica(version, lambda connection: page_version(today, connection), build)
 
@@ -368,8 +396,14 @@ def _cached(name: Hashable, today: date, build: Callable[[], tuple], size: Calla
     return found
 
 
-def cached_page(template: str, name: Hashable, today: date, context: Callable[[], dict], block: str = "content",
-                cacheable: bool = True) -> Response:
+def cached_page(
+    template: str,
+    name: Hashable,
+    today: date,
+    context: Callable[[], dict],
+    block: str = "content",
+    cacheable: bool = True,
+) -> Response:
     """The page `template` (or only its `block` for an HTMX request), rendered from `context()`
     or taken from the stores. `name` says which page it is (its arguments: plan, unit, ...),
     `today` the day its figures are as of; everything else that goes into the key is added
@@ -388,12 +422,15 @@ def cached_page(template: str, name: Hashable, today: date, context: Callable[[]
     if fragment:
         body = parts[0]
     else:
-        body = render_template("progress/_cached_page.html", cached_title=Markup(parts[0]),
-                               cached_content=Markup(parts[1]))
+        body = render_template(
+            "progress/_cached_page.html", cached_title=Markup(parts[0]), cached_content=Markup(parts[1])
+        )
     return fragment_response(body)
 
 
-def cached_file(name: Hashable, today: date, build: Callable[[], tuple[bytes, str, str]], cacheable: bool = True) -> Response:
+def cached_file(
+    name: Hashable, today: date, build: Callable[[], tuple[bytes, str, str]], cacheable: bool = True
+) -> Response:
     """A small export (bytes, MIME type, file name) built by `build()` or taken from the stores."""
     found = _cached(("file", name), today, build, lambda f: len(f[0])) if cacheable else None
     data, mimetype, filename = found if found is not None else build()

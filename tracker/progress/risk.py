@@ -6,6 +6,7 @@ For each unit (with its sub-units) and phase, from the work items of the phase:
 - projected = pace x weeks left. At risk when projected < open (or when the phase has ended
   with work open). The reason says it in plain words. No hidden model: a reader can redo it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,9 +39,14 @@ class Risk:
 
     @property
     def reason(self) -> str:
-        facts = _("%(open)d of %(items)d tasks open, %(done)d done in the last %(weeks)d weeks, %(left)s weeks left",
-                  open=self.open, items=self.items, done=self.done_recently, weeks=self.window,
-                  left=_weeks(self.weeks_left))
+        facts = _(
+            "%(open)d of %(items)d tasks open, %(done)d done in the last %(weeks)d weeks, %(left)s weeks left",
+            open=self.open,
+            items=self.items,
+            done=self.done_recently,
+            weeks=self.window,
+            left=_weeks(self.weeks_left),
+        )
         return facts
 
 
@@ -65,15 +71,22 @@ def assess(items: int, open_items: int, done_recently: int, weeks_left: float, w
     return Risk(level, items, open_items, done_recently, weeks_left, window)
 
 
-def unit_phase_risks(plan: Plan, unit: OrgUnit, today: date, live: bool = False,
-                     cells: Optional[dict] = None) -> dict[tuple[Optional[int], int], Risk]:
+def unit_phase_risks(
+    plan: Plan, unit: OrgUnit, today: date, live: bool = False, cells: Optional[dict] = None
+) -> dict[tuple[Optional[int], int], Risk]:
     """{(row unit id or None for `unit`'s own tasks, phase id): Risk} for the rows of the unit
     matrix, for phases not yet over by more than a window. Two statements, or one when the
     matrix by phases (`cells`, its figures) is at hand."""
     window = WINDOW_WEEKS  # = summary.RECENT_DAYS: "done recently" is counted over these weeks
     since = today - timedelta(weeks=window)
-    phases = {p.id: p for p in db.session.scalars(select(Phase).where(
-        Phase.plan_id == plan.id, Phase.end_on.is_not(None), Phase.end_on >= since, Phase.start_on <= today))}
+    phases = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Phase).where(
+                Phase.plan_id == plan.id, Phase.end_on.is_not(None), Phase.end_on >= since, Phase.start_on <= today
+            )
+        )
+    }
     if not phases:
         return {}
     from tracker.progress.service import _grouped
@@ -109,6 +122,12 @@ def risks_at(unit: OrgUnit, plans: list[Plan], today: date, limit: int = 10) -> 
                 found.append((plan, phase_id, row_id, risk))
     found.sort(key=lambda f: (f[3].level != HIGH, -f[3].open, f[2]))
     found = found[:limit]
-    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_({f[2] for f in found})))} if found else {}
-    phases = {p.id: p for p in db.session.scalars(select(Phase).where(Phase.id.in_({f[1] for f in found})))} if found else {}
+    units = (
+        {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_({f[2] for f in found})))}
+        if found
+        else {}
+    )
+    phases = (
+        {p.id: p for p in db.session.scalars(select(Phase).where(Phase.id.in_({f[1] for f in found})))} if found else {}
+    )
     return [RiskRow(plan, phases[phase_id], units[row_id], risk) for plan, phase_id, row_id, risk in found]

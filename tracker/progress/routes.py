@@ -1,4 +1,5 @@
 """Progress pages: unit matrix, phases, ranking, leadership summary, and their exports."""
+
 from __future__ import annotations
 
 import io
@@ -54,7 +55,9 @@ def matrix(key: str):
         risks = unit_phase_risks(plan, unit, today, cells=result.cells) if by == "phases" else {}
         return dict(m=result, trail=unit_trail(unit), by=by, risks=risks, labels=cell_labels())
 
-    return cached_page("progress/matrix.html", ("matrix", plan.id, unit.id, by, _trail_key()), today, context, block=block)
+    return cached_page(
+        "progress/matrix.html", ("matrix", plan.id, unit.id, by, _trail_key()), today, context, block=block
+    )
 
 
 @bp.route("/progress/<key>/matrix.<fmt>")
@@ -69,8 +72,14 @@ def matrix_export(key: str, fmt: str):
 
     def build():
         columns, rows = exports.matrix_table(service.unit_matrix(plan, unit, by, today))
-        return table_file(fmt, f"{plan.key}-{unit.code}-matrix", _("Progress by unit"), columns, rows,
-                          preamble=[f"{plan.title}（{unit.name}）", _("As of %(day)s", day=today.isoformat())])
+        return table_file(
+            fmt,
+            f"{plan.key}-{unit.code}-matrix",
+            _("Progress by unit"),
+            columns,
+            rows,
+            preamble=[f"{plan.title}（{unit.name}）", _("As of %(day)s", day=today.isoformat())],
+        )
 
     return cached_file(("matrix", fmt, plan.id, unit.id, by), today, build)
 
@@ -84,8 +93,9 @@ def timeline(key: str):
 
     def context() -> dict:
         data = service.timeline(plan, unit, today)
-        children = db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)
-                                      .order_by(OrgUnit.position, OrgUnit.code)).all()
+        children = db.session.scalars(
+            select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)
+        ).all()
         return dict(t=data, today=today, trail=unit_trail(unit), children=children, option=gantt_option(data, today))
 
     return cached_page("progress/timeline.html", ("timeline", plan.id, unit.id, _trail_key()), today, context)
@@ -101,7 +111,9 @@ def phases(key: str):
         return dict(plan=plan, summaries=service.phase_summaries(plan, current_user, today))
 
     # a user who does not see everything gets the figures of the tasks they may see: not cached
-    return cached_page("progress/phases.html", ("phases", plan.id), today, context, cacheable=current_user.sees_everything)
+    return cached_page(
+        "progress/phases.html", ("phases", plan.id), today, context, cacheable=current_user.sees_everything
+    )
 
 
 @bp.route("/progress/<key>/phases.<fmt>")
@@ -114,8 +126,14 @@ def phases_export(key: str, fmt: str):
 
     def build():
         columns, rows = exports.phase_table(service.phase_summaries(plan, current_user, today, with_burnup=False))
-        return table_file(fmt, f"{plan.key}-phases", _("Progress by phase"), columns, rows,
-                          preamble=[plan.title, _("As of %(day)s", day=today.isoformat())])
+        return table_file(
+            fmt,
+            f"{plan.key}-phases",
+            _("Progress by phase"),
+            columns,
+            rows,
+            preamble=[plan.title, _("As of %(day)s", day=today.isoformat())],
+        )
 
     return cached_file(("phases", fmt, plan.id), today, build, cacheable=current_user.sees_everything)
 
@@ -128,11 +146,17 @@ def ranking():
     today = local_today()
 
     def context() -> dict:
-        return dict(ranked=service.ranking(unit, today, plan), unit=unit, plan=plan,
-                    plans=db.session.scalars(select(Plan).order_by(Plan.key)).all(), trail=unit_trail(unit))
+        return dict(
+            ranked=service.ranking(unit, today, plan),
+            unit=unit,
+            plan=plan,
+            plans=db.session.scalars(select(Plan).order_by(Plan.key)).all(),
+            trail=unit_trail(unit),
+        )
 
-    return cached_page("progress/ranking.html", ("ranking", unit.id, plan.id if plan else None, _trail_key()), today,
-                       context)
+    return cached_page(
+        "progress/ranking.html", ("ranking", unit.id, plan.id if plan else None, _trail_key()), today, context
+    )
 
 
 @bp.route("/ranking.<fmt>")
@@ -146,9 +170,17 @@ def ranking_export(fmt: str):
 
     def build():
         columns, rows = exports.ranking_table(service.ranking(unit, today, plan))
-        return table_file(fmt, f"ranking-{unit.code}", _("Ranking"), columns, rows,
-                          preamble=[(plan.title if plan else _("All plans")) + f"（{unit.name}）",
-                                    _("As of %(day)s", day=today.isoformat())])
+        return table_file(
+            fmt,
+            f"ranking-{unit.code}",
+            _("Ranking"),
+            columns,
+            rows,
+            preamble=[
+                (plan.title if plan else _("All plans")) + f"（{unit.name}）",
+                _("As of %(day)s", day=today.isoformat()),
+            ],
+        )
 
     return cached_file(("ranking", fmt, unit.id, plan.id if plan else None), today, build)
 
@@ -161,10 +193,18 @@ def leadership():
 
     def context() -> dict:
         summary = service.leadership_summary(current_user, unit, today)
-        return dict(s=summary, unit=unit, today=today, trail=unit_trail(unit),
-                    risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], today))
+        return dict(
+            s=summary,
+            unit=unit,
+            today=today,
+            trail=unit_trail(unit),
+            risks=risks_at(unit, [plan for plan, _f, _p in summary.plans], today),
+            may_instruct=may_instruct,
+        )
 
-    return cached_page("progress/leadership.html", ("leadership", unit.id, _trail_key()), today, context)
+    # 批示 on a unit's row is a leader's (and an admin's): the cached content differs by that only
+    may_instruct = current_user.role in ("leader", "admin")
+    return cached_page("progress/leadership.html", ("leadership", unit.id, _trail_key(), may_instruct), today, context)
 
 
 @bp.route("/tasks/export.<fmt>")
@@ -178,9 +218,14 @@ def tasks_export(fmt: str):
     plan = get_plan(request.args["plan"]) if request.args.get("plan") else None
     filters = form.filters(plan.id if plan else None)
     columns = exports.task_columns()
-    return exports.send_table(fmt, "tasks", _("Tasks"), columns,
-                              lambda: exports.task_rows(current_user, filters),
-                              preamble=[_("As of %(day)s", day=local_today().isoformat())])
+    return exports.send_table(
+        fmt,
+        "tasks",
+        _("Tasks"),
+        columns,
+        lambda: exports.task_rows(current_user, filters),
+        preamble=[_("As of %(day)s", day=local_today().isoformat())],
+    )
 
 
 @bp.route("/leadership/circular.docx")
@@ -194,7 +239,12 @@ def circular():
     unit = chosen_unit()
     today = local_today()
     summary = service.leadership_summary(current_user, unit, today)
-    data = build_circular(unit, summary, service.ranking(unit, today), today,
-                          masthead=request.args.get("masthead", "1") != "0")
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"通报-{unit.code}-{today.isoformat()}.docx",
-                     mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    data = build_circular(
+        unit, summary, service.ranking(unit, today), today, masthead=request.args.get("masthead", "1") != "0"
+    )
+    return send_file(
+        io.BytesIO(data),
+        as_attachment=True,
+        download_name=f"通报-{unit.code}-{today.isoformat()}.docx",
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )

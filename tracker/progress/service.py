@@ -8,6 +8,7 @@ headings and cascade templates take their figures from the work items under them
 - overdue: open past its due date; due so far: items whose due date has come;
 - on-time rate: on time / due so far (the ranking's measure; ties by total days overdue).
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right
@@ -24,7 +25,16 @@ from tracker.extensions import db
 from tracker.models import Escalation, OrgUnit, Phase, Plan, Task, User
 from tracker.plans.status import ACCEPTED, OVERDUE_STATUSES
 from tracker.progress.sql import first_path_id
-from tracker.progress.summary import FIGURE_FIELDS, INT_FIELDS, daily_by, effective_phase, figure_columns, figures_by, work_item
+from tracker.supervision.signing import SignFor, sign_for_by_child
+from tracker.progress.summary import (
+    FIGURE_FIELDS,
+    INT_FIELDS,
+    daily_by,
+    effective_phase,
+    figure_columns,
+    figures_by,
+    work_item,
+)
 
 
 @dataclass
@@ -79,6 +89,7 @@ def _grouped(rows) -> dict:
 
 # -- the unit x section (or phase) matrix -------------------------------------------------------
 
+
 @dataclass
 class Column:
     key: Optional[int]
@@ -105,7 +116,8 @@ def matrix_columns(plan: Plan, by: str) -> list[Column]:
         phases = db.session.scalars(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position, Phase.id))
         return [Column(p.id, p.name) for p in phases] + [Column(None, "")]
     roots = db.session.execute(
-        select(Task.id, Task.ref, Task.title).where(Task.plan_id == plan.id, Task.parent_id.is_(None))
+        select(Task.id, Task.ref, Task.title)
+        .where(Task.plan_id == plan.id, Task.parent_id.is_(None))
         .order_by(Task.position, Task.id)
     )
     return [Column(i, title, ref) for i, ref, title in roots]
@@ -122,16 +134,21 @@ def unit_matrix(plan: Plan, unit: OrgUnit, by: str, today: date, live: bool = Fa
         row_totals.setdefault(row_id, Figures()).add(figures)
         column_totals.setdefault(col, Figures()).add(figures)
         total.add(figures)
-    children = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code)))
+    children = list(
+        db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.position, OrgUnit.code))
+    )
     rows = [u for u in children if row_totals.get(u.id, Figures()).items]
     columns = matrix_columns(plan, by)
     if by == "phases" and not any(col is None and f.items for (_row, col), f in cells.items()):
         columns = [c for c in columns if c.key is not None]  # no column "without phase" when empty
     own = row_totals.get(None)
-    return Matrix(plan, unit, by, rows, columns, cells, row_totals, column_totals, total, own_row=bool(own and own.items))
+    return Matrix(
+        plan, unit, by, rows, columns, cells, row_totals, column_totals, total, own_row=bool(own and own.items)
+    )
 
 
 # -- phases ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class PhaseSummary:
@@ -140,14 +157,19 @@ class PhaseSummary:
     burnup: list[tuple[date, int, int]] = field(default_factory=list)  # (week end, scope due, done)
 
 
-def phase_summaries(plan: Plan, user: User, today: date, with_burnup: bool = True, live: bool = False) -> list[PhaseSummary]:
+def phase_summaries(
+    plan: Plan, user: User, today: date, with_burnup: bool = True, live: bool = False
+) -> list[PhaseSummary]:
     """Per phase: the work items it holds (by phase, or by due date within it when none is set).
     Users who see everything read the summary; others the tasks they may see."""
     phases = list(db.session.scalars(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position, Phase.id)))
     if not phases:
         return []
     scope = None if user.sees_everything else visible_tasks_clause(user)
-    figures = {key: f for (_row, key), f in _grouped(figures_by("all", None, "phase", today, plan.id, live=live, scope=scope)).items()}
+    figures = {
+        key: f
+        for (_row, key), f in _grouped(figures_by("all", None, "phase", today, plan.id, live=live, scope=scope)).items()
+    }
     summaries = [PhaseSummary(p, figures.get(p.id, Figures())) for p in phases]
     if with_burnup:
         _burnups(plan, scope, summaries, today, live)
@@ -164,8 +186,10 @@ def _daily_live(plan_id: Optional[int], scope, since: Optional[date] = None, uni
         owner = aliased(OrgUnit)
         conditions.append(Task.owner_unit_id.in_(select(owner.id).where(owner.path.like(f"{unit.path}%"))))
     rows: dict = {}
-    for day, extra, index in ((Task.due_on, Task.due_on.is_not(None), 0),
-                              (Task.completed_on, and_(Task.status == ACCEPTED, Task.completed_on.is_not(None)), 1)):
+    for day, extra, index in (
+        (Task.due_on, Task.due_on.is_not(None), 0),
+        (Task.completed_on, and_(Task.status == ACCEPTED, Task.completed_on.is_not(None)), 1),
+    ):
         query = select(phase, day, func.count()).where(*conditions, extra)
         if since is not None:
             query = query.where(day >= since)
@@ -211,10 +235,12 @@ def _running_total(counts: list[tuple[date, int]]):
 
 # -- ranking and the leadership summary ------------------------------------------------------------
 
+
 @dataclass
 class Ranked:
     unit: OrgUnit
     figures: Figures
+    sign_for: SignFor = field(default_factory=SignFor)  # 签收: rate and median time to sign
 
 
 def ranking(unit: OrgUnit, today: date, plan: Optional[Plan] = None, live: bool = False) -> list[Ranked]:
@@ -222,11 +248,26 @@ def ranking(unit: OrgUnit, today: date, plan: Optional[Plan] = None, live: bool 
     cells = _grouped(figures_by("children", unit, None, today, plan.id if plan else None, live=live, own=False))
     figures = {row_id: f for (row_id, _key), f in cells.items() if row_id is not None and f.items}
     units = db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(figures.keys()))).all() if figures else []
-    ranked = [Ranked(u, figures[u.id]) for u in units]
+    signing = sign_for_by_child(unit, plan, figures.keys()) if figures else {}
+    ranked = [Ranked(u, figures[u.id], signing.get(u.id) or SignFor()) for u in units]
     # nothing due yet: ranked after everyone who had something due
-    ranked.sort(key=lambda r: (r.figures.on_time_rate is None, -(r.figures.on_time_rate or 0.0),
-                               r.figures.overdue_days, r.unit.code))
+    ranked.sort(
+        key=lambda r: (
+            r.figures.on_time_rate is None,
+            -(r.figures.on_time_rate or 0.0),
+            r.figures.overdue_days,
+            r.unit.code,
+        )
+    )
     return ranked
+
+
+def plan_figures(unit: OrgUnit, today: date, live: bool = False) -> dict[int, Figures]:
+    """{plan id: figures} of the work items in `unit`'s subtree, per plan (one statement; the
+    leadership screen's per-plan numbers)."""
+    return {
+        key: f for (_row, key), f in _grouped(figures_by("self", unit, "plan", today, live=live)).items() if f.items
+    }
 
 
 @dataclass
@@ -240,18 +281,39 @@ class Leadership:
 
 def leadership_summary(user: User, unit: OrgUnit, today: date, weeks: int = 12, live: bool = False) -> Leadership:
     """One screen over all plans, within `unit`'s subtree. A fixed number of statements."""
-    per_plan = {key: f for (_row, key), f in _grouped(figures_by("self", unit, "plan", today, live=live)).items() if f.items}
-    plans = list(db.session.scalars(select(Plan).where(Plan.id.in_(per_plan.keys())).order_by(Plan.issued_on.desc().nulls_last(), Plan.key))) if per_plan else []
+    per_plan = {
+        key: f for (_row, key), f in _grouped(figures_by("self", unit, "plan", today, live=live)).items() if f.items
+    }
+    plans = (
+        list(
+            db.session.scalars(
+                select(Plan).where(Plan.id.in_(per_plan.keys())).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)
+            )
+        )
+        if per_plan
+        else []
+    )
     per_phase = {key: f for (_row, key), f in _grouped(figures_by("self", unit, "phase", today, live=live)).items()}
-    phases = list(db.session.scalars(select(Phase).where(Phase.plan_id.in_(per_plan.keys())).order_by(Phase.plan_id, Phase.position))) if per_plan else []
+    phases = (
+        list(
+            db.session.scalars(
+                select(Phase).where(Phase.plan_id.in_(per_plan.keys())).order_by(Phase.plan_id, Phase.position)
+            )
+        )
+        if per_plan
+        else []
+    )
     total = Figures()
     for figures in per_plan.values():
         total.add(figures)
     behind = [r for r in ranking(unit, today, live=live) if r.figures.due_so_far][::-1][:10]
     week_start = today - timedelta(days=today.weekday())
     owner = aliased(OrgUnit)
-    fired = (select(Escalation.level, func.count()).join(Task, Task.id == Escalation.task_id)
-             .where(Escalation.state == "fired", Escalation.at >= _start_of_day_utc(week_start)))
+    fired = (
+        select(Escalation.level, func.count())
+        .join(Task, Task.id == Escalation.task_id)
+        .where(Escalation.state == "fired", Escalation.at >= _start_of_day_utc(week_start))
+    )
     fired = fired.where(Task.owner_unit_id.in_(select(owner.id).where(owner.path.like(f"{unit.path}%"))))
     escalations = dict(db.session.execute(fired.group_by(Escalation.level)).all())
     first_week = week_start - timedelta(weeks=weeks - 1)
@@ -264,8 +326,18 @@ def leadership_summary(user: User, unit: OrgUnit, today: date, weeks: int = 12, 
         start = first_week + timedelta(weeks=i)
         trend.append((start, sum(n for d, n in done if start <= d < start + timedelta(days=7))))
     return Leadership(
-        plans=[(p, per_plan[p.id], [PhaseSummary(ph, per_phase.get(ph.id, Figures())) for ph in phases if ph.plan_id == p.id]) for p in plans],
-        behind=behind, escalations=escalations, trend=trend, total=total,
+        plans=[
+            (
+                p,
+                per_plan[p.id],
+                [PhaseSummary(ph, per_phase.get(ph.id, Figures())) for ph in phases if ph.plan_id == p.id],
+            )
+            for p in plans
+        ],
+        behind=behind,
+        escalations=escalations,
+        trend=trend,
+        total=total,
     )
 
 
@@ -278,6 +350,7 @@ def _start_of_day_utc(day: date):
 
 
 # -- timeline ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class TimelineRow:
@@ -304,24 +377,47 @@ def timeline(plan: Plan, unit: OrgUnit, today: date, overdue_limit: int = 300) -
     owner = aliased(OrgUnit)
     section = first_path_id(Task.path)
     rows = db.session.execute(
-        select(section, func.min(func.coalesce(Task.start_on, Task.due_on)), func.max(Task.due_on), *figure_columns(Task, today))
+        select(
+            section,
+            func.min(func.coalesce(Task.start_on, Task.due_on)),
+            func.max(Task.due_on),
+            *figure_columns(Task, today),
+        )
         .join(owner, owner.id == Task.owner_unit_id)
         .where(Task.plan_id == plan.id, work_item(), owner.path.like(f"{unit.path}%"))
         .group_by(section)
     ).all()
     spans = {row[0]: (row[1], row[2], _figures(row, 3)) for row in rows}
-    sections = list(db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.parent_id.is_(None))
-                                       .order_by(Task.position, Task.id)))
+    sections = list(
+        db.session.scalars(
+            select(Task).where(Task.plan_id == plan.id, Task.parent_id.is_(None)).order_by(Task.position, Task.id)
+        )
+    )
     timeline_rows = [TimelineRow(s, *spans[s.id]) for s in sections if s.id in spans]
     phases = list(db.session.scalars(select(Phase).where(Phase.plan_id == plan.id).order_by(Phase.position)))
     overdue = db.session.execute(
         select(section, Task)
         .join(owner, owner.id == Task.owner_unit_id)
         .options(contains_eager(Task.owner_unit.of_type(owner)))  # the chart names each item's owner
-        .where(Task.plan_id == plan.id, owner.path.like(f"{unit.path}%"), Task.status.in_(OVERDUE_STATUSES),
-               Task.due_on < today, work_item())
-        .order_by(Task.due_on, Task.id).limit(overdue_limit)
+        .where(
+            Task.plan_id == plan.id,
+            owner.path.like(f"{unit.path}%"),
+            Task.status.in_(OVERDUE_STATUSES),
+            Task.due_on < today,
+            work_item(),
+        )
+        .order_by(Task.due_on, Task.id)
+        .limit(overdue_limit)
     ).all()
-    dates = [d for r in timeline_rows for d in (r.first, r.last) if d] + [d for p in phases for d in (p.start_on, p.end_on) if d]
-    return Timeline(plan, unit, timeline_rows, phases, [(sid, task) for sid, task in overdue],
-                    min(dates) if dates else None, max(dates) if dates else None)
+    dates = [d for r in timeline_rows for d in (r.first, r.last) if d] + [
+        d for p in phases for d in (p.start_on, p.end_on) if d
+    ]
+    return Timeline(
+        plan,
+        unit,
+        timeline_rows,
+        phases,
+        [(sid, task) for sid, task in overdue],
+        min(dates) if dates else None,
+        max(dates) if dates else None,
+    )

@@ -1,4 +1,5 @@
 """Small dialect helpers for the progress aggregates (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 from sqlalchemy import Date, Integer, cast, func, literal

@@ -17,18 +17,46 @@ How it stays right:
   lag, and at a cost that grows with the changes since the fold, not with the owners' sizes.
   When the summary is not as of today (or a unit moved), pages read the tasks themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import Date, Integer, String, and_, bindparam, case, cast, delete, exists, func, insert, literal, null, or_, select, text, true, tuple_, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, Phase, Task
-from tracker.models.progress import ProgressDaily, ProgressDirty, ProgressDirtyTask, ProgressItem, ProgressRollup, ProgressState
+from tracker.models.progress import (
+    ProgressDaily,
+    ProgressDirty,
+    ProgressDirtyTask,
+    ProgressItem,
+    ProgressRollup,
+    ProgressState,
+)
 from tracker.plans.status import ACCEPTED, CANCELLED, OVERDUE_STATUSES
 from tracker.progress.sql import days_after, dialect, first_path_id
 from tracker.models.base import utcnow
@@ -42,6 +70,7 @@ FIGURE_FIELDS = INT_FIELDS + FLOAT_FIELDS
 
 # -- building blocks ---------------------------------------------------------------------------------
 
+
 def figure_columns(t, today, since=None) -> list:
     """The figures of the rows of `t` (tasks or progress_items) as of `today`, in FIGURE_FIELDS
     order; `today` a date, or a Date bind parameter with `since` (RECENT_DAYS before) another."""
@@ -52,12 +81,16 @@ def figure_columns(t, today, since=None) -> list:
     return [
         func.count().label("items"),
         func.sum(case((accepted, 1), else_=0)).label("done"),
-        func.sum(case((and_(accepted, or_(t.due_on.is_(None), t.completed_on <= t.due_on)), 1), else_=0)).label("on_time"),
+        func.sum(case((and_(accepted, or_(t.due_on.is_(None), t.completed_on <= t.due_on)), 1), else_=0)).label(
+            "on_time"
+        ),
         func.sum(case((and_(accepted, t.completed_on > t.due_on), 1), else_=0)).label("late"),
         func.sum(case((overdue, 1), else_=0)).label("overdue"),
         func.sum(case((t.due_on <= today, 1), else_=0)).label("due_so_far"),
         func.sum(case((overdue, days_after(today, t.due_on)), else_=0)).label("overdue_days"),
-        func.sum(case((and_(accepted, t.completed_on > since, t.completed_on <= today), 1), else_=0)).label("done_recent"),
+        func.sum(case((and_(accepted, t.completed_on > since, t.completed_on <= today), 1), else_=0)).label(
+            "done_recent"
+        ),
         func.sum(t.weight).label("weight"),
         func.sum(t.weight * t.progress).label("weighted"),
     ]
@@ -72,8 +105,13 @@ def work_item(t=Task):
 def effective_phase(t=Task):
     """The task's phase, else the first phase of its plan whose dates hold its due date, else 0."""
     p = aliased(Phase)
-    by_date = (select(p.id).where(p.plan_id == t.plan_id, p.start_on <= t.due_on, p.end_on >= t.due_on)
-               .order_by(p.position, p.id).limit(1).scalar_subquery())
+    by_date = (
+        select(p.id)
+        .where(p.plan_id == t.plan_id, p.start_on <= t.due_on, p.end_on >= t.due_on)
+        .order_by(p.position, p.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     return func.coalesce(t.phase_id, by_date, 0)
 
 
@@ -108,8 +146,14 @@ class DirtyMarks:
 def dirty_marks() -> DirtyMarks:
     """The marked pairs and tasks now, in one statement."""
     d, dt = ProgressDirty, ProgressDirtyTask
-    pairs = select(d.plan_id.label("a"), d.owner_unit_id.label("b"), literal(0).label("kind")).limit(MAX_LISTED + 1).subquery()
-    tasks = select(dt.task_id.label("a"), literal(0).label("b"), literal(1).label("kind")).limit(MAX_LISTED + 1).subquery()
+    pairs = (
+        select(d.plan_id.label("a"), d.owner_unit_id.label("b"), literal(0).label("kind"))
+        .limit(MAX_LISTED + 1)
+        .subquery()
+    )
+    tasks = (
+        select(dt.task_id.label("a"), literal(0).label("b"), literal(1).label("kind")).limit(MAX_LISTED + 1).subquery()
+    )
     marks = DirtyMarks()
     for a, b, kind in db.session.execute(select(pairs).union_all(select(tasks))):
         if kind:
@@ -143,9 +187,11 @@ def dirty_params(marks: Optional[DirtyMarks]) -> dict:
     """The values of the bind parameters of dirty_clauses(marks=marks)."""
     if not marks or not marks.listed:
         return {}
-    return {"dirty_owners": sorted({o for _p, o in marks.pairs if o}),
-            "dirty_plans": sorted({p for p, o in marks.pairs if not o}),
-            "dirty_tasks": marks.tasks}
+    return {
+        "dirty_owners": sorted({o for _p, o in marks.pairs if o}),
+        "dirty_plans": sorted({p for p, o in marks.pairs if not o}),
+        "dirty_tasks": marks.tasks,
+    }
 
 
 def marks_shape(marks: Optional[DirtyMarks]) -> Optional[tuple]:
@@ -155,8 +201,9 @@ def marks_shape(marks: Optional[DirtyMarks]) -> Optional[tuple]:
     return (marks.listed, any(o for _p, o in marks.pairs), any(not o for _p, o in marks.pairs), bool(marks.tasks))
 
 
-def dirty_clauses(source=Task, taken: bool = False, marks: Optional[DirtyMarks] = None,
-                  pairs: bool = True, tasks: bool = True) -> list:
+def dirty_clauses(
+    source=Task, taken: bool = False, marks: Optional[DirtyMarks] = None, pairs: bool = True, tasks: bool = True
+) -> list:
     """Disjoint clauses selecting the rows of `source` (tasks or progress_items) that changed
     since the last fold: those of the marked pairs, then the marked tasks outside them. Marks
     taken by this fold (`taken`), or all; with `marks` (read by the caller) named by value
@@ -170,7 +217,11 @@ def dirty_clauses(source=Task, taken: bool = False, marks: Optional[DirtyMarks] 
         dt, d = ProgressDirtyTask, ProgressDirty
         column = source.id if source is Task else source.task_id
         state = dt.marks == -1 if taken else true()
-        clause = column.in_(bindparam("dirty_tasks", expanding=True)) if listed else column.in_(select(dt.task_id).where(state))
+        clause = (
+            column.in_(bindparam("dirty_tasks", expanding=True))
+            if listed
+            else column.in_(select(dt.task_id).where(state))
+        )
         if pairs:  # a task of a marked pair is counted with its pair
             owner = func.coalesce(source.owner_unit_id, 0) if source is Task else source.owner_unit_id
             pair_state = d.marks == -1 if taken else true()
@@ -195,12 +246,34 @@ def ready(today: date) -> bool:
 
 # -- rebuild and fold -----------------------------------------------------------------------------------
 
+
 def _items_from_tasks(where):
     """INSERT INTO progress_items the work items of `tasks` matching `where`."""
-    columns = [Task.id, Task.plan_id, func.coalesce(Task.owner_unit_id, 0), first_path_id(Task.path), effective_phase(),
-               Task.status, Task.due_on, Task.completed_on, Task.weight, Task.progress]
+    columns = [
+        Task.id,
+        Task.plan_id,
+        func.coalesce(Task.owner_unit_id, 0),
+        first_path_id(Task.path),
+        effective_phase(),
+        Task.status,
+        Task.due_on,
+        Task.completed_on,
+        Task.weight,
+        Task.progress,
+    ]
     return insert(ProgressItem).from_select(
-        ["task_id", "plan_id", "owner_unit_id", "section_id", "phase_id", "status", "due_on", "completed_on", "weight", "progress"],
+        [
+            "task_id",
+            "plan_id",
+            "owner_unit_id",
+            "section_id",
+            "phase_id",
+            "status",
+            "due_on",
+            "completed_on",
+            "weight",
+            "progress",
+        ],
         select(*columns).where(work_item(), where),
     )
 
@@ -213,9 +286,7 @@ def _ancestors(units=None):
         base = base.where(OrgUnit.id.in_(units))
     base = base.cte("ancestry", recursive=True)
     parent = aliased(OrgUnit)
-    return base.union_all(
-        select(base.c.unit_id, parent.id, parent.parent_id).join(parent, parent.id == base.c.up)
-    )
+    return base.union_all(select(base.c.unit_id, parent.id, parent.parent_id).join(parent, parent.id == base.c.up))
 
 
 def _upsert(model, keys: list[str], columns: list[str], source):
@@ -226,7 +297,8 @@ def _upsert(model, keys: list[str], columns: list[str], source):
     statement = dialect_insert(model).from_select(keys + columns, source)
     table = model.__table__
     return statement.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in columns})
+        index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in columns}
+    )
 
 
 def _apply(sign: int, today: date, items_where, owners=None, by_unit: bool = False) -> None:
@@ -257,16 +329,36 @@ def _apply(sign: int, today: date, items_where, owners=None, by_unit: bool = Fal
     # daily: due and done per day, under the owner's top-level unit (0 without an owner)
     owner = aliased(OrgUnit)
     root = func.coalesce(first_path_id(owner.path), 0)
-    due = (select(i.plan_id.label("plan_id"), root.label("unit_id"), i.phase_id.label("phase_id"), i.due_on.label("day"),
-                  literal(1).label("due"), literal(0).label("done"))
-           .outerjoin(owner, owner.id == i.owner_unit_id).where(items_where, i.due_on.is_not(None)))
-    done = (select(i.plan_id, root, i.phase_id, i.completed_on, literal(0), literal(1))
-            .outerjoin(owner, owner.id == i.owner_unit_id)
-            .where(items_where, i.status == ACCEPTED, i.completed_on.is_not(None)))
+    due = (
+        select(
+            i.plan_id.label("plan_id"),
+            root.label("unit_id"),
+            i.phase_id.label("phase_id"),
+            i.due_on.label("day"),
+            literal(1).label("due"),
+            literal(0).label("done"),
+        )
+        .outerjoin(owner, owner.id == i.owner_unit_id)
+        .where(items_where, i.due_on.is_not(None))
+    )
+    done = (
+        select(i.plan_id, root, i.phase_id, i.completed_on, literal(0), literal(1))
+        .outerjoin(owner, owner.id == i.owner_unit_id)
+        .where(items_where, i.status == ACCEPTED, i.completed_on.is_not(None))
+    )
     both = due.union_all(done).subquery()
-    daily = (select(both.c.plan_id, both.c.unit_id, both.c.phase_id, both.c.day,
-                    func.sum(both.c.due) * sign, func.sum(both.c.done) * sign)
-             .where(true()).group_by(both.c.plan_id, both.c.unit_id, both.c.phase_id, both.c.day))
+    daily = (
+        select(
+            both.c.plan_id,
+            both.c.unit_id,
+            both.c.phase_id,
+            both.c.day,
+            func.sum(both.c.due) * sign,
+            func.sum(both.c.done) * sign,
+        )
+        .where(true())
+        .group_by(both.c.plan_id, both.c.unit_id, both.c.phase_id, both.c.day)
+    )
     db.session.execute(_upsert(ProgressDaily, ["plan_id", "unit_id", "phase_id", "day"], ["due", "done"], daily))
 
 
@@ -298,14 +390,22 @@ def _take_dirty() -> tuple[int, int]:
     if dialect() == "postgresql":
         chosen = select(d.plan_id, d.owner_unit_id).where(d.marks > 0).with_for_update(skip_locked=True)
         pairs = db.session.execute(
-            update(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).values(marks=-1)
-            .execution_options(synchronize_session=False))
+            update(d)
+            .where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen))
+            .values(marks=-1)
+            .execution_options(synchronize_session=False)
+        )
         chosen_tasks = select(dt.task_id).where(dt.marks > 0).with_for_update(skip_locked=True)
-        tasks = db.session.execute(update(dt).where(dt.task_id.in_(chosen_tasks)).values(marks=-1)
-                                   .execution_options(synchronize_session=False))
+        tasks = db.session.execute(
+            update(dt).where(dt.task_id.in_(chosen_tasks)).values(marks=-1).execution_options(synchronize_session=False)
+        )
     else:
-        pairs = db.session.execute(update(d).where(d.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
-        tasks = db.session.execute(update(dt).where(dt.marks > 0).values(marks=-1).execution_options(synchronize_session=False))
+        pairs = db.session.execute(
+            update(d).where(d.marks > 0).values(marks=-1).execution_options(synchronize_session=False)
+        )
+        tasks = db.session.execute(
+            update(dt).where(dt.marks > 0).values(marks=-1).execution_options(synchronize_session=False)
+        )
     return pairs.rowcount or 0, tasks.rowcount or 0
 
 
@@ -315,7 +415,9 @@ def rebuild(today: date) -> dict:
     d, dt = ProgressDirty, ProgressDirtyTask
     if dialect() == "postgresql":  # marks of transactions still writing stay for the next fold
         chosen = select(d.plan_id, d.owner_unit_id).with_for_update(skip_locked=True)
-        db.session.execute(delete(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).execution_options(synchronize_session=False))
+        db.session.execute(
+            delete(d).where(tuple_(d.plan_id, d.owner_unit_id).in_(chosen)).execution_options(synchronize_session=False)
+        )
         chosen_tasks = select(dt.task_id).with_for_update(skip_locked=True)
         db.session.execute(delete(dt).where(dt.task_id.in_(chosen_tasks)).execution_options(synchronize_session=False))
     else:
@@ -326,8 +428,10 @@ def rebuild(today: date) -> dict:
     db.session.execute(_items_from_tasks(true()))
     _apply(1, today, true(), by_unit=True)
     _set_state(as_of=today, built_at=utcnow(), folded_at=utcnow())
-    return {"items": db.session.scalar(select(func.count()).select_from(ProgressItem)),
-            "rollup": db.session.scalar(select(func.count()).select_from(ProgressRollup))}
+    return {
+        "items": db.session.scalar(select(func.count()).select_from(ProgressItem)),
+        "rollup": db.session.scalar(select(func.count()).select_from(ProgressRollup)),
+    }
 
 
 def fold(today: date) -> int:
@@ -358,28 +462,40 @@ def fold(today: date) -> int:
         _apply(1, today, clause, select(i.owner_unit_id).where(clause))
     if plans:
         r, daily = ProgressRollup, ProgressDaily
-        db.session.execute(delete(r).where(r.plan_id.in_(plans), r.items == 0).execution_options(synchronize_session=False))
-        db.session.execute(delete(daily).where(daily.plan_id.in_(plans), daily.due == 0, daily.done == 0)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            delete(r).where(r.plan_id.in_(plans), r.items == 0).execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            delete(daily)
+            .where(daily.plan_id.in_(plans), daily.due == 0, daily.done == 0)
+            .execution_options(synchronize_session=False)
+        )
     count = 0
     for model in (ProgressDirty, ProgressDirtyTask):
-        count += db.session.execute(delete(model).where(model.marks == -1).execution_options(synchronize_session=False)).rowcount
+        count += db.session.execute(
+            delete(model).where(model.marks == -1).execution_options(synchronize_session=False)
+        ).rowcount
     _set_state(folded_at=utcnow())
     return count
 
 
 def refresh(today: date, full: bool = False) -> int:
     """The scheduler's job body: rebuild on a new day (or when asked), else fold; commits."""
+    from tracker.plans.work_counts import fold_review_marks, rebuild_review_counts
+
     if full:
         rebuild(today)
+        rebuild_review_counts()  # the badge's figures (tracker/models/work.py), folded alike
         folded = -1
     else:
         folded = fold(today)
+        fold_review_marks()
     db.session.commit()
     return folded
 
 
 # -- reading --------------------------------------------------------------------------------------------
+
 
 def _key(t, key: Optional[str], phase_column=None):
     if key == "section":
@@ -409,8 +525,16 @@ SINCE = bindparam("since", type_=Date)  # RECENT_DAYS before today
 _statements: dict = {}  # (dialect, shape) -> statement, built once: the build costs more than the run
 
 
-def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: date, plan_id: Optional[int] = None,
-               live: bool = False, scope=None, own: bool = True) -> list:
+def figures_by(
+    mode: str,
+    unit: Optional[OrgUnit],
+    key: Optional[str],
+    today: date,
+    plan_id: Optional[int] = None,
+    live: bool = False,
+    scope=None,
+    own: bool = True,
+) -> list:
     """Rows (row unit id, key, *FIGURE_FIELDS) of the work items
 
     - mode "children": under `unit`, one row per unit directly under it (its whole subtree),
@@ -431,8 +555,9 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
     else:
         statement = _statements.get(shape)
         if statement is None:
-            statement = _statements.setdefault(shape, _figures_statement(mode, key, plan_id is not None, own,
-                                                                         use_summary, marks))
+            statement = _statements.setdefault(
+                shape, _figures_statement(mode, key, plan_id is not None, own, use_summary, marks)
+            )
     params = {"today": today, "since": today - timedelta(days=RECENT_DAYS), **dirty_params(marks)}
     if unit is not None:
         params.update(unit_id=unit.id, unit_like=f"{unit.path}%", rest_from=len(unit.path) + 1)
@@ -441,8 +566,15 @@ def figures_by(mode: str, unit: Optional[OrgUnit], key: Optional[str], today: da
     return [tuple(r) for r in db.session.execute(statement, params)]
 
 
-def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool, use_summary: bool,
-                       marks: Optional[DirtyMarks], scope=None):
+def _figures_statement(
+    mode: str,
+    key: Optional[str],
+    with_plan: bool,
+    own: bool,
+    use_summary: bool,
+    marks: Optional[DirtyMarks],
+    scope=None,
+):
     """The statement of figures_by for one shape (see there), with bind parameters."""
     parts = []
     owner = aliased(OrgUnit)
@@ -466,9 +598,9 @@ def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool
             key_column = _key(source, key)
             conditions = [extra]
         row = row_for(owner)
-        query = (select(row.label("row_id"), key_column.label("key"),
-                        *[f * sign for f in figure_columns(source, TODAY, SINCE)])
-                 .select_from(source))
+        query = select(
+            row.label("row_id"), key_column.label("key"), *[f * sign for f in figure_columns(source, TODAY, SINCE)]
+        ).select_from(source)
         joined = owner.id == source.owner_unit_id
         query = query.outerjoin(owner, joined) if mode == "all" else query.join(owner, joined)
         query = query.where(within(owner), *conditions)
@@ -505,14 +637,17 @@ def _figures_statement(mode: str, key: Optional[str], with_plan: bool, own: bool
         parts.extend(from_rows(Task, clause) for clause in dirty_clauses(Task, marks=marks))
         parts.extend(from_rows(ProgressItem, clause, sign=-1) for clause in dirty_clauses(ProgressItem, marks=marks))
     union = parts[0].union_all(*parts[1:]).subquery()
-    return (select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS])
-            .group_by(union.c.row_id, union.c.key))
+    return select(union.c.row_id, union.c.key, *[func.sum(union.c[name]) for name in FIGURE_FIELDS]).group_by(
+        union.c.row_id, union.c.key
+    )
 
 
 FROM_DAY = bindparam("from_day", type_=Date)
 
 
-def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since: Optional[date] = None) -> Optional[list]:
+def daily_by(
+    plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since: Optional[date] = None
+) -> Optional[list]:
     """(phase id, day, due, done) of every work item (unit None) or of a top-level unit's, from
     the summary plus the correction for what changed since the fold; None when the summary
     cannot answer. The statement is built once per shape, like figures_by's."""
@@ -522,8 +657,9 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
     shape = ("daily", dialect(), plan_id is not None, unit is not None, since is not None, marks_shape(marks))
     statement = _statements.get(shape)
     if statement is None:
-        statement = _statements.setdefault(shape, _daily_statement(plan_id is not None, unit is not None, since is not None,
-                                                                   marks))
+        statement = _statements.setdefault(
+            shape, _daily_statement(plan_id is not None, unit is not None, since is not None, marks)
+        )
     params = dirty_params(marks)
     if plan_id is not None:
         params["plan_id"] = plan_id
@@ -536,7 +672,9 @@ def daily_by(plan_id: Optional[int], unit: Optional[OrgUnit], today: date, since
 
 def _daily_statement(with_plan: bool, with_unit: bool, with_since: bool, marks: Optional[DirtyMarks]):
     daily = ProgressDaily
-    rows = select(daily.phase_id.label("phase_id"), daily.day.label("day"), daily.due.label("due"), daily.done.label("done"))
+    rows = select(
+        daily.phase_id.label("phase_id"), daily.day.label("day"), daily.due.label("due"), daily.done.label("done")
+    )
     if with_plan:
         rows = rows.where(daily.plan_id == PLAN_ID)
     if with_unit:
@@ -544,8 +682,12 @@ def _daily_statement(with_plan: bool, with_unit: bool, with_since: bool, marks: 
     if with_since:
         rows = rows.where(daily.day >= FROM_DAY)
     parts = [rows]
-    corrections = [(Task, 1, c) for c in dirty_clauses(Task, marks=marks)] + \
-        [(ProgressItem, -1, c) for c in dirty_clauses(ProgressItem, marks=marks)] if marks else []
+    corrections = (
+        [(Task, 1, c) for c in dirty_clauses(Task, marks=marks)]
+        + [(ProgressItem, -1, c) for c in dirty_clauses(ProgressItem, marks=marks)]
+        if marks
+        else []
+    )
     for source, sign, dirty in corrections:
         if source is Task:
             base = [work_item(), dirty]
@@ -558,13 +700,20 @@ def _daily_statement(with_plan: bool, with_unit: bool, with_since: bool, marks: 
             base.append(source.plan_id == PLAN_ID)
         if with_unit:
             base.append(owner.path.like(UNIT_LIKE))
-        for day_column, due, done, extra in ((source.due_on, 1, 0, source.due_on.is_not(None)),
-                                             (source.completed_on, 0, 1, and_(source.status == ACCEPTED, source.completed_on.is_not(None)))):
-            part = (select(phase, day_column, literal(due * sign), literal(done * sign)).select_from(source)
-                    .outerjoin(owner, owner.id == source.owner_unit_id).where(*base, extra))
+        for day_column, due, done, extra in (
+            (source.due_on, 1, 0, source.due_on.is_not(None)),
+            (source.completed_on, 0, 1, and_(source.status == ACCEPTED, source.completed_on.is_not(None))),
+        ):
+            part = (
+                select(phase, day_column, literal(due * sign), literal(done * sign))
+                .select_from(source)
+                .outerjoin(owner, owner.id == source.owner_unit_id)
+                .where(*base, extra)
+            )
             if with_since:
                 part = part.where(day_column >= FROM_DAY)
             parts.append(part)
     union = parts[0].union_all(*parts[1:]).subquery()
-    return (select(union.c.phase_id, union.c.day, func.sum(union.c.due), func.sum(union.c.done))
-            .group_by(union.c.phase_id, union.c.day))
+    return select(union.c.phase_id, union.c.day, func.sum(union.c.due), func.sum(union.c.done)).group_by(
+        union.c.phase_id, union.c.day
+    )

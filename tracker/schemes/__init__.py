@@ -1,4 +1,5 @@
 """Provincial schemes (备案): a province files its implementation scheme against a national plan."""
+
 from __future__ import annotations
 
 from flask import Flask

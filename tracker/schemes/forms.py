@@ -1,4 +1,5 @@
 """Forms of the provincial scheme pages (all with CSRF)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -28,16 +29,24 @@ class DocumentForm(FlaskForm):
 class SchemeTaskForm(FlaskForm):
     ref = StringField(_l("Ref"), filters=CLEAN, validators=[DataRequired(), Length(max=100)])
     title = StringField(_l("Title"), filters=CLEAN, validators=[DataRequired(), Length(max=500)])
-    owner = StringField(_l("Owner unit (code)"), filters=CLEAN, validators=[Optional(), Length(max=40)],
-                        description=_l("Empty: the province itself"))
+    owner = StringField(
+        _l("Owner unit (code)"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=40)],
+        description=_l("Empty: the province itself"),
+    )
     due_on = DateField(_l("Due date"), validators=[Optional()])
     deliverable = StringField(_l("Deliverable"), filters=CLEAN, validators=[Optional(), Length(max=300)])
     implements = SelectField(_l("Implements national task"), choices=[], validate_choice=True)
 
 
 class ImportForm(FlaskForm):
-    text = TextAreaField(_l("Tasks as CSV"), filters=CLEAN, validators=[Optional(), Length(max=200000)],
-                         description=_l("First line: ref,title,owner,due,deliverable,implements"))
+    text = TextAreaField(
+        _l("Tasks as CSV"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=200000)],
+        description=_l("First line: ref,title,owner,due,deliverable,implements"),
+    )
     file = FileField(_l("or a CSV file"))
 
     def validate_text(self, field):
@@ -50,6 +59,9 @@ class MapForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    decision = RadioField(_l("Decision"), choices=[SelectChoice("accept", _l("Accept")), SelectChoice("return", _l("Return"))],
-                          validators=[DataRequired()])
+    decision = RadioField(
+        _l("Decision"),
+        choices=[SelectChoice("accept", _l("Accept")), SelectChoice("return", _l("Return"))],
+        validators=[DataRequired()],
+    )
     comment = StringField(_l("Comment (required to return)"), filters=CLEAN, validators=[Optional(), Length(max=1000)])

@@ -1,5 +1,6 @@
 """Provincial schemes (备案) pages: a plan's filing overview, a scheme's document, tasks, import,
 mapping to national tasks, filing and review."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -45,14 +46,23 @@ def _overview(plan: Plan, status: int = 200, error: Optional[str] = None, start_
     overview = scheme_service.filing_overview(plan, current_user)
     requirement_form = requirement_form or RequirementForm(formdata=None)
     requirement_form.template.choices = [(0, _("None"))] + [
-        (t.id, f"{t.ref} {t.title[:60]}") for t in scheme_service.template_candidates(plan)]
+        (t.id, f"{t.ref} {t.title[:60]}") for t in scheme_service.template_candidates(plan)
+    ]
     if overview.requirement is not None and request.method == "GET":
         requirement_form.template.data = overview.requirement.template_task_id or 0
     mine = scheme_service.scheme_for(plan, current_user.unit)
-    return render("schemes/schemes.html", status=status, plan=plan, overview=overview, error=error,
-                  requirement_form=requirement_form, start_form=start_form or StartSchemeForm(formdata=None),
-                  can_manage=scheme_service.can_manage_requirement(current_user, plan),
-                  can_start=scheme_service.can_start_scheme(current_user) and mine is None, mine=mine)
+    return render(
+        "schemes/schemes.html",
+        status=status,
+        plan=plan,
+        overview=overview,
+        error=error,
+        requirement_form=requirement_form,
+        start_form=start_form or StartSchemeForm(formdata=None),
+        can_manage=scheme_service.can_manage_requirement(current_user, plan),
+        can_start=scheme_service.can_start_scheme(current_user) and mine is None,
+        mine=mine,
+    )
 
 
 @bp.route("/plans/<key>/schemes")
@@ -92,8 +102,9 @@ def scheme_start(key: str):
     if not form.validate():
         return _overview(plan, 400, form_errors(form), start_form=form)
     try:
-        scheme = scheme_service.start_scheme(plan, current_user, form.title.data, form.doc_number.data or "",
-                                             form.issued_on.data)
+        scheme = scheme_service.start_scheme(
+            plan, current_user, form.title.data, form.doc_number.data or "", form.issued_on.data
+        )
         db.session.commit()
     except scheme_service.SchemeError as exc:
         db.session.rollback()
@@ -103,9 +114,14 @@ def scheme_start(key: str):
 
 def _scheme_or_404(scheme_id: int) -> ProvincialScheme:
     scheme = db.session.scalar(
-        select(ProvincialScheme).where(ProvincialScheme.id == scheme_id)
-        .options(joinedload(ProvincialScheme.plan), joinedload(ProvincialScheme.national_plan),
-                 joinedload(ProvincialScheme.unit), joinedload(ProvincialScheme.fulfils_task))
+        select(ProvincialScheme)
+        .where(ProvincialScheme.id == scheme_id)
+        .options(
+            joinedload(ProvincialScheme.plan),
+            joinedload(ProvincialScheme.national_plan),
+            joinedload(ProvincialScheme.unit),
+            joinedload(ProvincialScheme.fulfils_task),
+        )
     )
     if scheme is None or not scheme_service.can_view_scheme(current_user, scheme):
         abort(404)
@@ -121,14 +137,18 @@ def _scheme_context(scheme: ProvincialScheme, **extra) -> dict:
     task_form = extra.pop("task_form", None) or SchemeTaskForm(formdata=None)
     task_form.implements.choices = _national_options(national)
     return {
-        "scheme": scheme, "tasks": scheme_service.scheme_tasks(scheme), "national_tasks": national, "row_error": None,
+        "scheme": scheme,
+        "tasks": scheme_service.scheme_tasks(scheme),
+        "national_tasks": national,
+        "row_error": None,
         "can_edit": scheme_service.can_edit_scheme(current_user, scheme) and scheme.state in ("draft", "returned"),
         "can_review": scheme_service.can_review_scheme(current_user, scheme) and scheme.state == "filed",
         "document_form": extra.pop("document_form", None) or DocumentForm(formdata=None),
         "task_form": task_form,
         "import_form": extra.pop("import_form", None) or ImportForm(formdata=None),
         "review_form": extra.pop("review_form", None) or ReviewForm(formdata=None),
-        "error": None, **extra,
+        "error": None,
+        **extra,
     }
 
 
@@ -164,9 +184,12 @@ def scheme_document(scheme_id: int):
     if not form.validate():
         return _scheme_page(scheme, 400, error=form_errors(form), document_form=form)
     upload = form.file.data
-    return _scheme_action(scheme, lambda: scheme_service.upload_document(scheme, current_user, upload.stream,
-                                                                         upload.filename or ""),
-                          _("Document uploaded."), document_form=form)
+    return _scheme_action(
+        scheme,
+        lambda: scheme_service.upload_document(scheme, current_user, upload.stream, upload.filename or ""),
+        _("Document uploaded."),
+        document_form=form,
+    )
 
 
 @bp.route("/schemes/<int:scheme_id>/document")
@@ -187,11 +210,17 @@ def scheme_add_task(scheme_id: int):
     form.implements.choices = _national_options(scheme_service.national_choices(scheme))
     if not form.validate():
         return _scheme_page(scheme, 400, error=form_errors(form), task_form=form)
-    row = scheme_service.NewSchemeTask(form.ref.data.strip(), form.title.data.strip(),
-                                       (form.owner.data or "").strip().upper(), form.due_on.data,
-                                       (form.deliverable.data or "").strip(), form.implements.data or "")
-    return _scheme_action(scheme, lambda: scheme_service.add_tasks(scheme, current_user, [row]),
-                          _("Task added."), task_form=form)
+    row = scheme_service.NewSchemeTask(
+        form.ref.data.strip(),
+        form.title.data.strip(),
+        (form.owner.data or "").strip().upper(),
+        form.due_on.data,
+        (form.deliverable.data or "").strip(),
+        form.implements.data or "",
+    )
+    return _scheme_action(
+        scheme, lambda: scheme_service.add_tasks(scheme, current_user, [row]), _("Task added."), task_form=form
+    )
 
 
 @bp.route("/schemes/<int:scheme_id>/import", methods=["POST"])
@@ -259,7 +288,9 @@ def scheme_file(scheme_id: int):
     form = EmptyForm()
     if not form.validate():
         return _scheme_page(scheme, 400, error=form_errors(form))
-    return _scheme_action(scheme, lambda: scheme_service.file_scheme(scheme, current_user), _("Scheme filed for review."))
+    return _scheme_action(
+        scheme, lambda: scheme_service.file_scheme(scheme, current_user), _("Scheme filed for review.")
+    )
 
 
 @bp.route("/schemes/<int:scheme_id>/review", methods=["POST"])
@@ -270,7 +301,9 @@ def scheme_review(scheme_id: int):
     if not form.validate():
         return _scheme_page(scheme, 400, error=form_errors(form), review_form=form)
     accept = form.decision.data == "accept"
-    return _scheme_action(scheme, lambda: scheme_service.review_scheme(scheme, current_user, accept, form.comment.data or ""),
-                          _("Scheme accepted.") if accept else _("Scheme returned."), review_form=form)
-
-
+    return _scheme_action(
+        scheme,
+        lambda: scheme_service.review_scheme(scheme, current_user, accept, form.comment.data or ""),
+        _("Scheme accepted.") if accept else _("Scheme returned."),
+        review_form=form,
+    )

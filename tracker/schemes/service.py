@@ -8,6 +8,7 @@ submits the province's national task for review; a coordinator above the provinc
 returns the scheme, which accepts or returns that task through the status state machine, and
 that task only.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,6 +41,8 @@ from tracker.models.cascade import (
 )
 from tracker.plans import journal, rollup
 from tracker.plans.evidence import ALLOWED, _store, clean_filename, upload_dir
+from tracker.models.notify import ASSIGNED
+from tracker.notifications.notices import notify_each
 from tracker.plans.operations import InvalidChange, change_status
 from tracker.plans.status import (
     ACCEPTED,
@@ -85,7 +88,8 @@ class SchemeNotAllowed(Exception):
 
 def requirement_for(plan: Plan) -> Optional[SchemeRequirement]:
     return db.session.scalar(
-        select(SchemeRequirement).where(SchemeRequirement.national_plan_id == plan.id)
+        select(SchemeRequirement)
+        .where(SchemeRequirement.national_plan_id == plan.id)
         .options(joinedload(SchemeRequirement.template))
     )
 
@@ -115,11 +119,15 @@ def set_requirement(plan: Plan, user: User, template: Optional[Task]) -> SchemeR
 
 def template_candidates(plan: Plan) -> list[Task]:
     """Tasks of the plan that have an active cascade (the ones a requirement can name)."""
-    return list(db.session.scalars(
-        select(Task).where(Task.plan_id == plan.id,
-                           Task.id.in_(select(Cascade.template_task_id).where(Cascade.state == ACTIVE)))
-        .order_by(Task.path)
-    ))
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(
+                Task.plan_id == plan.id, Task.id.in_(select(Cascade.template_task_id).where(Cascade.state == ACTIVE))
+            )
+            .order_by(Task.path)
+        )
+    )
 
 
 def national_task_for(plan: Plan, unit: OrgUnit) -> Optional[Task]:
@@ -128,11 +136,16 @@ def national_task_for(plan: Plan, unit: OrgUnit) -> Optional[Task]:
     if requirement is None or requirement.template_task_id is None:
         return None
     return db.session.scalar(
-        select(Task).join(CascadeChild, CascadeChild.task_id == Task.id)
+        select(Task)
+        .join(CascadeChild, CascadeChild.task_id == Task.id)
         .join(Cascade, Cascade.id == CascadeChild.cascade_id)
-        .where(Cascade.template_task_id == requirement.template_task_id, Cascade.state == ACTIVE,
-               CascadeChild.unit_id == unit.id)
-        .order_by(Task.id.desc()).limit(1)
+        .where(
+            Cascade.template_task_id == requirement.template_task_id,
+            Cascade.state == ACTIVE,
+            CascadeChild.unit_id == unit.id,
+        )
+        .order_by(Task.id.desc())
+        .limit(1)
     )
 
 
@@ -171,7 +184,8 @@ def filing_overview(plan: Plan, user: User) -> FilingOverview:
     tasks: dict[int, Task] = {}
     if requirement is not None and requirement.template_task_id is not None:
         for unit_id, task in db.session.execute(
-            select(CascadeChild.unit_id, Task).join(Task, Task.id == CascadeChild.task_id)
+            select(CascadeChild.unit_id, Task)
+            .join(Task, Task.id == CascadeChild.task_id)
             .join(Cascade, Cascade.id == CascadeChild.cascade_id)
             .where(Cascade.template_task_id == requirement.template_task_id, Cascade.state == ACTIVE)
         ).all():
@@ -182,10 +196,14 @@ def filing_overview(plan: Plan, user: User) -> FilingOverview:
     if not user.sees_everything:
         units_query = units_query.where(OrgUnit.path.like(f"{user.unit.path}%"))
     units = list(db.session.scalars(units_query.order_by(OrgUnit.position, OrgUnit.path)))
-    schemes = {s.unit_id: s for s in db.session.scalars(
-        select(ProvincialScheme).where(ProvincialScheme.national_plan_id == plan.id)
-        .options(joinedload(ProvincialScheme.plan), joinedload(ProvincialScheme.filed_by))
-    )}
+    schemes = {
+        s.unit_id: s
+        for s in db.session.scalars(
+            select(ProvincialScheme)
+            .where(ProvincialScheme.national_plan_id == plan.id)
+            .options(joinedload(ProvincialScheme.plan), joinedload(ProvincialScheme.filed_by))
+        )
+    }
     rows = [FilingRow(u, schemes.get(u.id), tasks.get(u.id)) for u in units]
     return FilingOverview(plan, requirement, rows)
 
@@ -202,7 +220,7 @@ def can_edit_scheme(user: User, scheme: ProvincialScheme) -> bool:
 def can_review_scheme(user: User, scheme: ProvincialScheme) -> bool:
     if user.role == "admin":
         return True
-    return (user.role == "coordinator" and scheme.unit.is_within(user.unit) and user.unit_id != scheme.unit_id)
+    return user.role == "coordinator" and scheme.unit.is_within(user.unit) and user.unit_id != scheme.unit_id
 
 
 def can_view_scheme(user: User, scheme: ProvincialScheme) -> bool:
@@ -214,12 +232,16 @@ def can_start_scheme(user: User) -> bool:
 
 
 def scheme_for(plan: Plan, unit: OrgUnit) -> Optional[ProvincialScheme]:
-    return db.session.scalar(select(ProvincialScheme).where(ProvincialScheme.national_plan_id == plan.id,
-                                                            ProvincialScheme.unit_id == unit.id))
+    return db.session.scalar(
+        select(ProvincialScheme).where(
+            ProvincialScheme.national_plan_id == plan.id, ProvincialScheme.unit_id == unit.id
+        )
+    )
 
 
-def start_scheme(national: Plan, user: User, title: str, doc_number: str = "",
-                 issued_on: Optional[date] = None) -> ProvincialScheme:
+def start_scheme(
+    national: Plan, user: User, title: str, doc_number: str = "", issued_on: Optional[date] = None
+) -> ProvincialScheme:
     """A draft scheme of the user's province: a new plan issued by the province, linked to `national`."""
     if not can_start_scheme(user):
         raise SchemeNotAllowed()
@@ -232,14 +254,29 @@ def start_scheme(national: Plan, user: User, title: str, doc_number: str = "",
     key = f"{national.key}-{unit.code.lower()}"[:50]
     if db.session.scalar(select(Plan.id).where(Plan.key == key)) is not None:
         key = f"{key[:40]}-{uuid.uuid4().hex[:8]}"
-    plan = Plan(key=key, title=title[:300], doc_number=(doc_number or "").strip()[:100], issuer=unit.name,
-                issuer_unit_id=unit.id, issued_on=issued_on, period_start=national.period_start,
-                period_end=national.period_end, source="", repairs=[], notes="")
+    plan = Plan(
+        key=key,
+        title=title[:300],
+        doc_number=(doc_number or "").strip()[:100],
+        issuer=unit.name,
+        issuer_unit_id=unit.id,
+        issued_on=issued_on,
+        period_start=national.period_start,
+        period_end=national.period_end,
+        source="",
+        repairs=[],
+        notes="",
+    )
     db.session.add(plan)
     db.session.flush()
-    scheme = ProvincialScheme(national_plan_id=national.id, plan_id=plan.id, unit_id=unit.id,
-                              state=SCHEME_DRAFT, created_by_id=user.id,
-                              fulfils_task_id=(t.id if (t := national_task_for(national, unit)) else None))
+    scheme = ProvincialScheme(
+        national_plan_id=national.id,
+        plan_id=plan.id,
+        unit_id=unit.id,
+        state=SCHEME_DRAFT,
+        created_by_id=user.id,
+        fulfils_task_id=(t.id if (t := national_task_for(national, unit)) else None),
+    )
     db.session.add(scheme)
     db.session.flush()
     return scheme
@@ -289,10 +326,14 @@ def scheme_tasks(scheme: ProvincialScheme) -> list[tuple[Task, Optional[Task]]]:
 
 def national_choices(scheme: ProvincialScheme) -> list[Task]:
     """National tasks a scheme task may implement: not the per-unit children of other units."""
-    return list(db.session.scalars(
-        select(Task).where(Task.plan_id == scheme.national_plan_id, ~Task.ref.contains("@"), ~Task.ref.contains("#"))
-        .order_by(Task.path).limit(2000)
-    ))
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(Task.plan_id == scheme.national_plan_id, ~Task.ref.contains("@"), ~Task.ref.contains("#"))
+            .order_by(Task.path)
+            .limit(2000)
+        )
+    )
 
 
 @dataclass
@@ -302,18 +343,26 @@ class NewSchemeTask:
     owner_code: str = ""
     due_on: Optional[date] = None
     deliverable: str = ""
-    implements: str = ""   # the national task's ref
+    implements: str = ""  # the national task's ref
 
 
-def _check_rows(scheme: ProvincialScheme, rows: list[NewSchemeTask]) -> list[tuple[NewSchemeTask, OrgUnit, Optional[Task]]]:
+def _check_rows(
+    scheme: ProvincialScheme, rows: list[NewSchemeTask]
+) -> list[tuple[NewSchemeTask, OrgUnit, Optional[Task]]]:
     """Validate every row before anything is written; SchemeError lists every problem."""
     problems: list[str] = []
     taken = set(db.session.scalars(select(Task.ref).where(Task.plan_id == scheme.plan_id)))
     codes = {r.owner_code for r in rows if r.owner_code}
     units = {u.code: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(codes)))} if codes else {}
     refs = {r.implements for r in rows if r.implements}
-    national = {t.ref: t for t in db.session.scalars(
-        select(Task).where(Task.plan_id == scheme.national_plan_id, Task.ref.in_(refs)))} if refs else {}
+    national = (
+        {
+            t.ref: t
+            for t in db.session.scalars(select(Task).where(Task.plan_id == scheme.national_plan_id, Task.ref.in_(refs)))
+        }
+        if refs
+        else {}
+    )
     checked = []
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
@@ -355,18 +404,32 @@ def add_tasks(scheme: ProvincialScheme, user: User, rows: list[NewSchemeTask]) -
     position = db.session.scalar(select(func.max(Task.position)).where(Task.plan_id == scheme.plan_id)) or 0
     created = []
     for index, (row, owner, _target) in enumerate(checked, start=1):
-        task = Task(plan_id=scheme.plan_id, ref=row.ref, title=row.title, owner_unit_id=owner.id, due_on=row.due_on,
-                    deliverable=row.deliverable, origin="manual", status=NOT_STARTED, percent=0, progress=0.0,
-                    position=position + index, depth=0, path="", co_owner_selectors=[])
+        task = Task(
+            plan_id=scheme.plan_id,
+            ref=row.ref,
+            title=row.title,
+            owner_unit_id=owner.id,
+            due_on=row.due_on,
+            deliverable=row.deliverable,
+            origin="manual",
+            status=NOT_STARTED,
+            percent=0,
+            progress=0.0,
+            position=position + index,
+            depth=0,
+            path="",
+            co_owner_selectors=[],
+        )
         created.append(task)
     db.session.add_all(created)
     db.session.flush()
-    for task, (row, _owner, target) in zip(created, checked):
+    for task, (_row, _owner, target) in zip(created, checked):
         task.path = f"/{task.id}/"
         journal.record(task, user, "create", comment="")
         if target is not None:
             db.session.add(SchemeTaskLink(task_id=task.id, national_task_id=target.id))
     db.session.flush()
+    notify_each(ASSIGNED, [task.id for task in created], user)  # the owners' coordinators
     return created
 
 
@@ -390,8 +453,16 @@ def parse_import(text: str) -> list[NewSchemeTask]:
                 due = date.fromisoformat(values["due"])
             except ValueError:
                 problems.append(_line(number, _l("%(value)s is not a date (YYYY-MM-DD)", value=values["due"])))
-        rows.append(NewSchemeTask(values.get("ref", ""), values.get("title", ""), values.get("owner", "").upper(), due,
-                                  values.get("deliverable", ""), values.get("implements", "")))
+        rows.append(
+            NewSchemeTask(
+                values.get("ref", ""),
+                values.get("title", ""),
+                values.get("owner", "").upper(),
+                due,
+                values.get("deliverable", ""),
+                values.get("implements", ""),
+            )
+        )
     if problems:
         raise SchemeError(*problems)
     return rows
@@ -440,8 +511,12 @@ def file_scheme(scheme: ProvincialScheme, user: User) -> None:
 
 
 def _bring_to_submitted(task: Task, user: User, comment) -> None:
-    path = {NOT_STARTED: (IN_PROGRESS, SUBMITTED), RETURNED: (IN_PROGRESS, SUBMITTED),
-            IN_PROGRESS: (SUBMITTED,), BLOCKED: (IN_PROGRESS, SUBMITTED)}.get(task.status, ())
+    path = {
+        NOT_STARTED: (IN_PROGRESS, SUBMITTED),
+        RETURNED: (IN_PROGRESS, SUBMITTED),
+        IN_PROGRESS: (SUBMITTED,),
+        BLOCKED: (IN_PROGRESS, SUBMITTED),
+    }.get(task.status, ())
     for target in path:
         change_status(task, user, target, stored_text(comment) if target == SUBMITTED else "")
 
@@ -471,8 +546,10 @@ def review_scheme(scheme: ProvincialScheme, user: User, accept: bool, comment: s
 
 def filed_counts() -> dict[int, int]:
     """national plan id -> number of schemes filed or accepted (one statement)."""
-    return dict(db.session.execute(
-        select(ProvincialScheme.national_plan_id, func.count())
-        .where(ProvincialScheme.state.in_((SCHEME_FILED, SCHEME_ACCEPTED)))
-        .group_by(ProvincialScheme.national_plan_id)
-    ).all())
+    return dict(
+        db.session.execute(
+            select(ProvincialScheme.national_plan_id, func.count())
+            .where(ProvincialScheme.state.in_((SCHEME_FILED, SCHEME_ACCEPTED)))
+            .group_by(ProvincialScheme.national_plan_id)
+        ).all()
+    )

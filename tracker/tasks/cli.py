@@ -1,4 +1,5 @@
 """`flask escalate` (one pass by hand) and `flask scheduler run` (the scheduler process)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -25,30 +26,47 @@ def parse_now(value: str | None) -> datetime:
 
 
 @click.command("escalate")
-@click.option("--now", "now_text", default=None, help="ISO date-time to run as (default: now; bare times are Asia/Shanghai)")
+@click.option(
+    "--now", "now_text", default=None, help="ISO date-time to run as (default: now; bare times are Asia/Shanghai)"
+)
 @click.option("--dry-run", is_flag=True, help="show what would fire, write nothing, send nothing")
 def escalate_command(now_text, dry_run):
     """Run one escalation pass and deliver pending mail and webhook messages."""
     from tracker.notifications.delivery import deliver_pending
     from tracker.tasks.escalation import escalate
+    from tracker.tasks.jobs import exit_on_database_error
 
     try:
         now = parse_now(now_text)
     except click.BadParameter as exc:
         raise click.UsageError(str(exc)) from exc
-    report = escalate(now, dry_run=dry_run)
-    prefix = "dry run: would fire" if dry_run else "fired"
-    levels = ", ".join(f"{level} {count}" for level, count in sorted(report.fired.items())) or "nothing"
-    click.echo(f"{prefix} {levels} on {report.today.isoformat()}; skipped {report.skipped}; notifications {report.notifications}")
-    for line in report.lines:
-        click.echo(f"  {line}")
-    if report.total_fired > len(report.lines):
-        click.echo(f"  … and {report.total_fired - len(report.lines)} more")
-    if not dry_run:
-        delivery = deliver_pending(now)
-        if delivery.mails_sent or delivery.mail_failures or delivery.webhook_posts or delivery.webhook_failures:
-            click.echo(f"mail: {delivery.mails_sent} digests ({delivery.mail_items} items), {delivery.mail_failures} failed; "
-                       f"webhook: {delivery.webhook_posts} posts, {delivery.webhook_failures} failed")
+    with exit_on_database_error("escalate"):
+        report = escalate(now, dry_run=dry_run)
+        prefix = "dry run: would fire" if dry_run else "fired"
+        levels = ", ".join(f"{level} {count}" for level, count in sorted(report.fired.items())) or "nothing"
+        click.echo(
+            f"{prefix} {levels} on {report.today.isoformat()}; skipped {report.skipped}; notifications {report.notifications}; sign-for reminders {report.unsigned}"
+        )
+        for line in report.lines:
+            click.echo(f"  {line}")
+        if report.total_fired > len(report.lines):
+            click.echo(f"  … and {report.total_fired - len(report.lines)} more")
+        if not dry_run:
+            delivery = deliver_pending(now)
+            if (
+                delivery.mails_sent
+                or delivery.mail_failures
+                or delivery.webhook_posts
+                or delivery.webhook_failures
+                or delivery.hook_posts
+                or delivery.hook_failures
+            ):
+                click.echo(
+                    f"mail: {delivery.mails_sent} digests ({delivery.mail_items} items), {delivery.mail_failures} failed; "
+                    f"webhook: {delivery.webhook_posts} posts, {delivery.webhook_failures} failed; "
+                    f"API webhooks: {delivery.hook_posts} posts ({delivery.hook_items} events), "
+                    f"{delivery.hook_failures} failed"
+                )
 
 
 @scheduler_cli.command("run")
@@ -61,7 +79,12 @@ def scheduler_run_command():
 
 @progress_cli.command("refresh")
 @click.option("--rebuild", is_flag=True, help="recompute the whole summary (else fold the changed owners)")
-@click.option("--today", "today_text", default=None, help="the day the figures are as of (YYYY-MM-DD; default: today, Asia/Shanghai)")
+@click.option(
+    "--today",
+    "today_text",
+    default=None,
+    help="the day the figures are as of (YYYY-MM-DD; default: today, Asia/Shanghai)",
+)
 def progress_refresh_command(rebuild, today_text):
     """Bring the progress summary up to date (the scheduler does this every minute)."""
     import time
@@ -74,7 +97,10 @@ def progress_refresh_command(rebuild, today_text):
         today = date.fromisoformat(today_text) if today_text else local_today()
     except ValueError as exc:
         raise click.UsageError(f"'{today_text}' is not a date (YYYY-MM-DD)") from exc
+    from tracker.tasks.jobs import exit_on_database_error
+
     started = time.perf_counter()
-    folded = refresh(today, full=rebuild)
+    with exit_on_database_error("progress refresh"):
+        folded = refresh(today, full=rebuild)
     what = "rebuilt" if folded < 0 else f"folded {folded} changed owners into"
     click.echo(f"{what} the progress summary as of {today.isoformat()} in {time.perf_counter() - started:.1f} s")

@@ -7,6 +7,7 @@ notifications of the escalations this run created. The unique keys (task, due da
 (user, escalation) with ON CONFLICT DO NOTHING make a second run, or a second process, notify
 nobody twice; on PostgreSQL a transaction-scoped advisory lock also serialises the passes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,23 +17,28 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, select, text
+from sqlalchemy import and_, case, exists, func, literal, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from tracker.explanations.service import missed_commitments
 from tracker.extensions import db
 from tracker.models import Escalation, Notification, OrgUnit, OverdueExplanation, Task, User
-from tracker.models.notify import AUDIENCES, LEVELS, NONE, PENDING, RANKS
+from tracker.models.notify import ESCALATION, LEADER_GROUP, LEVELS, NONE, PENDING, RANKS
+from tracker.models.notify import LEADERSHIP as LEADERSHIP_LEVEL
 from tracker.models.notify import OVERDUE as OVERDUE_LEVEL
+from tracker.models.notify import PARENT as PARENT_LEVEL
+from tracker.notifications.notices import email_state_for
 from tracker.notifications.rules import RuleGroup, rule_groups
 from tracker.plans.status import OVERDUE_STATUSES
+from tracker.supervision.unsigned import remind_unsigned
 from tracker.timeutil import local_today
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 7_314_001  # "escalation pass" (any constant shared by all processes)
-FIRED, SKIPPED = "fired", "skipped"
+from tracker.models.notify import FIRED, SKIPPED  # noqa: E402  (re-exported)
+
 OWNER_ROLES = ("reporter", "coordinator")
 
 
@@ -44,6 +50,7 @@ class EscalationReport:
     fired: dict[str, int] = field(default_factory=dict)  # level -> tasks
     skipped: int = 0
     notifications: int = 0
+    unsigned: int = 0  # 签收 reminders (tracker/supervision/unsigned.py)
     lines: list[str] = field(default_factory=list)  # "level ref title owner" for the CLI
 
     @property
@@ -66,20 +73,17 @@ def _due_tasks(group: RuleGroup, today: date, *extra):
     """Open leaf tasks that have reached `group`'s level and not yet this level or a higher one."""
     threshold = today - timedelta(days=group.offset_days)
     child = aliased(Task)
-    query = (
-        select(Task.id, Task.due_on, *extra)
-        .where(
-            Task.status.in_(OVERDUE_STATUSES),
-            Task.due_on.is_not(None),
-            Task.due_on <= threshold,
-            Task.owner_unit_id.is_not(None),
-            ~exists().where(child.parent_id == Task.id),
-            ~exists().where(
-                Escalation.task_id == Task.id,
-                Escalation.due_on == Task.due_on,
-                Escalation.rank >= group.rank,
-            ),
-        )
+    query = select(Task.id, Task.due_on, *extra).where(
+        Task.status.in_(OVERDUE_STATUSES),
+        Task.due_on.is_not(None),
+        Task.due_on <= threshold,
+        Task.owner_unit_id.is_not(None),
+        ~exists().where(child.parent_id == Task.id),
+        ~exists().where(
+            Escalation.task_id == Task.id,
+            Escalation.due_on == Task.due_on,
+            Escalation.rank >= group.rank,
+        ),
     )
     if group.plan_ids is not None:
         query = query.where(Task.plan_id.in_(group.plan_ids))
@@ -88,33 +92,189 @@ def _due_tasks(group: RuleGroup, today: date, *extra):
     return query
 
 
-def _recipients(level: str, run_id: str, now: datetime, email_on: bool):
-    """SELECT (user, escalation, task, level, …) for this run's fired escalations of `level`."""
-    audience = AUDIENCES[level]
+def _top_fired(run_id: str):
+    """This run's fired escalations, the highest per task only (a missed commitment and a rule
+    may both fire for one task in one run)."""
+    higher = aliased(Escalation)
+    return and_(
+        Escalation.run_id == run_id,
+        Escalation.state == FIRED,
+        ~exists().where(
+            higher.task_id == Escalation.task_id,
+            higher.due_on == Escalation.due_on,
+            higher.run_id == run_id,
+            higher.state == FIRED,
+            higher.rank > Escalation.rank,
+        ),
+    )
+
+
+def _caught_up(run_id: str):
+    """True for an escalation whose lower levels this run recorded as skipped (a catch-up)."""
+    skipped = aliased(Escalation)
+    return exists().where(
+        skipped.task_id == Escalation.task_id,
+        skipped.due_on == Escalation.due_on,
+        skipped.run_id == run_id,
+        skipped.state == SKIPPED,
+    )
+
+
+def _task_audience(run_id: str):
+    """(escalation, user) for everyone told of this run's escalations, one row each: at any level
+    the owner unit's users and the responsible person, from "parent" on also the coordinators of
+    the owner's parent unit. (Leaders get grouped notices instead, `_leader_groups`.)"""
+    top = _top_fired(run_id)
     owner = aliased(OrgUnit)
-    email_state = literal(NONE)
-    if email_on:
-        email_state = case((User.email != "", literal(PENDING)), else_=literal(NONE))
-    query = (
+    owners = (
+        select(Escalation.id.label("escalation_id"), User.id.label("user_id"))
+        .join(Task, Task.id == Escalation.task_id)
+        .join(User, and_(User.unit_id == Task.owner_unit_id, User.role.in_(OWNER_ROLES)))
+        .where(top)
+    )
+    responsible = (
+        select(Escalation.id, User.id)
+        .join(Task, Task.id == Escalation.task_id)
+        .join(User, User.id == Task.responsible_user_id)
+        .where(top)
+    )
+    parent = (
+        select(Escalation.id, User.id)
+        .join(Task, Task.id == Escalation.task_id)
+        .join(owner, owner.id == Task.owner_unit_id)
+        .join(User, and_(User.unit_id == owner.parent_id, User.role == "coordinator"))
+        .where(top, Escalation.rank >= RANKS[PARENT_LEVEL])
+    )
+    return union(owners, responsible, parent).subquery()
+
+
+def _notify_tasks(run_id: str, today: date, now: datetime, email_on: bool) -> int:
+    """One notice per (task, due date, recipient): inserted, or raised in place when the task
+    climbs (new level, unread again, e-mail pending again). Returns the notices written."""
+    audience = _task_audience(run_id)
+    chosen = (
         select(
-            User.id, Escalation.id, Escalation.task_id, literal(level), literal(now, type_=Notification.created_at.type),
-            email_state, literal(0), literal(""),
+            audience.c.user_id,
+            literal(ESCALATION),
+            Escalation.id,
+            Escalation.task_id,
+            Escalation.due_on,
+            literal(today),
+            Escalation.level,
+            literal(1),
+            _caught_up(run_id),
+            literal(now, type_=Notification.created_at.type),
+            email_state_for(ESCALATION, email_on),
+            literal(0),
+            literal(""),
+        )
+        .select_from(audience)
+        .join(Escalation, Escalation.id == audience.c.escalation_id)
+        .join(User, User.id == audience.c.user_id)
+        .where(User.active.is_(True))
+    )
+    insert = _insert(Notification).from_select(
+        [
+            "user_id",
+            "kind",
+            "escalation_id",
+            "task_id",
+            "due_on",
+            "day",
+            "level",
+            "item_count",
+            "catch_up",
+            "created_at",
+            "email_state",
+            "email_attempts",
+            "email_error",
+        ],
+        chosen,
+    )
+    new = insert.excluded
+    insert = insert.on_conflict_do_update(
+        index_elements=["task_id", "due_on", "user_id", "kind"],
+        set_={
+            "escalation_id": new.escalation_id,
+            "level": new.level,
+            "day": new.day,
+            "catch_up": new.catch_up,
+            "created_at": new.created_at,
+            "read_at": None,
+            "email_state": new.email_state,
+            "email_attempts": 0,
+            "email_error": "",
+        },
+    )
+    # INSERT … SELECT: psycopg keeps no row count once the cursor closes unless asked to
+    return db.session.execute(insert.execution_options(preserve_rowcount=True)).rowcount or 0
+
+
+def _leader_groups(run_id: str, today: date, now: datetime, email_on: bool) -> int:
+    """Leaders: one notice per unit and day of the tasks that reached leadership. The unit is the
+    one just below the leader's on the way to the owner (or the leader's own unit when it owns
+    the task): a national leader reads "宁夏回族自治区卫生健康委：40 项", not 40 rows."""
+    owner, leader_unit, group = aliased(OrgUnit), aliased(OrgUnit), aliased(OrgUnit)
+    caught_up = func.max(case((_caught_up(run_id), 1), else_=0)) == 1
+    chosen = (
+        select(
+            User.id,
+            literal(LEADER_GROUP),
+            group.id,
+            literal(today),
+            literal(LEADERSHIP_LEVEL),
+            func.count(),
+            caught_up,
+            literal(now, type_=Notification.created_at.type),
+            email_state_for(LEADER_GROUP, email_on),
+            literal(0),
+            literal(""),
         )
         .select_from(Escalation)
         .join(Task, Task.id == Escalation.task_id)
         .join(owner, owner.id == Task.owner_unit_id)
-        .where(Escalation.run_id == run_id, Escalation.rank == RANKS[level], Escalation.state == FIRED, User.active.is_(True))
-    )
-    if audience == "owner":
-        query = query.join(User, and_(User.unit_id == owner.id, User.role.in_(OWNER_ROLES)))
-    elif audience == "parent_coordinators":
-        query = query.join(User, and_(User.unit_id == owner.parent_id, User.role == "coordinator"))
-    else:  # leaders of the owner unit and of every unit above it
-        leader_unit = aliased(OrgUnit)
-        query = query.join(User, User.role == "leader").join(leader_unit, leader_unit.id == User.unit_id).where(
-            owner.path.like(leader_unit.path + "%")
+        .join(User, and_(User.role == "leader", User.active.is_(True)))
+        .join(leader_unit, leader_unit.id == User.unit_id)
+        .join(
+            group,
+            and_(
+                owner.path.like(group.path + "%"),
+                or_(group.parent_id == leader_unit.id, and_(group.id == leader_unit.id, owner.id == leader_unit.id)),
+            ),
         )
-    return query
+        .where(_top_fired(run_id), Escalation.rank == RANKS[LEADERSHIP_LEVEL], owner.path.like(leader_unit.path + "%"))
+        .group_by(User.id, User.email, group.id)
+    )
+    insert = _insert(Notification).from_select(
+        [
+            "user_id",
+            "kind",
+            "unit_id",
+            "day",
+            "level",
+            "item_count",
+            "catch_up",
+            "created_at",
+            "email_state",
+            "email_attempts",
+            "email_error",
+        ],
+        chosen,
+    )
+    new = insert.excluded
+    insert = insert.on_conflict_do_update(
+        index_elements=["user_id", "kind", "unit_id", "day"],
+        set_={
+            "item_count": Notification.item_count + new.item_count,
+            "catch_up": or_(Notification.catch_up, new.catch_up),
+            "created_at": new.created_at,
+            "read_at": None,
+            "email_state": new.email_state,
+            "email_attempts": 0,
+        },
+    )
+    # INSERT … SELECT: psycopg keeps no row count once the cursor closes unless asked to
+    return db.session.execute(insert.execution_options(preserve_rowcount=True)).rowcount or 0
 
 
 def escalate(now: Optional[datetime] = None, dry_run: bool = False) -> EscalationReport:
@@ -132,28 +292,68 @@ def escalate(now: Optional[datetime] = None, dry_run: bool = False) -> Escalatio
         _lock_pass()
         _raise_missed_commitments(today, run, now, webhook_state)
         for group in rule_groups():
-            fired = _insert(Escalation).from_select(
-                ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"],
-                _due_tasks(group, today, literal(group.rank), literal(group.level), literal(FIRED), literal(run),
-                           literal(now, type_=Escalation.at.type), literal(webhook_state), literal(0)),
-            ).on_conflict_do_nothing()
+            fired = (
+                _insert(Escalation)
+                .from_select(
+                    [
+                        "task_id",
+                        "due_on",
+                        "rank",
+                        "level",
+                        "state",
+                        "run_id",
+                        "at",
+                        "webhook_state",
+                        "webhook_attempts",
+                    ],
+                    _due_tasks(
+                        group,
+                        today,
+                        literal(group.rank),
+                        literal(group.level),
+                        literal(FIRED),
+                        literal(run),
+                        literal(now, type_=Escalation.at.type),
+                        literal(webhook_state),
+                        literal(0),
+                    ),
+                )
+                .on_conflict_do_nothing()
+            )
             db.session.execute(fired)
             for lower in LEVELS[: group.rank - 1]:
                 mine = aliased(Escalation)
-                skipped = _insert(Escalation).from_select(
-                    ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"],
-                    select(mine.task_id, mine.due_on, literal(RANKS[lower]), literal(lower), literal(SKIPPED), literal(run),
-                           literal(now, type_=Escalation.at.type), literal(NONE), literal(0))
-                    .where(mine.run_id == run, mine.rank == group.rank, mine.state == FIRED),
-                ).on_conflict_do_nothing()
+                skipped = (
+                    _insert(Escalation)
+                    .from_select(
+                        [
+                            "task_id",
+                            "due_on",
+                            "rank",
+                            "level",
+                            "state",
+                            "run_id",
+                            "at",
+                            "webhook_state",
+                            "webhook_attempts",
+                        ],
+                        select(
+                            mine.task_id,
+                            mine.due_on,
+                            literal(RANKS[lower]),
+                            literal(lower),
+                            literal(SKIPPED),
+                            literal(run),
+                            literal(now, type_=Escalation.at.type),
+                            literal(NONE),
+                            literal(0),
+                        ).where(mine.run_id == run, mine.rank == group.rank, mine.state == FIRED),
+                    )
+                    .on_conflict_do_nothing()
+                )
                 db.session.execute(skipped)
-        for level in LEVELS:
-            db.session.execute(
-                _insert(Notification).from_select(
-                    ["user_id", "escalation_id", "task_id", "level", "created_at", "email_state", "email_attempts", "email_error"],
-                    _recipients(level, run, now, email_on),
-                ).on_conflict_do_nothing()
-            )
+        report.notifications = _notify_tasks(run, today, now, email_on) + _leader_groups(run, today, now, email_on)
+        report.unsigned = remind_unsigned(now, email_on).notices
         _fill_report(report)
     except Exception:
         db.session.rollback()
@@ -174,16 +374,32 @@ def _raise_missed_commitments(today: date, run: str, now: datetime, webhook_stat
     next_rank = func.coalesce(func.max(reached.rank), RANKS[OVERDUE_LEVEL]) + 1
     level = case(*[(next_rank == rank, literal(key)) for key, rank in RANKS.items()], else_=literal(LEVELS[-1]))
     select_next = (
-        select(OverdueExplanation.task_id, OverdueExplanation.due_on, next_rank, level, literal(FIRED), literal(run),
-               literal(now, type_=Escalation.at.type), literal(webhook_state), literal(0))
-        .outerjoin(reached, and_(reached.task_id == OverdueExplanation.task_id, reached.due_on == OverdueExplanation.due_on))
+        select(
+            OverdueExplanation.task_id,
+            OverdueExplanation.due_on,
+            next_rank,
+            level,
+            literal(FIRED),
+            literal(run),
+            literal(now, type_=Escalation.at.type),
+            literal(webhook_state),
+            literal(0),
+        )
+        .outerjoin(
+            reached, and_(reached.task_id == OverdueExplanation.task_id, reached.due_on == OverdueExplanation.due_on)
+        )
         .where(OverdueExplanation.id.in_(missed))
         .group_by(OverdueExplanation.task_id, OverdueExplanation.due_on)
         .having(next_rank <= len(LEVELS))
     )
-    db.session.execute(_insert(Escalation).from_select(
-        ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"], select_next,
-    ).on_conflict_do_nothing())
+    db.session.execute(
+        _insert(Escalation)
+        .from_select(
+            ["task_id", "due_on", "rank", "level", "state", "run_id", "at", "webhook_state", "webhook_attempts"],
+            select_next,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 def _fill_report(report: EscalationReport, line_limit: int = 200) -> None:
@@ -197,10 +413,6 @@ def _fill_report(report: EscalationReport, line_limit: int = 200) -> None:
             report.fired[level] = count
         else:
             report.skipped += count
-    report.notifications = db.session.scalar(
-        select(func.count()).select_from(Notification).join(Escalation, Escalation.id == Notification.escalation_id)
-        .where(Escalation.run_id == report.run_id)
-    ) or 0
     rows = db.session.execute(
         select(Escalation.level, Task.ref, Task.title, OrgUnit.name, Task.due_on)
         .join(Task, Task.id == Escalation.task_id)
@@ -216,15 +428,35 @@ def run(now: Optional[str] = None) -> None:
     """The scheduler's job: one escalation pass, then deliver what is pending (mail, webhook).
 
     Referenced as "tracker.tasks.escalation:run"; it builds its own app so that the job store
-    holds nothing but this reference.
+    holds nothing but this reference. A database error ends it with one log line (tracker/tasks/jobs.py).
     """
-    from tracker import create_app
+    from tracker.tasks.jobs import scheduled
+
+    scheduled(
+        "escalation", lambda: pass_and_deliver(datetime.fromisoformat(now) if now else datetime.now(timezone.utc))
+    )
+
+
+def pass_and_deliver(moment: datetime):
     from tracker.notifications.delivery import deliver_pending
 
-    app = create_app()
-    with app.app_context():
-        moment = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
-        report = escalate(moment)
-        log.info("escalation %s: fired %s, skipped %d, notifications %d",
-                 report.run_id, report.fired, report.skipped, report.notifications)
-        deliver_pending(moment)
+    report = escalate(moment)
+    log.info(
+        "escalation %s: fired %s, skipped %d, notifications %d, sign-for reminders %d",
+        report.run_id,
+        report.fired,
+        report.skipped,
+        report.notifications,
+        report.unsigned,
+    )
+    delivery = deliver_pending(moment)
+    log.info(
+        "delivery: %d digests (%d items), %d failed; webhook %d posts (%d items), %d failed",
+        delivery.mails_sent,
+        delivery.mail_items,
+        delivery.mail_failures,
+        delivery.webhook_posts,
+        delivery.webhook_items,
+        delivery.webhook_failures,
+    )
+    return report, delivery

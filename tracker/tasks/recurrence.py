@@ -13,6 +13,7 @@ occurrence. When a rule changes, only future occurrences change: those due today
 that nobody has started and that the new rule no longer gives are cancelled (marked
 superseded, journaled), and the new dates are made. Past occurrences are never touched.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,14 @@ class RecurrenceReport:
 def duty_clause():
     """Tasks that generate occurrences: a rule, one owner unit, open, not a cascade template."""
     template = exists().where(Cascade.template_task_id == Task.id, Cascade.state == ACTIVE)
-    return and_(Task.recurrence.is_not(None), Task.recurrence != "", Task.owner_unit_id.is_not(None),
-                Task.owner_selector.is_(None), Task.status.not_in(CLOSED_STATUSES), ~template)
+    return and_(
+        Task.recurrence.is_not(None),
+        Task.recurrence != "",
+        Task.owner_unit_id.is_not(None),
+        Task.owner_selector.is_(None),
+        Task.status.not_in(CLOSED_STATUSES),
+        ~template,
+    )
 
 
 def duty_bounds(duty: Task) -> tuple[Optional[date], Optional[date]]:
@@ -66,8 +73,12 @@ def duty_bounds(duty: Task) -> tuple[Optional[date], Optional[date]]:
     return begin, end
 
 
-def sync_occurrences(now: Optional[datetime] = None, duty_ids: Optional[Iterable[int]] = None,
-                     user=None, under_path: Optional[str] = None) -> RecurrenceReport:
+def sync_occurrences(
+    now: Optional[datetime] = None,
+    duty_ids: Optional[Iterable[int]] = None,
+    user=None,
+    under_path: Optional[str] = None,
+) -> RecurrenceReport:
     """Bring every duty's occurrences up to date at `now` (aware). Flushes; the caller commits.
 
     Five statements to read whatever the number of duties (duties; last past occurrence per
@@ -82,9 +93,11 @@ def sync_occurrences(now: Optional[datetime] = None, duty_ids: Optional[Iterable
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     is_duty = duty_clause()
     pending = select(Occurrence.duty_task_id).where(Occurrence.due_on >= today, Occurrence.superseded.is_(False))
-    query = (select(Task, is_duty.label("active"))
-             .where(or_(is_duty, Task.id.in_(pending)))
-             .options(joinedload(Task.plan), joinedload(Task.phase)))
+    query = (
+        select(Task, is_duty.label("active"))
+        .where(or_(is_duty, Task.id.in_(pending)))
+        .options(joinedload(Task.plan), joinedload(Task.phase))
+    )
     if duty_ids is not None:
         query = query.where(Task.id.in_(list(duty_ids)))
     if under_path is not None:  # a duty and everything under it (a template and its children)
@@ -94,20 +107,25 @@ def sync_occurrences(now: Optional[datetime] = None, duty_ids: Optional[Iterable
         return report
     report.duties = len(duties)
     ids_query = query.with_only_columns(Task.id).order_by(None).subquery()
-    last_past = dict(db.session.execute(
-        select(Occurrence.duty_task_id, func.max(Occurrence.due_on))
-        .where(Occurrence.duty_task_id.in_(select(ids_query.c.id)), Occurrence.due_on < today)
-        .group_by(Occurrence.duty_task_id)
-    ).all())
+    last_past = dict(
+        db.session.execute(
+            select(Occurrence.duty_task_id, func.max(Occurrence.due_on))
+            .where(Occurrence.duty_task_id.in_(select(ids_query.c.id)), Occurrence.due_on < today)
+            .group_by(Occurrence.duty_task_id)
+        ).all()
+    )
     known: dict[int, dict[date, tuple[Occurrence, Task]]] = {}
     for occurrence, task in db.session.execute(
-        select(Occurrence, Task).join(Task, Task.id == Occurrence.task_id)
-        .where(Occurrence.duty_task_id.in_(select(ids_query.c.id)),
-               or_(Occurrence.due_on >= today, Occurrence.superseded.is_(True)))
+        select(Occurrence, Task)
+        .join(Task, Task.id == Occurrence.task_id)
+        .where(
+            Occurrence.duty_task_id.in_(select(ids_query.c.id)),
+            or_(Occurrence.due_on >= today, Occurrence.superseded.is_(True)),
+        )
     ).all():
         known.setdefault(occurrence.duty_task_id, {})[occurrence.due_on] = (occurrence, task)
 
-    new_rows: dict[int, list[tuple[Task, date, dict]]] = {}   # plan id -> (duty, due, task values)
+    new_rows: dict[int, list[tuple[Task, date, dict]]] = {}  # plan id -> (duty, due, task values)
     superseded: list[tuple[int, str]] = []
     touched: list[Task] = []
     for duty, active in duties:
@@ -156,11 +174,20 @@ def sync_occurrences(now: Optional[datetime] = None, duty_ids: Optional[Iterable
     report.superseded = len(superseded)
     for plan_id, rows in new_rows.items():
         ids = insert_tasks(plan_id, [values for _duty, _due, values in rows], user)
-        db.session.execute(insert(Occurrence), [
-            {"duty_task_id": duty.id, "task_id": ids[values["ref"]], "due_on": due, "rule": duty.recurrence or "",
-             "superseded": False, "created_at": now}
-            for duty, due, values in rows
-        ])
+        db.session.execute(
+            insert(Occurrence),
+            [
+                {
+                    "duty_task_id": duty.id,
+                    "task_id": ids[values["ref"]],
+                    "due_on": due,
+                    "rule": duty.recurrence or "",
+                    "superseded": False,
+                    "created_at": now,
+                }
+                for duty, due, values in rows
+            ],
+        )
         report.created += len(rows)
     db.session.flush()
     refresh_progress(touched)
@@ -170,30 +197,40 @@ def sync_occurrences(now: Optional[datetime] = None, duty_ids: Optional[Iterable
 def _occurrence_values(duty: Task, due: date, rule) -> dict:
     before = previous_date(rule, due) if rule is not None else None
     return {
-        "parent_id": duty.id, "phase_id": duty.phase_id, "ref": f"{duty.ref}#{due.isoformat()}",
-        "title": duty.title, "owner_unit_id": duty.owner_unit_id,
-        "start_on": (before + timedelta(days=1)) if before else duty.start_on, "due_on": due,
-        "deliverable": duty.deliverable, "origin": "recurrence", "position": int(due.strftime("%Y%m%d")),
+        "parent_id": duty.id,
+        "phase_id": duty.phase_id,
+        "ref": f"{duty.ref}#{due.isoformat()}",
+        "title": duty.title,
+        "owner_unit_id": duty.owner_unit_id,
+        "start_on": (before + timedelta(days=1)) if before else duty.start_on,
+        "due_on": due,
+        "deliverable": duty.deliverable,
+        "origin": "recurrence",
+        "position": int(due.strftime("%Y%m%d")),
     }
 
 
 def run(now: Optional[str] = None) -> None:
     """The scheduler's job ("tracker.tasks.recurrence:run"): one pass, committed.
 
-    It builds its own app so that the job store holds nothing but this reference.
+    It builds its own app so that the job store holds nothing but this reference; a database
+    error ends it with one log line (tracker/tasks/jobs.py).
     """
-    from tracker import create_app
+    from tracker.tasks.jobs import scheduled
 
-    app = create_app()
-    with app.app_context():
+    def one_pass() -> None:
         moment = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
-        try:
-            report = sync_occurrences(moment)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-        log.info("recurrence %s: %d duties, %d created, %d superseded, %d reopened",
-                 report.today, report.duties, report.created, report.superseded, report.reopened)
+        report = sync_occurrences(moment)
+        db.session.commit()
+        log.info(
+            "recurrence %s: %d duties, %d created, %d superseded, %d reopened",
+            report.today,
+            report.duties,
+            report.created,
+            report.superseded,
+            report.reopened,
+        )
         for error in report.errors:
             log.warning("recurrence: %s", error)
+
+    scheduled("recurrence", one_pass)

@@ -7,6 +7,7 @@
 The draft keeps, for every field it found, the sentence it was read from (`sources`); `to_seed`
 moves those quotations into each task's `notes`, so the plan created from it keeps them too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,11 +18,42 @@ from tracker.importer.draft.extract import draft_plan
 from tracker.importer.draft.owners import Catalogue, CatalogueUnit
 from tracker.importer.draft.text import DocumentError, read_document
 
-SOURCE_LABELS = {"owner": "owner", "due": "due", "deliverable": "deliverable", "recurrence": "recurrence", "phase": "phase"}
-SEED_TASK_FIELDS = ("ref", "title", "description", "owner", "co_owners", "start", "due", "deliverable",
-                    "phase", "weight", "recurrence", "notes", "children")
-SEED_PLAN_FIELDS = ("key", "title", "doc_number", "issuer", "issuer_unit", "issued", "period", "source",
-                    "repairs", "notes", "phases", "tasks")
+SOURCE_LABELS = {
+    "owner": "owner",
+    "due": "due",
+    "deliverable": "deliverable",
+    "recurrence": "recurrence",
+    "phase": "phase",
+}
+SEED_TASK_FIELDS = (
+    "ref",
+    "title",
+    "description",
+    "owner",
+    "co_owners",
+    "start",
+    "due",
+    "deliverable",
+    "phase",
+    "weight",
+    "recurrence",
+    "notes",
+    "children",
+)
+SEED_PLAN_FIELDS = (
+    "key",
+    "title",
+    "doc_number",
+    "issuer",
+    "issuer_unit",
+    "issued",
+    "period",
+    "source",
+    "repairs",
+    "notes",
+    "phases",
+    "tasks",
+)
 
 
 def to_seed(draft: dict) -> dict:

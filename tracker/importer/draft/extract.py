@@ -5,6 +5,7 @@ carries `sources`: for each field found, the sentence it was read from, so a rev
 it. `to_seed(draft)` turns the draft into a plain seed-plan mapping (sources into `notes`),
 which tracker.importer.schema validates and tracker.importer.seed loads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,20 +15,28 @@ from datetime import date
 from typing import Optional
 
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
-from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english
+from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english, parse_marker
 from tracker.importer.draft.owners import Catalogue, Owner
 from tracker.importer.draft.structure import Node, parse_tree, refs
 from tracker.importer.draft.text import normalise, split_sentences
 
-DOC_NUMBER = re.compile(r"([\u4e00-\u9fa5]{2,12})\s*([〔\[［(（]?)\s*((?:19|20)\d{2})\s*([〕\]］)）]?)\s*(\d{1,4})\s*(号?)")
-FULL_TEXT = re.compile(r"(?:全文如下|以下为全文|附全文|Full text is as follows|The full text is as follows)[:：。.]?\s*$", re.I)
+DOC_NUMBER = re.compile(
+    r"([\u4e00-\u9fa5]{2,12})\s*([〔\[［(（]?)\s*((?:19|20)\d{2})\s*([〕\]］)）]?)\s*(\d{1,4})\s*(号?)"
+)
+FULL_TEXT = re.compile(
+    r"(?:全文如下|以下为全文|附全文|Full text is as follows|The full text is as follows)[:：。.]?\s*$", re.I
+)
 NOTICE_TITLE = re.compile(r"关于印发\s*《?(.+?)》?\s*的通知")
 DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 DAMAGED_DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{3,4})\s*日?$")
 ISO_DATE_LINE = re.compile(r"^((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})$")
 YEAR_RANGE = re.compile(r"((?:19|20)\d{2})\s*年?\s*(?:至|到|-|—|–|~)\s*((?:19|20)\d{2})\s*年")
-MODAL = re.compile(r"要|应当|应|须|必须|负责|将|牵头|于|务必|可|shall|should|must|will|are responsible|is responsible|hold|take", re.I)
-OBJECT_VERBS = re.compile(r"指导|鼓励|组织|督促|要求|推动|支持|引导|协助|配合|会同|对|向|为|与|guide|urge|encourage", re.I)
+MODAL = re.compile(
+    r"要|应当|应|须|必须|负责|将|牵头|于|务必|可|shall|should|must|will|are responsible|is responsible|hold|take", re.I
+)
+OBJECT_VERBS = re.compile(
+    r"指导|鼓励|组织|督促|要求|推动|支持|引导|协助|配合|会同|对|向|为|与|guide|urge|encourage", re.I
+)
 DELIVERABLE = re.compile(
     r"(?:制定|制订|印发|上交|提交|上报|报送|形成|撰写|编写|编制|建立|出台|发布|修订|完成)(?:并|和|、)?(?:印发|报送|完善|实施|上报)?"
     r"(?P<what>《[^》]{2,40}》(?:（[^）]{1,10}）)?|[^，。；、,;：:]{0,24}?(?:总结报告|分析报告|工作报告|工作总结|工作计划|工作方案|实施方案|方案|计划|报告|总结|制度|目录|清单|指南|共识|年鉴|台账|规划|标准|办法|细则|指导原则|名录|意见|指标体系|政策))"
@@ -37,13 +46,17 @@ GUIDING = re.compile(r"(?:指导思想|总体要求|工作目标|基本原则|�
 PHASE_WORDS = re.compile(r"阶段|phase|stage", re.I)
 # The issuing body's own work: laws, regulations, national standards, plans, catalogues and
 # indicator systems are made by the body that issues the plan, not by its addressees.
-_INSTRUMENT = r"(?:标准|条例|法》|法律|法规|规章|规划|指导原则|目录|名录|指标体系|评估体系|信息库|政策|规范(?!化)|建设方案)"
+_INSTRUMENT = (
+    r"(?:标准|条例|法》|法律|法规|规章|规划|指导原则|目录|名录|指标体系|评估体系|信息库|政策|规范(?!化)|建设方案)"
+)
 ISSUER_WORK = re.compile(
     rf"(?:研究|加快|抓紧)?(?:制定|制订|修订|修改|出台|印发|调整|编制|完善|建立)[^，。；,;]{{0,28}}?{_INSTRUMENT}"
     rf"|《[^》]{{2,30}}(?:法|条例)》(?:的)?(?:制定|修订|修改)"
 )
 FIELD_OF_WORK = re.compile(r"([\u4e00-\u9fff]{2,10}?)工作(?:会议|会|要点|计划|方案|部署)")
-STEP_SECTION = re.compile(r"实施步骤|工作步骤|步骤安排|进度安排|时间安排|工作安排|时间进度|实施阶段|arrangement|steps|schedule", re.I)
+STEP_SECTION = re.compile(
+    r"实施步骤|工作步骤|步骤安排|进度安排|时间安排|工作安排|时间进度|实施阶段|arrangement|steps|schedule", re.I
+)
 
 
 @dataclass
@@ -53,7 +66,7 @@ class Context:
     year: Optional[int]
     default_owner: Optional[Owner]
     phases: list = field(default_factory=list)
-    issuer_side: Optional[Owner] = None       # who does the issuer's own work (its department for the field)
+    issuer_side: Optional[Owner] = None  # who does the issuer's own work (its department for the field)
     issuer_side_note: str = ""
     repairs: list = field(default_factory=list)
 
@@ -61,10 +74,25 @@ class Context:
 def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     lines, dropped = normalise(text)
     header, body = _split_header(lines)
+    body, closing = _split_closing(body)
     meta = _metadata(header, body, catalogue)
+    if meta["issued"] is None:  # the date above the signature at the end
+        for line in closing:
+            found = DATE_LINE.match(line)
+            if found:
+                meta["issued"] = _safe_date(*map(int, found.groups()))
+                meta["sources"]["issued"] = line
+                signature = [s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s)]
+                if signature:
+                    meta["issuer"] = meta["sources"]["issuer"] = " ".join(signature[-2:])
     root, preamble = parse_tree(body)
     year = (meta["period"] or {}).get("start", None)
     year = year.year if isinstance(year, date) else (meta["issued"].year if meta["issued"] else None)
+    if year is None:  # the year of the 文号 (〔2024〕), else one the title names
+        found = re.search(r"〔((?:19|20)\d{2})〕", meta["doc_number"] or "") or re.search(
+            r"((?:19|20)\d{2})\s*年", meta["title"]
+        )
+        year = int(found.group(1)) if found else None
     ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=list(meta["repairs"]))
     ctx.default_owner = _default_owner(header + preamble, ctx)
     _issuer_side(ctx, [meta["title"]] + header[:12] + preamble[:12])
@@ -78,6 +106,9 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     if special:
         tasks.append(special)
     _number_uids(tasks)
+    unplaced = _unplaced(preamble + root.unplaced, ctx)
+    numbered = sum(1 for line in body if parse_marker(line) is not None)
+    items = sum(1 for task in walk_tasks(tasks) if not task.get("generated"))
     plan = {
         "key": _plan_key(meta["title"], meta["issued"], year),
         "title": meta["title"],
@@ -93,6 +124,9 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
         "tasks": tasks,
         "meta_sources": meta["sources"],
         "dropped": dropped,
+        "unplaced": unplaced,
+        "numbered_lines": numbered,
+        "fewer_items": items < numbered,
     }
     return plan
 
@@ -100,11 +134,50 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
 # --- the document's head ----------------------------------------------------------------
 
 
+CLOSING_WORDS = re.compile(r"^(?:特此通知|特此通报|特此函告|此复|以上|请(?:遵照|认真)?(?:贯彻)?执行)[。.！!]?$")
+
+
+def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
+    """(body, closing): the issuer's signature, its date and 特此通知 at the end of the document are
+    not text of the last item."""
+    end = len(body)
+    while end and CLOSING_WORDS.match(body[end - 1]):
+        end -= 1
+    if end and (DATE_LINE.match(body[end - 1]) or DAMAGED_DATE_LINE.match(body[end - 1])):
+        end -= 1
+        signature = 0
+        while (
+            end
+            and signature < 3
+            and len(body[end - 1]) <= 40
+            and not re.search(r"[，。；：,;:！？]", body[end - 1])
+            and parse_marker(body[end - 1]) is None
+        ):
+            end, signature = end - 1, signature + 1
+    while end and CLOSING_WORDS.match(body[end - 1]):
+        end -= 1
+    return body[:end], body[end:]
+
+
+_DUTY = re.compile(r"要|应当|应|须|必须|负责|牵头|报送|上报|提交|完成|开展")
+
+
+def _unplaced(lines: list[str], ctx: Context) -> list[str]:
+    """Lines outside every item that carry a duty with a date: the draft names them (never silent)."""
+    out = []
+    for line in lines:
+        if DATE_LINE.match(line) or NOTICE_TITLE.search(line) or FULL_TEXT.search(line):
+            continue
+        if _DUTY.search(line) and any(hit.deadline for hit in find_dates(line, ctx.year)):
+            out.append(line)
+    return out
+
+
 def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
     """(header: notice, signature, interpretation; body: the plan's own text)."""
     for index, line in enumerate(lines):
         if FULL_TEXT.search(line):
-            return lines[:index], lines[index + 1:]
+            return lines[:index], lines[index + 1 :]
     title = None
     for index, line in enumerate(lines[:40]):
         match = NOTICE_TITLE.search(line)
@@ -114,8 +187,11 @@ def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
                 joined = re.sub(r"\s+", "", lines[later])
                 if joined.strip("《》") == title:
                     return lines[:later], lines[later:]
-                if later + 1 < len(lines) and re.sub(r"\s+", "", lines[later] + lines[later + 1]).strip("《》") == title:
-                    return lines[:later], [lines[later] + lines[later + 1]] + lines[later + 2:]
+                if (
+                    later + 1 < len(lines)
+                    and re.sub(r"\s+", "", lines[later] + lines[later + 1]).strip("《》") == title
+                ):
+                    return lines[:later], [lines[later] + lines[later + 1]] + lines[later + 2 :]
             break
     return [], lines
 
@@ -123,7 +199,6 @@ def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
 def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
     repairs: list[str] = []
     sources: dict[str, str] = {}
-    everything = header + body
     head_zone = header if header else body[:12]
     title = ""
     for line in head_zone[:40]:
@@ -133,7 +208,10 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
             sources["title"] = line
             break
     if not title:
-        first_numbered = next((i for i, l in enumerate(body) if re.match(r"^[一二三四五六七八九十]+\s*[、.]|^[IVX]+\.\s", l)), len(body))
+        first_numbered = next(
+            (i for i, line_ in enumerate(body) if re.match(r"^[一二三四五六七八九十]+\s*[、.]|^[IVX]+\.\s", line_)),
+            len(body),
+        )
         for line in body[:first_numbered]:
             if not re.search(r"[。；;]$", line) and not DATE_LINE.match(line) and len(line) <= 80:
                 title = line.strip("【】")
@@ -141,7 +219,7 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
                 break
     doc_number = ""
     zone = head_zone[:30]
-    for line in sorted(zone, key=lambda l: len(l)):
+    for line in sorted(zone, key=len):
         match = DOC_NUMBER.search(line)
         if match and (match.group(2) or match.group(4)) and len(line) <= len(match.group(0)) + 4:
             prefix, opening, year, closing, serial, hao = match.groups()
@@ -162,7 +240,12 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
         if issued:
             sources["issued"] = line
             back = index - 1
-            while back >= 0 and len(head_zone[back]) <= 40 and not re.search(r"[，。；：,;:！？]", head_zone[back]) and len(issuer_lines) < 3:
+            while (
+                back >= 0
+                and len(head_zone[back]) <= 40
+                and not re.search(r"[，。；：,;:！？]", head_zone[back])
+                and len(issuer_lines) < 3
+            ):
                 issuer_lines.insert(0, head_zone[back])
                 back -= 1
             break
@@ -199,14 +282,24 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
     if match:
         period = {"start": date(int(match.group(1)), 1, 1), "end": date(int(match.group(1)), 12, 31)}
         sources["period"] = title
-    for text in ([] if period else [title] + head_zone[:40]):
-        match = YEAR_RANGE.search(text) or re.search(r"[（(]((?:19|20)\d{2})\s*[-—–]\s*((?:19|20)\d{2})\s*年?[）)]", text)
+    for text in [] if period else [title] + head_zone[:40]:
+        match = YEAR_RANGE.search(text) or re.search(
+            r"[（(]((?:19|20)\d{2})\s*[-—–]\s*((?:19|20)\d{2})\s*年?[）)]", text
+        )
         if match:
             period = {"start": date(int(match.group(1)), 1, 1), "end": date(int(match.group(2)), 12, 31)}
             sources["period"] = text
             break
-    return {"title": title or "未命名计划", "doc_number": doc_number, "issuer": issuer, "issuer_unit": issuer_unit,
-            "issued": issued, "period": period, "repairs": repairs, "sources": sources}
+    return {
+        "title": title or "未命名计划",
+        "doc_number": doc_number,
+        "issuer": issuer,
+        "issuer_unit": issuer_unit,
+        "issued": issued,
+        "period": period,
+        "repairs": repairs,
+        "sources": sources,
+    }
 
 
 def _safe_date(year: int, month: int, day: int) -> Optional[date]:
@@ -265,7 +358,12 @@ def _issuer_work(sentences: list[str], ctx: Context) -> Optional[str]:
     (a standard, a regulation, a plan, a catalogue …), when the issuer is a national or
     provincial commission: such work is the issuer's own, not its addressees'."""
     issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
-    if issuer is None or issuer.kind != "commission" or issuer.level not in ("national", "provincial") or ctx.issuer_side is None:
+    if (
+        issuer is None
+        or issuer.kind != "commission"
+        or issuer.level not in ("national", "provincial")
+        or ctx.issuer_side is None
+    ):
         return None
     for sentence in sentences:
         mentions = ctx.catalogue.mentions(sentence, ctx.issuer)
@@ -276,12 +374,21 @@ def _issuer_work(sentences: list[str], ctx: Context) -> Optional[str]:
     return None
 
 
-_COUNT_EN = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], start=1)}
+_COUNT_EN = {
+    w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"], start=1)
+}
 _SPECIAL_CN = [
-    re.compile(r"(?:设置|开展|组织|实施|部署|设立|提出)了?(?P<names>[^。；：:，,]{4,300}?)(?:等)?(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)"),
-    re.compile(r"(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)[：:]\s*(?:即)?(?P<names>[^。；]{4,300})"),
+    re.compile(
+        r"(?:设置|开展|组织|实施|部署|设立|提出)了?(?P<names>[^。；：:，,]{4,300}?)(?:等)?(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)"
+    ),
+    re.compile(
+        r"(?P<count>[一二两三四五六七八九十\d]+)(?:项|个|大)专项(?:行动|活动)[：:]\s*(?:即)?(?P<names>[^。；]{4,300})"
+    ),
 ]
-_SPECIAL_EN = re.compile(r"(?P<count>\b[a-z]+\b|\d+)\s+special\s+(?:actions|campaigns)\s*(?::|,?\s*(?:including|namely|such as))\s*(?P<names>[^.;]{4,400})", re.I)
+_SPECIAL_EN = re.compile(
+    r"(?P<count>\b[a-z]+\b|\d+)\s+special\s+(?:actions|campaigns)\s*(?::|,?\s*(?:including|namely|such as))\s*(?P<names>[^.;]{4,400})",
+    re.I,
+)
 
 
 def _special_actions(lines: list[str], tasks: list[dict]) -> Optional[dict]:
@@ -301,12 +408,24 @@ def _special_actions(lines: list[str], tasks: list[dict]) -> Optional[dict]:
             found = _named_actions(sentence)
             if found:
                 phrase, names = found
-                children = [{"ref": f"专项行动.({int_to_cn(i)})", "title": name, "description": "",
-                             "sources": {"title": sentence}} for i, name in enumerate(names, start=1)]
-                return {"ref": "专项行动", "title": phrase, "description": sentence, "sources": {"title": sentence},
-                        "notes": "special actions named in the text without a section of their own: one item each, "
-                                 "in the order named; the text gives no content or owner for them",
-                        "children": children}
+                children = [
+                    {
+                        "ref": f"专项行动.({int_to_cn(i)})",
+                        "title": name,
+                        "description": "",
+                        "sources": {"title": sentence},
+                    }
+                    for i, name in enumerate(names, start=1)
+                ]
+                return {
+                    "ref": "专项行动",
+                    "title": phrase,
+                    "description": sentence,
+                    "sources": {"title": sentence},
+                    "notes": "special actions named in the text without a section of their own: one item each, "
+                    "in the order named; the text gives no content or owner for them",
+                    "children": children,
+                }
     return None
 
 
@@ -320,7 +439,11 @@ def _named_actions(sentence: str) -> Optional[tuple[str, list[str]]]:
             names = [re.sub(r"^(?:以及|和|及)", "", n) for n in names]
             count = match.group("count")
             value = int(count) if count.isdigit() else cn_to_int(count)
-            if len(names) >= 2 and len(names) == value and all(re.search(r"(?:行动|活动|工程)[”\"]?$", n) for n in names):
+            if (
+                len(names) >= 2
+                and len(names) == value
+                and all(re.search(r"(?:行动|活动|工程)[”\"]?$", n) for n in names)
+            ):
                 return f"{int_to_cn(value)}项专项行动", names
     match = _SPECIAL_EN.search(sentence)
     if match:
@@ -359,7 +482,7 @@ def _title_and_rest(node: Node, ctx: Optional[Context] = None) -> tuple[str, str
     else:
         match = re.match(r"^(.{2,60}?)[。]", head)
     if match:
-        title, rest = match.group(1), head[match.end():].strip()
+        title, rest = match.group(1), head[match.end() :].strip()
     else:
         title, rest = head.rstrip("。."), ""
     if not english and len(title) > 40:
@@ -376,19 +499,29 @@ def _separate_run_on_heading(head: str, ctx: Context, node: Node) -> str:
     """'加大医疗检查监管力度各地卫生健康行政部门要…' (the full stop after the heading lost):
     the heading ends where the subject of the first duty begins."""
     stop = head.find("。")
-    for mention in ctx.catalogue.mentions(head[:stop if stop >= 0 else 60], ctx.issuer):
-        if 4 <= mention.start <= 30 and re.match(r"(?:要|应当|应|须|负责)", head[mention.end:mention.end + 3]) \
-                and not re.search(r"[，。；,;]", head[:mention.start]) and not OBJECT_VERBS.search(head[max(0, mention.start - 2):mention.start]):
+    for mention in ctx.catalogue.mentions(head[: stop if stop >= 0 else 60], ctx.issuer):
+        if (
+            4 <= mention.start <= 30
+            and re.match(r"(?:要|应当|应|须|负责)", head[mention.end : mention.end + 3])
+            and not re.search(r"[，。；,;]", head[: mention.start])
+            and not OBJECT_VERBS.search(head[max(0, mention.start - 2) : mention.start])
+        ):
             start = mention.start
             while start > 0 and head[start - 1] in "各有关":
                 start -= 1
-            node.notes.append(f"heading and text ran together ('{head[:start]}{head[start:start + 6]}…'): separated")
+            node.notes.append(f"heading and text ran together ('{head[:start]}{head[start : start + 6]}…'): separated")
             return head[:start] + "。" + head[start:]
     return head
 
 
-def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], phase: Optional[str],
-          sibling: Optional[dict] = None) -> dict:
+def _task(
+    node: Node,
+    ref_of: dict,
+    ctx: Context,
+    inherited: Optional[dict],
+    phase: Optional[str],
+    sibling: Optional[dict] = None,
+) -> dict:
     title, description = _title_and_rest(node, ctx)
     task: dict = {"ref": ref_of[id(node)], "title": title, "description": description, "sources": {"title": node.head}}
     notes = list(node.notes)
@@ -397,7 +530,9 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
     # phase: a heading "宣传动员阶段（2016年11月25日至12月10日）" or an item of 实施步骤
     parent_title = node.parent.head if node.parent is not None else ""
     heading_dates = [h for h in find_dates(node.head, ctx.year) if h.start]
-    if PHASE_WORDS.search(title) or (node.parent is not None and node.parent.style == "cn" and STEP_SECTION.search(parent_title) and node.numbered):
+    if PHASE_WORDS.search(title) or (
+        node.parent is not None and node.parent.style == "cn" and STEP_SECTION.search(parent_title) and node.numbered
+    ):
         phase = _add_phase(title, heading_dates, sentences, ctx)
         task["sources"]["phase"] = node.head
     if heading_dates and (PHASE_WORDS.search(title) or heading_dates[0].text in title or len(node.head) < 60):
@@ -405,7 +540,11 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
         task["sources"]["due"] = node.head
     owner_info = _owners(node, sentences, ctx)
     if owner_info is None and GUIDING.fullmatch(title) and ctx.issuer:
-        owner_info = {"owner": Owner(code=ctx.issuer), "co": [], "source": "(a statement of the whole plan: its issuer)"}
+        owner_info = {
+            "owner": Owner(code=ctx.issuer),
+            "co": [],
+            "source": "(a statement of the whole plan: its issuer)",
+        }
     explicit = owner_info
     if owner_info is None and inherited is not None:
         owner_info = dict(inherited, inherited=True)
@@ -419,7 +558,14 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
     children_tasks = []
     last_explicit = None
     for child in node.children:
-        child_task = _task(child, ref_of, ctx, owner_info if owner_info and not owner_info.get("split") else inherited, phase, last_explicit)
+        child_task = _task(
+            child,
+            ref_of,
+            ctx,
+            owner_info if owner_info and not owner_info.get("split") else inherited,
+            phase,
+            last_explicit,
+        )
         last_explicit = child_task.pop("_explicit", None) or last_explicit
         children_tasks.append(child_task)
     # dated duties in the item's own sentences
@@ -438,6 +584,10 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
         if len({o.key for group in groups for o in group["subjects"]}) >= 2:
             generated = _split_by_subject(task, groups, ctx)
             notes.append("several units are responsible, each for its part: split into one child task per unit")
+    if leaf and not generated:
+        generated = _split_by_cadence(task, sentences, owner_info, ctx)
+        if generated:
+            notes.append("several cadences in one item: split into one child duty per cadence")
     if leaf and not generated and len(duties) >= 2:
         generated = _split_by_duty(task, duties, owner_info, ctx)
         notes.append("several dated duties: split into one child task per deadline")
@@ -453,6 +603,8 @@ def _task(node: Node, ref_of: dict, ctx: Context, inherited: Optional[dict], pha
             if hit.start:
                 task["start"] = hit.start.isoformat()
             task["sources"]["due"] = sentence
+            if hit.assumed_year:
+                notes.append(_assumed_year_note(hit, ctx))
         if owner_info is None and leaf and ctx.default_owner is not None:
             owner_info = {"owner": ctx.default_owner, "co": [], "source": "", "default": True}
         if owner_info and leaf:
@@ -491,25 +643,33 @@ def _set_owner(task: dict, info: dict) -> None:
         task["sources"]["owner"] = info.get("source", "")
 
 
-_BRACKET_OWNER = re.compile(r"[（(]([^（）()]*?(?:负责|牵头)[^（）()]*?)[）)]")
+_BRACKET_OWNER = re.compile(r"[（(]([^（）()]*?(?:负责|牵头|主办|承办)[^（）()]*?)[）)]")
 
 
 def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
     """The unit(s) responsible for an item: '(…负责，…配合)', '由…牵头', or the subject of its
     first duty sentence ('各省级卫生健康行政部门要…')."""
     text = node.head + "".join(node.paras)
+    labelled = _labelled_owners(text, sentences, ctx)
+    if labelled:
+        return labelled
     for match in _BRACKET_OWNER.finditer(text):
         info = _bracket_owners(match.group(1), ctx)
         if info:
             info["source"] = next((s for s in sentences if match.group(0) in s), match.group(0))
             return info
-    match = re.search(r"由([^，。；]{2,40}?)牵头", text)
+    match = re.search(r"由([^，。；]{2,40}?)(?:牵头|负责|主办|承办)", text) or _LEAD_CLAUSE.search(text)
     if match:
         mentions = ctx.catalogue.mentions(match.group(1), ctx.issuer)
         if mentions:
-            co = [m.owner for m in ctx.catalogue.mentions(text[match.end():match.end() + 60].split("。")[0], ctx.issuer)]
-            return {"owner": mentions[0].owner, "co": [o for m in mentions[1:] for o in [m.owner]] + co,
-                    "source": next((s for s in sentences if match.group(0) in s), match.group(0))}
+            co = [
+                m.owner for m in ctx.catalogue.mentions(text[match.end() : match.end() + 60].split("。")[0], ctx.issuer)
+            ]
+            return {
+                "owner": mentions[0].owner,
+                "co": [o for m in mentions[1:] for o in [m.owner]] + co,
+                "source": next((s for s in sentences if match.group(0) in s), match.group(0)),
+            }
     for sentence in sentences:
         info = _sentence_owner(sentence, ctx)
         if info:
@@ -520,7 +680,29 @@ def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
     return None
 
 
-_BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|参与|支持))[）)]")
+_BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|协办|参与|支持))[）)]")
+# "…牵头，…配合" without 由 (the lead clause opens a sentence or follows a full stop).
+_LEAD_CLAUSE = re.compile(r"(?<![^。；;，,])([^，。；,;（）()]{2,40}?)牵头(?=[，,；;。]|$)")
+_LEAD_LABEL = re.compile(
+    r"(?:责任单位|牵头单位|责任部门|牵头部门|主办单位|承办单位|负责单位|责任处室|主办|承办|牵头|负责)\s*[:：]\s*([^。；;\n]+)"
+)
+_HELP_LABEL = re.compile(r"(?:配合单位|协办单位|配合部门|参与单位|协办|配合)\s*[:：]\s*([^。；;\n]+)")
+
+
+def _labelled_owners(text: str, sentences: list[str], ctx: Context) -> Optional[dict]:
+    """'责任单位：A、B' / '牵头单位：A；配合单位：C' / '主办：A 协办：B' (a task table's columns read
+    as labels): the first unit named owns, the other responsible units and the helpers co-own."""
+    lead = _LEAD_LABEL.search(text)
+    if not lead:
+        return None
+    owners = [m.owner for m in ctx.catalogue.mentions(lead.group(1), ctx.issuer)]
+    if not owners:
+        return None
+    helpers = [
+        m.owner for match in _HELP_LABEL.finditer(text) for m in ctx.catalogue.mentions(match.group(1), ctx.issuer)
+    ]
+    source = next((s for s in sentences if lead.group(0) in s), lead.group(0))
+    return {"owner": owners[0], "co": owners[1:] + [o for o in helpers if o not in owners], "source": source}
 
 
 def _bracket_owners(clause: str, ctx: Context) -> Optional[dict]:
@@ -529,15 +711,21 @@ def _bracket_owners(clause: str, ctx: Context) -> Optional[dict]:
         mentions = ctx.catalogue.mentions(part, ctx.issuer)
         if not mentions:
             continue
-        if re.search(r"负责|牵头", part):
+        if re.search(r"负责|牵头|主办|承办", part):
             owners.extend(m.owner for m in mentions)
             co.extend(o for m in mentions for o in m.extra)
             split = split or "分别" in part
-        elif re.search(r"配合|协助|指导|参与|支持", part):
+        elif re.search(r"配合|协助|协办|指导|参与|支持", part):
             co.extend(m.owner for m in mentions)
     if not owners:
         return None
-    return {"owner": owners[0], "owners": owners, "co": [o for o in co if o not in owners[:1]], "split": split and len(owners) > 1, "bracket": True}
+    return {
+        "owner": owners[0],
+        "owners": owners,
+        "co": [o for o in co if o not in owners[:1]],
+        "split": split and len(owners) > 1,
+        "bracket": True,
+    }
 
 
 def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
@@ -547,30 +735,50 @@ def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
         return None
     english = is_english(body)
     first = mentions[0]
-    lead = body[:first.start]
+    lead = body[: first.start]
     if english and ", " in lead:
-        lead = lead[lead.rindex(", ") + 2:]  # "In strict accordance with …, medical institutions …"
+        lead = lead[lead.rindex(", ") + 2 :]  # "In strict accordance with …, medical institutions …"
     if not english and not re.fullmatch(r"(?:[^，。；,;]{0,16}[，,])?\s*(?:由|请|凡)?", lead):
         return None  # a Chinese subject opens the sentence (or follows a leading clause)
-    if len(lead) > (40 if english else 18) or OBJECT_VERBS.search(lead) or (english and re.search(r"\b(?:of|to|for|by|in|with|from)\s*$", lead) and not re.search(r"person in charge of\s*$", lead)):
+    if (
+        len(lead) > (40 if english else 18)
+        or OBJECT_VERBS.search(lead)
+        or (
+            english
+            and re.search(r"\b(?:of|to|for|by|in|with|from)\s*$", lead)
+            and not re.search(r"person in charge of\s*$", lead)
+        )
+    ):
         return None
     subject = [first]
     for mention in mentions[1:]:
-        between = body[subject[-1].end:mention.start]
+        between = body[subject[-1].end : mention.start]
         if re.fullmatch(r"\s*(?:、|和|及|与|以及|,|，|and|,\s*and|or)?\s*", between):
             subject.append(mention)
         else:
             break
-    after = body[subject[-1].end:subject[-1].end + 30]
-    if not english and not MODAL.search(after[:12]) and not re.match(r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，)", after):
+    after = body[subject[-1].end : subject[-1].end + 30]
+    if (
+        not english
+        and not MODAL.search(after[:12])
+        and not re.match(r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，)", after)
+    ):
         return None
     co = [o for m in subject for o in m.extra]
     guided = re.match(r"\s*(?:要|应当|应|须|将)?\s*(?:指导|督促|组织)(?:各|有关|辖区内?|本地区)*", after)
     if guided and not english:
         position = subject[-1].end + guided.end()
-        target = next((m for m in mentions if m.start == position or (m.start > subject[-1].end and m.start <= position + 2)), None)
+        target = next(
+            (m for m in mentions if m.start == position or (m.start > subject[-1].end and m.start <= position + 2)),
+            None,
+        )
         if target is not None and target.owner != subject[0].owner:
-            return {"owner": target.owner, "co": [m.owner for m in subject] + co, "source": sentence, "subjects": [target.owner]}
+            return {
+                "owner": target.owner,
+                "co": [m.owner for m in subject] + co,
+                "source": sentence,
+                "subjects": [target.owner],
+            }
     match = re.search(r"会同([^，。；]{2,30})", body)
     if match:
         co.extend(m.owner for m in ctx.catalogue.mentions(match.group(1), ctx.issuer))
@@ -587,7 +795,11 @@ def _subject_groups(sentences: list[str], ctx: Context) -> list[dict]:
     for sentence in sentences:
         info = _sentence_owner(sentence, ctx)
         subjects = info["subjects"] if info else []
-        if groups and (not subjects or [o.key for o in subjects] == [o.key for o in groups[-1]["subjects"]] or not groups[-1]["subjects"]):
+        if groups and (
+            not subjects
+            or [o.key for o in subjects] == [o.key for o in groups[-1]["subjects"]]
+            or not groups[-1]["subjects"]
+        ):
             groups[-1]["sentences"].append(sentence)
             if subjects and not groups[-1]["subjects"]:
                 groups[-1].update(subjects=subjects, info=info)
@@ -603,9 +815,14 @@ def _split_by_subject(task: dict, groups: list[dict], ctx: Context) -> list[dict
         hits = [(s, h) for s, h in _dated_duties(group["sentences"], ctx, False)] or [None]
         for owner in group["subjects"] or ([ctx.default_owner] if ctx.default_owner else [None]):
             for duty in hits:
-                child = {"ref": f"{task['ref']}.{len(children) + 1}", "title": _short(duty[0] if duty else text),
-                         "description": text, "sources": {"title": text}, "generated": True,
-                         "notes": "split by responsible unit: ref made here"}
+                child = {
+                    "ref": f"{task['ref']}.{len(children) + 1}",
+                    "title": _short(duty[0] if duty else text),
+                    "description": text,
+                    "sources": {"title": text},
+                    "generated": True,
+                    "notes": "split by responsible unit: ref made here",
+                }
                 if owner is not None:
                     co = [o for o in (group["info"] or {}).get("co", []) if o != owner]
                     _set_owner(child, {"owner": owner, "co": co, "source": (group["info"] or {}).get("source", "")})
@@ -640,17 +857,31 @@ def _dated_duties(sentences: list[str], ctx: Context, skip_heading: bool) -> lis
     return duties
 
 
+def _assumed_year_note(hit: DateHit, ctx: Context) -> str:
+    return f"«{hit.text}» gives no year: the document's year {ctx.year} taken"
+
+
 def _split_by_duty(task: dict, duties, owner_info, ctx: Context) -> list[dict]:
     children = []
     for number, (sentence, hit) in enumerate(duties, start=1):
         clause = _clause_of(sentence, hit)
-        child = {"ref": f"{task['ref']}.{number}", "title": _short(clause), "description": sentence,
-                 "due": hit.due.isoformat(), "sources": {"title": sentence, "due": sentence}, "generated": True,
-                 "notes": "split by deadline: ref made here"}
+        child = {
+            "ref": f"{task['ref']}.{number}",
+            "title": _short(clause),
+            "description": sentence,
+            "due": hit.due.isoformat(),
+            "sources": {"title": sentence, "due": sentence},
+            "generated": True,
+            "notes": "split by deadline: ref made here"
+            + ("; " + _assumed_year_note(hit, ctx) if hit.assumed_year else ""),
+        }
         if hit.start:
             child["start"] = hit.start.isoformat()
-        info = _sentence_owner(sentence, ctx) or owner_info or (
-            {"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
+        info = (
+            _sentence_owner(sentence, ctx)
+            or owner_info
+            or ({"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
+        )
         if info:
             _set_owner(child, info)
         found = _deliverable([clause]) if clause != sentence else _deliverable([sentence])
@@ -680,9 +911,15 @@ def _split_by_owner(task: dict, info: dict, sentences: list[str], duties, ctx: C
         for duty in hits:
             number += 1
             text = duty[0] if duty else ("".join(mine) or task["description"])
-            child = {"ref": f"{task['ref']}.{number}", "title": _short(text), "description": text,
-                     "owner": owner.as_seed(), "sources": {"title": text, "owner": info.get("source", "")},
-                     "generated": True, "notes": "split by responsible unit (分别负责): ref made here"}
+            child = {
+                "ref": f"{task['ref']}.{number}",
+                "title": _short(text),
+                "description": text,
+                "owner": owner.as_seed(),
+                "sources": {"title": text, "owner": info.get("source", "")},
+                "generated": True,
+                "notes": "split by responsible unit (分别负责): ref made here",
+            }
             co = [o.as_seed() for o in info.get("co", []) if o != owner]
             if co:
                 child["co_owners"] = co
@@ -729,13 +966,19 @@ def _short(sentence: str) -> str:
 
 def _deliverable(sentences: list[str]) -> Optional[tuple[str, str]]:
     for sentence in sentences:
-        match = next((m for m in DELIVERABLE.finditer(sentence)
-                      if sentence[:m.start()].count("《") == sentence[:m.start()].count("》")), None)  # not inside a cited title
+        match = next(
+            (
+                m
+                for m in DELIVERABLE.finditer(sentence)
+                if sentence[: m.start()].count("《") == sentence[: m.start()].count("》")
+            ),
+            None,
+        )  # not inside a cited title
         if match:
             what = match.group("what").strip()
             what = re.sub(r"^(?:并|和|及|好|出|完善|细化|实施)+", "", what)
             what = re.sub(r"^(?:[一二两三四五六七八九十\d]+\s*(?:份|个|项|次|套|本|篇))", "", what)
-            filing = FILING.search(sentence[match.end():match.end() + 40])
+            filing = FILING.search(sentence[match.end() : match.end() + 40])
             if filing:
                 what += f"（报{filing.group(1)}备案）"
             if len(what) >= 2:
@@ -748,13 +991,56 @@ def _deliverable(sentences: list[str]) -> Optional[tuple[str, str]]:
 
 def _cadence(sentences: list[str]) -> Optional[tuple[str, str]]:
     best = None
-    order = ["FREQ=WEEKLY", "FREQ=MONTHLY;BYMONTHDAY=-1", "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1",
-             "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=-1", "FREQ=YEARLY"]
+    order = [
+        "FREQ=WEEKLY",
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+        "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1",
+        "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=-1",
+        "FREQ=YEARLY",
+    ]
     for sentence in sentences:
         found = find_cadence(sentence)
         if found and (best is None or order.index(found[1]) < order.index(best[0])):
             best = (found[1], sentence)
     return best
+
+
+def _split_by_cadence(task: dict, sentences: list[str], owner_info, ctx: Context) -> list[dict]:
+    """'每月评选优秀单位，每季评选优秀个人': one child duty per cadence, each with its own clause."""
+    clauses = [c for sentence in sentences for c in re.split(r"(?<=[，,；;。])", sentence) if c.strip()]
+    found: list[tuple[str, str]] = []
+    for clause in clauses:
+        cadence = find_cadence(clause)
+        if cadence and re.search(r"每|按月|按季|按年", clause) and cadence[1] not in [rule for rule, _ in found]:
+            found.append((cadence[1], clause.strip("，,；;。 ")))
+    if len(found) < 2:
+        return []
+    children = []
+    lead = next((m for m in ctx.catalogue.mentions(found[0][1], ctx.issuer) if m.start == 0), None)
+    if lead is not None:  # "省质控中心每月评选…，每季评选…": the unit opening the item does them all
+        owner_info = {"owner": lead.owner, "co": [], "source": found[0][1]}
+    children = []
+    for number, (rule, clause) in enumerate(found, start=1):
+        child = {
+            "ref": f"{task['ref']}.{number}",
+            "title": _short(clause),
+            "description": clause,
+            "recurrence": rule,
+            "sources": {"title": clause, "recurrence": clause},
+            "generated": True,
+            "notes": "split by cadence: ref made here",
+        }
+        info = (
+            _sentence_owner(clause, ctx)
+            or owner_info
+            or ({"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
+        )
+        if info:
+            _set_owner(child, info)
+        if task.get("phase"):
+            child["phase"] = task["phase"]
+        children.append(child)
+    return children
 
 
 def _add_phase(title: str, heading_dates: list[DateHit], sentences: list[str], ctx: Context) -> str:
@@ -768,8 +1054,14 @@ def _add_phase(title: str, heading_dates: list[DateHit], sentences: list[str], c
         if hits:
             start = min((h.start or h.due) for h in hits)
             end = max(h.due for h in hits)
-    ctx.phases.append({"key": key, "name": name or key, "start": start.isoformat() if start else None,
-                       "end": end.isoformat() if end else None})
+    ctx.phases.append(
+        {
+            "key": key,
+            "name": name or key,
+            "start": start.isoformat() if start else None,
+            "end": end.isoformat() if end else None,
+        }
+    )
     return key
 
 

@@ -5,6 +5,7 @@
 `num` 1. 1、, `pnum` （1）, `circ` ①. Full-width or half-width brackets and stray spaces are
 accepted; a lone ")" where the opening bracket and number were lost is style `lost`.
 """
+
 from __future__ import annotations
 
 import re
@@ -80,7 +81,7 @@ def parse_marker(line: str) -> Optional[Marker]:
         match = pattern.match(line)
         if not match:
             continue
-        rest = line[match.end():].strip()
+        rest = line[match.end() :].strip()
         if not rest:
             return None
         english = is_english(rest)

@@ -2,6 +2,7 @@
 ones ("各省级卫生健康行政部门", "医疗机构", "省级质控中心") turned into selectors relative to
 the issuing unit ("各县（市、区）卫生计生局" in a city's plan means the counties under that city).
 """
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ class CatalogueUnit:
 @dataclass(frozen=True)
 class Owner:
     """A unit code or a selector {each: {kind, level, under}}."""
+
     code: Optional[str] = None
     kind: Optional[str] = None
     level: Optional[str] = None
@@ -69,7 +71,7 @@ def field_forms(field_name: str) -> set[str]:
     疾控 (the first character of each two-character word; of the first and last word for three)."""
     forms = {field_name} if len(field_name) >= 2 else set()
     if len(field_name) >= 4 and len(field_name) % 2 == 0:
-        words = [field_name[i:i + 2] for i in range(0, len(field_name), 2)]
+        words = [field_name[i : i + 2] for i in range(0, len(field_name), 2)]
         forms.add("".join(w[0] for w in words))
         if len(words) == 3:
             forms.add(words[0][0] + words[-1][0])
@@ -78,7 +80,10 @@ def field_forms(field_name: str) -> set[str]:
 
 ENGLISH_NAMES = {  # the catalogue is in Chinese; translations name the national bodies so
     "国家卫生健康委": [r"National Health Commission", r"\bNHC\b"],
-    "国家中医药局": [r"State Administration of Traditional Chinese Medicine", r"National (?:Administration|Bureau) of Traditional Chinese Medicine"],
+    "国家中医药局": [
+        r"State Administration of Traditional Chinese Medicine",
+        r"National (?:Administration|Bureau) of Traditional Chinese Medicine",
+    ],
 }
 
 _LEVEL_WORDS = [
@@ -93,7 +98,10 @@ _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
 _KIND_NOUNS = [
     ("qc_center", r"(?:肿瘤(?:相关)?)?(?:医疗)?质(?:量)?控(?:制)?中心|质控组织"),
     ("committee", r"(?:肿瘤)?质控专家委员会|专家委员会"),
-    ("commission", r"卫生健康(?:行政)?部门|卫生(?:行政)?部门|卫生健康委(?:员会)?|卫健委|卫生计生(?:委|局|部门)|卫生和计划生育(?:委员会|局)|卫计(?:委|局)|卫生健康局|卫生局"),
+    (
+        "commission",
+        r"卫生健康(?:行政)?部门|卫生(?:行政)?部门|卫生健康委(?:员会)?|卫健委|卫生计生(?:委|局|部门)|卫生和计划生育(?:委员会|局)|卫计(?:委|局)|卫生健康局|卫生局",
+    ),
     ("institution", r"医疗(?:卫生|保健)?机构|(?:公立|民营|综合)?医院|医务人员|医疗单位"),
 ]
 _GENERIC = re.compile(
@@ -101,9 +109,26 @@ _GENERIC = re.compile(
     rf"(?:肿瘤)?(?P<noun>{'|'.join(f'(?P<{k}>{n})' for k, n in _KIND_NOUNS)})"
 )
 _ENGLISH_GENERIC = [
-    (re.compile(r"(?:provincial|province-level)\s+health\s+(?:administrati(?:ve|on)\s+departments?|commissions?)|health\s+administrati(?:ve|on)\s+departments?\s+at\s+(?:or\s+above\s+)?the\s+provincial\s+level", re.I), "commission", "provincial"),
-    (re.compile(r"health\s+administrati(?:ve|on)\s+departments?(?:\s+at\s+all\s+levels)?|health\s+commissions?", re.I), "commission", None),
-    (re.compile(r"(?:professional\s+)?quality\s+control\s+(?:cent(?:er|re)s?|organi[sz]ations?)", re.I), "qc_center", None),
+    (
+        re.compile(
+            r"(?:provincial|province-level)\s+health\s+(?:administrati(?:ve|on)\s+departments?|commissions?)|health\s+administrati(?:ve|on)\s+departments?\s+at\s+(?:or\s+above\s+)?the\s+provincial\s+level",
+            re.I,
+        ),
+        "commission",
+        "provincial",
+    ),
+    (
+        re.compile(
+            r"health\s+administrati(?:ve|on)\s+departments?(?:\s+at\s+all\s+levels)?|health\s+commissions?", re.I
+        ),
+        "commission",
+        None,
+    ),
+    (
+        re.compile(r"(?:professional\s+)?quality\s+control\s+(?:cent(?:er|re)s?|organi[sz]ations?)", re.I),
+        "qc_center",
+        None,
+    ),
     (re.compile(r"medical\s+institutions?|hospitals?", re.I), "institution", None),
 ]
 SELF_WORDS = re.compile(r"我中心|本中心|我局|本局|我委|本委|我厅|本厅|我办|本办|我院")
@@ -122,7 +147,9 @@ class Catalogue:
             for variant in name_variants(unit.name):
                 names.setdefault(variant, unit.code)
         self.names = names
-        self._name_re = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))) if names else None
+        self._name_re = (
+            re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))) if names else None
+        )
         english = []
         for chinese, patterns in ENGLISH_NAMES.items():
             code = names.get(chinese)
@@ -143,7 +170,9 @@ class Catalogue:
         from tracker.extensions import db
         from tracker.models import OrgUnit
 
-        rows = db.session.execute(select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.level, OrgUnit.parent_id)).all()
+        rows = db.session.execute(
+            select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.kind, OrgUnit.level, OrgUnit.parent_id)
+        ).all()
         codes = {row.id: row.code for row in rows}
         return cls(CatalogueUnit(r.code, r.name, r.kind, r.level, codes.get(r.parent_id)) for r in rows)
 
@@ -185,7 +214,7 @@ class Catalogue:
             for variant in name_variants(child.name):
                 prefix = next((p for p in parents if variant.startswith(p) and len(variant) > len(p)), None)
                 if prefix:
-                    core = re.sub(r"(?:办公室|司|局|处|科|室)$", "", variant[len(prefix):])
+                    core = re.sub(r"(?:办公室|司|局|处|科|室)$", "", variant[len(prefix) :])
                     if len(core) >= 2:
                         cores.add(core)
             for field_name in fields:
@@ -205,7 +234,9 @@ class Catalogue:
         candidates: list[Mention] = []
         if self._name_re:
             for match in _overlapping(self._name_re, text):
-                candidates.append(Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0)))
+                candidates.append(
+                    Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0))
+                )
         for pattern, code in self._english:
             for match in pattern.finditer(text):
                 candidates.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
@@ -221,7 +252,7 @@ class Catalogue:
             for match in pattern.finditer(text):
                 owner, extra = self._generic_owner(kind, "", match.group(0), issuer_unit, level)
                 candidates.append(Mention(match.start(), match.end(), owner, match.group(0), extra))
-        candidates = [m for m in candidates if not re.search(r"军队|军委|部队", text[max(0, m.start - 4):m.start])]
+        candidates = [m for m in candidates if not re.search(r"军队|军委|部队", text[max(0, m.start - 4) : m.start])]
         found: list[Mention] = []
         for mention in sorted(candidates, key=lambda m: (m.start - m.end, m.start)):  # longest first
             if all(mention.end <= other.start or other.end <= mention.start for other in found):
@@ -252,6 +283,24 @@ class Catalogue:
             if issuer_unit is not None and LEVELS.index(level_name) <= LEVELS.index(issuer_level):
                 return Owner(code=issuer_unit.code), extra  # the issuer's own level: the issuer
             return Owner(kind="commission", level=level_name, under=under), extra
+        if (
+            kind in ("qc_center", "committee")
+            and "各" not in phrase
+            and issuer_unit is not None
+            and level_name == issuer_level
+        ):
+            # "省医疗质量控制中心" in a provincial notice: the issuer's own centre, when it has exactly one
+            core = re.sub(r"^(?:全|本)?(?:省级|省|自治区级|自治区|直辖市|市级|市|区)", "", phrase)
+            own = [
+                code
+                for code in self.children.get(issuer_unit.code, [])
+                if self.units[code].kind == kind
+                and self.units[code].level == level_name
+                and core
+                and core in self.units[code].name
+            ]
+            if len(own) == 1:
+                return Owner(code=own[0]), extra
         if kind == "qc_center":
             return Owner(kind="qc_center", level=level_name, under=under if level_name else under), extra
         if kind == "committee":
@@ -284,7 +333,9 @@ def _merge_joint_names(found: list[Mention], catalogue: Catalogue) -> list[Menti
             gap = mention.start - last.end
             a, b = last.owner.code, mention.owner.code
             if a and b and gap <= 1 and catalogue.is_ancestor(a, b):
-                merged[-1] = Mention(last.start, mention.end, mention.owner, last.text + mention.text, last.extra + [last.owner])
+                merged[-1] = Mention(
+                    last.start, mention.end, mention.owner, last.text + mention.text, last.extra + [last.owner]
+                )
                 continue
         merged.append(mention)
     return merged

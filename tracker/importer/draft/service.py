@@ -3,6 +3,7 @@ draft, readable only by the coordinator who made it (and admins). Nothing is wri
 plan tables until `create_plan_from_draft`, which validates the draft with the seed loader's
 schema and loads it with the seed loader (tracker.importer.seed).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,18 @@ from tracker.models.base import utcnow
 
 DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 DRAFTING_ROLES = ("admin", "coordinator")
-EDITABLE_FIELDS = ("ref", "title", "description", "owner", "co_owners", "start", "due", "deliverable", "recurrence", "phase")
+EDITABLE_FIELDS = (
+    "ref",
+    "title",
+    "description",
+    "owner",
+    "co_owners",
+    "start",
+    "due",
+    "deliverable",
+    "recurrence",
+    "phase",
+)
 REVIEWER_SOURCE = "(edited by the reviewer)"
 
 
@@ -50,7 +62,9 @@ def can_draft(user: User) -> bool:
 
 
 def drafts_dir() -> Path:
-    path = Path(current_app.config.get("DRAFT_DIR") or os.environ.get("DRAFT_DIR") or Path(current_app.instance_path) / "drafts")
+    path = Path(
+        current_app.config.get("DRAFT_DIR") or os.environ.get("DRAFT_DIR") or Path(current_app.instance_path) / "drafts"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -122,8 +136,15 @@ def drafts_of(user: User) -> list[dict]:
         except (OSError, ValueError):
             continue
         if draft.get("user_id") == user.id:
-            found.append({"id": draft["id"], "title": draft.get("title", ""), "filename": draft.get("filename", ""),
-                          "created_at": draft.get("created_at", ""), "tasks": count_tasks(draft)})
+            found.append(
+                {
+                    "id": draft["id"],
+                    "title": draft.get("title", ""),
+                    "filename": draft.get("filename", ""),
+                    "created_at": draft.get("created_at", ""),
+                    "tasks": count_tasks(draft),
+                }
+            )
     return sorted(found, key=lambda d: d["created_at"], reverse=True)
 
 
@@ -148,6 +169,7 @@ def count_tasks(draft: dict) -> int:
 
 def find_task(draft: dict, uid: str) -> tuple[Optional[dict], Optional[list]]:
     """(task, the list that holds it)."""
+
     def search(items: list[dict]):
         for task in items:
             if task.get("uid") == uid:
@@ -156,6 +178,7 @@ def find_task(draft: dict, uid: str) -> tuple[Optional[dict], Optional[list]]:
             if found[0] is not None:
                 return found
         return None, None
+
     return search(draft.get("tasks", []))
 
 
@@ -235,15 +258,22 @@ def update_task(draft: dict, uid: str, values: dict) -> dict:
             elif name == "recurrence":
                 if value:
                     from dateutil.rrule import rrulestr
+
                     try:
                         rrulestr(value)
                     except (ValueError, TypeError):
-                        raise DraftError(_("'%(value)s' is not a valid recurrence rule (RRULE).", value=value)) from None
+                        raise DraftError(
+                            _("'%(value)s' is not a valid recurrence rule (RRULE).", value=value)
+                        ) from None
                 clean[name] = value or None
             else:
                 clean[name] = value
         except ValueError as exc:
-            problems.extend(exc.problems if isinstance(exc, DraftError) else [_("'%(value)s' is not a valid date (YYYY-MM-DD).", value=value)])
+            problems.extend(
+                exc.problems
+                if isinstance(exc, DraftError)
+                else [_("'%(value)s' is not a valid date (YYYY-MM-DD).", value=value)]
+            )
     if clean.get("start") and clean.get("due") and clean["due"] < clean["start"]:
         problems.append(_("The due date is before the start date."))
     if problems:
@@ -284,8 +314,14 @@ def add_task(draft: dict, parent_uid: Optional[str], title: str) -> dict:
     number = len(siblings) + 1
     while f"{base}{number}" in used:
         number += 1
-    task = {"uid": _next_uid(draft), "ref": f"{base}{number}", "title": title, "description": "",
-            "sources": {"title": REVIEWER_SOURCE}, "notes": "added by the reviewer"}
+    task = {
+        "uid": _next_uid(draft),
+        "ref": f"{base}{number}",
+        "title": title,
+        "description": "",
+        "sources": {"title": REVIEWER_SOURCE},
+        "notes": "added by the reviewer",
+    }
     siblings.append(task)
     return task
 
@@ -312,8 +348,14 @@ def update_plan_fields(draft: dict, values: dict) -> None:
             problems.append(_("'%(value)s' is not a valid date (YYYY-MM-DD).", value=issued))
     if problems:
         raise DraftError(problems)
-    draft.update(key=key, title=title, doc_number=(values.get("doc_number") or "").strip(),
-                 issuer=(values.get("issuer") or "").strip(), issuer_unit=issuer_unit, issued=issued)
+    draft.update(
+        key=key,
+        title=title,
+        doc_number=(values.get("doc_number") or "").strip(),
+        issuer=(values.get("issuer") or "").strip(),
+        issuer_unit=issuer_unit,
+        issued=issued,
+    )
 
 
 # --- creating the plan ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 structure documents use (a short heading line, "抓存量——", a paragraph led by "区域协同。",
 and "一是…二是…" enumerations inside a paragraph).
 """
+
 from __future__ import annotations
 
 import re
@@ -17,16 +18,17 @@ _ENUM = re.compile(r"(?:^|(?<=[。；;！？]))\s*(?:其)?([一二三四五六�
 
 @dataclass
 class Node:
-    style: str                      # cn pcn num pnum circ | head dash lead enum | root
+    style: str  # cn pcn num pnum circ | head dash lead enum | root
     value: int = 0
-    head: str = ""                  # the text after the numbering on its own line
+    head: str = ""  # the text after the numbering on its own line
     paras: list[str] = field(default_factory=list)
     children: list["Node"] = field(default_factory=list)
     parent: Optional["Node"] = None
     english: bool = False
     segment: str = ""
     notes: list[str] = field(default_factory=list)
-    marked: str = ""                # the style the line was written in, before reading it
+    marked: str = ""  # the style the line was written in, before reading it
+    unplaced: list[str] = field(default_factory=list)  # root only: lines no item took
 
     def add(self, child: "Node") -> "Node":
         child.parent = self
@@ -49,7 +51,11 @@ class Node:
 
 def _title_like(text: str) -> bool:
     stripped = text.rstrip("。.")
-    return bool(stripped) and not re.search(r"[，。；,;：:]", stripped) and len(stripped) <= (60 if re.match(r"[A-Za-z]", stripped) else 18)
+    return (
+        bool(stripped)
+        and not re.search(r"[，。；,;：:]", stripped)
+        and len(stripped) <= (60 if re.match(r"[A-Za-z]", stripped) else 18)
+    )
 
 
 def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
@@ -58,9 +64,12 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
     preamble: list[str] = []
     stack: list[Node] = [root]
     skipping = False
-    since: list[tuple[Node, Optional[str]]] = []  # paragraphs (node, line) and headings (node, None) since the last numbered line
+    since: list[
+        tuple[Node, Optional[str]]
+    ] = []  # paragraphs (node, line) and headings (node, None) since the last numbered line
     for index, line in enumerate(lines):
         if is_closer(line):
+            root.unplaced.extend(lines[index + 1 :])
             break
         marker = parse_marker(line)
         if marker is not None:
@@ -69,8 +78,11 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
             since = []
             node = _place(root, stack, marker)
             skipping = node is None
+            if skipping:
+                root.unplaced.append(line)
             continue
         if skipping:
+            root.unplaced.append(line)
             continue
         current = stack[-1]
         if current is root:
@@ -79,16 +91,22 @@ def parse_tree(lines: list[str]) -> tuple[Node, list[str]]:
         nxt = lines[index + 1] if index + 1 < len(lines) else ""
         if re.search(r"——+$|—{1,2}$", line) and len(line) <= 24:
             anchor = _numbered_anchor(stack)
-            node = anchor.add(Node("dash", head=re.sub(r"[—\-]+$", "", line).strip("“”\"")))
-            del stack[stack.index(anchor) + 1:]
+            node = anchor.add(Node("dash", head=re.sub(r"[—\-]+$", "", line).strip('“”"')))
+            del stack[stack.index(anchor) + 1 :]
             stack.append(node)
             continue
-        if _title_like(line) and nxt and parse_marker(nxt) is None and not _title_like(nxt) and not is_closer(nxt) \
-                and not re.search(r"要|应当|应|须|必须|负责|shall|should|must", line):
+        if (
+            _title_like(line)
+            and nxt
+            and parse_marker(nxt) is None
+            and not _title_like(nxt)
+            and not is_closer(nxt)
+            and not re.search(r"要|应当|应|须|必须|负责|shall|should|must", line)
+        ):
             anchor = stack[-1] if stack[-1].style in ("dash",) else _numbered_anchor(stack)
             if anchor.style == "dash" or not any(c.style == "lead" for c in anchor.children):
                 node = anchor.add(Node("head", head=line.rstrip("。."), english=bool(re.match(r"[A-Za-z]", line))))
-                del stack[stack.index(anchor) + 1:]
+                del stack[stack.index(anchor) + 1 :]
                 stack.append(node)
                 since.append((node, None))
                 continue
@@ -112,8 +130,12 @@ def _top_candidate(root: Node, stack: list[Node], marker: Marker) -> bool:
     """A line that may number a top-level section: 一、, or '3.' heading a translation's section."""
     if marker.style == "cn":
         return True
-    return marker.english and marker.style == "num" and _title_like(marker.rest) \
+    return (
+        marker.english
+        and marker.style == "num"
+        and _title_like(marker.rest)
         and any(c.style == "cn" for c in root.children)
+    )
 
 
 def _restore_lost_top(root: Node, stack: list[Node], marker: Marker, since: list) -> bool:
@@ -129,10 +151,19 @@ def _restore_lost_top(root: Node, stack: list[Node], marker: Marker, since: list
             continue
         if line is None and not node.english and len(heading) > 18:
             continue
-        lost = root.add(Node("cn", tops[-1].value + 1, heading, english=node.english if line is None else bool(re.match(r"[A-Za-z]", line))))
-        lost.notes.append(f"heading without its number between {ref_segment('cn', tops[-1].value)} and "
-                          f"{ref_segment('cn', marker.value)}: read as {ref_segment('cn', lost.value)}")
-        for later_node, later_line in since[position + 1:]:
+        lost = root.add(
+            Node(
+                "cn",
+                tops[-1].value + 1,
+                heading,
+                english=node.english if line is None else bool(re.match(r"[A-Za-z]", line)),
+            )
+        )
+        lost.notes.append(
+            f"heading without its number between {ref_segment('cn', tops[-1].value)} and "
+            f"{ref_segment('cn', marker.value)}: read as {ref_segment('cn', lost.value)}"
+        )
+        for later_node, later_line in since[position + 1 :]:
             if later_line is None:
                 continue
             if later_line in later_node.paras:
@@ -161,7 +192,9 @@ def _numbered_anchor(stack: list[Node]) -> Node:
 _GENERAL_SECTION = re.compile(r"总体要求|总体思路|general requirements?|overall requirements?", re.I)
 _GENERAL_PART = re.compile(
     r"^(?:指导思想|基本原则|工作原则|(?:工作|行动|主要|总体)?目标(?:任务)?|工作思路"
-    r"|guiding (?:ideology|thought|principles?)|(?:basic|working) principles?|(?:work|action|main|overall) (?:objectives?|goals?|targets?)|objectives?|goals?)[。.]?\s*$", re.I)
+    r"|guiding (?:ideology|thought|principles?)|(?:basic|working) principles?|(?:work|action|main|overall) (?:objectives?|goals?|targets?)|objectives?|goals?)[。.]?\s*$",
+    re.I,
+)
 
 
 def _place(root: Node, stack: list[Node], marker: Marker) -> Optional[Node]:
@@ -186,8 +219,15 @@ def _place(root: Node, stack: list[Node], marker: Marker) -> Optional[Node]:
         tops = [c for c in root.children if c.style == "cn"]
         if tops and marker.value == tops[-1].value + 1:
             style = "cn"  # a translation numbering a top-level heading "5." after "Iv."
-    if marker.english and style == "num" and numbered_stack and (
-            numbered_stack[-1].style == "cn" or (numbered_stack[-1].style == "pcn" and numbered_stack[-1].marked == "num")):
+    if (
+        marker.english
+        and style == "num"
+        and numbered_stack
+        and (
+            numbered_stack[-1].style == "cn"
+            or (numbered_stack[-1].style == "pcn" and numbered_stack[-1].marked == "num")
+        )
+    ):
         style = "pcn"  # "1." directly under a top-level heading of a translation stands for （一）
     if style == "cn":
         parent = root
@@ -196,7 +236,9 @@ def _place(root: Node, stack: list[Node], marker: Marker) -> Optional[Node]:
         if same is not None:
             parent = same.parent
         else:
-            deeper_than = [n for n in numbered_stack if n.style in NUMBERED and NUMBERED.index(n.style) < NUMBERED.index(style)]
+            deeper_than = [
+                n for n in numbered_stack if n.style in NUMBERED and NUMBERED.index(n.style) < NUMBERED.index(style)
+            ]
             parent = deeper_than[-1] if deeper_than else (numbered_stack[-1] if numbered_stack else root)
     if any(c.numbered and c.style == style and c.value == marker.value for c in parent.children):
         return None  # the same number again at the same place: a repeated (translated) text
@@ -231,7 +273,7 @@ def _split_leads(node: Node) -> None:
     for para, is_lead in zip(paras, leads):
         if is_lead:
             match = _LEAD.match(para) or _COMMA_LEAD.match(para)
-            current = node.add(Node("lead", head=match.group(1), paras=[para[match.end():].strip()]))
+            current = node.add(Node("lead", head=match.group(1), paras=[para[match.end() :].strip()]))
         elif current is not None:
             current.paras.append(para)
         else:
@@ -252,7 +294,7 @@ def _promote_sides(node: Node) -> None:
         child.style = "head"
         child.head = f"{node.head}：{_SIDES.sub('', child.head)}"
         child.parent = parent
-    parent.children[index:index + 1] = node.children
+    parent.children[index : index + 1] = node.children
 
 
 def _split_inline_heads(node: Node) -> None:
@@ -260,13 +302,17 @@ def _split_inline_heads(node: Node) -> None:
     if node.children or node.style == "root":
         return
     text = "".join(node.paras)
-    heads = [m for m in _INLINE_HEAD.finditer(text) if not re.match(r"^(?:一|二|三|四|五|六|七|八|九|十)(?:是|要)", m.group(1))]
+    heads = [
+        m
+        for m in _INLINE_HEAD.finditer(text)
+        if not re.match(r"^(?:一|二|三|四|五|六|七|八|九|十)(?:是|要)", m.group(1))
+    ]
     if len(heads) < 2:
         return
-    before = text[:heads[0].start()].strip()
+    before = text[: heads[0].start()].strip()
     for number, match in enumerate(heads):
         end = heads[number + 1].start() if number + 1 < len(heads) else len(text)
-        node.add(Node("lead", head=match.group(1), paras=[text[match.end():end].strip()]))
+        node.add(Node("lead", head=match.group(1), paras=[text[match.end() : end].strip()]))
     node.paras = [before] if before else []
 
 
@@ -283,10 +329,10 @@ def _split_enumeration(node: Node) -> None:
         matches = _enum_matches(head_text)
         if len(matches) < 2:
             return
-    before = source[:matches[0].start()].strip()
+    before = source[: matches[0].start()].strip()
     for number, match in enumerate(matches, start=1):
         end = matches[number].start() if number < len(matches) else len(source)
-        chunk = source[match.end():end].strip()
+        chunk = source[match.end() : end].strip()
         node.add(Node("enum", number, head=chunk))
     if in_head:
         node.head = before

@@ -4,6 +4,7 @@ A .docx is read paragraph by paragraph (python-docx), so a document saved from W
 same lines as its plain-text copy. Then the text is normalised: odd spaces, the line-wrap
 spaces a PDF copy leaves between Chinese characters, and words broken across lines or pages.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,7 +13,9 @@ import unicodedata
 
 CJK = r"\u3400-\u9fff\uf900-\ufaff"
 CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef“”‘’《》〔〕【】—…"
-_SPACE_BETWEEN = re.compile(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]+(?=[{CJK}{CJK_PUNCT}0-9%A-Za-z])|(?<=[0-9%A-Za-z])[ \t]+(?=[{CJK}{CJK_PUNCT}])")
+_SPACE_BETWEEN = re.compile(
+    rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]+(?=[{CJK}{CJK_PUNCT}0-9%A-Za-z])|(?<=[0-9%A-Za-z])[ \t]+(?=[{CJK}{CJK_PUNCT}])"
+)
 SENTENCE_END = "。；;！!？?：:）)」』”\"'"
 _NUMBERED_START = re.compile(
     r"^\s*(?:[-•·●]\s*)?(?:[一二三四五六七八九十]+\s*[、.．]|[（(]\s*[一二三四五六七八九十\dIVXivx]+\s*[）)]|\d{1,2}\s*[、.．](?!\d)|[①-⑳]|[）)])"
@@ -27,6 +30,9 @@ def read_document(filename: str, data: bytes) -> str:
     """The text of a .txt (UTF-8, UTF-16 or GB18030) or .docx file."""
     name = (filename or "").lower()
     if name.endswith(".docx") or data[:2] == b"PK":
+        from tracker.office_archive import check_office_archive
+
+        check_office_archive(data)  # ArchiveRefused before python-docx inflates anything
         return _read_docx(data)
     if name.endswith(".doc") or data[:4] == b"\xd0\xcf\x11\xe0":
         raise DocumentError("old Word .doc files are not supported: save the document as .docx or .txt")
@@ -48,15 +54,14 @@ def _decode(data: bytes) -> str:
 
 def _read_docx(data: bytes) -> str:
     from docx import Document  # python-docx
+
     try:
         document = Document(io.BytesIO(data))
     except Exception as exc:  # a broken zip, not a Word document
         raise DocumentError("the file is not a readable .docx document") from exc
-    lines = [paragraph.text for paragraph in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text for cell in row.cells))
-    return "\n".join(lines)
+    from tracker.importer.draft.word import document_lines
+
+    return "\n".join(document_lines(document))
 
 
 def normalise(text: str) -> tuple[list[str], list[str]]:
@@ -69,9 +74,17 @@ def normalise(text: str) -> tuple[list[str], list[str]]:
     text = text.replace("査", "查")  # a variant character common in copied text
     raw = [unicodedata.normalize("NFC", line).strip() for line in text.split("\n")]
     lines = [_squeeze(re.sub(r" {2,}", " ", line)) for line in raw]
+    lines = [part for line in lines for part in _RUN_ON.split(line)]
     kept = [line for line in lines if line and not is_chrome(line)]
     dropped = [line for line in lines if line and is_chrome(line)]
     return _join_broken(kept), dropped
+
+
+# Numbering run together on one line ("一、总体要求。（一）指导思想。…1.…"): split before each number
+# that follows the end of a sentence.
+_RUN_ON = re.compile(
+    r"(?<=[。；！？])\s*(?=(?:[一二三四五六七八九十]+\s*、|[（(]\s*[一二三四五六七八九十]+\s*[）)]|\d{1,2}\s*[.．、](?![\d.．])))"
+)
 
 
 _DIGIT_GAP = re.compile(rf"(?<=[{CJK}])[ ]+(?=[0-9])|(?<=[0-9%])[ ]+(?=[{CJK}])")
@@ -107,7 +120,11 @@ def _continues(previous: str, line: str) -> bool:
         return False
     if previous.count("《") > previous.count("》"):
         return True  # a title broken inside its book-title marks
-    if previous[-1] in SENTENCE_END or previous.endswith("——") or re.search(r"(?:通知|通报|意见|方案|要点|计划|办法|决定|批复)$", previous):
+    if (
+        previous[-1] in SENTENCE_END
+        or previous.endswith("——")
+        or re.search(r"(?:通知|通报|意见|方案|要点|计划|办法|决定|批复)$", previous)
+    ):
         return False
     if _NUMBERED_START.match(previous) and not re.search(r"[。；;]", previous) and len(previous) < 40:
         return False  # a numbered heading line; its text follows on the next line

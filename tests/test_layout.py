@@ -1,0 +1,81 @@
+"""The app shell: menus grouped by what people do, each link one the user may open; a skip link;
+the favicon and the web-app manifest served by the app itself (no request fails)."""
+
+import re
+
+import pytest
+
+from tracker.layout.navigation import menus_for
+
+ROLES = ("reporter", "coordinator", "leader", "admin")
+
+
+def nav_links(html: str) -> list[str]:
+    nav = html[html.index('id="nav-menus"') : html.index('id="user-menu"')]
+    return re.findall(r'class="dropdown-item[^"]*" href="([^"]+)"', nav)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_menu_link_opens_for_the_role_that_sees_it(client, auth, make_user, role):
+    user = make_user(role, "P11-QC" if role in ("reporter", "coordinator") else "NHC")
+    auth.login(user)
+    page = client.get("/").get_data(as_text=True)
+    links = nav_links(page)
+    assert "/" in links and "/tasks" in links and "/leadership" in links
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, (role, link, response.status_code)
+
+
+def test_menus_by_role(app):
+    with app.test_request_context():
+        _menus_by_role()
+
+
+def _menus_by_role():
+    with_admin = {m.key for m in menus_for("admin", None)}
+    assert with_admin == {"work", "plans", "progress", "admin"}
+    for role in ("reporter", "leader"):
+        assert "admin" not in {m.key for m in menus_for(role, None)}
+    # a coordinator manages the accounts under their unit, and nothing else of the administration
+    admin_menu = next(m for m in menus_for("coordinator", None) if m.key == "admin")
+    assert [item.url for item in admin_menu.items] == ["/admin/users"]
+
+
+def test_a_reporter_sees_no_link_to_a_coordinators_page(client, auth, make_user):
+    auth.login(make_user("reporter", "P11-QC"))
+    page = client.get("/").get_data(as_text=True)
+    assert "/drafts" not in page and "/admin/escalation-rules" not in page
+
+
+def test_the_current_page_is_marked_in_its_menu(app, client, auth, make_user):
+    auth.login(make_user("coordinator", "P11"))
+    page = client.get("/tasks").get_data(as_text=True)
+    assert re.search(r'class="dropdown-item active" href="/tasks" aria-current="page"', page)
+    plans_toggle = page[page.index('data-menu="plans"') : page.index('data-menu="progress"')]
+    assert 'aria-current="true"' in plans_toggle
+
+
+def test_skip_link_and_main_landmark(client, auth, make_user):
+    auth.login(make_user("reporter", "P11-QC"))
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="#main"' in page and '<main class="container-fluid" id="main"' in page
+    assert "跳到正文" in page
+
+
+def test_favicon_and_manifest_are_served_without_sign_in(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"
+    manifest = client.get("/manifest.webmanifest")
+    assert manifest.status_code == 200 and manifest.mimetype == "application/manifest+json"
+    data = manifest.get_json()
+    assert data["display"] == "standalone" and data["start_url"] == "/"
+    sizes = {i["sizes"] for i in data["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for item in data["icons"]:
+        assert client.get(item["src"]).status_code == 200, item["src"]
+
+
+def test_the_login_page_links_its_icons(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'rel="manifest" href="/manifest.webmanifest"' in page and 'rel="icon"' in page

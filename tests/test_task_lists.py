@@ -1,0 +1,143 @@
+"""The task lists at national scale: one pager with a bounded count, orders served by indexes
+(never a sort of every matching row), page numbers and sizes, and on PostgreSQL query plans
+that read the index in order for each role and the common filters."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+
+from tests.conftest import count_queries, requires_postgresql
+from tests.test_work_counts import TODAY, USERS, _national_shape
+from tracker import pagination
+from tracker.extensions import db
+from tracker.models import Task
+from tracker.pagination import Page, bounded_count
+from tracker.plans.queries import TaskFilters, filtered_tasks, task_order
+
+
+@pytest.fixture
+def users(make_user):
+    return [make_user(role, code) for role, code in USERS]
+
+
+def test_the_count_stops_at_its_cap_and_says_so(make_task, monkeypatch):
+    for day in range(12):
+        make_task("P11", due_on=TODAY + timedelta(days=day))
+    query = select(Task).where(Task.plan.has(key="fixture-plan"))
+    assert bounded_count(query, cap=20) == (12, False)
+    assert bounded_count(query, cap=5) == (5, True)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 5)
+    page = pagination.paginate(query, 3, 2, Task.id)
+    assert (page.total, page.capped, page.pages, page.page) == (5, True, 3, 3)
+    assert len(page.items) == 2  # the cap bounds the pages offered; a page holds its rows
+
+
+def test_a_page_past_the_last_shows_the_last_and_sizes_are_bounded(make_task):
+    tasks = [make_task("P11", due_on=TODAY + timedelta(days=d)) for d in range(7)]
+    mine = select(Task).where(Task.plan.has(key="fixture-plan"))
+    page = pagination.paginate(mine, 99, 3, Task.id)
+    assert page.page == 3 and [t.id for t in page.items] == [tasks[6].id]
+    assert pagination.paginate(mine, 1, 10_000, Task.id).per_page == pagination.MAX_PER_PAGE
+
+
+def test_page_numbers_around_this_one():
+    page = Page(items=[], page=10, per_page=10, total=500)
+    assert page.iter_pages() == [1, None, 8, 9, 10, 11, 12, None, 50]
+    assert Page(items=[], page=1, per_page=10, total=30).iter_pages() == [1, 2, 3]
+
+
+def test_the_task_list_offers_orders_page_numbers_and_sizes(client, auth, make_user, make_task):
+    auth.login(make_user("coordinator", "P11"))
+    old = make_task("P11", title="列表任务最早到期", due_on=TODAY - timedelta(days=30))
+    for day in range(45):
+        make_task("P11-QC", title=f"列表任务{day}", due_on=TODAY + timedelta(days=day))
+    undated = make_task("P11", title="列表任务无期限", due_on=None)
+    body = client.get("/tasks?q=列表任务&per_page=20").get_data(as_text=True)
+    assert body.index("列表任务最早到期") < body.index("列表任务0<")
+    assert "列表任务无期限" not in body  # no due date: last
+    assert "page=3" in body and "47 项任务" in body
+    last = client.get("/tasks?q=列表任务&per_page=20&page=3").get_data(as_text=True)
+    assert "列表任务无期限" in last
+    # last changed first
+    undated.title = "列表任务刚改过"
+    db.session.commit()
+    body = client.get("/tasks?q=列表任务&sort=updated&per_page=20").get_data(as_text=True)
+    rows = [int(r) for r in re.findall(r'href="/tasks/(\d+)"', body)]
+    assert rows and rows[0] == undated.id and rows[1:] == sorted(rows[1:], reverse=True)
+    assert old.id not in rows  # the first made is changed longest ago: on a later page
+    bad = client.get("/tasks?sort=drop+table")
+    assert bad.status_code == 200 and 'text-danger small">排序' in bad.get_data(as_text=True)
+
+
+def test_a_capped_list_says_there_are_more(client, auth, make_user, make_task, monkeypatch):
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
+    auth.login(make_user("coordinator", "P11"))
+    for day in range(15):
+        make_task("P11", due_on=TODAY - timedelta(days=day + 1))
+    body = client.get("/overdue").get_data(as_text=True)
+    assert "10+" in body and "缩小筛选范围" in body
+
+
+def test_one_page_of_a_list_is_two_statements_whatever_its_size(client, auth, make_user, make_task):
+    auth.login(make_user("coordinator", "P11"))
+    for day in range(30):
+        make_task("P11-QC", due_on=TODAY - timedelta(days=day + 1))
+    client.get("/tasks?overdue=y")
+    with count_queries() as few:
+        client.get("/tasks?overdue=y&per_page=20")
+    for day in range(60):
+        make_task("P11-QC", due_on=TODAY - timedelta(days=day + 40))
+    with count_queries() as many:
+        client.get("/tasks?overdue=y&per_page=100")
+    assert many() == few()
+
+
+# -- PostgreSQL: the plans ------------------------------------------------------------------------------
+
+FILTERS = {
+    "none": TaskFilters(),
+    "overdue": TaskFilters(overdue=True),
+    "status": TaskFilters(status="in_progress"),
+    "due range": TaskFilters(due_from=TODAY, due_to=TODAY + timedelta(days=30)),
+    "updated": TaskFilters(sort="updated"),
+}
+
+
+def _plan(query) -> str:
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    return "\n".join(r[0] for r in db.session.connection().exec_driver_sql(f"EXPLAIN {sql}"))
+
+
+def test_on_postgresql_a_page_of_the_task_list_reads_an_index_in_order(database_url, users):
+    """For the roles who see many tasks (admin, national coordinator, leader) a page of each
+    common filter is read from an index in the list's order and stops at the page: no Sort over
+    the tasks that match, no scan of the task table."""
+    requires_postgresql(database_url, "query plans are PostgreSQL's")
+    _national_shape(random.Random(11))
+    wide = [u for u in users if u.sees_everything or (u.role == "coordinator" and u.unit.code == "NHC")]
+    assert len(wide) >= 3
+    for user in users:  # scoped users too: never a scan of the task table
+        for name, filters in FILTERS.items():
+            plan = _plan(filtered_tasks(user, filters, TODAY).order_by(*task_order(filters.sort)).limit(50))
+            assert "Seq Scan on tasks" not in plan, (user.role, user.unit.code, name, plan)
+    # An index serves each order: with sorting priced out the plan still needs no Sort (the
+    # planner may sort a few thousand rows here; at national scale the index is what it reads).
+    db.session.connection().exec_driver_sql("SET LOCAL enable_sort = off")
+    for user in wide:
+        for name, filters in FILTERS.items():
+            query = filtered_tasks(user, filters, TODAY).order_by(*task_order(filters.sort)).limit(50).offset(2450)
+            plan = _plan(query)
+            assert "Seq Scan on tasks" not in plan, (user.role, name, plan)
+            # a full Sort of the matches never; an Incremental Sort (ids among equal due dates,
+            # read in due order from the index) is bounded by the page
+            assert not re.search(r"(^|->\s+)Sort\s+\(", plan, re.M), (user.role, name, plan)
+            count_plan = _plan(
+                select(Task.id).select_from(filtered_tasks(user, filters, TODAY).limit(10_001).subquery())
+            )
+            assert "Limit" in count_plan, count_plan
