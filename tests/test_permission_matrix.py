@@ -102,6 +102,8 @@ TASK_ROUTES = [
         {"responsible": "0", "contact_name": "王科长"},
         expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
     ),
+    # 关注: anyone who sees the task, except leaders (a write that is neither 批示 nor 催办)
+    ("supervision.watch", "POST", "/tasks/{task}/watch", {"on": "1"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
 ]
 
 # unit pages: ?unit=<the relation's unit>

@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, case, exists, insert, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, insert, literal, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from tracker.extensions import db
 from tracker.models import NoticeEvent, Notification, NotificationPreference, Task, User
@@ -116,7 +117,7 @@ def notify_each(
     """One event per task, each telling its own task's audience, in two statements whatever the
     number of tasks (a cascade, an import): an INSERT of the events and one INSERT … SELECT of
     their notices. `audience` is "coordinators" (the owner unit's coordinators: a new task) or
-    "owners" (`owner_unit_users`). Returns the events written."""
+    "owners" (`owner_unit_users` and the task's watchers). Returns the events written."""
     task_ids = sorted(set(task_ids))
     if not task_ids:
         return 0
@@ -140,10 +141,13 @@ def notify_each(
     )
     if audience == "coordinators":
         told = and_(User.unit_id == Task.owner_unit_id, User.role == "coordinator")
-    else:
+    else:  # the owners, the responsible person and the task's watchers (关注)
+        from tracker.models import TaskWatcher
+
         told = or_(
             and_(User.unit_id == Task.owner_unit_id, User.role.in_(("reporter", "coordinator"))),
             User.id == Task.responsible_user_id,
+            User.id.in_(select(TaskWatcher.user_id).where(TaskWatcher.task_id == Task.id)),
         )
     same_actor = NoticeEvent.actor_id.is_(None) if actor_id is None else NoticeEvent.actor_id == actor_id
     chosen = (
@@ -217,5 +221,10 @@ def participants_of(task: Task):
 
 
 def union_of(*selects):
+    """One SELECT of the user ids of all `selects` (each a SELECT or itself a UNION: SQLite takes
+    no parenthesised compound inside a compound, so a UNION goes in as a subquery)."""
     first, *rest = selects
-    return first.union(*rest) if rest else first
+    if not rest:
+        return first
+    flat = [select(s.subquery().c[0]) if isinstance(s, CompoundSelect) else s for s in selects]
+    return union(*flat)

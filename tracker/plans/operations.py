@@ -29,7 +29,9 @@ from tracker.notifications.notices import (
     owner_unit_users,
     participants_of,
     reviewers_of,
+    union_of,
     unit_coordinators,
+    watchers_of,
 )
 from tracker.plans import journal, rollup
 from tracker.timeutil import local_today
@@ -94,13 +96,14 @@ def change_status(
 
 def _notify_status(task: Task, user: User, target: str, reason: str) -> None:
     """Tell the people who must act now: the reviewers of a submission; the owners (and the
-    responsible person) of a return, with its reason, or of an acceptance."""
+    responsible person) of a return, with its reason, or of an acceptance; and the task's
+    watchers (关注) of each."""
     if target == SUBMITTED:
-        notify(SUBMITTED_NOTICE, task, user, reviewers_of(task))
+        notify(SUBMITTED_NOTICE, task, user, union_of(reviewers_of(task), watchers_of(task)))
     elif target == RETURNED:
-        notify(RETURNED_NOTICE, task, user, owner_unit_users(task), reason)
+        notify(RETURNED_NOTICE, task, user, union_of(owner_unit_users(task), watchers_of(task)), reason)
     elif target == ACCEPTED:
-        notify(ACCEPTED_NOTICE, task, user, owner_unit_users(task))
+        notify(ACCEPTED_NOTICE, task, user, union_of(owner_unit_users(task), watchers_of(task)))
 
 
 def update_percent(task: Task, user: User, percent: int, expected_version: Optional[int] = None) -> Task:
@@ -186,7 +189,7 @@ def edit_task(
     if "owner_unit_id" in changed:
         notify(ASSIGNED, task, user, unit_coordinators(task.owner_unit_id))
     if "due_on" in changed or "deliverable" in changed:
-        notify(CHANGED, task, user, owner_unit_users(task), _change_message(task, changed))
+        notify(CHANGED, task, user, union_of(owner_unit_users(task), watchers_of(task)), _change_message(task, changed))
         _notify_followers(task, user)
     return changed
 

@@ -1,4 +1,4 @@
-"""The supervision panel's actions on the task page (催办, 批示, 签收, 责任人) and the bulk 催办
+"""The supervision panel's actions on the task page (催办, 批示, 签收, 责任人, 关注) and the bulk 催办
 of the overdue list. Each task action answers like the task page's own: the task panel in its
 new state for HTMX (the panel holds the history the action journaled), otherwise 303 to the task
 page, or the page with the error next to its field."""
@@ -38,6 +38,9 @@ def supervision_panel(task: Task, state: Optional[dict] = None) -> dict:
         "may_name": service.may_name_responsible(user, task),
         "responsible_form": state.get("responsible_form") or _responsible_form(task, formdata=None),
         "may_sign": service.may_sign(user, task),
+        "may_watch": service.may_watch(user, task),
+        "watching": service.is_watching(user, task),
+        "watchers": service.watcher_count(task),
         "may_instruct": service.may_instruct(user, task),
         "instruction_form": state.get("instruction_form") or InstructionForm(formdata=None),
         "errors": state.get("errors", {}),
@@ -123,6 +126,20 @@ def sign(task_id: int):
     except StaleDataError:  # signed (or changed) by someone else at the same moment
         return _refused(task, "sign", service.SupervisionError(_("Someone else signed for this task meanwhile.")))
     return _answer(task, done=_("Signed for."))
+
+
+@bp.route("/tasks/<int:task_id>/watch", methods=["POST"])
+@login_required
+def watch(task_id: int):
+    """关注 (on=1) or stop following (on=0) a task."""
+    task = task_or_404(task_id)
+    if not service.may_watch(current_user, task):
+        abort(403)
+    on = request.form.get("on", "1") != "0"
+    service.set_watching(task, current_user, on)
+    db.session.commit()
+    done = _("You follow this task: you are told of its changes.") if on else _("You no longer follow this task.")
+    return _answer(task, done=done)
 
 
 def _responsible_form(task: Task, formdata=...) -> ResponsibleForm:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Optional
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, delete, func, literal, select
 from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
@@ -25,6 +25,7 @@ from tracker.models import (
     Plan,
     Task,
     TaskUrge,
+    TaskWatcher,
     User,
     instruction_tasks,
 )
@@ -36,6 +37,7 @@ from tracker.notifications.notices import (
     owner_unit_users,
     reviewers_of,
     union_of,
+    watchers_of,
 )
 from tracker.plans import journal
 from tracker.plans.status import CLOSED_STATUSES, OVERDUE_STATUSES
@@ -117,7 +119,7 @@ def urge_task(task: Task, sender: User, message: str = "", now: Optional[datetim
     if urge_id is None:
         raise SupervisionError(ALREADY_URGED)
     journal.record(task, sender, "urge", "urge", None, task.owner_unit.name, comment=message)
-    notify(URGED, task, sender, owner_unit_users(task), message, now)
+    notify(URGED, task, sender, union_of(owner_unit_users(task), watchers_of(task)), message, now)
     db.session.flush()
     return db.session.get(TaskUrge, urge_id)
 
@@ -229,7 +231,7 @@ def instruct_task(task: Task, author: User, text: str, now: Optional[datetime] =
     instruction = Instruction(author=author, text=text, at=now, tasks=[task])
     db.session.add(instruction)
     journal.record(task, author, "instruct", "instruction", None, text)
-    notify(INSTRUCTED, task, author, union_of(owner_unit_users(task), reviewers_of(task)), text, now)
+    notify(INSTRUCTED, task, author, union_of(owner_unit_users(task), reviewers_of(task), watchers_of(task)), text, now)
     db.session.flush()
     return instruction
 
@@ -395,3 +397,38 @@ def set_responsible(
             changed.append(name)
     db.session.flush()
     return changed
+
+
+# --- 关注 (watchers) ---------------------------------------------------------------------------
+
+
+def may_watch(user: User, task: Task) -> bool:
+    """Anyone who sees the task follows it, except leaders (their writes are 批示 and 催办 only)."""
+    from tracker.auth.scope import can_view_task
+
+    return user.role != "leader" and can_view_task(user, task)
+
+
+def is_watching(user: User, task: Task) -> bool:
+    return (
+        db.session.scalar(
+            select(TaskWatcher.user_id).where(TaskWatcher.task_id == task.id, TaskWatcher.user_id == user.id)
+        )
+        is not None
+    )
+
+
+def watcher_count(task: Task) -> int:
+    return db.session.scalar(select(func.count()).where(TaskWatcher.task_id == task.id)) or 0
+
+
+def set_watching(task: Task, user: User, on: bool) -> bool:
+    """Follow (关注) or stop following a task; idempotent (a second click changes nothing).
+    A personal subscription, not a change of the task: not journaled. Returns the new state."""
+    if not may_watch(user, task):
+        raise NotPermitted()
+    if on:
+        db.session.execute(insert_into(TaskWatcher).values(task_id=task.id, user_id=user.id).on_conflict_do_nothing())
+    else:
+        db.session.execute(delete(TaskWatcher).where(TaskWatcher.task_id == task.id, TaskWatcher.user_id == user.id))
+    return on

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import generate_password_hash
 
 from tracker.audit import journal as audit
@@ -235,12 +235,16 @@ def edit_account(actor: User, target: User, values: AccountValues, comment: str 
         if old != new:
             shown_old, shown_new = old, new
             if name == "unit_id":
-                shown_old, shown_new = target.unit.code, values.unit.code
+                shown_old, shown_new = target.unit.name, values.unit.name
             audit.record_user(actor, target, "edit", name, shown_old, shown_new, comment)
             setattr(target, name, new)
             changed.append(name)
     if "unit_id" in changed:
         target.unit = values.unit
+    if "unit_id" in changed or "role" in changed:  # what they follow was chosen from what they saw
+        from tracker.models import TaskWatcher
+
+        db.session.execute(delete(TaskWatcher).where(TaskWatcher.user_id == target.id))
     db.session.flush()
     return changed
 
