@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, request, session
 from flask.sessions import SessionInterface
 from sqlalchemy import delete, func, select
 

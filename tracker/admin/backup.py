@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from tracker.extensions import db
 
@@ -58,7 +58,8 @@ def _url():
 def _libpq_url(url) -> str:
     """The libpq address of the database *without* its password (argv is visible to every user
     of the machine in `ps`); the password goes in the child's environment (_libpq_env)."""
-    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def _libpq_env(url) -> dict:
