@@ -142,7 +142,9 @@ def test_an_admin_signs_a_user_out_everywhere_journaled(app, client, auth, make_
     assert response.status_code == 303
     assert not any(signed_in(browser) for browser in browsers)
     entry = db.session.scalar(
-        select(AuditEntry).where(AuditEntry.subject == "user", AuditEntry.subject_id == user.id).order_by(AuditEntry.id.desc())
+        select(AuditEntry)
+        .where(AuditEntry.subject == "user", AuditEntry.subject_id == user.id)
+        .order_by(AuditEntry.id.desc())
     )
     assert (entry.action, entry.actor_id, entry.field, entry.old_value, entry.new_value, entry.comment) == (
         "sign_out_everywhere",
