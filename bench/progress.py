@@ -123,12 +123,18 @@ def in_process(url: str, province: str, repeat: int = 15) -> list[dict]:
     folder = Path(f"/tmp/bench-pages-{uuid.uuid4().hex[:6]}")
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False, PROGRESS_CACHE_DIR=str(folder))
     with app.app_context():
-        leader_id = db.session.query(User.id).filter_by(username="bench-leader").scalar()
+        from tracker.auth.sessions import start_session
+        from tracker.security import SESSION_ID_KEY
+
+        leader = db.session.query(User).filter_by(username="bench-leader").one()
+        leader_id, session_id = leader.id, start_session(leader, "bench")
+        db.session.commit()
         engine = db.engine
         store, shared = page_store(), shared_pages()
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = str(leader_id)
+        session[SESSION_ID_KEY] = session_id
     results = []
 
     def timed(path: str, miss: bool) -> tuple[float, list]:

@@ -125,9 +125,17 @@ class Auth:
         self.client = client
 
     def login(self, user: User):
+        """Signed in as the sign-in page does it: a session record, its id in the cookie."""
+        from tracker.auth.sessions import start_session
+        from tracker.security import SESSION_ID_KEY
+
+        token = start_session(user, "pytest", "127.0.0.1")
+        db.session.commit()  # a savepoint: a request's rollback must not undo it
         with self.client.session_transaction() as session:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True
+            session[SESSION_ID_KEY] = token
+            session["_permanent"] = True
         return user
 
     def logout(self):

@@ -388,6 +388,8 @@ USER_ROUTES = [
     ("users.account_disable", "POST", "/admin/users/{user}/disable", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
     ("users.account_enable", "POST", "/admin/users/{user}/enable", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
     ("users.account_reset", "POST", "/admin/users/{user}/reset-password", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
+    # sign out everywhere (issue 16, finding 4): who may reset a password may end its sessions
+    ("users.account_sign_out", "POST", "/admin/users/{user}/sign-out", {}, expect(FORBIDDEN, MANAGES, FORBIDDEN)),
 ]
 # pages of those who manage accounts (admins; coordinators for their subtree)
 MANAGER_PAGES = {
@@ -400,6 +402,7 @@ OWN_PAGES |= {
     ("account.profile", "GET", "/account"),
     ("account.password", "GET", "/account/password"),
     ("account.notification_preferences", "POST", "/account/notifications"),  # one's own settings; no data: 422
+    ("account.sign_out_others", "POST", "/account/sessions/sign-out-others"),  # one's own sessions; this one stays
 }
 
 

@@ -58,12 +58,13 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         _configure_engine(db.engine)
 
     from tracker import models  # noqa: F401  (register the mappers)
-    from tracker.models import User
+    from tracker.security import load_session_user, load_user_first, passive_unauthorized
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None  # a disabled account is signed out
+    # signed in = a live session record in the database (tracker/auth/sessions.py); a disabled
+    # account, an ended or idle session is signed out
+    login_manager.user_loader(load_session_user)
+    login_manager.unauthorized_handler(passive_unauthorized)
+    app.before_request(load_user_first)
 
     from tracker.auth.routes import bp as auth_bp
     from tracker.notifications.routes import bp as notifications_bp

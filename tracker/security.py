@@ -1,11 +1,13 @@
-"""Web defences shared by every page: security headers, sign-in throttling, idle timeout."""
+"""Web defences shared by every page: security headers, sign-in throttling, the signed-in
+session (its database record, the idle timeout, passive polls)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, request, session
+from flask.sessions import SessionInterface
 from sqlalchemy import delete, func, select
 
 from tracker.extensions import db
@@ -38,8 +40,113 @@ def add_security_headers(response):
 
 
 def keep_session_alive():
-    """Sessions are permanent with an idle lifetime, renewed by every request."""
-    session.permanent = True
+    """Sessions are permanent with an idle lifetime (PERMANENT_SESSION_LIFETIME = the idle
+    timeout), renewed by each request that is activity: the cookie is signed afresh, and its
+    signature's age is checked on the next request. Passive requests never renew it."""
+    if not session.permanent:
+        session.permanent = True
+
+
+# -- passive requests (finding 5) -------------------------------------------------------------
+# A request made by the page on its own (the unread badge's `every 60s` poll) is not the user's
+# activity: it carries `X-Passive: 1` (hx-headers on the polling element) and renews neither
+# the cookie nor the session record, so the idle timeout fires while a page is left open.
+
+PASSIVE_HEADER = "X-Passive"
+
+
+def is_passive_request() -> bool:
+    return request.headers.get(PASSIVE_HEADER) == "1"
+
+
+class PassiveRequestsRenewNothing(SessionInterface):
+    """The app's session interface, except that a passive request never writes the cookie (with
+    SESSION_REFRESH_EACH_REQUEST every other request re-signs it, which renews its lifetime)."""
+
+    def __init__(self, inner: SessionInterface):
+        self.inner = inner
+
+    def open_session(self, app, request):
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if is_passive_request():
+            return None
+        return self.inner.save_session(app, session, response)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+# -- the session record (finding 4) -----------------------------------------------------------
+
+SESSION_ID_KEY = "sid"  # the key of the session id in the signed cookie
+
+
+def begin_session(user) -> None:
+    """At sign-in (after login_user): a new session record, its id kept in the cookie."""
+    from tracker.auth.sessions import start_session
+
+    session[SESSION_ID_KEY] = start_session(user, request.user_agent.string or "", request.remote_addr or "")
+
+
+def finish_session() -> None:
+    """At logout: this browser's session record goes (every copy of the cookie is signed out)."""
+    from tracker.auth.sessions import end_session
+
+    end_session(session.pop(SESSION_ID_KEY, None))
+
+
+def current_session_id():
+    return session.get(SESSION_ID_KEY)
+
+
+def load_session_user(user_id: str):
+    """Flask-Login's user loader: the user of the cookie's session record, if the record exists,
+    is theirs, is not idle-expired and the account is active; else None (signed out). A request
+    that is not passive renews the record's last_seen_at, at most once a minute."""
+    from tracker.auth.sessions import live_session, note_activity
+
+    try:
+        uid = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    now = datetime.now(timezone.utc)
+    idle = current_app.permanent_session_lifetime
+    record = live_session(session.get(SESSION_ID_KEY), uid, idle, now)
+    if record is None:
+        for key in (SESSION_ID_KEY, "_user_id", "_fresh", "_id"):
+            session.pop(key, None)
+        if db.session.deleted:
+            db.session.commit()  # the idle record deleted
+        return None
+    if not is_passive_request() and note_activity(record, now):
+        db.session.commit()  # before the view runs: nothing else is pending yet
+    return record.user
+
+
+def load_user_first() -> None:
+    """Load the signed-in user before any view (so that the renewal's commit carries nothing else).
+    The API authenticates by token (tracker/api/auth.py) and is left alone."""
+    from tracker.api import is_api_request
+
+    if not is_api_request():
+        from flask_login import current_user
+
+        current_user._get_current_object()
+
+
+def passive_unauthorized():
+    """A poll whose session ended: 401 and HX-Redirect to the sign-in page (not the page's HTML
+    swapped into the badge). Other requests: Flask-Login's redirect to the sign-in page."""
+    from flask import make_response, redirect, url_for
+    from flask_login import login_url
+
+    if is_passive_request():
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    return redirect(login_url(current_app.login_manager.login_view, next_url=request.url))
 
 
 def refuse_nul_characters():
@@ -56,6 +163,7 @@ def init_security(app: Flask) -> None:
     app.after_request(add_security_headers)
     app.before_request(refuse_nul_characters)
     app.before_request(keep_session_alive)
+    app.session_interface = PassiveRequestsRenewNothing(app.session_interface)
 
 
 # -- sign-in throttling ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user
@@ -16,13 +16,16 @@ from tracker.account.service import (
     INBOX,
     change_password,
     email_preferences,
+    sign_out_other_sessions,
     preference_kinds,
     save_email_preferences,
     update_profile,
 )
 from tracker.auth.service import MIN_PASSWORD_LENGTH, UserError
+from tracker.auth.sessions import is_this_session, sessions_of
 from tracker.extensions import db
 from tracker.forms import CLEAN
+from tracker.security import begin_session, current_session_id
 from tracker.web import form_errors, render
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -78,6 +81,10 @@ class PreferencesForm(FlaskForm):
     """The CSRF token of the 通知设置 form; its choices are one radio group per kind (`email-<kind>`)."""
 
 
+class SessionsForm(FlaskForm):
+    """The CSRF token of "sign out my other sessions"."""
+
+
 def _page(form, status=200, error=None, preferences=None, preferences_error=None):
     return render(
         "account/profile.html",
@@ -89,7 +96,25 @@ def _page(form, status=200, error=None, preferences=None, preferences_error=None
         preferences=email_preferences(current_user) if preferences is None else preferences[1],
         preferences_error=preferences_error,
         choice_values=(INBOX, ALSO_EMAIL),
+        sessions_form=SessionsForm(formdata=None),
+        sessions=sessions_of(current_user, limit=20),
+        this_session=lambda record: is_this_session(record, current_session_id()),
     )
+
+
+@bp.route("/sessions/sign-out-others", methods=["POST"])
+@login_required
+def sign_out_others():
+    """Sign out my other sessions: every browser signed in to this account but this one."""
+    if not SessionsForm().validate():
+        abort(400)
+    ended = sign_out_other_sessions(current_user, current_session_id())
+    db.session.commit()
+    flash(
+        _("%(n)d other sessions signed out.", n=ended) if ended else _("There were no other sessions."),
+        "success" if ended else "info",
+    )
+    return redirect(url_for("account.profile") + "#sessions", code=303)
 
 
 @bp.route("/notifications", methods=["GET", "POST"])
@@ -166,12 +191,14 @@ def password():
                 min_length=MIN_PASSWORD_LENGTH,
             )
         user = current_user._get_current_object()
-        db.session.commit()
         lang = session.get("lang")
-        session.clear()  # the other sessions ended; this browser gets a fresh one
+        session.clear()  # every session of the account ended; this browser gets a fresh one
+        session.permanent = True
         if lang:
             session["lang"] = lang
         login_user(user)
+        begin_session(user)
+        db.session.commit()
         flash(_("Your password is changed."), "success")
         return redirect(url_for("plans.my_work_page") if forced else url_for("account.profile"), code=303)
     return render("account/password.html", form=form, forced=forced, error=None, min_length=MIN_PASSWORD_LENGTH)

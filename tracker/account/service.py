@@ -33,6 +33,16 @@ def change_password(user: User, current: str, new: str, repeated: str) -> None:
     db.session.flush()
 
 
+def sign_out_other_sessions(user: User, this_session: str | None) -> int:
+    """ "Sign out my other sessions": every session of the account but this browser's ends;
+    journaled with how many there were. Returns how many ended."""
+    ended = end_sessions(user, keep_token=this_session)
+    if ended:
+        audit.record_user(user, user, "sign_out_others", "sessions", ended, 0)
+    db.session.flush()
+    return ended
+
+
 def update_profile(user: User, email: str, phone: str, language: str, languages) -> list[str]:
     """E-mail, telephone and language of one's own account; returns the changed field names."""
     email, phone = (email or "").strip(), (phone or "").strip()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from tracker.extensions import db
 
@@ -55,7 +56,19 @@ def _url():
 
 
 def _libpq_url(url) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The libpq address of the database *without* its password (argv is visible to every user
+    of the machine in `ps`); the password goes in the child's environment (_libpq_env)."""
+    bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+    return bare.render_as_string(hide_password=False)
+
+
+def _libpq_env(url) -> dict:
+    """The environment of pg_dump/pg_restore: ours, with PGPASSWORD when the address has a
+    password (a process's environment is readable only by its owner and root)."""
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    return env
 
 
 def _sqlite_path(url) -> Path:
@@ -145,6 +158,7 @@ def backup(directory: Path) -> BackupReport:
             ["pg_dump", "--format=custom", "--no-owner", f"--file={database}", _libpq_url(url)],
             capture_output=True,
             text=True,
+            env=_libpq_env(url),
         )
         if result.returncode != 0:
             raise BackupError(f"pg_dump failed: {_last_line(result.stderr, result.returncode)}")
@@ -339,6 +353,7 @@ def restore(directory: Path) -> BackupReport:
             ],
             capture_output=True,
             text=True,
+            env=_libpq_env(url),
         )
         if result.returncode != 0:
             raise BackupError(

@@ -17,6 +17,8 @@ ACTION_LABELS = {
     "retire": _l("retired"),
     "restore": _l("restored"),
     "sign_in": _l("signed in"),
+    "sign_out_everywhere": _l("signed out everywhere"),
+    "sign_out_others": _l("other sessions signed out"),
 }
 FIELD_LABELS = {
     "display_name": _l("Display name"),
@@ -28,6 +30,7 @@ FIELD_LABELS = {
     "password": _l("Password"),
     "language": _l("Language"),
     "notifications": _l("Notification settings"),
+    "sessions": _l("Signed-in sessions"),
     "name": _l("Name"),
     "code": _l("Code"),
     "kind": _l("Kind"),

@@ -6,7 +6,7 @@ from tracker.auth.forms import LoginForm
 from tracker.auth.service import authenticate
 from tracker.extensions import db
 from tracker.models.base import utcnow
-from tracker.security import clear_failures, delay_for, locked_for, record_failure
+from tracker.security import begin_session, clear_failures, delay_for, finish_session, locked_for, record_failure
 from tracker.web import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -40,8 +40,9 @@ def login():
         else:
             clear_failures(form.username.data, address)
             session.clear()  # a fresh session at sign-in (no fixation)
-            session.permanent = True  # idle timeout: IDLE_TIMEOUT_MINUTES, renewed by each request
+            session.permanent = True  # idle timeout: IDLE_TIMEOUT_MINUTES, renewed by activity, not polls
             login_user(user)
+            begin_session(user)  # the session record: what logout, password change ... end
             if user.language in current_app.config["LANGUAGES"]:
                 session["lang"] = user.language  # the account's own language (set on /account)
             user.last_login_at = utcnow()
@@ -57,7 +58,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    finish_session()  # the record goes: a copy of this cookie is signed out too
     logout_user()
+    db.session.commit()
     flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
 

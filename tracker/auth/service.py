@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tracker.auth.sessions import end_user_sessions
 from tracker.extensions import db
 from tracker.models import OrgUnit, User
 from tracker.models.org import ROLES
@@ -82,14 +83,11 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise UserError(_l("The password must not contain the user name."))
 
 
-def end_sessions(user: User) -> None:
-    """End every signed-in session of `user` (called when an account is disabled or its password
-    is changed or reset).
-
-    TODO(issue 16): a stub until the server-side session records of issue 16 are merged; the
-    coordinator wires it to their revocation. Today sessions are signed cookies: a disabled user
-    is refused at the next request (Flask-Login loads the user, `is_active` is false).
-    """
+def end_sessions(user: User, keep_token: Optional[str] = None) -> int:
+    """End every signed-in session of `user` (its records in `user_sessions`; tracker/auth/sessions.py),
+    except the one whose id is `keep_token` when given; how many ended. Called when an account is
+    disabled, its password is changed or reset, and by "sign out everywhere". Flushes."""
+    return end_user_sessions(user, keep_token)
 
 
 _DUMMY_HASH: list[str] = []

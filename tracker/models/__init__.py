@@ -34,6 +34,7 @@ from tracker.models.progress import (
     ProgressState,
 )
 from tracker.models.security import LoginFailure
+from tracker.models.sessions import UserSession
 from tracker.models.supervision import Instruction, TaskUrge, TaskWatcher, instruction_tasks
 from tracker.models.tasks import JournalEntry, Task, task_co_owners
 from tracker.models.work import ReviewCount, ReviewMark
@@ -83,5 +84,6 @@ __all__ = [
     "ReviewMark",
     "Task",
     "User",
+    "UserSession",
     "task_co_owners",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from tracker.auth.service import UserError, unit_by_code
+from tracker.auth.sessions import count_sessions
 from tracker.extensions import db
 from tracker.models import AuditEntry, OrgUnit
 from tracker.models.org import ROLES
@@ -29,6 +30,7 @@ from tracker.users.service import (
     may_manage_users,
     reset_password,
     set_active,
+    sign_out_everywhere,
     units_for,
 )
 from tracker.web import form_errors, page_number, page_size, render
@@ -141,7 +143,14 @@ def account_edit(user_id: int):
         form.unit.data = user.unit_id
         if user.unit_id not in {c.value for c in form.unit.choices}:
             form.unit.choices.insert(0, SelectChoice(user.unit_id, f"{user.unit.name} ({user.unit.code})"))
-        return render("users/form.html", form=form, account=user, history=_history(user.id), error=None)
+        return render(
+            "users/form.html",
+            form=form,
+            account=user,
+            history=_history(user.id),
+            session_count=count_sessions(user),
+            error=None,
+        )
     if not form.validate():
         return render(
             "users/form.html", status=422, form=form, account=user, history=_history(user.id), error=form_errors(form)
@@ -202,6 +211,27 @@ def account_reset(user_id: int):
         return redirect(url_for("users.account_edit", user_id=user.id), code=303)
     db.session.commit()
     return _no_store(render("users/credentials.html", accounts=[(user, word)], title=_("Password reset")))
+
+
+@bp.route("/<int:user_id>/sign-out", methods=["POST"])
+@login_required
+def account_sign_out(user_id: int):
+    """Sign out everywhere: every session of the account ends at its next request."""
+    user = _account_or_404(user_id)
+    form = ReasonForm()
+    if not form.validate():
+        abort(400)
+    try:
+        ended = sign_out_everywhere(current_user, user, form.comment.data or "")
+    except NotAllowed:
+        abort(403)
+    except UserError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("users.account_edit", user_id=user.id), code=303)
+    db.session.commit()
+    flash(_("%(n)d sessions signed out.", n=ended), "success")
+    return redirect(url_for("users.account_edit", user_id=user.id), code=303)
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -284,6 +284,19 @@ def reset_password(actor: User, target: User) -> str:
     return word
 
 
+def sign_out_everywhere(actor: User, target: User, comment: str = "") -> int:
+    """An administrator's "sign out everywhere": every session of the account ends (journaled
+    with how many there were); returns how many. One's own: "sign out my other sessions" on the
+    account page, which keeps this browser's."""
+    require_manage(actor, target)
+    if target.id == actor.id:
+        raise UserError(_l("Sign out your other sessions on your account page."))
+    ended = end_sessions(target)
+    audit.record_user(actor, target, "sign_out_everywhere", "sessions", ended, 0, comment)
+    db.session.flush()
+    return ended
+
+
 # --- the list -----------------------------------------------------------------------------------
 
 
