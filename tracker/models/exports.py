@@ -66,3 +66,7 @@ class ExportJob(db.Model):
         if not self.rows_total:
             return 0
         return min(100, int(self.rows_written * 100 / self.rows_total))
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIME = "text/csv; charset=utf-8"
