@@ -208,3 +208,12 @@ def test_keyset_batches_give_every_row_once(app, make_user, plan_tasks):
     rows = [r for b in batches for r in b]
     assert sorted(r[2] for r in rows) == sorted(t.title for t in plan_tasks)
     assert [r[4] for r in rows] == sorted(t.due_on for t in plan_tasks if t.due_on) + [None]
+
+
+def test_the_scheduler_runs_the_exports_every_few_seconds(tmp_path, app):
+    from tracker.tasks.scheduler import EXPORTS_JOB, EXPORTS_JOB_ID, build_scheduler
+
+    scheduler = build_scheduler(f"sqlite:///{tmp_path / 'jobs.db'}", hour=6)
+    job = next(j for j in scheduler.get_jobs() if j.id == EXPORTS_JOB_ID)
+    assert job.func_ref == EXPORTS_JOB and job.trigger.interval == timedelta(seconds=5)
+    assert job.max_instances == 2  # two exports side by side, each claimed by one run
