@@ -501,3 +501,39 @@ def test_period_routes(client, auth, make_user, period_world, row):
 
 
 _ISSUE_21_LISTED |= {row[0] for row in PERIOD_ROUTES}
+
+
+# -- background exports (tracker/exports/): a job is its owner's alone -------------------------
+# The owner (of any role) sees the progress page and downloads the file; anybody else, an admin
+# too, gets 404 (another's export is not even said to exist). See tests/test_export_jobs.py.
+EXPORT_ROUTES = [
+    ("exports.job_page", "GET", "/exports/{job}"),
+    ("exports.download", "GET", "/exports/{job}/download"),
+]
+_ISSUE_21_LISTED |= {row[0] for row in EXPORT_ROUTES}
+
+
+@pytest.mark.parametrize("row", EXPORT_ROUTES, ids=lambda row: f"{row[1]} {row[2]}")
+def test_export_routes(client, auth, make_user, row, tmp_path):
+    from datetime import datetime, timezone
+
+    from tracker.exports.jobs import export_storage, start_export
+
+    endpoint, _method, url = row
+    wrong = []
+    for role in ROLES:
+        owner = _user(make_user, role)
+        job = start_export(owner, "tasks", "csv", {})
+        source = tmp_path / f"{job.id}.csv"
+        source.write_bytes(b"\xef\xbb\xbfa\n")
+        job.state, job.stored_name, job.finished_at = "done", f"export-test-{job.id}.csv", datetime.now(timezone.utc)
+        export_storage().put_file(job.stored_name, source)
+        db.session.commit()
+        for other_role in ROLES:
+            auth.login(_user(make_user, other_role))
+            if (got := _outcome(client.get(url.format(job=job.id)))) != 404:
+                wrong.append((endpoint, role, "other " + other_role, got))
+        auth.login(owner)
+        if (got := _outcome(client.get(url.format(job=job.id)))) != OK:
+            wrong.append((endpoint, role, "owner", got))
+    assert wrong == []

@@ -30,8 +30,10 @@ def is_postgres() -> bool:
 def test_the_scheduler_has_one_daily_escalation_job_on_shanghai_time(tmp_path, app):
     scheduler = build_scheduler(f"sqlite:///{tmp_path / 'jobs.db'}", hour=6, minute=30)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    # tests/test_recurrence.py, tests/test_progress_summary.py; pending deliveries, the sign-in failures' purge
+    # tests/test_recurrence.py, tests/test_progress_summary.py; pending deliveries, the sign-in
+    # failures' purge; the background exports (tests/test_export_jobs.py)
     assert set(jobs) == {
+        "exports-pending",
         ESCALATION_JOB_ID,
         "recurrence-daily",
         "progress-summary",

@@ -99,9 +99,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.admin.routes import bp as admin_bp
 
     app.register_blueprint(admin_bp)
-    from tracker import api
+    from tracker import api, exports
 
     api.init_app(app)
+    exports.init_app(app)
     from tracker.security import init_security
 
     init_security(app)
@@ -113,7 +114,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.importer.cli import seed_cli
     from tracker.plans.cli import plans_cli
     from tracker.admin.cli import backup_command, restore_command
-    from tracker.tasks.cli import escalate_command, progress_cli, scheduler_cli
+    from tracker.tasks.cli import escalate_command, exports_cli, progress_cli, scheduler_cli
 
     from tracker.plans.evidence_cli import evidence_cli
 
@@ -125,6 +126,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         demo_cli,
         scheduler_cli,
         progress_cli,
+        exports_cli,
         escalate_command,
         backup_command,
         restore_command,

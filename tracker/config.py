@@ -66,6 +66,10 @@ class Config:
     LANGUAGES = ("zh_CN", "en")
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
+    # a task-list export of more rows than this is written by the scheduler process, with a
+    # progress page (tracker/exports/jobs.py); a run not heard of for the lease is taken over
+    EXPORT_BACKGROUND_ROWS = int(os.environ.get("EXPORT_BACKGROUND_ROWS", "50000"))
+    EXPORT_LEASE_SECONDS = int(os.environ.get("EXPORT_LEASE_SECONDS", "900"))
     # rendered progress pages kept per worker, by version (tracker/progress/pages.py); 0: off
     PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
     # ... and shared by the workers of the machine through this folder; empty: not shared

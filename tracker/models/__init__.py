@@ -13,6 +13,7 @@ from tracker.models.cascade import (
 )
 from tracker.models.evidence import Evidence
 from tracker.models.explanations import OverdueExplanation
+from tracker.models.exports import ExportJob
 from tracker.models.indicators import IndicatorDefinition, IndicatorForm, IndicatorValue, ReportingPeriod
 from tracker.models.notify import (
     DeliveryMessage,
@@ -56,6 +57,7 @@ __all__ = [
     "Escalation",
     "EscalationRule",
     "Evidence",
+    "ExportJob",
     "IndicatorDefinition",
     "IndicatorForm",
     "IndicatorValue",

@@ -72,6 +72,9 @@ ESCALATION, LEADER_GROUP = "escalation", "leader_group"
 SUBMITTED, RETURNED, ACCEPTED = "submitted", "returned", "accepted"
 ASSIGNED, COMMENTED, CHANGED = "assigned", "commented", "changed"
 URGED, INSTRUCTED, UNSIGNED = "urged", "instructed", "unsigned"
+# a background export of one's own is ready (tracker/exports/jobs.py): always in the inbox, never
+# mailed, not among the kinds one may turn off (one asked for it)
+EXPORT_READY = "export_ready"
 EVENT_KINDS = (SUBMITTED, RETURNED, ACCEPTED, ASSIGNED, COMMENTED, CHANGED, URGED, INSTRUCTED)
 KINDS = (ESCALATION, LEADER_GROUP, UNSIGNED, *EVENT_KINDS)
 
@@ -167,6 +170,8 @@ class Notification(db.Model):
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
     email_error: Mapped[str] = mapped_column(Text, default="")
     email_message_id: Mapped[Optional[int]] = mapped_column(Integer)  # the digest holding it (delivery_messages.id)
+    # kind "export_ready": the export (gone with it when the sweep deletes it)
+    export_job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("export_jobs.id", ondelete="CASCADE"))
 
     user: Mapped[User] = relationship()
     task: Mapped[Optional[Task]] = relationship()
@@ -179,6 +184,7 @@ class Notification(db.Model):
         UniqueConstraint("task_id", "due_on", "user_id", "kind", name="uq_notifications_task_due_user_kind"),
         UniqueConstraint("user_id", "kind", "unit_id", "day", name="uq_notifications_user_kind_unit_day"),
         UniqueConstraint("event_id", "user_id", name="uq_notifications_event_user"),
+        UniqueConstraint("export_job_id", name="uq_notifications_export_job_id"),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
         Index("ix_notifications_user_id_day", "user_id", "day"),
         Index("ix_notifications_email_state", "email_state"),

@@ -8,6 +8,7 @@ from tracker.models.notify import (
     CHANGED,
     COMMENTED,
     ESCALATION,
+    EXPORT_READY,
     INSTRUCTED,
     LEADER_GROUP,
     LEADERSHIP,
@@ -42,6 +43,7 @@ KIND_LABELS = {
     CHANGED: _l("Due date or deliverable changed"),
     URGED: _l("Urged (催办)"),
     INSTRUCTED: _l("Leader's instruction (批示)"),
+    EXPORT_READY: _l("Export"),
 }
 KIND_BADGES = {
     SUBMITTED: "primary",
@@ -54,4 +56,5 @@ KIND_BADGES = {
     INSTRUCTED: "dark",
     LEADER_GROUP: "dark",
     UNSIGNED: "warning",
+    EXPORT_READY: "success",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, Plan, Task, User
@@ -96,36 +96,89 @@ def task_columns() -> list[ExportColumn]:
     ]
 
 
+def _task_row_columns():
+    return (
+        Plan.title,
+        Task.ref,
+        Task.title,
+        OrgUnit.name,
+        Task.due_on,
+        Task.status,
+        Task.progress,
+        Task.completed_on,
+        Task.deliverable,
+    )
+
+
+def _task_row(values) -> list:
+    plan, ref, title, owner, due, status, progress, completed, deliverable = values[:9]
+    return [
+        plan,
+        ref.split("@")[0],
+        title,
+        owner or "",
+        due,
+        str(LABELS.get(status, status)),
+        round(progress or 0, 1),
+        completed,
+        deliverable,
+    ]
+
+
 def task_rows(user: User, filters: TaskFilters) -> Iterator[list]:
     """The filtered task list, streamed from a server-side cursor in batches."""
     ids = filtered_tasks(user, filters).with_only_columns(Task.id).subquery()
     query = (
-        select(
-            Plan.title,
-            Task.ref,
-            Task.title,
-            OrgUnit.name,
-            Task.due_on,
-            Task.status,
-            Task.progress,
-            Task.completed_on,
-            Task.deliverable,
-        )
+        select(*_task_row_columns())
         .join(ids, ids.c.id == Task.id)
         .join(Plan, Plan.id == Task.plan_id)
         .outerjoin(OrgUnit, OrgUnit.id == Task.owner_unit_id)
         .order_by(Task.plan_id, Task.due_on.is_(None), Task.due_on, Task.id)
         .execution_options(yield_per=2000)
     )
-    for plan, ref, title, owner, due, status, progress, completed, deliverable in db.session.execute(query):
-        yield [
-            plan,
-            ref.split("@")[0],
-            title,
-            owner or "",
-            due,
-            str(LABELS.get(status, status)),
-            round(progress or 0, 1),
-            completed,
-            deliverable,
-        ]
+    for values in db.session.execute(query):
+        yield _task_row(values)
+
+
+def task_count(user: User, filters: TaskFilters) -> int:
+    """How many rows task_rows gives (the background export's total; one count)."""
+    query = filtered_tasks(user, filters).with_only_columns(func.count(Task.id)).order_by(None)
+    return db.session.scalar(query) or 0
+
+
+def task_row_batches(user: User, filters: TaskFilters, size: int = 5000) -> Iterator[list[list]]:
+    """The rows of task_rows in batches of `size`, each batch its own short statement (keyset:
+    due date first, none last, then id, the order ix_tasks_due_on_id serves), so the caller may
+    commit between batches (a server-side cursor does not outlive a commit). The order is the
+    task list's ("due date first"), not the direct export's plan-first order, which no index
+    serves: a keyset over it would sort all remaining rows for every batch."""
+    base = (
+        filtered_tasks(user, filters)
+        .with_only_columns(*_task_row_columns(), Task.id)
+        .select_from(Task)
+        .join(Plan, Plan.id == Task.plan_id)
+        .outerjoin(OrgUnit, OrgUnit.id == Task.owner_unit_id)
+        .order_by(None)
+    )
+    dated = base.where(Task.due_on.is_not(None)).order_by(Task.due_on, Task.id)
+    undated = base.where(Task.due_on.is_(None)).order_by(Task.id)
+    last = None
+    while True:  # tasks with a due date, by (due_on, id)
+        query = dated if last is None else dated.where(tuple_(Task.due_on, Task.id) > tuple_(*last))
+        rows = db.session.execute(query.limit(size)).all()
+        if not rows:
+            break
+        last = (rows[-1][4], rows[-1][-1])
+        yield [_task_row(r) for r in rows]
+        if len(rows) < size:
+            break
+    last_id = None
+    while True:  # then those without one, by id
+        query = undated if last_id is None else undated.where(Task.id > last_id)
+        rows = db.session.execute(query.limit(size)).all()
+        if not rows:
+            break
+        last_id = rows[-1][-1]
+        yield [_task_row(r) for r in rows]
+        if len(rows) < size:
+            break

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from tracker.exports.jobs import background_export_for
 from tracker.extensions import db
 from tracker.models import OrgUnit, Plan
 from tracker.plans.forms import TaskFilterForm
@@ -217,6 +219,10 @@ def tasks_export(fmt: str):
         abort(400)
     plan = get_plan(request.args["plan"]) if request.args.get("plan") else None
     filters = form.filters(plan.id if plan else None)
+    job = background_export_for(current_user, fmt, filters, str(get_locale() or "zh"))
+    if job is not None:
+        db.session.commit()
+        return redirect(url_for("exports.job_page", job_id=job.id), 303)
     columns = exports.task_columns()
     return exports.send_table(
         fmt,

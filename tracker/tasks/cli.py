@@ -11,6 +11,7 @@ from tracker.timeutil import local_zone
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process (escalation).")
 progress_cli = AppGroup("progress", help="The progress summary the progress pages read.")
+exports_cli = AppGroup("exports", help="Large exports written in the background.")
 
 
 def parse_now(value: str | None) -> datetime:
@@ -104,3 +105,18 @@ def progress_refresh_command(rebuild, today_text):
         folded = refresh(today, full=rebuild)
     what = "rebuilt" if folded < 0 else f"folded {folded} changed owners into"
     click.echo(f"{what} the progress summary as of {today.isoformat()} in {time.perf_counter() - started:.1f} s")
+
+
+@exports_cli.command("run-pending")
+@click.option("--limit", default=10, show_default=True, help="at most this many exports in this run")
+def exports_run_pending_command(limit):
+    """Run the queued background exports now and sweep expired ones (the scheduler does this
+    every few seconds)."""
+    from tracker.tasks.exports import export_pass
+    from tracker.tasks.jobs import exit_on_database_error
+
+    with exit_on_database_error("exports run-pending"):
+        outcomes = export_pass(limit=limit)
+    for job_id, outcome in outcomes:
+        click.echo(f"export {job_id}: {outcome}")
+    click.echo(f"{len(outcomes)} exports run")

@@ -43,6 +43,8 @@ DELIVERY_JOB_ID = "delivery-pending"
 DELIVERY_JOB = "tracker.tasks.delivery:run"
 SECURITY_JOB_ID = "purge-login-failures"
 SECURITY_JOB = "tracker.tasks.security:run"
+EXPORTS_JOB_ID = "exports-pending"
+EXPORTS_JOB = "tracker.tasks.exports:run"
 JOB_TABLE = "apscheduler_jobs"
 # The lock's own connection notices a silent network cut within about this many seconds
 # (TCP keepalives and a user timeout), so a cut-off holder stops soon after the cut.
@@ -187,6 +189,17 @@ def build_scheduler(
         name="pending mail and webhook messages",
         replace_existing=True,
         misfire_grace_time=600,
+    )
+    # large exports asked for in the pages: picked up within seconds; two may run side by side
+    # (each claims its export, so two runs never write the same one), a third waits its turn
+    scheduler.add_job(
+        EXPORTS_JOB,
+        trigger=IntervalTrigger(seconds=5, timezone=zone),
+        id=EXPORTS_JOB_ID,
+        name="background exports",
+        replace_existing=True,
+        max_instances=2,
+        misfire_grace_time=30,
     )
     # sign-in failures older than the lock-out window are of no more use
     scheduler.add_job(
