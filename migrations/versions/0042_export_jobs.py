@@ -1,7 +1,7 @@
 """Large exports in the background: export_jobs, and the notice that one is ready
 
 Revision ID: 0042
-Revises: 0040
+Revises: 0041
 Create Date: 2026-12-10
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0042"
-down_revision = "0040"
+down_revision = "0041"
 branch_labels = None
 depends_on = None
 
