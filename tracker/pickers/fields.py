@@ -19,7 +19,7 @@ from tracker.pickers.frequency import (
     choice_from_rrule,
     rrule_from_choice,
 )
-from tracker.pickers.units import resolve_unit
+from tracker.pickers.units import resolve_unit, some_unit_named_like
 
 
 def unit_problem_text(problem: str, text: str) -> str:
@@ -35,9 +35,10 @@ class UnitField(StringField):
     no unit is this field's error. `legacy_ids`: a bare number no code matches is read as the
     unit's id (what the old select sent; a form kept open across the update still posts it)."""
 
-    def __init__(self, label=None, validators=None, legacy_ids: bool = False, **kwargs):
+    def __init__(self, label=None, validators=None, legacy_ids: bool = False, partial: bool = False, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.legacy_ids = legacy_ids
+        self.partial = partial  # a filter: a part of a name is fine when some unit's name has it
         self.unit = None
 
     def process_data(self, value):
@@ -65,6 +66,9 @@ class UnitField(StringField):
             if unit is not None:
                 self.unit = unit
                 return
+        if found.unit is None and self.partial and found.problem == "unknown" and some_unit_named_like(text):
+            self.unit = None
+            return
         if found.unit is None:
             self.unit = None
             raise ValidationError(unit_problem_text(found.problem, text))

@@ -5,6 +5,7 @@ The units table is small (about 3,000 rows nationally): one bounded statement pe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -17,6 +18,14 @@ SEARCH_LIMIT = 20
 QUERY_MAX = 60
 # the usual short forms of words in unit names (the characters-in-order match covers the rest)
 SHORT_FORMS = {"卫健委": "卫生健康委", "卫计委": "卫生计生委", "质控": "质量控制"}
+
+
+LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
+
+
+def split_unit_list(text: str) -> list[str]:
+    """'P11-QC, 上海市肿瘤质控中心、P12' → the codes or names one by one."""
+    return [part.strip() for part in LIST_SEPARATORS.split(text or "") if part.strip()]
 
 
 @dataclass(frozen=True)
@@ -109,3 +118,8 @@ def resolve_units(texts: list[str], user: Optional[User] = None) -> tuple[list[O
         else:
             missing.append(text)
     return units, missing
+
+
+def some_unit_named_like(text: str) -> bool:
+    """Does any unit's name contain `text` (a filter's part of a name)? One bounded statement."""
+    return db.session.scalar(select(OrgUnit.id).where(OrgUnit.name.contains(text, autoescape=True)).limit(1)) is not None
