@@ -112,7 +112,9 @@ class FrequencyFields:
             (str(n), label) for n, label in enumerate(WEEKDAY_LABELS, start=1)
         ]
         self.day.choices = [("", _l("Last day"))] + [(str(n), _l("Day %(n)d", n=n)) for n in range(1, 32)]
-        self.month.choices = [("", _l("December"))] + [(str(n), _l("Month %(n)d", n=n)) for n in range(1, 13)]
+        self.month.choices = [("", _l("December (the year's end)"))] + [
+            (str(n), _l("Month %(n)d", n=n)) for n in range(1, 13)
+        ]
 
     def show_rule(self, rule: str) -> None:
         """Set the fields from a stored rule (GET)."""

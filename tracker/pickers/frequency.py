@@ -24,7 +24,15 @@ FREQUENCY_LABELS = {
 }
 MONTH_INTERVALS = {MONTHLY: 1, QUARTERLY: 3, HALF_YEARLY: 6}
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # day 1..7
-WEEKDAY_LABELS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday"))
+WEEKDAY_LABELS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 LAST_DAY = -1
 MAX_MONTH_DAY = 28  # a day every month has: BYMONTHDAY=31 would skip the short months
 
@@ -123,7 +131,7 @@ def choice_from_rrule(rule: str) -> Optional[FrequencyChoice]:
             return None
         if month == 12 and day in (31, LAST_DAY):
             return FrequencyChoice(YEARLY, None, None)
-        choice = FrequencyChoice(YEARLY, day, month)
+        choice = FrequencyChoice(YEARLY, None if day == LAST_DAY else day, month)
     else:
         return None
     try:

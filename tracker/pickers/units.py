@@ -122,4 +122,6 @@ def resolve_units(texts: list[str], user: Optional[User] = None) -> tuple[list[O
 
 def some_unit_named_like(text: str) -> bool:
     """Does any unit's name contain `text` (a filter's part of a name)? One bounded statement."""
-    return db.session.scalar(select(OrgUnit.id).where(OrgUnit.name.contains(text, autoescape=True)).limit(1)) is not None
+    return (
+        db.session.scalar(select(OrgUnit.id).where(OrgUnit.name.contains(text, autoescape=True)).limit(1)) is not None
+    )
