@@ -139,6 +139,8 @@ OWN_PAGES = {
     ("notifications.inbox", "GET", "/notifications"),
     ("notifications.read_all", "POST", "/notifications/read-all"),
     ("notifications.read_group", "POST", "/notifications/read-group"),  # one's own notices only; no data: 400
+    # the unit picker's search: every role, each within its own scope (tests/test_pickers.py)
+    ("pickers.unit_search", "GET", "/units/search?q=%E8%B4%A8%E6%8E%A7"),
 }
 
 ADMIN_ONLY = {("notifications.rules", "GET", "/admin/escalation-rules")}

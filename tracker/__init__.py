@@ -87,9 +87,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.importer.draft_routes import bp as drafts_bp
 
     app.register_blueprint(drafts_bp)
-    from tracker import calendar, cascade, duties, layout, schemes
+    from tracker import calendar, cascade, duties, layout, pickers, schemes
 
-    for area in (cascade, duties, schemes, calendar, layout):
+    for area in (cascade, duties, schemes, calendar, layout, pickers):
         area.init_app(app)
     register_web(app)
     from tracker import account, audit, supervision, users

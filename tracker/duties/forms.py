@@ -1,4 +1,5 @@
-"""The recurring duty's rule form."""
+"""The recurring duty's rule form: the frequency picker (每周/每月/每季度/每半年/每年 with the
+day) writes the RRULE; a rule the picker cannot show is kept and edited as text."""
 
 from __future__ import annotations
 
@@ -9,21 +10,27 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from tracker.duties.rules import RuleError, check_rule
 from tracker.forms import CLEAN
+from tracker.pickers.fields import CUSTOM, FrequencyFields
 
 
-class RuleForm(FlaskForm):
+class RuleForm(FrequencyFields, FlaskForm):
     rule = StringField(
         _l("Recurrence rule (RRULE)"),
         filters=CLEAN,
         validators=[Optional(), Length(max=200)],
         description=_l(
-            "e.g. FREQ=MONTHLY;BYMONTHDAY=-1 (month ends) or FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1 (quarter ends); empty: not recurring"
+            "Only for 'Other': e.g. FREQ=MONTHLY;BYMONTHDAY=-1 (month ends) or FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1 (quarter ends)"
         ),
     )
     comment = StringField(_l("Reason for the change"), filters=CLEAN, validators=[Optional(), Length(max=500)])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fill_frequency_choices()
+
     def validate_rule(self, field):
-        if field.data and field.data.strip():
+        typed = (self.freq.data or "") == CUSTOM or not self.freq.raw_data
+        if typed and field.data and field.data.strip():
             try:
                 check_rule(field.data)
             except RuleError as exc:

@@ -65,14 +65,16 @@ def _rule_context(task: Task, form: RuleForm, error: Optional[str] = None, statu
 def recurrence_page(task_id: int):
     task = task_or_404(task_id)
     if request.method == "GET":
-        return _rule_context(task, RuleForm(formdata=None, rule=task.recurrence or ""))
+        form = RuleForm(formdata=None)
+        form.show_rule(task.recurrence or "")
+        return _rule_context(task, form)
     if not can_cascade(current_user, task):
         abort(403)
     form = RuleForm()
     if not form.validate():
         return _rule_context(task, form, form_errors(form), 400)
     try:
-        report = change_rule(task, current_user, form.rule.data, comment=form.comment.data or "")
+        report = change_rule(task, current_user, form.rule_value(), comment=form.comment.data or "")
         db.session.commit()
     except NotAllowed:
         db.session.rollback()

@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from tracker.pickers.fields import UnitField
 from tracker.plans.status import ACTION_LABELS, LABELS, STATUSES
 
 
@@ -25,7 +26,7 @@ class TaskFilterForm(FlaskForm):
 
     q = StringField(_l("Search titles"), validators=[Optional(), Length(max=100)])
     status = SelectField(_l("Status"), choices=[], validators=[Optional()], validate_choice=True)
-    owner = StringField(_l("Owner unit"), validators=[Optional(), Length(max=100)])
+    owner = UnitField(_l("Owner unit"), validators=[Optional(), Length(max=200)], partial=True)
     phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], coerce=str)
     overdue = BooleanField(_l("Overdue only"))
     due_from = DateField(_l("Due from"), validators=[Optional()])
@@ -49,7 +50,7 @@ class TaskFilterForm(FlaskForm):
         return TaskFilters(
             plan_id=plan_id,
             status=self.status.data or None,
-            owner=(self.owner.data or "").strip(),
+            owner=self.owner.unit.code if self.owner.unit is not None else (self.owner.data or "").strip(),
             phase_id=int(self.phase.data) if self.phase.data else None,
             overdue=bool(self.overdue.data),
             due_from=self.due_from.data,
@@ -123,11 +124,11 @@ class EditTaskForm(FlaskForm):
     version = IntegerField(validators=[InputRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=500)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
-    owner = SelectField(_l("Owner unit"), coerce=int, validate_choice=True)
+    owner = UnitField(_l("Owner unit"), validators=[DataRequired()], legacy_ids=True)
     co_owners = StringField(
-        _l("Co-owner unit codes"),
-        validators=[Optional(), Length(max=2000)],
-        description=_l("Unit codes separated by commas, e.g. P11-QC, P12-QC"),
+        _l("Co-owner units"),
+        validators=[Optional(), Length(max=4000)],
+        description=_l("Codes or full names separated by commas, e.g. P11-QC, 上海市肿瘤质控中心"),
     )
     due_on = DateField(_l("Due date"), validators=[Optional()])
     deliverable = StringField(_l("Deliverable"), validators=[Optional(), Length(max=300)])

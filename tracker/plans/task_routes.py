@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db
-from tracker.models import Evidence, JournalEntry, OrgUnit, Task
+from tracker.models import Evidence, JournalEntry, Task
 from tracker.plans import evidence as evidence_service
 from tracker.explanations.forms import ExplanationForm
 from tracker.explanations.service import REASONS, current_explanation, needs_explanation
@@ -32,6 +32,7 @@ from tracker.plans.operations import (
     update_percent,
 )
 from tracker.plans.queries import ancestors_of, open_work_count
+from tracker.pickers.units import resolve_units, split_unit_list
 from tracker.plans.blueprint import bp
 from tracker.plans.status import ACCEPTED, BLOCKED, CANCELLED, RETURNED, SUBMITTED, TRANSITIONS
 from tracker.plans.status import TransitionError, allowed_targets
@@ -336,17 +337,6 @@ def evidence_download(evidence_id: int):
     return send_file(path, mimetype=item.mime_type, as_attachment=True, download_name=item.original_name)
 
 
-def _unit_choices(task: Task) -> list[tuple[int, str]]:
-    scope_root = current_user.unit
-    query = select(OrgUnit.id, OrgUnit.name).order_by(OrgUnit.path)
-    if not current_user.sees_everything:
-        query = query.where(OrgUnit.path.like(f"{scope_root.path}%"))
-    choices = [(unit_id, name) for unit_id, name in db.session.execute(query.limit(5000))]
-    if task.owner_unit_id and task.owner_unit_id not in {c[0] for c in choices}:
-        choices.insert(0, (task.owner_unit_id, task.owner_unit.name))
-    return choices
-
-
 @bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])
 @login_required
 def task_edit(task_id: int):
@@ -354,24 +344,20 @@ def task_edit(task_id: int):
     if not actor_for(current_user, task).is_coordinator:
         abort(403)
     form = EditTaskForm(obj=task if request.method == "GET" else None)
-    form.owner.choices = _unit_choices(task)
     if request.method == "GET":
-        form.owner.data = task.owner_unit_id
+        form.owner.set_unit(task.owner_unit)
         form.co_owners.data = ", ".join(u.code for u in task.co_owners)
         return render("plans/task.html", block="panel", **_panel_context(task, edit_form=form))
     if not form.validate():
         return _respond(task, 422, form_errors(form), edit_form=form)
-    codes = [c.strip() for c in (form.co_owners.data or "").replace("，", ",").split(",") if c.strip()]
-    units = (
-        dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all()) if codes else {}
-    )
-    unknown = [c for c in codes if c not in units]
+    co_owners, unknown = resolve_units(split_unit_list(form.co_owners.data or ""))
     if unknown:
-        return _respond(task, 422, _("Unknown unit codes: %(codes)s", codes=", ".join(unknown)), edit_form=form)
+        form.co_owners.errors = [_("No unit found: %(text)s", text="、".join(unknown))]
+        return _respond(task, 422, form_errors(form), edit_form=form)
     values = {
         "title": form.title.data.strip(),
         "description": form.description.data or "",
-        "owner_unit_id": form.owner.data,
+        "owner_unit_id": form.owner.unit.id,
         "due_on": form.due_on.data,
         "deliverable": (form.deliverable.data or "").strip(),
         "weight": form.weight.data,
@@ -382,7 +368,7 @@ def task_edit(task_id: int):
             task,
             current_user,
             values,
-            list(units.values()),
+            [u.id for u in co_owners],
             expected_version=form.version.data,
             comment=form.comment.data or "",
         ),

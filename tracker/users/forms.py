@@ -9,12 +9,13 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from tracker.forms import CLEAN
+from tracker.pickers.fields import UnitField
 
 
 class AccountForm(FlaskForm):
     username = StringField(_l("User name"), filters=CLEAN, validators=[Optional(), Length(max=80)])
     display_name = StringField(_l("Display name"), filters=CLEAN, validators=[DataRequired(), Length(max=120)])
-    unit = SelectField(_l("Unit"), coerce=int, validate_choice=True)
+    unit = UnitField(_l("Unit"), filters=CLEAN, validators=[DataRequired()], legacy_ids=True)
     role = SelectField(_l("Role"), validate_choice=True)
     email = StringField(_l("E-mail"), filters=CLEAN, validators=[Optional(), Length(max=200)])
     phone = StringField(_l("Telephone"), filters=CLEAN, validators=[Optional(), Length(max=40)])
@@ -26,7 +27,7 @@ class AccountFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), filters=CLEAN, validators=[Optional(), Length(max=100)])
-    unit = StringField(_l("Unit (code)"), filters=CLEAN, validators=[Optional(), Length(max=40)])
+    unit = UnitField(_l("Unit"), filters=CLEAN, validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), validators=[Optional()], validate_choice=True)
     state = SelectField(_l("State"), validators=[Optional()], validate_choice=True)
 

@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from tracker.auth.service import UserError, unit_by_code
+from tracker.auth.service import UserError
 from tracker.auth.sessions import count_sessions
 from tracker.extensions import db
-from tracker.models import AuditEntry, OrgUnit
+from tracker.models import AuditEntry
 from tracker.models.org import ROLES
 from tracker.sheets import SheetRefused
 from tracker.users import importer
@@ -31,7 +31,6 @@ from tracker.users.service import (
     reset_password,
     set_active,
     sign_out_everywhere,
-    units_for,
 )
 from tracker.web import form_errors, page_number, page_size, render
 
@@ -58,16 +57,13 @@ def _account_or_404(user_id: int):
 
 
 def _fill_choices(form: AccountForm) -> None:
-    form.unit.choices = [
-        SelectChoice(u.id, f"{u.name} ({u.code})") for u in db.session.scalars(units_for(current_user).limit(5000))
-    ]
     form.role.choices = [SelectChoice(r, ROLE_LABELS[r]) for r in assignable_roles(current_user)]
 
 
 def _values(form: AccountForm) -> AccountValues:
     return AccountValues(
         display_name=(form.display_name.data or "").strip(),
-        unit=db.session.get(OrgUnit, form.unit.data),
+        unit=form.unit.unit,
         role=form.role.data,
         email=(form.email.data or "").strip(),
         phone=(form.phone.data or "").strip(),
@@ -87,7 +83,7 @@ def account_list():
     ]
     filters = AccountFilters()
     if form.validate():
-        unit = unit_by_code(form.unit.data.strip().upper()) if form.unit.data else None
+        unit = form.unit.unit
         filters = AccountFilters(
             q=(form.q.data or "").strip(), unit=unit, role=form.role.data or "", state=form.state.data or ""
         )
@@ -140,9 +136,7 @@ def account_edit(user_id: int):
     form = AccountForm(obj=user if request.method == "GET" else None)
     _fill_choices(form)
     if request.method == "GET":
-        form.unit.data = user.unit_id
-        if user.unit_id not in {c.value for c in form.unit.choices}:
-            form.unit.choices.insert(0, SelectChoice(user.unit_id, f"{user.unit.name} ({user.unit.code})"))
+        form.unit.set_unit(user.unit)
         return render(
             "users/form.html",
             form=form,
