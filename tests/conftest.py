@@ -77,6 +77,26 @@ class TestSession(ReplicaRouting, Session):
     """The test's session: bound to the test's connection, with the app's replica routing."""
 
 
+@pytest.fixture(autouse=True, scope="session")
+def choices_assigned_as_tuples_warn():
+    """WTForms warns about tuple choices given to a field's constructor but not about tuples
+    assigned later (`form.x.choices = [...]`), which is how most of our forms fill theirs; make
+    the assignment warn too, so pyproject's filterwarnings turns any tuple into a failing test
+    before WTForms 3.4 drops them."""
+    from wtforms.fields.choices import SelectFieldBase, SelectField
+
+    original = SelectField.choices
+
+    def assign(self, value):
+        if value is not None and not callable(value):
+            SelectFieldBase._warn_legacy_choices(value)
+        original.fset(self, value)
+
+    SelectField.choices = original.setter(assign)
+    yield
+    SelectField.choices = original
+
+
 @pytest.fixture(autouse=True)
 def db_session(app):
     """Each test runs inside a transaction that is rolled back; commits become savepoints."""

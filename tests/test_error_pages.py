@@ -128,7 +128,9 @@ def test_a_server_whose_database_is_down_answers_503_not_a_bare_500(tmp_path):
         try:
             signer = Flask(__name__)
             signer.secret_key = secret
-            cookie = signer.session_interface.get_signing_serializer(signer).dumps({"_user_id": "1", "_fresh": True})
+            cookie = signer.session_interface.get_signing_serializer(signer).dumps(
+                {"_user_id": "1", "_fresh": True, "sid": "some-session-id"}
+            )
             request = urllib.request.Request(f"http://127.0.0.1:{port}/plans", headers={"Cookie": f"session={cookie}"})
             deadline = time.monotonic() + 30
             while True:

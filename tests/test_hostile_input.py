@@ -244,7 +244,12 @@ def walk_world(app, client, tmp_path, make_user, make_task):
     draft = drafts.load_draft(draft_id, users["coordinator"])
     uid = next(iter(drafts.walk(draft["tasks"])))["uid"]
     cascade = db.session.scalar(select(Cascade.id).order_by(Cascade.id).limit(1))
+    from tracker.exports import jobs as export_jobs
+
+    job = export_jobs.start_export(users["coordinator"], "tasks", "csv", {})
+    db.session.commit()
     fill = {
+        "job_id": job.id,
         "key": "ncc-qc-2024",
         "task_id": task.id,
         "evidence_id": evidence.id,
@@ -403,3 +408,27 @@ def test_no_page_template_defines_or_imports_anything_outside_its_blocks(app):
             if isinstance(node, (nodes.FromImport, nodes.Import, nodes.Macro, nodes.Assign, nodes.AssignBlock)):
                 outside.append(f"{path.relative_to(root)}:{node.lineno} {type(node).__name__}")
     assert outside == []
+
+
+def test_a_lazy_message_shows_what_a_user_typed_as_text(app):
+    """Flask-Babel's lazy strings are safe markup to Jinja; ours escape (a field error that quotes
+    the input, e.g. the unit picker's "No unit found: …", must not run the input as HTML)."""
+    from flask import render_template_string
+
+    from tracker.lazy_text import lazy_gettext
+
+    with app.test_request_context():
+        shown = render_template_string(
+            "{{ m }}", m=lazy_gettext("No unit found: %(text)s", text="<img src=x onerror=alert(1)>")
+        )
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
+
+
+def test_no_module_uses_flask_babels_lazy_gettext_directly():
+    root = Path(__file__).resolve().parent.parent / "tracker"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "lazy_text.py" and re.search(r"from flask_babel import[^\n]*lazy_", path.read_text("utf-8"))
+    ]
+    assert not offenders, offenders

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "tracker"
@@ -122,3 +123,18 @@ def test_the_cycle_finder_sees_a_circle_through_a_function_level_import(tmp_path
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
     assert graph == {"tracker.a": {"tracker.b"}, "tracker.b": {"tracker.a"}}
     assert import_cycles(graph) == [["tracker.a", "tracker.b"]]
+
+
+def test_choices_assigned_as_tuples_fail_the_run():
+    """conftest makes `field.choices = [tuples]` warn, and pyproject turns that warning into an
+    error: a form that still fills its choices with tuples fails whichever test renders it."""
+    from wtforms import Form, SelectField
+    from wtforms.fields.choices import SelectChoice
+
+    class Filter(Form):
+        status = SelectField(choices=[])
+
+    form = Filter()
+    form.status.choices = [SelectChoice("open", "Open")]  # fine
+    with pytest.raises(DeprecationWarning, match="tuples"):
+        form.status.choices = [("open", "Open")]

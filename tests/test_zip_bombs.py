@@ -147,3 +147,13 @@ def test_a_scheme_document_is_checked_the_same_way(make_user):
         schemes.upload_document(scheme, beijing, io.BytesIO(bomb()), "实施方案.docx")
     assert "zip bomb" in text(info.value)
     assert scheme.stored_name is None
+
+
+def test_a_users_or_units_sheet_that_is_a_bomb_is_refused_before_openpyxl_reads_it():
+    """tracker/sheets.py (the users import, and any sheet import built on it) checks the archive
+    first: a named refusal, not openpyxl inflating 150 MB."""
+    from tracker.sheets import Column, SheetRefused, read_table
+
+    with pytest.raises(SheetRefused) as refused:
+        read_table("users.xlsx", bomb("xlsx"), [Column("username", "用户名")])
+    assert len(refused.value.problems) == 1 and "zip bomb" in refused.value.problems[0]

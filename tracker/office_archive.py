@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Union
 
 from flask import current_app, has_app_context
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 
 DEFAULTS = {"OFFICE_MAX_ENTRIES": 1000, "OFFICE_MAX_UNCOMPRESSED_MB": 100, "OFFICE_MAX_RATIO": 100}
 ARCHIVE_NAMES = (

@@ -11,6 +11,8 @@ import zipfile
 from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
+
+from tracker.office_archive import ArchiveRefused, check_office_archive
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -67,6 +69,10 @@ def _raw_rows(filename: str, data: bytes) -> list[list[str]]:
             raise SheetRefused([_("The CSV file is neither UTF-8 nor GB18030 text.")])
         return [[_cell_text(v) for v in row] for row in csv.reader(io.StringIO(text))]
     if name.endswith(".xlsx"):
+        try:
+            check_office_archive(data)  # before openpyxl inflates anything
+        except ArchiveRefused as refused:
+            raise SheetRefused([str(refused)]) from None
         try:
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError):

@@ -10,7 +10,7 @@ from flask import Flask, abort, current_app, make_response, render_template, req
 from flask_login import current_user
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
 
 from tracker.extensions import htmx

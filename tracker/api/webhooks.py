@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import exists, func, select, update
 
 from tracker.extensions import db

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Optional
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import String, case, cast, event, exists, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, aliased, joinedload
 

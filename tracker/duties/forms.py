@@ -3,7 +3,7 @@ day) writes the RRULE; a rule the picker cannot show is kept and edited as text.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, Optional, ValidationError

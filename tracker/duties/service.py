@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 
 from tracker.duties.rules import RuleError, check_rule
 from tracker.cascade.service import CascadeError, require_coordinator

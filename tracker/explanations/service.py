@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import aliased
 

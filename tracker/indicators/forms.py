@@ -1,7 +1,7 @@
 """WTForms of the indicator pages. The values of an indicator form are dynamic (one per
 definition) and checked by tracker.indicators.validation; CSRF protects every POST."""
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms.fields.choices import SelectChoice

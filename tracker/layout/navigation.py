@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from flask import request, url_for
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from flask_login import current_user
 
 ALL = ("admin", "coordinator", "reporter", "leader")

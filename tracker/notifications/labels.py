@@ -1,6 +1,6 @@
 """How escalation levels and kinds of notice are named to users."""
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 
 from tracker.models.notify import (
     ACCEPTED,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
+from wtforms.fields.choices import SelectChoice
 from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
@@ -20,6 +21,9 @@ from tracker.pickers.frequency import (
     rrule_from_choice,
 )
 from tracker.pickers.units import resolve_unit, some_unit_named_like
+
+
+MAX_UNIT_TEXT = 200  # the input's maxlength
 
 
 def unit_problem_text(problem: str, text: str) -> str:
@@ -57,6 +61,9 @@ class UnitField(StringField):
         if not text:
             self.unit = None
             return
+        if len(text) > MAX_UNIT_TEXT:  # no unit's name is this long; and no LIKE over it
+            self.unit = None
+            raise ValidationError(_l("At most %(n)d characters.", n=MAX_UNIT_TEXT))
         found = resolve_unit(text)
         if found.unit is None and self.legacy_ids and text.isdigit():
             from tracker.extensions import db
@@ -104,16 +111,18 @@ class FrequencyFields:
 
     def fill_frequency_choices(self) -> None:
         self.freq.choices = (
-            [("", _l("Not recurring"))]
-            + [(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES]
-            + [(CUSTOM, _l("Other (typed rule)"))]
+            [SelectChoice("", _l("Not recurring"))]
+            + [SelectChoice(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES]
+            + [SelectChoice(CUSTOM, _l("Other (typed rule)"))]
         )
-        self.weekday.choices = [("", _l("Sunday (the week's end)"))] + [
-            (str(n), label) for n, label in enumerate(WEEKDAY_LABELS, start=1)
+        self.weekday.choices = [SelectChoice("", _l("Sunday (the week's end)"))] + [
+            SelectChoice(str(n), label) for n, label in enumerate(WEEKDAY_LABELS, start=1)
         ]
-        self.day.choices = [("", _l("Last day"))] + [(str(n), _l("Day %(n)d", n=n)) for n in range(1, 32)]
-        self.month.choices = [("", _l("December (the year's end)"))] + [
-            (str(n), _l("Month %(n)d", n=n)) for n in range(1, 13)
+        self.day.choices = [SelectChoice("", _l("Last day"))] + [
+            SelectChoice(str(n), _l("Day %(n)d", n=n)) for n in range(1, 32)
+        ]
+        self.month.choices = [SelectChoice("", _l("December (the year's end)"))] + [
+            SelectChoice(str(n), _l("Month %(n)d", n=n)) for n in range(1, 13)
         ]
 
     def show_rule(self, rule: str) -> None:

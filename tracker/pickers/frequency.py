@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 
 WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, YEARLY = "weekly", "monthly", "quarterly", "half_yearly", "yearly"
 FREQUENCIES = (WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, YEARLY)

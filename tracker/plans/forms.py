@@ -1,4 +1,4 @@
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (
@@ -40,8 +40,8 @@ class TaskFilterForm(FlaskForm):
 
     def __init__(self, *args, phases=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.status.choices = [("", _l("Any status"))] + [(s, LABELS[s]) for s in STATUSES]
-        self.phase.choices = [("", _l("Any phase"))] + [(str(p.id), p.name) for p in phases]
+        self.status.choices = [SelectChoice("", _l("Any status"))] + [SelectChoice(s, LABELS[s]) for s in STATUSES]
+        self.phase.choices = [SelectChoice("", _l("Any phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
 
     def filters(self, plan_id=None):
         """The validated filters as the query's TaskFilters."""
@@ -99,8 +99,8 @@ class HandleForm(FlaskForm):
 
     def __init__(self, *args, current_status: str = "", targets=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.target.choices = [("", _l("Keep: %(status)s", status=LABELS.get(current_status, "")))] + [
-            (t, ACTION_LABELS[t]) for t in targets
+        self.target.choices = [SelectChoice("", _l("Keep: %(status)s", status=LABELS.get(current_status, "")))] + [
+            SelectChoice(t, ACTION_LABELS[t]) for t in targets
         ]
 
     def validate_percent(self, field):

@@ -18,7 +18,7 @@ and co-owner changes of a submitted or accepted task outright.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
 from tracker.extensions import db

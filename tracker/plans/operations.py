@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 
 from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from wtforms.fields.choices import SelectChoice
 from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -45,8 +46,8 @@ def _plan_or_404(key: str) -> Plan:
 def _overview(plan: Plan, status: int = 200, error: Optional[str] = None, start_form=None, requirement_form=None):
     overview = scheme_service.filing_overview(plan, current_user)
     requirement_form = requirement_form or RequirementForm(formdata=None)
-    requirement_form.template.choices = [(0, _("None"))] + [
-        (t.id, f"{t.ref} {t.title[:60]}") for t in scheme_service.template_candidates(plan)
+    requirement_form.template.choices = [SelectChoice(0, _("None"))] + [
+        SelectChoice(t.id, f"{t.ref} {t.title[:60]}") for t in scheme_service.template_candidates(plan)
     ]
     if overview.requirement is not None and request.method == "GET":
         requirement_form.template.data = overview.requirement.template_task_id or 0
@@ -78,7 +79,9 @@ def scheme_requirement(key: str):
     if not scheme_service.can_manage_requirement(current_user, plan):
         abort(403)
     form = RequirementForm()
-    form.template.choices = [(0, "")] + [(t.id, t.ref) for t in scheme_service.template_candidates(plan)]
+    form.template.choices = [SelectChoice(0, "")] + [
+        SelectChoice(t.id, t.ref) for t in scheme_service.template_candidates(plan)
+    ]
     if not form.validate():
         return _overview(plan, 400, form_errors(form), requirement_form=form)
     template = db.session.get(Task, form.template.data) if form.template.data else None
@@ -128,8 +131,8 @@ def _scheme_or_404(scheme_id: int) -> ProvincialScheme:
     return scheme
 
 
-def _national_options(national: list[Task]) -> list[tuple[str, str]]:
-    return [("", _("None"))] + [(t.ref, f"{t.ref} {t.title[:50]}") for t in national]
+def _national_options(national: list[Task]) -> list[SelectChoice]:
+    return [SelectChoice("", _("None"))] + [SelectChoice(t.ref, f"{t.ref} {t.title[:50]}") for t in national]
 
 
 def _scheme_context(scheme: ProvincialScheme, **extra) -> dict:
@@ -255,7 +258,7 @@ def scheme_map(scheme_id: int, task_id: int):
         abort(404)
     form = MapForm()
     choices = scheme_service.national_choices(scheme)
-    form.national.choices = [(0, "")] + [(t.id, t.ref) for t in choices]
+    form.national.choices = [SelectChoice(0, "")] + [SelectChoice(t.id, t.ref) for t in choices]
     error = None
     if not form.validate():
         error, status = form_errors(form), 400

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO, Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from wtforms.fields.choices import SelectChoice
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -151,7 +152,7 @@ def _responsible_form(task: Task, formdata=...) -> ResponsibleForm:
             contact_phone=task.contact_phone,
         )
     form = ResponsibleForm(**kwargs)
-    form.responsible.choices = [(0, "—")]
+    form.responsible.choices = [SelectChoice(0, "—")]
     if service.may_name_responsible(current_user, task):
         form.responsible.choices += service.responsible_choices(task)
     return form

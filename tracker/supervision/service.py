@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
+from wtforms.fields.choices import SelectChoice
 from sqlalchemy import and_, delete, func, literal, select
 from sqlalchemy.orm import aliased
 
@@ -352,14 +353,14 @@ def may_name_responsible(user: User, task: Task) -> bool:
     return task.owner_unit_id is not None and actor_for(user, task).is_coordinator
 
 
-def responsible_choices(task: Task) -> list[tuple[int, str]]:
+def responsible_choices(task: Task) -> list[SelectChoice]:
     """The owner unit's active users, for the responsible person's select (one statement)."""
     rows = db.session.execute(
         select(User.id, User.display_name)
         .where(User.unit_id == task.owner_unit_id, User.active.is_(True), User.role.in_(("reporter", "coordinator")))
         .order_by(User.display_name, User.id)
     ).all()
-    return [(i, name) for i, name in rows]
+    return [SelectChoice(i, name) for i, name in rows]
 
 
 def set_responsible(

@@ -15,7 +15,7 @@ import string
 from dataclasses import dataclass
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import generate_password_hash
 
