@@ -317,6 +317,16 @@ def in_process(url: str, repeat: int) -> list[tuple[str, str, float, float, int,
     return rows
 
 
+def _client(url: str, cookie: str, latencies: list[float], lock: threading.Lock, count: int) -> None:
+    for _ in range(count):
+        request = urllib.request.Request(url, headers={"Cookie": cookie})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+        with lock:
+            latencies.append(time.perf_counter() - started)
+
+
 def under_load(
     url: str, clients: int, requests_per_client: int, workers: int
 ) -> list[tuple[str, str, float, float, float]]:
@@ -363,23 +373,14 @@ def under_load(
             for path in ("/overdue", "/"):
                 latencies: list[float] = []
                 lock = threading.Lock()
-
-                def client(count: int) -> None:
-                    for _ in range(count):
-                        request = urllib.request.Request(base + path, headers={"Cookie": cookie})
-                        started = time.perf_counter()
-                        with urllib.request.urlopen(request, timeout=60) as response:
-                            response.read()
-                        with lock:
-                            latencies.append(time.perf_counter() - started)
-
-                warm = [threading.Thread(target=client, args=(2,)) for _ in range(workers * 2)]
+                job = (base + path, cookie, latencies, lock)
+                warm = [threading.Thread(target=_client, args=(*job, 2)) for _ in range(workers * 2)]
                 for t in warm:
                     t.start()
                 for t in warm:
                     t.join()
                 latencies.clear()
-                threads = [threading.Thread(target=client, args=(requests_per_client,)) for _ in range(clients)]
+                threads = [threading.Thread(target=_client, args=(*job, requests_per_client)) for _ in range(clients)]
                 started = time.perf_counter()
                 for t in threads:
                     t.start()
