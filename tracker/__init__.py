@@ -88,6 +88,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     app.register_blueprint(drafts_bp)
     from tracker import calendar, cascade, duties, layout, pickers, schemes
+    from tracker.plans.rollup import install_locks
+
+    install_locks()  # before the cascade's flush hook: the chain locks come before any write
 
     for area in (cascade, duties, schemes, calendar, layout, pickers):
         area.init_app(app)

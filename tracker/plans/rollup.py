@@ -2,12 +2,25 @@
 
 A leaf's progress comes from its status (accepted = 100, cancelled = left out) and reported
 percent; a parent's is the weighted mean of its children that are not cancelled.
+
+Concurrent writers (PostgreSQL): two users changing siblings at once each recompute the parent.
+An UPDATE that waited for the other's row lock re-reads the parent row but computes the mean
+from the snapshot its statement started with, which lacks the other's child: the parent then
+drifts from its children. So a writer locks its task's chain (the task and its ancestors,
+`SELECT … FOR UPDATE`) before it writes anything of that task, and recomputes the ancestors
+after, each by a statement whose snapshot holds every child committed before it had the locks.
+
+Order: bottom up (the task, its parent, …, the root), and before the task's first write (the
+`before_flush` hook below), so that no lock the writes take (the task's row, the progress
+summary's marks per owner unit) is held while waiting for a chain lock. A writer waiting for a
+chain row then holds only deeper rows of its own chain, so no two writers wait on each other
+within a tree. SQLite has one writer at a time and needs none of this.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, event, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from tracker.extensions import db
 from tracker.models import Task
@@ -31,6 +44,53 @@ def _children_mean(parent_id_column):
     )
 
 
+LOCKED = "rollup_locked_chains"  # session.info: task ids whose chain this transaction holds
+
+
+def _chain(task: Task) -> list[int]:
+    """The task's id and its ancestors' ids, bottom up (from its materialised path)."""
+    ids = [int(p) for p in (task.path or "").strip("/").split("/") if p]
+    if task.id is not None and (not ids or ids[-1] != task.id):
+        ids.append(task.id)
+    return list(reversed(ids))
+
+
+def lock_chains(session: Session, tasks) -> None:
+    """Lock the chains of `tasks` not yet locked in this transaction (PostgreSQL; one statement)."""
+    held = session.info.setdefault(LOCKED, set())
+    wanted = [t for t in tasks if t.id is not None and t.id not in held]
+    if not wanted:
+        return
+    ids: list[int] = []
+    for task in wanted:
+        ids.extend(i for i in _chain(task) if i not in ids)
+    session.connection().execute(
+        select(Task.id).where(Task.id.in_(ids)).order_by(Task.depth.desc(), Task.id).with_for_update()
+    ).all()
+    held.update(ids)
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    changed = [o for o in session.dirty if isinstance(o, Task) and session.is_modified(o, include_collections=False)]
+    if changed:
+        lock_chains(session, changed)
+
+
+def _forget(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: its locks are gone
+        session.info.pop(LOCKED, None)
+
+
+def install_locks() -> None:
+    """The chain locks at every flush (idempotent; called by create_app, before the cascade's
+    own before_flush hook, so that its writes come after the locks)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_transaction_end", _forget)
+
+
 def refresh_task_and_ancestors(task: Task) -> None:
     """After a change to `task`: its own progress if a leaf, then each ancestor's, bottom up.
 
@@ -41,6 +101,8 @@ def refresh_task_and_ancestors(task: Task) -> None:
         task.progress = leaf_progress(task.status, task.percent)
     db.session.flush()
     ancestor_ids = [int(p) for p in task.path.strip("/").split("/") if p][:-1]
+    if ancestor_ids and db.session.get_bind().dialect.name == "postgresql":
+        lock_chains(db.session(), [task])  # held since its first write, unless it is new
     for ancestor_id in reversed(ancestor_ids):
         db.session.execute(
             update(Task)
