@@ -95,9 +95,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     for area in (cascade, duties, schemes, calendar, layout, pickers):
         area.init_app(app)
     register_web(app)
-    from tracker import account, audit, supervision, users
+    from tracker import account, audit, supervision, units, users
 
-    for area in (audit, users, account, supervision):
+    for area in (audit, users, units, account, supervision):
         area.init_app(app)
     from tracker.admin.routes import bp as admin_bp
 

@@ -27,7 +27,9 @@ def load_command(files):
         raise SystemExit(1) from exc
     db.session.commit()
     click.echo(
-        f"units: {report.units_created} created, {report.units_updated} updated; "
+        f"units: {report.units_created} created, {report.units_updated} updated"
+        + (f", {report.units_kept} kept as changed in the web" if report.units_kept else "")
+        + "; "
         f"plans: {', '.join(report.plans) or '-'}; "
         f"tasks: {report.tasks_created} created, {report.tasks_updated} updated; "
         f"indicators: {report.indicators}"

@@ -35,6 +35,7 @@ UNITS_FILE = "units.yaml"
 class LoadReport:
     units_created: int = 0
     units_updated: int = 0
+    units_kept: int = 0  # changed in the web: left as they are
     plans: list[str] = field(default_factory=list)
     tasks_created: int = 0
     tasks_updated: int = 0
@@ -98,10 +99,16 @@ def load_seed_files(paths: Iterable[Path]) -> LoadReport:
 
 
 def upsert_units(specs: list[UnitSpec], report: LoadReport) -> None:
+    """Add the catalogue's new units and keep its own in step. Never deletes: a unit that is
+    not in the file (one added in the web, tracker/units/) stays; and a unit changed in the web
+    (`origin` "web": renamed, moved, retired) keeps what was done there."""
     existing = {u.code: u for u in db.session.scalars(select(OrgUnit))}
     for spec in specs:  # parents come before their children
         parent = existing.get(spec.parent_code) if spec.parent_code else None
         unit = existing.get(spec.code)
+        if unit is not None and unit.origin == "web":
+            report.units_kept += 1
+            continue
         if unit is None:
             unit = OrgUnit(code=spec.code)
             db.session.add(unit)
