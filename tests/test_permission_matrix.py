@@ -539,3 +539,47 @@ def test_export_routes(client, auth, make_user, row, tmp_path):
         if (got := _outcome(client.get(url.format(job=job.id)))) != OK:
             wrong.append((endpoint, role, "owner", got))
     assert wrong == []
+
+
+# --- the unit catalogue (issue 21): administrators only, coordinators 403 whatever the unit ------------
+ADMIN_ONLY |= {
+    ("units.unit_list", "GET", "/admin/units"),
+    ("units.unit_new", "GET", "/admin/units/new"),
+    ("units.unit_import", "GET", "/admin/units/import"),
+    ("units.unit_template", "GET", "/admin/units/import/template.xlsx"),
+}
+ADMINS_ONLY = {r: 403 for r in RELATIONS}
+UNIT_ADMIN_ROUTES = [
+    ("units.unit_edit", "GET", "/admin/units/{unit}", None),
+    ("units.unit_edit", "POST", "/admin/units/{unit}", {"name": "改名", "kind": "institution", "level": "institution"}),
+    ("units.unit_move", "POST", "/admin/units/{unit}/move", {"parent": "P12"}),
+    ("units.unit_retire", "POST", "/admin/units/{unit}/retire", {}),
+    ("units.unit_restore", "POST", "/admin/units/{unit}/restore", {}),
+    (
+        "units.unit_new",
+        "POST",
+        "/admin/units/new",
+        {"code": "X-{unit}", "name": "新", "kind": "institution", "level": "institution", "parent": "{unit}"},
+    ),
+    ("units.unit_import", "POST", "/admin/units/import", {}),
+]
+_ISSUE_21_LISTED |= {row[0] for row in UNIT_ADMIN_ROUTES} | {e for e, *_ in ADMIN_ONLY}
+
+
+@pytest.mark.parametrize("row", UNIT_ADMIN_ROUTES, ids=_route_id)
+def test_unit_admin_routes(client, auth, make_user, world, row):
+    endpoint, method, url, data = row
+    units, _tasks, _evidence = world
+    wrong = []
+    for role in ROLES:  # the admin last: its changes come after every refusal was checked
+        auth.login(_user(make_user, role))
+        for relation in RELATIONS:
+            code = units[relation]
+            form = {k: v.format(unit=code) for k, v in (data or {}).items()}
+            target = url.format(unit=code)
+            response = client.get(target) if method == "GET" else client.post(target, data=form)
+            got = _outcome(response)
+            expected = OK if role == "admin" else ADMINS_ONLY[relation]
+            if got != expected:
+                wrong.append((role, relation, expected, response.status_code))
+    assert wrong == [], (endpoint, method, wrong)

@@ -30,7 +30,9 @@ TODAY = date(2025, 6, 30)
 def _journal(u: OrgUnit) -> list[AuditEntry]:
     return list(
         db.session.scalars(
-            select(AuditEntry).where(AuditEntry.subject == "unit", AuditEntry.subject_id == u.id).order_by(AuditEntry.id)
+            select(AuditEntry)
+            .where(AuditEntry.subject == "unit", AuditEntry.subject_id == u.id)
+            .order_by(AuditEntry.id)
         )
     )
 
@@ -89,7 +91,10 @@ def test_a_bad_or_taken_code_a_missing_name_or_parent_is_a_form_error_and_nothin
         page = response.get_data(as_text=True)
         assert response.status_code == 422, values
         assert f'id="{field}"' in page and "is-invalid" in page, values
-        assert message in page, (values, page[page.find("invalid-feedback") - 300 : page.find("invalid-feedback") + 300])
+        assert message in page, (
+            values,
+            page[page.find("invalid-feedback") - 300 : page.find("invalid-feedback") + 300],
+        )
     assert _code("P11-H01") is None
 
 
@@ -174,8 +179,17 @@ def test_a_move_is_a_fixed_number_of_statements_whatever_the_size_of_the_subtree
     db.session.execute(
         insert(OrgUnit),
         [
-            {"code": f"P11-BIG-{n}", "name": f"医院{n}", "kind": "institution", "level": "institution",
-             "parent_id": pref.id, "path": "", "position": n, "example": False, "origin": "web"}
+            {
+                "code": f"P11-BIG-{n}",
+                "name": f"医院{n}",
+                "kind": "institution",
+                "level": "institution",
+                "parent_id": pref.id,
+                "path": "",
+                "position": n,
+                "example": False,
+                "origin": "web",
+            }
             for n in range(300)
         ],
     )
@@ -189,9 +203,12 @@ def test_a_move_is_a_fixed_number_of_statements_whatever_the_size_of_the_subtree
     assert moved == 301
     assert statements() <= 10, statements.sql  # the same for 3 units (see the PostgreSQL test below)
     db.session.expire_all()
-    assert db.session.scalar(
-        select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(f"{target.path}{pref.id}/%"))
-    ) == 301
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(f"{target.path}{pref.id}/%"))
+        )
+        == 301
+    )
 
 
 def test_retiring_is_refused_while_the_unit_owns_open_tasks_or_has_accounts_saying_how_many(
@@ -367,10 +384,21 @@ def test_a_file_that_is_no_sheet_is_refused_with_a_reason(client, auth, admin):
 
 
 def test_only_admins_manage_units(client, auth, make_user, branch):
-    pages = ["/admin/units", "/admin/units/new", "/admin/units/P11-PF", "/admin/units/import",
-             "/admin/units/import/template.xlsx"]
-    posts = ["/admin/units/new", "/admin/units/P11-PF", "/admin/units/P11-PF/move", "/admin/units/P11-PF/retire",
-             "/admin/units/P11-PF/restore", "/admin/units/import"]
+    pages = [
+        "/admin/units",
+        "/admin/units/new",
+        "/admin/units/P11-PF",
+        "/admin/units/import",
+        "/admin/units/import/template.xlsx",
+    ]
+    posts = [
+        "/admin/units/new",
+        "/admin/units/P11-PF",
+        "/admin/units/P11-PF/move",
+        "/admin/units/P11-PF/retire",
+        "/admin/units/P11-PF/restore",
+        "/admin/units/import",
+    ]
     for role, code in (("coordinator", "P11"), ("coordinator", "NHC"), ("reporter", "P11-PF"), ("leader", "NHC")):
         auth.login(make_user(role, code))
         for url in pages:
@@ -460,9 +488,10 @@ def test_moving_a_unit_with_10000_tasks_keeps_paths_scope_and_figures_right_in_o
     assert moved == 21 and statements() <= 10, statements.sql
     # within the same transaction, before it commits: everything already follows the new tree
     db.session.expire_all()
-    assert db.session.scalar(
-        select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(f"{p12.path}{pref.id}/%"))
-    ) == 21
+    assert (
+        db.session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(f"{p12.path}{pref.id}/%")))
+        == 21
+    )
     assert scoped(tianjin) == 10_000 and scoped(beijing) == 0
     assert figures(p12) == (10_000, 2_500) and figures(p11)[0] == 0
     # one transaction: undone, nothing of the move is left
@@ -477,5 +506,6 @@ def test_moving_a_unit_with_10000_tasks_keeps_paths_scope_and_figures_right_in_o
     assert summary.fold(TODAY) == -1
     db.session.commit()
     assert figures(unit("P12")) == (10_000, 2_500) and figures(unit("P11"))[0] == 0
-    print(f"\nmoved a unit with 21 units and 10,000 tasks under it in {elapsed * 1000:.1f} ms, "
-          f"{statements()} statements")
+    print(
+        f"\nmoved a unit with 21 units and 10,000 tasks under it in {elapsed * 1000:.1f} ms, {statements()} statements"
+    )

@@ -74,7 +74,12 @@ MENUS = (
         (
             Item("notifications.rules", _l("Escalation rules"), ("admin",)),
             Item("users.account_list", _l("Accounts"), PLANNERS),
-            Item("units.unit_list", _l("Units"), ("admin",), also_active=("units.unit_new", "units.unit_edit", "units.unit_import")),
+            Item(
+                "units.unit_list",
+                _l("Units"),
+                ("admin",),
+                also_active=("units.unit_new", "units.unit_edit", "units.unit_import"),
+            ),
         ),
     ),
 )

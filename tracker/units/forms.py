@@ -20,9 +20,7 @@ def kind_choices(blank=None) -> list:
 
 
 def level_choices(blank=None) -> list:
-    return ([SelectChoice("", blank)] if blank else []) + [
-        SelectChoice(v, UNIT_LEVEL_LABELS[v]) for v in UNIT_LEVELS
-    ]
+    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(v, UNIT_LEVEL_LABELS[v]) for v in UNIT_LEVELS]
 
 
 class UnitForm(FlaskForm):

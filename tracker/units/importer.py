@@ -137,7 +137,11 @@ def check_units(actor: User, filename: str, data: bytes) -> list[CheckedUnit]:
             problem(
                 row,
                 "kind",
-                _("Unknown kind '%(kind)s' (one of %(kinds)s).", kind=given, kinds="、".join(map(str, UNIT_KIND_LABELS.values())))
+                _(
+                    "Unknown kind '%(kind)s' (one of %(kinds)s).",
+                    kind=given,
+                    kinds="、".join(map(str, UNIT_KIND_LABELS.values())),
+                )
                 if given
                 else _("A kind is required."),
             )
@@ -206,13 +210,17 @@ def import_units(actor: User, filename: str, data: bytes) -> list[OrgUnit]:
     batched)."""
     checked = check_units(actor, filename, data)
     parent_ids = {item.parent.id for item in checked if item.parent is not None}
-    positions = dict(
-        db.session.execute(
-            select(OrgUnit.parent_id, func.max(OrgUnit.position))
-            .where(OrgUnit.parent_id.in_(parent_ids))
-            .group_by(OrgUnit.parent_id)
-        ).all()
-    ) if parent_ids else {}
+    positions = (
+        dict(
+            db.session.execute(
+                select(OrgUnit.parent_id, func.max(OrgUnit.position))
+                .where(OrgUnit.parent_id.in_(parent_ids))
+                .group_by(OrgUnit.parent_id)
+            ).all()
+        )
+        if parent_ids
+        else {}
+    )
     made: dict[str, OrgUnit] = {}
     order: dict[str, int] = {}  # next position under a parent, by the parent's code
     units = []

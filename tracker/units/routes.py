@@ -141,7 +141,9 @@ def unit_edit(code: str):
     if not form.validate():
         return _edit_page(unit, form, status=422, error=form_errors(form))
     try:
-        changed = edit_unit(current_user, unit, form.name.data or "", form.kind.data, form.level.data, form.comment.data or "")
+        changed = edit_unit(
+            current_user, unit, form.name.data or "", form.kind.data, form.level.data, form.comment.data or ""
+        )
     except UnitError as exc:
         db.session.rollback()
         return _edit_page(unit, form, status=422, error=_field_error(form, exc))

@@ -277,8 +277,8 @@ def unit_figures(unit: OrgUnit) -> UnitFigures:
         .scalar_subquery()
     )
     users = select(func.count()).select_from(User).where(User.unit_id == unit.id, User.active.is_(True))
-    children = select(func.count()).select_from(OrgUnit).where(
-        OrgUnit.parent_id == unit.id, OrgUnit.retired_at.is_(None)
+    children = (
+        select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.retired_at.is_(None))
     )
     row = db.session.execute(select(open_tasks, users.scalar_subquery(), children.scalar_subquery())).one()
     return UnitFigures(*(int(v or 0) for v in row))
@@ -307,9 +307,7 @@ def retire_unit(actor: User, unit: OrgUnit, comment: str = "") -> None:
             _l("%(n)d active accounts belong to it: move them or disable them first.", n=figures.active_users)
         )
     if figures.live_children:
-        problems.append(
-            _l("%(n)d units under it are not retired: move or retire them first.", n=figures.live_children)
-        )
+        problems.append(_l("%(n)d units under it are not retired: move or retire them first.", n=figures.live_children))
     if problems:
         raise UnitError(" ".join(str(p) for p in problems))
     unit.retired_at = utcnow()
