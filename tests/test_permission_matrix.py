@@ -104,6 +104,38 @@ TASK_ROUTES = [
     ),
     # 关注: anyone who sees the task, except leaders (a write that is neither 批示 nor 催办)
     ("supervision.watch", "POST", "/tasks/{task}/watch", {"on": "1"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
+    # tasks by hand (issue 21): a sub-task, a move, a delete by a coordinator over the owner
+    # (the world's tasks have evidence: a delete is refused with a form error, let in)
+    (
+        "plans.task_new",
+        "GET",
+        "/plans/fixture-plan/tasks/new?parent={task}",
+        None,
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
+    (
+        "plans.task_new",
+        "POST",
+        "/plans/fixture-plan/tasks/new?parent={task}",
+        {"title": "子任务"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
+    ("plans.task_move", "GET", "/tasks/{task}/move", None, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
+    (
+        "plans.task_move",
+        "POST",
+        "/tasks/{task}/move",
+        {"version": "{version}", "parent": ""},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
+    ("plans.task_delete", "GET", "/tasks/{task}/delete", None, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
+    (
+        "plans.task_delete",
+        "POST",
+        "/tasks/{task}/delete",
+        {"version": "{version}"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
 ]
 
 # unit pages: ?unit=<the relation's unit>
@@ -395,6 +427,9 @@ USER_ROUTES = [
 ]
 # pages of those who manage accounts (admins; coordinators for their subtree)
 MANAGER_PAGES = {
+    # plans and ad-hoc items by hand (tracker/plans/manual.py): coordinators' and admins'
+    ("plans.plan_new", "GET", "/plans/new"),
+    ("plans.adhoc_new", "GET", "/adhoc/new"),
     ("users.account_list", "GET", "/admin/users"),
     ("users.account_new", "GET", "/admin/users/new"),
     ("users.account_import", "GET", "/admin/users/import"),

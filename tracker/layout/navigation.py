@@ -55,6 +55,7 @@ MENUS = (
                 _l("Indicators"),
                 also_active=("indicators.period_page", "indicators.form_page", "indicators.aggregate_page"),
             ),
+            Item("plans.plan_new", _l("New plan"), PLANNERS, also_active=("plans.task_new",)),
             Item("drafts.upload", _l("Draft from a document"), PLANNERS, also_active=("drafts.review", "drafts.item")),
         ),
     ),

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from tracker.notifications.service import current_levels
 from tracker.plans.blueprint import bp
 from tracker.plans.forms import TaskFilterForm
+from tracker.plans.manual import may_add_under, may_plan
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
 from tracker.plans.service import get_plan, plans_for
 from tracker.extensions import db
@@ -19,7 +20,12 @@ def my_work_page():
     # ?assigned=me: only the tasks naming me responsible; anything else: my unit's (the default)
     scope = "me" if request.args.get("assigned") == "me" else "unit"
     block = "work" if request.headers.get("HX-Target") == "my-work" else "content"
-    return render("plans/my_work.html", block=block, work=my_work(current_user, scope=scope))
+    return render(
+        "plans/my_work.html",
+        block=block,
+        work=my_work(current_user, scope=scope),
+        may_give_adhoc=may_plan(current_user),
+    )
 
 
 @bp.route("/plans")
@@ -48,7 +54,7 @@ def plan_detail(key: str):
     form = TaskFilterForm(request.args, phases=plan.phases)
     valid = form.validate() if request.args else True
     filters = form.filters(plan.id) if valid else TaskFilters(plan_id=plan.id)
-    context = {"plan": plan, "form": form, "filters": filters}
+    context = {"plan": plan, "form": form, "filters": filters, "may_add_top": may_add_under(current_user, plan, None)}
     if filters.active:
         context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     else:

@@ -1,0 +1,110 @@
+"""Forms of the plans and tasks made by hand (tracker/plans/manual.py)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, FieldList, FloatField, Form, FormField, IntegerField, SelectField, StringField
+from wtforms import TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from tracker.forms import CLEAN
+from tracker.lazy_text import lazy_gettext as _l
+from tracker.pickers.fields import UnitField
+
+PHASE_ROWS = 4
+
+
+class PhaseForm(Form):
+    """One phase row of the plan form (a sub-form: the plan form carries the CSRF token)."""
+
+    name = StringField(_l("Phase"), filters=CLEAN, validators=[Optional(), Length(max=120)])
+    start_on = DateField(_l("Start"), validators=[Optional()])
+    end_on = DateField(_l("End"), validators=[Optional()])
+
+
+class PlanForm(FlaskForm):
+    title = StringField(_l("Title"), filters=CLEAN, validators=[DataRequired(), Length(max=300)])
+    doc_number = StringField(
+        _l("Document number"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=100)],
+        description=_l("文号, e.g. 国卫办医函〔2026〕12号; may be empty"),
+    )
+    issuer = StringField(
+        _l("Issuer"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=300)],
+        description=_l("As the document names it; the issuing unit's name when empty"),
+    )
+    unit = UnitField(_l("Issuing unit"), filters=CLEAN, validators=[DataRequired(), Length(max=200)])
+    issued_on = DateField(_l("Issued"), validators=[Optional()])
+    period_start = DateField(_l("Period start"), validators=[Optional()])
+    period_end = DateField(_l("Period end"), validators=[Optional()])
+    phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
+
+
+class TaskFields:
+    """The fields of a task made by hand (the task form and the ad-hoc item form)."""
+
+    title = StringField(_l("Title"), filters=CLEAN, validators=[DataRequired(), Length(max=500)])
+    owner = UnitField(_l("Owner unit"), filters=CLEAN, validators=[DataRequired(), Length(max=200)])
+    responsible = StringField(
+        _l("Responsible person"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=120)],
+        description=_l("A user of the owner unit: user name or name; may be left empty"),
+    )
+    due_on = DateField(_l("Due date"), validators=[Optional()])
+    deliverable = StringField(_l("Deliverable"), filters=CLEAN, validators=[Optional(), Length(max=300)])
+    description = TextAreaField(_l("Description"), filters=CLEAN, validators=[Optional(), Length(max=20000)])
+
+
+class TaskForm(TaskFields, FlaskForm):
+    co_owners = StringField(
+        _l("Co-owner units"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=4000)],
+        description=_l("Codes or full names separated by commas, e.g. P11-QC, 上海市肿瘤质控中心"),
+    )
+    start_on = DateField(_l("Start date"), validators=[Optional()])
+    weight = FloatField(_l("Weight"), default=1.0, validators=[InputRequired(), NumberRange(min=0.01, max=1000)])
+    phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], validate_choice=True)
+
+    def __init__(self, *args, phases=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.phase.choices = [SelectChoice("", _l("No phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
+
+
+ADHOC_SOURCES = {
+    "leader": _l("Assigned by a leader (领导交办)"),
+    "meeting": _l("Agreed at a meeting (会议议定)"),
+    "other": _l("Other"),
+}
+
+
+class AdhocForm(TaskFields, FlaskForm):
+    """新建交办事项: the few fields an ad-hoc item needs."""
+
+    source = SelectField(
+        _l("Kind of item"),
+        choices=[SelectChoice(k, v) for k, v in ADHOC_SOURCES.items()],
+        default="leader",
+        validate_choice=True,
+    )
+
+
+class MoveTaskForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    parent = StringField(
+        _l("New parent node"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=120)],
+        description=_l(
+            "The number (编号) of the node to put it under, as the plan shows it; empty: the top of the plan"
+        ),
+    )
+
+
+class DeleteTaskForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])

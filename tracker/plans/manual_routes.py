@@ -1,0 +1,369 @@
+"""Pages of the plans and tasks made by hand: new plan, new task under a node, move, delete, and
+the ad-hoc item (新建交办事项) from my work. Thin: the rules are in tracker/plans/manual.py."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from tracker.extensions import db
+from tracker.models import Phase, Task, User
+from tracker.pickers.units import resolve_units, split_unit_list
+from tracker.plans import manual
+from tracker.plans.blueprint import bp
+from tracker.plans.manual_forms import (
+    ADHOC_SOURCES,
+    PHASE_ROWS,
+    AdhocForm,
+    DeleteTaskForm,
+    MoveTaskForm,
+    PlanForm,
+    TaskForm,
+)
+from tracker.plans.operations import NotAllowed, StaleVersion
+from tracker.plans.queries import ancestors_of
+from tracker.plans.service import get_plan
+from tracker.plans.status import CANCELLED, CLOSED_STATUSES
+from tracker.web import fragment_response, render, task_or_404, wants_fragment
+
+PARENT_SUGGESTIONS = 300  # nodes offered in the move form's list (a long plan: type the number)
+
+
+def _require_planner() -> None:
+    if not manual.may_plan(current_user):
+        abort(403)
+
+
+def _place(form, problems: dict) -> str:
+    """Each refusal next to its field ('phases-1-name' too); what belongs to none, as one line."""
+    rest = []
+    for key, message in problems.items():
+        field = form._fields.get(key)
+        if field is None and key.startswith("phases-"):
+            _prefix, index, name = key.split("-", 2)
+            field = form.phases.entries[int(index)].form._fields.get(name)
+        if field is None:
+            rest.append(str(message))
+        else:
+            field.errors = list(field.errors) + [message]
+    return "; ".join(rest)
+
+
+def _find_responsible(form, owner):
+    """The responsible person typed as a user name or name, among the owner unit's active users."""
+    text = (form.responsible.data or "").strip()
+    if not text or owner is None:
+        return None, None
+    found = list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.unit_id == owner.id,
+                User.active.is_(True),
+                (func.lower(User.username) == text.lower()) | (User.display_name == text),
+            )
+            .limit(3)
+        )
+    )
+    exact = [u for u in found if u.username.lower() == text.lower()]
+    if exact or len(found) == 1:
+        return (exact or found)[0], None
+    if found:
+        return None, _(
+            "Several users of %(unit)s are called '%(text)s': give the user name.", unit=owner.name, text=text
+        )
+    return None, _("No active user '%(text)s' in %(unit)s.", text=text, unit=owner.name)
+
+
+# --- a new plan -----------------------------------------------------------------------------
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@login_required
+def plan_new():
+    _require_planner()
+    form = PlanForm()
+    if request.method == "GET":
+        form.unit.set_unit(current_user.unit)
+        return render("plans/plan_new.html", form=form, error=None)
+    if not form.validate():
+        return render("plans/plan_new.html", status=422, form=form, error=None)
+    values = manual.PlanValues(
+        title=form.title.data or "",
+        unit=form.unit.unit,
+        doc_number=form.doc_number.data or "",
+        issuer=form.issuer.data or "",
+        issued_on=form.issued_on.data,
+        period_start=form.period_start.data,
+        period_end=form.period_end.data,
+        phases=[
+            manual.PhaseValues(entry.form.name.data or "", entry.form.start_on.data, entry.form.end_on.data)
+            for entry in form.phases.entries[:PHASE_ROWS]
+            if (entry.form.name.data or "").strip() or entry.form.start_on.data or entry.form.end_on.data
+        ],
+    )
+    try:
+        plan = manual.create_plan(current_user, values)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except manual.Problems as exc:
+        db.session.rollback()
+        # phase rows are numbered among the filled ones: map them back to the form's rows
+        filled = [
+            i
+            for i, e in enumerate(form.phases.entries[:PHASE_ROWS])
+            if (e.form.name.data or "").strip() or e.form.start_on.data or e.form.end_on.data
+        ]
+        problems = {}
+        for key, message in exc.problems.items():
+            if key.startswith("phases-"):
+                _p, index, name = key.split("-", 2)
+                key = f"phases-{filled[int(index)]}-{name}"
+            problems[key] = message
+        return render("plans/plan_new.html", status=422, form=form, error=_place(form, problems))
+    db.session.commit()
+    flash(_("The plan is created. Add its tasks now."), "success")
+    return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
+
+
+# --- a new task under a node ------------------------------------------------------------------------
+
+
+def _task_values(form, owner_field="owner") -> tuple[manual.TaskValues, dict]:
+    """The form's values, and the problems of the fields the service cannot check (typed units
+    and people)."""
+    problems = {}
+    owner = form.owner.unit
+    co_owners = []
+    if hasattr(form, "co_owners"):
+        co_owners, unknown = resolve_units(split_unit_list(form.co_owners.data or ""))
+        if unknown:
+            problems["co_owners"] = _("No unit found: %(text)s", text="、".join(unknown))
+    person, message = _find_responsible(form, owner)
+    if message:
+        problems["responsible"] = message
+    phase = None
+    if getattr(form, "phase", None) is not None and form.phase.data:
+        phase = db.session.get(Phase, int(form.phase.data))
+    values = manual.TaskValues(
+        title=form.title.data or "",
+        owner=owner,
+        description=form.description.data or "",
+        co_owners=co_owners,
+        responsible=person,
+        start_on=getattr(form, "start_on", None) and form.start_on.data,
+        due_on=form.due_on.data,
+        deliverable=form.deliverable.data or "",
+        weight=form.weight.data if hasattr(form, "weight") else 1.0,
+        phase=phase,
+    )
+    return values, problems
+
+
+@bp.route("/plans/<key>/tasks/new", methods=["GET", "POST"])
+@login_required
+def task_new(key: str):
+    plan = get_plan(key)
+    if plan is None:
+        abort(404)
+    parent = None
+    parent_id = request.values.get("parent", "")
+    if parent_id:
+        parent = task_or_404(int(parent_id)) if parent_id.isdigit() else abort(404)
+        if parent.plan_id != plan.id:
+            abort(404)
+    if not manual.may_add_under(current_user, plan, parent):
+        abort(403)
+    form = TaskForm(phases=plan.phases)
+    context = {"plan": plan, "parent": parent, "ancestors": ancestors_of(parent) if parent else []}
+    if request.method == "GET":
+        form.owner.set_unit(parent.owner_unit if parent and parent.owner_unit else current_user.unit)
+        if parent is not None:
+            form.due_on.data = parent.due_on
+            form.phase.data = str(parent.phase_id) if parent.phase_id else ""
+        return render("plans/task_new.html", form=form, error=None, **context)
+    if not form.validate():
+        return render("plans/task_new.html", status=422, form=form, error=None, **context)
+    values, problems = _task_values(form)
+    if problems:  # with the service's own checks: every problem at once
+        problems = {**manual.check_task_values(current_user, plan, values), **problems}
+        return render("plans/task_new.html", status=422, form=form, error=_place(form, problems), **context)
+    try:
+        task = manual.add_task(current_user, plan, parent, values)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except manual.Problems as exc:
+        db.session.rollback()
+        return render("plans/task_new.html", status=422, form=form, error=_place(form, exc.problems), **context)
+    db.session.commit()
+    flash(_("The task %(ref)s is added.", ref=task.ref), "success")
+    if request.form.get("then") == "another":
+        return redirect(url_for("plans.task_new", key=plan.key, parent=parent.id if parent else None), code=303)
+    return redirect(url_for("plans.task_page", task_id=task.id), code=303)
+
+
+# --- move and delete --------------------------------------------------------------------------------
+
+
+def _parent_suggestions(task: Task) -> list[Task]:
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(
+                Task.plan_id == task.plan_id,
+                ~Task.path.startswith(task.path),
+                Task.owner_selector.is_(None),
+                Task.status.not_in(CLOSED_STATUSES),
+            )
+            .order_by(Task.path)
+            .limit(PARENT_SUGGESTIONS)
+        )
+    )
+
+
+def _move_page(task: Task, form, status=200, error=None):
+    return render(
+        "plans/task_move.html",
+        status=status,
+        task=task,
+        form=form,
+        error=error,
+        suggestions=_parent_suggestions(task),
+        ancestors=ancestors_of(task),
+    )
+
+
+@bp.route("/tasks/<int:task_id>/move", methods=["GET", "POST"])
+@login_required
+def task_move(task_id: int):
+    task = task_or_404(task_id)
+    if not manual.may_rearrange(current_user, task):
+        abort(403)
+    if request.method == "GET":
+        return _move_page(task, MoveTaskForm(formdata=None, version=task.version))
+    form = MoveTaskForm()
+    if not form.validate():
+        return _move_page(task, form, 422)
+    ref = (form.parent.data or "").strip()
+    parent = None
+    if ref:
+        parent = db.session.scalar(select(Task).where(Task.plan_id == task.plan_id, Task.ref == ref))
+        if parent is None:
+            form.parent.errors = [_("No node numbered '%(ref)s' in this plan.", ref=ref)]
+            return _move_page(task, form, 422)
+    try:
+        moved = manual.move_task(current_user, task, parent, expected_version=form.version.data)
+    except NotAllowed:
+        db.session.rollback()
+        form.parent.errors = [_("You may not move this task there.")]
+        return _move_page(task_or_404(task_id), form, 403)
+    except StaleVersion:
+        db.session.rollback()
+        fresh = task_or_404(task_id)
+        return _move_page(fresh, MoveTaskForm(formdata=None, version=fresh.version), 409, _conflict())
+    except manual.Problems as exc:
+        db.session.rollback()
+        return _move_page(task_or_404(task_id), form, 422, _place(form, exc.problems))
+    db.session.commit()
+    flash(_("Moved.") if moved else _("It is already there: nothing changed."), "success" if moved else "info")
+    return redirect(url_for("plans.task_page", task_id=task.id), code=303)
+
+
+def _conflict() -> str:
+    return _("This task was changed by someone else meanwhile; here is its current state. Nothing was overwritten.")
+
+
+def _delete_page(task: Task, status=200, error=None):
+    count = db.session.scalar(
+        select(func.count()).select_from(Task).where(Task.plan_id == task.plan_id, Task.path.like(f"{task.path}%"))
+    )
+    return render(
+        "plans/task_delete.html",
+        status=status,
+        task=task,
+        form=DeleteTaskForm(formdata=None, version=task.version),
+        refusal=manual.deletion_refusal(task),
+        under=(count or 1) - 1,
+        can_cancel=task.status not in CLOSED_STATUSES,
+        cancelled=CANCELLED,
+        ancestors=ancestors_of(task),
+        error=error,
+    )
+
+
+@bp.route("/tasks/<int:task_id>/delete", methods=["GET", "POST"])
+@login_required
+def task_delete(task_id: int):
+    """删除: a task nothing was reported on; else the page offers to cancel it (撤销) instead."""
+    task = task_or_404(task_id)
+    if not manual.may_rearrange(current_user, task):
+        abort(403)
+    if request.method == "GET":
+        return _delete_page(task)
+    form = DeleteTaskForm()
+    if not form.validate():
+        return _delete_page(task, 422, _("The form is incomplete; reload the page and try again."))
+    plan, parent_id = task.plan, task.parent_id
+    try:
+        gone = manual.delete_task(current_user, task, expected_version=form.version.data)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except StaleVersion:
+        db.session.rollback()
+        return _delete_page(task_or_404(task_id), 409, _conflict())
+    except manual.CannotDelete as exc:
+        db.session.rollback()
+        return _delete_page(task_or_404(task_id), 422, str(exc))
+    db.session.commit()
+    flash(_("Deleted (%(n)d tasks).", n=gone), "success")
+    if parent_id:
+        return redirect(url_for("plans.task_page", task_id=parent_id), code=303)
+    return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
+
+
+# --- 新建交办事项 ------------------------------------------------------------------------------------
+
+
+@bp.route("/adhoc/new", methods=["GET", "POST"])
+@login_required
+def adhoc_new():
+    """An ad-hoc item in two clicks from my work: the button brings this short form (into the
+    page with HTMX, or as its own page), saving it makes the item."""
+    _require_planner()
+    if request.method == "GET":
+        form = AdhocForm(formdata=None)
+        form.owner.set_unit(current_user.unit)
+        return render("plans/adhoc_new.html", block="adhoc_form", form=form, error=None)
+    form = AdhocForm()
+
+    def refused(error=None):
+        return render("plans/adhoc_new.html", block="adhoc_form", status=422, form=form, error=error)
+
+    if not form.validate():
+        return refused()
+    values, problems = _task_values(form)
+    if problems:
+        problems = {**manual.check_task_values(current_user, None, values), **problems}
+        return refused(_place(form, problems))
+    values.notes = manual.default_text(ADHOC_SOURCES[form.source.data])
+    try:
+        task = manual.create_adhoc_item(current_user, values)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except manual.Problems as exc:
+        db.session.rollback()
+        return refused(_place(form, exc.problems))
+    db.session.commit()
+    flash(_("The ad-hoc item is given to %(unit)s.", unit=task.owner_unit.name), "success")
+    target = url_for("plans.task_page", task_id=task.id)
+    if wants_fragment():
+        response = fragment_response("")
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
