@@ -367,7 +367,7 @@ def add_task(user: User, plan: Plan, parent: Optional[Task], values: TaskValues)
     db.session.add(task)
     db.session.flush()
     task.path = f"{parent.path if parent else '/'}{task.id}/"
-    journal.record(task, user, "create", comment=default_text(_l("made by hand")))
+    journal.record(task, user, "create")
     rollup.refresh_task_and_ancestors(task)
     if task.assigned_at is not None:
         audience = unit_coordinators(owner.id)

@@ -12,13 +12,13 @@ from tracker.forms import CLEAN
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.pickers.fields import UnitField
 
-PHASE_ROWS = 4
+PHASE_ROWS = 3
 
 
 class PhaseForm(Form):
     """One phase row of the plan form (a sub-form: the plan form carries the CSRF token)."""
 
-    name = StringField(_l("Phase"), filters=CLEAN, validators=[Optional(), Length(max=120)])
+    name = StringField(_l("Phase name"), filters=CLEAN, validators=[Optional(), Length(max=120)])
     start_on = DateField(_l("Start"), validators=[Optional()])
     end_on = DateField(_l("End"), validators=[Optional()])
 
@@ -32,7 +32,7 @@ class PlanForm(FlaskForm):
         description=_l("文号, e.g. 国卫办医函〔2026〕12号; may be empty"),
     )
     issuer = StringField(
-        _l("Issuer"),
+        _l("Issuer as the document names it"),
         filters=CLEAN,
         validators=[Optional(), Length(max=300)],
         description=_l("As the document names it; the issuing unit's name when empty"),

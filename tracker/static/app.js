@@ -50,9 +50,11 @@
       input.setAttribute('aria-activedescendant', all[active].id);
       all[active].scrollIntoView({ block: 'nearest' });
     }
+    var chosen = picker.querySelector('.unit-picker-chosen');
     function choose(option) {
       input.value = option.getAttribute('data-name');
       hidden.value = option.getAttribute('data-code');
+      if (chosen) chosen.textContent = option.getAttribute('data-code'); // the code of what is chosen now
       input.classList.remove('is-invalid');
       open(false);
       hidden.dispatchEvent(new Event('change', { bubbles: true }));
@@ -73,6 +75,7 @@
 
     input.addEventListener('input', function () {
       hidden.value = input.value.trim();
+      if (chosen) chosen.textContent = '';
       clearTimeout(timer);
       timer = setTimeout(search, 250);
     });
