@@ -509,3 +509,17 @@ def test_moving_a_unit_with_10000_tasks_keeps_paths_scope_and_figures_right_in_o
     print(
         f"\nmoved a unit with 21 units and 10,000 tasks under it in {elapsed * 1000:.1f} ms, {statements()} statements"
     )
+
+
+def test_a_retired_unit_takes_no_new_cascade_children_from_the_web_or_the_seed_loader(admin, make_unit):
+    from tracker.cascade.service import LIST, PROVINCES, CascadeError, TargetSpec, target_units
+    from tracker.importer.seed import units_matching
+
+    new_province = make_unit("P99", "NHC", kind="commission", level="provincial", name="某新设省卫生健康委")
+    assert "P99" in {u.code for u in target_units(TargetSpec(PROVINCES), admin)}
+    units.retire_unit(admin, new_province, "撤并")
+    db.session.commit()
+    assert "P99" not in {u.code for u in target_units(TargetSpec(PROVINCES), admin)}
+    assert "P99" not in {u.code for u in units_matching({"kind": "commission", "level": "provincial"})}
+    with pytest.raises(CascadeError, match="P99"):
+        target_units(TargetSpec(LIST, codes=["P11", "P99"]), admin)

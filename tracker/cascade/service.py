@@ -115,6 +115,11 @@ def target_units(spec: TargetSpec, user: User) -> list[OrgUnit]:
         unknown = sorted(set(spec.codes) - {u.code for u in units})
         if unknown:
             raise CascadeError(_l("Unknown unit codes: %(codes)s", codes=", ".join(unknown)))
+        retired = [u.code for u in units if u.is_retired]
+        if retired:
+            raise CascadeError(_l("Retired units take no new tasks: %(codes)s", codes=", ".join(retired)))
+    else:  # a retired unit keeps its history but takes no new cascades (tracker/units/)
+        units = [u for u in units if not u.is_retired]
     if len(units) > MAX_UNITS:
         raise CascadeError(_l("At most %(n)d units at a time.", n=MAX_UNITS))
     if not units:

@@ -143,10 +143,11 @@ def move_subtree_paths(old: str, new: str) -> None:
 
 
 def units_matching(selector: Selector | dict) -> list[OrgUnit]:
-    """Every unit of the selector's kind and level (under its `under` unit), in tree order."""
+    """Every unit of the selector's kind and level (under its `under` unit), in tree order; not
+    the retired ones (they take no new tasks; the tasks they had stay theirs)."""
     if isinstance(selector, dict):
         selector = Selector(selector.get("kind"), selector.get("level"), selector.get("under"))
-    query = select(OrgUnit)
+    query = select(OrgUnit).where(OrgUnit.retired_at.is_(None))
     if selector.kind:
         query = query.where(OrgUnit.kind == selector.kind)
     if selector.level:
