@@ -527,3 +527,15 @@ def test_a_retired_unit_takes_no_new_cascade_children_from_the_web_or_the_seed_l
     assert "P99" not in {u.code for u in units_matching({"kind": "commission", "level": "provincial"})}
     with pytest.raises(CascadeError, match="P99"):
         target_units(TargetSpec(LIST, codes=["P11", "P99"]), admin)
+
+
+def test_the_active_searches_carry_real_htmx_attributes(client, auth, admin):
+    """WTForms writes `hx_get=` as the attribute `hx_get`, which htmx ignores: the search inputs of
+    the units and accounts lists name theirs with dashes."""
+    auth.login(admin)
+    for url in ("/admin/units", "/admin/users"):
+        page = client.get(url).get_data(as_text=True)
+        start = page.index('id="q"') if 'id="q"' in page else page.index('name="q"')
+        tag = page[page.rfind("<input", 0, start) : page.index(">", start)]
+        assert 'hx-get="' in tag and 'hx-trigger="input changed delay:300ms, search"' in tag, (url, tag)
+        assert "hx_get" not in tag, url
