@@ -248,6 +248,7 @@ def test_moving_a_task_moves_everything_under_it_and_journals_it(client, auth, b
     assert b.parent_id == d.id and b.path == f"/{d.id}/{b.id}/" and b.depth == 1
     assert c.path == f"/{d.id}/{b.id}/{c.id}/" and c.depth == 2
     assert ("move", "parent_id", "1 一", "2 二") in _journal(b)
+    assert "上级节点: 1 一 → 2 二" in client.get(f"/tasks/{b.id}").get_data(as_text=True)
     # to the top of the plan
     assert client.post(f"/tasks/{c.id}/move", data={"version": c.version, "parent": ""}).status_code == 303
     db.session.expire_all()

@@ -99,6 +99,7 @@ FIELD_LABELS = {
     "owner_selector": _l("Owner group"),
     "co_owner_selectors": _l("Co-owner groups"),
     "notes": _l("Notes"),
+    "parent_id": _l("Parent node"),  # a move within the plan (tracker/plans/manual.py)
     # 督办 by hand (tracker/supervision/)
     "urge": _l("Urged"),
     "instruction": _l("Instruction"),
