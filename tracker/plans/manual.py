@@ -416,6 +416,10 @@ def move_task(user: User, task: Task, parent: Optional[Task], expected_version: 
     if (message := move_problem(task, parent)) is not None:
         raise _problem("parent", message)
     old_parent = task.parent
+    if db.session.get_bind().dialect.name == "postgresql":
+        # both chains (the old one, from the task up, and the new parent's), bottom up, before
+        # any write: the recomputed parents then see every sibling (tracker/plans/rollup.py)
+        rollup.lock_chains(db.session(), [t for t in (task, parent) if t is not None])
     old_path, new_path = task.path, f"{parent.path if parent else '/'}{task.id}/"
     shift = (parent.depth + 1 if parent else 0) - task.depth
     task.parent = parent
