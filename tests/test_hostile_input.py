@@ -432,3 +432,12 @@ def test_no_module_uses_flask_babels_lazy_gettext_directly():
         if path.name != "lazy_text.py" and re.search(r"from flask_babel import[^\n]*lazy_", path.read_text("utf-8"))
     ]
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks/1/evidence", "/tasks/1/evidence", "/login"])
+def test_a_multipart_part_without_a_readable_name_is_a_400_not_a_500(client, path):
+    """Found by the API fuzzer: a part named `"\\"` reaches the form with the name None."""
+    boundary = "6f9cf19471cdba90f3de805033f91d6e"
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="\\"\r\n\r\nnull\r\n--{boundary}--\r\n'
+    response = client.post(path, data=body.encode(), content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400

@@ -153,9 +153,11 @@ def refuse_nul_characters():
     """NUL never belongs in text (PostgreSQL refuses it in strings): a clear 400, not a 500."""
     from flask import abort, request
 
-    for source in (request.args, request.form):
+    for source in (request.args, request.form, request.files):
         for key, values in source.lists():
-            if "\x00" in key or any("\x00" in v for v in values):
+            if not isinstance(key, str):  # a multipart part whose name the parser could not read
+                abort(400, description="A form field without a name")
+            if "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values):
                 abort(400, description="NUL character in the request")
 
 
