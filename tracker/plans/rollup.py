@@ -54,6 +54,36 @@ def refresh_task_and_ancestors(task: Task) -> None:
             db.session.expire(obj, ["progress"])
 
 
+def refresh_tasks_and_ancestors(tasks: list[Task]) -> None:
+    """`refresh_task_and_ancestors` of many tasks changed together (a bulk acceptance): which of
+    them are leaves in one statement, then one UPDATE per level of depth for all their ancestors
+    at that level, deepest first. So a fixed number of statements whatever the number of tasks
+    (a plan is a handful of levels deep)."""
+    if not tasks:
+        return
+    ids = [t.id for t in tasks]
+    parents = set(db.session.scalars(select(Task.parent_id).where(Task.parent_id.in_(ids)).distinct()))
+    for task in tasks:
+        if task.id not in parents:
+            task.progress = leaf_progress(task.status, task.percent)
+    db.session.flush()
+    by_depth: dict[int, set[int]] = {}
+    for task in tasks:
+        for depth, part in enumerate([p for p in task.path.strip("/").split("/") if p][:-1]):
+            by_depth.setdefault(depth, set()).add(int(part))
+    for depth in sorted(by_depth, reverse=True):
+        db.session.execute(
+            update(Task)
+            .where(Task.id.in_(sorted(by_depth[depth])))
+            .values(progress=_children_mean(Task.id))
+            .execution_options(synchronize_session=False)
+        )
+    refreshed = set().union(*by_depth.values()) if by_depth else set()
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Task) and obj.id in refreshed:
+            db.session.expire(obj, ["progress"])
+
+
 def recompute_plan(plan_id: int) -> None:
     """Recompute every task of a plan: leaves from status, then parents bottom-up, in SQL."""
     child = aliased(Task)

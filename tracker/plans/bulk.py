@@ -1,0 +1,207 @@
+"""Bulk actions on a selection of tasks: accept, return with one reason, move the due date.
+
+Each task goes through the same rules as its single action: the scoping rule (only tasks the
+user sees are found), the state machine (`tracker.plans.status.check_transition` with the
+user's `Actor`, review independence included) and the same effects (`apply_status`, the journal
+rows, explanations closed on acceptance, the roll-up, the notices). A task the rules refuse is
+left as it is and reported with the reason; the others are done. What is read and written is a
+fixed number of statements whatever the number of tasks: the tasks, their actors' review
+conflicts, one flush of the changes and journal rows, one statement per level of depth of the
+roll-up, and the notices as one event per task in two statements (`notify_each`).
+
+The caller commits (or rolls back); nothing here reads the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Optional
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker.auth.scope import actors_for, visible_tasks_clause
+from tracker.explanations.service import close_on_acceptance_of
+from tracker.extensions import db
+from tracker.models import Task, User
+from tracker.models.base import utcnow
+from tracker.models.notify import ACCEPTED as ACCEPTED_NOTICE
+from tracker.models.notify import CHANGED
+from tracker.models.notify import RETURNED as RETURNED_NOTICE
+from tracker.notifications.notices import notify_each
+from tracker.plans import journal, rollup
+from tracker.plans.operations import SYNCED_KEY, NotAllowed, apply_status, change_message, notify_followers
+from tracker.plans.status import (
+    ACCEPTED,
+    CLOSED_STATUSES,
+    LABELS,
+    RETURNED,
+    SUBMITTED,
+    TransitionError,
+    check_transition,
+)
+from tracker.timeutil import local_today
+
+MAX_SELECTION = 200  # tasks in one bulk action
+ACCEPT, RETURN, MOVE_DUE, EXPORT = "accept", "return", "move_due", "export"
+ACTIONS = (ACCEPT, RETURN, MOVE_DUE)
+# who may use the bulk write actions at all (a reporter reviews nothing, a leader writes nothing
+# but 批示 and 催办)
+WRITERS = ("coordinator", "admin")
+REASON_MAX = 5000
+
+NOT_FOUND = _l("Not found, or not yours to see.")
+
+
+class SelectionError(ValueError):
+    """The selection itself is refused (empty, too large); the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task_id: int
+    done: bool
+    title: str = ""
+    reason: str = ""
+
+
+@dataclass
+class BulkResult:
+    action: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def done(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.done]
+
+    @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.done]
+
+
+def selection(values: Iterable) -> list[int]:
+    """The task ids of a selection, each once in the order given; refused when empty or larger
+    than MAX_SELECTION."""
+    ids: list[int] = []
+    for value in values:
+        text = str(value).strip()
+        if text.isdigit() and len(text) < 12 and int(text) not in ids:
+            ids.append(int(text))
+    if not ids:
+        raise SelectionError(_l("Select at least one task first."))
+    if len(ids) > MAX_SELECTION:
+        raise SelectionError(_l("At most %(n)d tasks at a time.", n=MAX_SELECTION))
+    return ids
+
+
+def may_bulk_write(user: User) -> bool:
+    return user.role in WRITERS
+
+
+def _require_writer(user: User) -> None:
+    if not may_bulk_write(user):
+        raise NotAllowed(_l("You are not allowed to make this change."))
+
+
+def selected_tasks(user: User, task_ids: list[int]) -> dict[int, Task]:
+    """The tasks of the selection that `user` sees (one statement, owners loaded with them)."""
+    if not task_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Task).where(Task.id.in_(task_ids), visible_tasks_clause(user)).options(joinedload(Task.owner_unit))
+    )
+    return {task.id: task for task in rows}
+
+
+def _review(user: User, task_ids: list[int], target: str, comment: str, today: Optional[date]) -> BulkResult:
+    _require_writer(user)
+    action = ACCEPT if target == ACCEPTED else RETURN
+    comment = (comment or "").strip()
+    if target == RETURNED and not comment:
+        raise SelectionError(_l("A reason is required."))
+    if len(comment) > REASON_MAX:
+        raise SelectionError(_l("A comment may have at most 5000 characters."))
+    today = today or local_today()
+    tasks = selected_tasks(user, task_ids)
+    actors = actors_for(user, list(tasks.values()))
+    result = BulkResult(action)
+    done: list[Task] = []
+    for task_id in task_ids:
+        task = tasks.get(task_id)
+        if task is None:
+            result.outcomes.append(Outcome(task_id, False, reason=str(NOT_FOUND)))
+            continue
+        if task.status != SUBMITTED:
+            reason = _l("Not awaiting review (now %(status)s).", status=LABELS.get(task.status, task.status))
+            result.outcomes.append(Outcome(task_id, False, task.title, str(reason)))
+            continue
+        try:
+            check_transition(task.status, target, actors[task_id], reason=comment)
+        except TransitionError as exc:
+            result.outcomes.append(Outcome(task_id, False, task.title, str(exc)))
+            continue
+        apply_status(task, user, target, comment, today=today)
+        done.append(task)
+        result.outcomes.append(Outcome(task_id, True, task.title))
+    if done:
+        ids = [t.id for t in done]
+        if target == ACCEPTED:
+            close_on_acceptance_of(ids, today)
+        rollup.refresh_tasks_and_ancestors(done)
+        kind = ACCEPTED_NOTICE if target == ACCEPTED else RETURNED_NOTICE
+        notify_each(kind, ids, user, audience="owners", message=comment if target == RETURNED else "")
+    db.session.flush()
+    return result
+
+
+def accept_tasks(user: User, task_ids: list[int], comment: str = "", today: Optional[date] = None) -> BulkResult:
+    """通过: every selected submission this reviewer may accept (an optional comment on each)."""
+    return _review(user, task_ids, ACCEPTED, comment, today)
+
+
+def return_tasks(user: User, task_ids: list[int], reason: str) -> BulkResult:
+    """退回: every selected submission this reviewer may return, all with the one reason."""
+    return _review(user, task_ids, RETURNED, reason, None)
+
+
+def move_due_dates(user: User, task_ids: list[int], due_on: date, comment: str = "") -> BulkResult:
+    """调整截止日期: the coordinator's edit of the due date (as `edit_task` makes it) on every
+    selected task they coordinate that is still open; journaled per task, the owners told once
+    per task, cascade children kept in step (the flush's sync) and their owners told."""
+    _require_writer(user)
+    if due_on is None:
+        raise SelectionError(_l("Choose the new due date."))
+    comment = (comment or "").strip()[:500]
+    tasks = selected_tasks(user, task_ids)
+    actors = actors_for(user, list(tasks.values()))
+    db.session.info.pop(SYNCED_KEY, None)  # what an earlier flush synced is not this change's
+    result = BulkResult(MOVE_DUE)
+    done: list[Task] = []
+    now = utcnow()
+    for task_id in task_ids:
+        task = tasks.get(task_id)
+        if task is None:
+            result.outcomes.append(Outcome(task_id, False, reason=str(NOT_FOUND)))
+            continue
+        if not actors[task_id].is_coordinator:
+            result.outcomes.append(Outcome(task_id, False, task.title, str(_l("Only a coordinator edits a task."))))
+            continue
+        if task.status in CLOSED_STATUSES:
+            reason = _l("Closed (%(status)s): its due date stays.", status=LABELS.get(task.status, task.status))
+            result.outcomes.append(Outcome(task_id, False, task.title, str(reason)))
+            continue
+        if task.due_on == due_on:
+            result.outcomes.append(Outcome(task_id, False, task.title, str(_l("Already due on that day."))))
+            continue
+        journal.record(task, user, "edit", "due_on", task.due_on, due_on, comment)
+        task.due_on = due_on
+        task.updated_at = now
+        done.append(task)
+        result.outcomes.append(Outcome(task_id, True, task.title))
+    db.session.flush()  # the cascade sync runs here: children of a moved template follow it
+    if done:
+        notify_each(CHANGED, [t.id for t in done], user, audience="owners", message=change_message(done[0], ["due_on"]))
+        notify_followers(done[0], user)
+    return result
