@@ -7,7 +7,11 @@ rows, explanations closed on acceptance, the roll-up, the notices). A task the r
 left as it is and reported with the reason; the others are done. What is read and written is a
 fixed number of statements whatever the number of tasks: the tasks, their actors' review
 conflicts, one flush of the changes and journal rows, one statement per level of depth of the
-roll-up, and the notices as one event per task in two statements (`notify_each`).
+roll-up, and the notices as one event per task in two statements (`notify_each`). Accepting
+and returning write the tasks and journal rows with one statement each (the ORM's flush would
+write a self-referential table row by row); moving due dates goes through the ORM's flush (one
+UPDATE per task, at most MAX_SELECTION) so that the cascade sync keeps templates' children in
+step and records which children were moved on their own.
 
 The caller commits (or rolls back); nothing here reads the request.
 """
@@ -19,8 +23,9 @@ from datetime import date
 from typing import Iterable, Optional
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.auth.scope import actors_for, visible_tasks_clause
 from tracker.explanations.service import close_on_acceptance_of
@@ -32,7 +37,7 @@ from tracker.models.notify import CHANGED
 from tracker.models.notify import RETURNED as RETURNED_NOTICE
 from tracker.notifications.notices import notify_each
 from tracker.plans import journal, rollup
-from tracker.plans.operations import SYNCED_KEY, NotAllowed, apply_status, change_message, notify_followers
+from tracker.plans.operations import SYNCED_KEY, NotAllowed, change_message, notify_followers, status_change
 from tracker.plans.status import (
     ACCEPTED,
     CLOSED_STATUSES,
@@ -61,10 +66,13 @@ class SelectionError(ValueError):
 
 @dataclass(frozen=True)
 class Outcome:
+    """One task's outcome: done, or refused with the reason (text for the user, translated when
+    shown) and the task's title (empty when the user may not see the task)."""
+
     task_id: int
     done: bool
     title: str = ""
-    reason: str = ""
+    reason: object = ""
 
 
 @dataclass
@@ -127,33 +135,85 @@ def _review(user: User, task_ids: list[int], target: str, comment: str, today: O
     tasks = selected_tasks(user, task_ids)
     actors = actors_for(user, list(tasks.values()))
     result = BulkResult(action)
-    done: list[Task] = []
+    done: list[tuple[Task, dict, list[tuple]]] = []
     for task_id in task_ids:
         task = tasks.get(task_id)
         if task is None:
-            result.outcomes.append(Outcome(task_id, False, reason=str(NOT_FOUND)))
+            result.outcomes.append(Outcome(task_id, False, reason=NOT_FOUND))
             continue
         if task.status != SUBMITTED:
             reason = _l("Not awaiting review (now %(status)s).", status=LABELS.get(task.status, task.status))
-            result.outcomes.append(Outcome(task_id, False, task.title, str(reason)))
+            result.outcomes.append(Outcome(task_id, False, task.title, reason))
             continue
         try:
             check_transition(task.status, target, actors[task_id], reason=comment)
         except TransitionError as exc:
-            result.outcomes.append(Outcome(task_id, False, task.title, str(exc)))
+            result.outcomes.append(Outcome(task_id, False, task.title, exc.args[0] if exc.args else ""))
             continue
-        apply_status(task, user, target, comment, today=today)
-        done.append(task)
+        values, rows = status_change(task, target, comment, today)
+        done.append((task, values, rows))
         result.outcomes.append(Outcome(task_id, True, task.title))
     if done:
-        ids = [t.id for t in done]
+        _write_status_changes(user, done)
+        ids = [task.id for task, _values, _rows in done]
         if target == ACCEPTED:
             close_on_acceptance_of(ids, today)
-        rollup.refresh_tasks_and_ancestors(done)
+        rollup.refresh_ancestors([task for task, _values, _rows in done])
         kind = ACCEPTED_NOTICE if target == ACCEPTED else RETURNED_NOTICE
         notify_each(kind, ids, user, audience="owners", message=comment if target == RETURNED else "")
     db.session.flush()
     return result
+
+
+def _write_status_changes(user: User, changes: list[tuple[Task, dict, list[tuple]]]) -> None:
+    """The changes `status_change` computed (what `apply_status` sets and journals for one task),
+    written for all the tasks at once: one UPDATE executed for every task (each checked against
+    the version it was read at: a task changed meanwhile fails the whole action, nothing written)
+    and one INSERT of all the journal rows. A leaf's progress follows its new status, as
+    `rollup.refresh_task_and_ancestors` sets it."""
+    tasks = Task.__table__
+    parents = rollup.parents_among([task.id for task, _values, _rows in changes])
+    now = utcnow()
+    params = []
+    for task, values, _rows in changes:
+        status = values["status"]
+        percent = values.get("percent", task.percent)
+        params.append(
+            {
+                "b_id": task.id,
+                "b_version": task.version,
+                "b_new_version": task.version + 1,
+                "b_status": status,
+                "b_percent": percent,
+                "b_completed_on": values.get("completed_on", task.completed_on),
+                "b_progress": task.progress if task.id in parents else rollup.leaf_progress(status, percent),
+                "b_updated_at": now,
+            }
+        )
+    statement = (
+        tasks.update()
+        .where(tasks.c.id == bindparam("b_id"), tasks.c.version == bindparam("b_version"))
+        .values(
+            status=bindparam("b_status"),
+            percent=bindparam("b_percent"),
+            completed_on=bindparam("b_completed_on"),
+            progress=bindparam("b_progress"),
+            version=bindparam("b_new_version"),
+            updated_at=bindparam("b_updated_at"),
+        )
+    )
+    updated = db.session.execute(statement, params).rowcount
+    if updated != len(params):
+        raise StaleDataError(f"{len(params) - updated} of the selected tasks changed meanwhile")
+    journal.record_many(
+        [
+            {"task_id": task.id, "user_id": user.id, "action": a, "field": f, "old": old, "new": new, "comment": c}
+            for task, _values, rows in changes
+            for a, f, old, new, c in rows
+        ]
+    )
+    for task, _values, _rows in changes:  # read again when next used (the rest of the task is as loaded)
+        db.session.expire(task, ["status", "percent", "completed_on", "progress", "version", "updated_at"])
 
 
 def accept_tasks(user: User, task_ids: list[int], comment: str = "", today: Optional[date] = None) -> BulkResult:
@@ -183,17 +243,17 @@ def move_due_dates(user: User, task_ids: list[int], due_on: date, comment: str =
     for task_id in task_ids:
         task = tasks.get(task_id)
         if task is None:
-            result.outcomes.append(Outcome(task_id, False, reason=str(NOT_FOUND)))
+            result.outcomes.append(Outcome(task_id, False, reason=NOT_FOUND))
             continue
         if not actors[task_id].is_coordinator:
-            result.outcomes.append(Outcome(task_id, False, task.title, str(_l("Only a coordinator edits a task."))))
+            result.outcomes.append(Outcome(task_id, False, task.title, _l("Only a coordinator edits a task.")))
             continue
         if task.status in CLOSED_STATUSES:
             reason = _l("Closed (%(status)s): its due date stays.", status=LABELS.get(task.status, task.status))
-            result.outcomes.append(Outcome(task_id, False, task.title, str(reason)))
+            result.outcomes.append(Outcome(task_id, False, task.title, reason))
             continue
         if task.due_on == due_on:
-            result.outcomes.append(Outcome(task_id, False, task.title, str(_l("Already due on that day."))))
+            result.outcomes.append(Outcome(task_id, False, task.title, _l("Already due on that day.")))
             continue
         journal.record(task, user, "edit", "due_on", task.due_on, due_on, comment)
         task.due_on = due_on

@@ -13,7 +13,6 @@ import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy.orm.exc import StaleDataError
@@ -63,23 +62,23 @@ def result_lines(result: bulk.BulkResult) -> tuple[str, list[str]]:
     """The headline ("已通过 48 项") and one line per reason of the refused ("2 项未处理：…")."""
     n = len(result.done)
     headline = {
-        bulk.ACCEPT: ngettext("%(num)d task accepted.", "%(num)d tasks accepted.", n),
-        bulk.RETURN: ngettext("%(num)d task returned.", "%(num)d tasks returned.", n),
-        bulk.MOVE_DUE: ngettext("%(num)d task has its new due date.", "%(num)d tasks have their new due date.", n),
+        bulk.ACCEPT: _("Accepted: %(n)d tasks", n=n),
+        bulk.RETURN: _("Returned: %(n)d tasks", n=n),
+        bulk.MOVE_DUE: _("New due date: %(n)d tasks", n=n),
     }[result.action]
     refused = result.refused
     if not refused:
         return headline, []
     by_reason: dict[str, list[str]] = {}
     for outcome in refused:
-        by_reason.setdefault(outcome.reason, []).append(outcome.title or _("(a task you cannot see)"))
+        by_reason.setdefault(str(outcome.reason), []).append(outcome.title or _("(a task you cannot see)"))
     lines = []
     for reason, titles in by_reason.items():
         shown = "、".join(f"“{t}”" for t in titles[:REFUSALS_SHOWN])
         if len(titles) > REFUSALS_SHOWN:
             shown += _(" and %(n)d more", n=len(titles) - REFUSALS_SHOWN)
         lines.append(f"{reason} {shown}")
-    not_handled = ngettext("%(num)d task not handled:", "%(num)d tasks not handled:", len(refused))
+    not_handled = _("%(n)d not handled:", n=len(refused))
     return _("%(done)s; %(refused)s", done=headline, refused=not_handled), lines
 
 

@@ -88,19 +88,29 @@ def change_status(
     return task
 
 
-def apply_status(task: Task, user: User, target: str, comment: str = "", today: Optional[date] = None) -> None:
-    """The status change itself, once the state machine allowed it: the new status, its journal
-    rows and what an acceptance sets (percent 100, the day it was done). No statement of its own;
-    the caller then closes explanations, refreshes the roll-up and notifies (`change_status` for
-    one task, tracker/plans/bulk.py for a selection)."""
-    old = task.status
-    task.status = target
-    journal.record(task, user, "status", "status", old, target, comment.strip())
-    if target == ACCEPTED and task.percent != 100:
-        journal.record(task, user, "percent", "percent", task.percent, 100)
-        task.percent = 100
+def status_change(task: Task, target: str, comment: str = "", today: Optional[date] = None) -> tuple[dict, list[tuple]]:
+    """What a status change writes once the state machine allowed it: the task's new values
+    (the status; on acceptance percent 100 and the day it was done) and its journal rows
+    (action, field, old, new, comment). Shared by `apply_status` and the bulk actions
+    (tracker/plans/bulk.py), which write the same for many tasks in one statement."""
+    values: dict[str, Any] = {"status": target}
+    rows = [("status", "status", task.status, target, comment.strip())]
     if target == ACCEPTED:
-        task.completed_on = today or local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
+        if task.percent != 100:
+            rows.append(("percent", "percent", task.percent, 100, ""))
+            values["percent"] = 100
+        values["completed_on"] = today or local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
+    return values, rows
+
+
+def apply_status(task: Task, user: User, target: str, comment: str = "", today: Optional[date] = None) -> None:
+    """The status change itself on the task and its journal (no statement of its own); the
+    caller then closes explanations, refreshes the roll-up and notifies."""
+    values, rows = status_change(task, target, comment, today)
+    for action, field, old, new, text in rows:
+        journal.record(task, user, action, field, old, new, text)
+    for name, value in values.items():
+        setattr(task, name, value)
 
 
 def _notify_status(task: Task, user: User, target: str, reason: str) -> None:

@@ -54,19 +54,18 @@ def refresh_task_and_ancestors(task: Task) -> None:
             db.session.expire(obj, ["progress"])
 
 
-def refresh_tasks_and_ancestors(tasks: list[Task]) -> None:
-    """`refresh_task_and_ancestors` of many tasks changed together (a bulk acceptance): which of
-    them are leaves in one statement, then one UPDATE per level of depth for all their ancestors
-    at that level, deepest first. So a fixed number of statements whatever the number of tasks
-    (a plan is a handful of levels deep)."""
-    if not tasks:
-        return
-    ids = [t.id for t in tasks]
-    parents = set(db.session.scalars(select(Task.parent_id).where(Task.parent_id.in_(ids)).distinct()))
-    for task in tasks:
-        if task.id not in parents:
-            task.progress = leaf_progress(task.status, task.percent)
-    db.session.flush()
+def parents_among(task_ids) -> set[int]:
+    """Which of these tasks have children (their progress comes from them): one statement."""
+    ids = list(task_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Task.parent_id).where(Task.parent_id.in_(ids)).distinct()))
+
+
+def refresh_ancestors(tasks) -> None:
+    """After many tasks changed together (a bulk action): the progress of all their ancestors,
+    one UPDATE per level of depth for all those at that level, deepest first. A fixed number of
+    statements whatever the number of tasks (a plan is a handful of levels deep)."""
     by_depth: dict[int, set[int]] = {}
     for task in tasks:
         for depth, part in enumerate([p for p in task.path.strip("/").split("/") if p][:-1]):

@@ -76,7 +76,7 @@ def save_filter(user: User, name: str, query: str) -> SavedFilter:
     if not name:
         raise SavedFilterError("name", _l("Give the filter a name."))
     if len(name) > NAME_MAX:
-        raise SavedFilterError("name", _l("A name may have at most %(n)d characters.", n=NAME_MAX))
+        raise SavedFilterError("name", _l("A filter name may have at most %(n)d characters.", n=NAME_MAX))
     query = filter_query(MultiDict(parse_qsl(query or "", keep_blank_values=True)))
     if not query:
         raise SavedFilterError("name", _l("Choose some filters or an order first: there is nothing to save."))
