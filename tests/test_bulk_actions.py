@@ -52,7 +52,9 @@ def submitted(make_task, owner: str, submitter, parent=None, **values) -> Task:
 @pytest.fixture
 def in_request(app):
     """The reasons are translated when shown: a request (the default locale, Chinese) to read them."""
-    with app.test_request_context():
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("zh"):
         yield
 
 
@@ -151,9 +153,14 @@ def test_a_return_needs_one_reason_and_tells_it_to_each_owner(make_task, people)
     for task in tasks:
         db.session.refresh(task)
         assert task.status == "returned"
-        assert db.session.scalar(
-            select(JournalEntry.comment).where(JournalEntry.task_id == task.id, JournalEntry.new_value == "returned")
-        ) == "缺少盖章页，请补充"
+        assert (
+            db.session.scalar(
+                select(JournalEntry.comment).where(
+                    JournalEntry.task_id == task.id, JournalEntry.new_value == "returned"
+                )
+            )
+            == "缺少盖章页，请补充"
+        )
     assert notices(people["reporter"], RETURNED) == Counter({t.id: 1 for t in tasks})
     messages = db.session.scalars(
         select(NoticeEvent.message)
@@ -181,8 +188,13 @@ def test_moving_due_dates_edits_the_open_tasks_a_coordinator_coordinates(make_ta
     db.session.refresh(done)
     assert open_task.due_on == new_due and done.due_on == date(2026, 3, 31)
     row = db.session.execute(
-        select(JournalEntry.action, JournalEntry.field, JournalEntry.old_value, JournalEntry.new_value, JournalEntry.comment)
-        .where(JournalEntry.task_id == open_task.id)
+        select(
+            JournalEntry.action,
+            JournalEntry.field,
+            JournalEntry.old_value,
+            JournalEntry.new_value,
+            JournalEntry.comment,
+        ).where(JournalEntry.task_id == open_task.id)
     ).one()
     assert tuple(row) == ("edit", "due_on", "2026-03-31", "2026-06-30", "统一延期")
     assert notices(people["reporter"], CHANGED) == Counter({open_task.id: 1})
@@ -224,9 +236,7 @@ def _review_queue(make_task, people, n: int) -> list[Task]:
     """n submissions at 100 %, under sections two levels deep (the roll-up climbs two levels)."""
     top = make_task("P11", ref=f"top-{n}", title="总体要求")
     sections = [make_task("P11", parent=top, ref=f"sec-{n}-{i}", title=f"第{i}节") for i in range(3)]
-    return [
-        submitted(make_task, "P11-QC", people["reporter"], parent=sections[i % 3], percent=100) for i in range(n)
-    ]
+    return [submitted(make_task, "P11-QC", people["reporter"], parent=sections[i % 3], percent=100) for i in range(n)]
 
 
 def test_bulk_accept_of_50_is_as_many_statements_as_of_10_and_writes_50_journal_rows(make_task, people):
@@ -245,12 +255,18 @@ def test_bulk_accept_of_50_is_as_many_statements_as_of_10_and_writes_50_journal_
         LAST[0] = statements.sql
         assert len(result.done) == n
         assert db.session.scalar(select(func.count()).select_from(JournalEntry)) - before == n
-        assert db.session.scalar(
-            select(func.count()).where(JournalEntry.task_id.in_(ids), JournalEntry.new_value == "accepted")
-        ) == n
-        assert db.session.scalar(
-            select(func.count()).where(Notification.task_id.in_(ids), Notification.user_id == people["reporter"].id)
-        ) == n
+        assert (
+            db.session.scalar(
+                select(func.count()).where(JournalEntry.task_id.in_(ids), JournalEntry.new_value == "accepted")
+            )
+            == n
+        )
+        assert (
+            db.session.scalar(
+                select(func.count()).where(Notification.task_id.in_(ids), Notification.user_id == people["reporter"].id)
+            )
+            == n
+        )
     print(f"bulk accept statements: 10 tasks {counts[10]}, 50 tasks {counts[50]}")
     if counts[50] != counts[10]:
         print("\n".join(LAST[0]))
@@ -279,7 +295,7 @@ def test_accept_from_the_task_list_with_htmx_answers_the_bar_the_result_and_a_re
     auth.login(people["reviewer"])
     page = client.get("/tasks?status=submitted").get_data(as_text=True)
     assert 'id="bulk-form"' in page and 'value="accept"' in page and 'value="move_due"' in page
-    assert page.count('name="task"') == 3 and 'data-select-all' in page
+    assert page.count('name="task"') == 3 and "data-select-all" in page
     response = client.post(
         "/tasks/bulk",
         data={"action": "accept", "source": "tasks", "next": "/tasks?status=submitted", "task": ids_of(tasks)},
@@ -357,14 +373,12 @@ def test_leaders_get_403_and_reporters_see_no_bulk_review_actions(client, auth, 
 
 
 def test_export_selected_writes_the_visible_ones_as_text(client, auth, make_task, people):
-    mine = make_task("P11-QC", title="=HYPERLINK(\"http://x\")", due_on=date(2026, 5, 1))
+    mine = make_task("P11-QC", title='=HYPERLINK("http://x")', due_on=date(2026, 5, 1))
     plain = make_task("P11-QC", title="普通任务", due_on=date(2026, 4, 1))
     hidden = make_task("P31-QC", title="上海的任务")
     for role in ("reporter", "leader", "reviewer"):
         auth.login(people[role])
-        response = client.post(
-            "/tasks/bulk/export", data={"task": [mine.id, plain.id, hidden.id], "source": "tasks"}
-        )
+        response = client.post("/tasks/bulk/export", data={"task": [mine.id, plain.id, hidden.id], "source": "tasks"})
         assert response.status_code == 200, role
         sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
         cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
@@ -383,7 +397,9 @@ def test_the_review_queue_of_my_work_takes_a_bulk_accept(client, auth, make_task
     review = page[page.index('id="work-review"') :]
     assert 'id="bulk-form"' in review and review.count('name="task"') == 3
     assert 'value="move_due"' not in review  # the queue: accept, return, export
-    response = client.post("/tasks/bulk", data={"action": "accept", "source": "work", "task": ids_of(tasks)}, headers=HX)
+    response = client.post(
+        "/tasks/bulk", data={"action": "accept", "source": "work", "task": ids_of(tasks)}, headers=HX
+    )
     assert json.loads(response.headers["HX-Trigger"]) == {"bulk-done": {"refresh": "#my-work"}}
     # the reload of the list it acted on
     fragment = client.get("/", headers={**HX, "HX-Target": "my-work"}).get_data(as_text=True)
@@ -399,15 +415,23 @@ def test_hostile_comment_and_titles_stay_text(client, auth, make_task, people):
     auth.login(people["reviewer"])
     response = client.post(
         "/tasks/bulk",
-        data={"action": "return", "comment": "<b>理由</b>", "source": "tasks", "task": [task.id, early.id, "1e9", "--"]},
+        data={
+            "action": "return",
+            "comment": "<b>理由</b>",
+            "source": "tasks",
+            "task": [task.id, early.id, "1e9", "--"],
+        },
         headers=HX,
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<img src=x" not in body and "&lt;img src=x onerror=alert(2)&gt;" in body
-    assert db.session.scalar(
-        select(JournalEntry.comment).where(JournalEntry.task_id == task.id, JournalEntry.new_value == "returned")
-    ) == "<b>理由</b>"
+    assert (
+        db.session.scalar(
+            select(JournalEntry.comment).where(JournalEntry.task_id == task.id, JournalEntry.new_value == "returned")
+        )
+        == "<b>理由</b>"
+    )
 
 
 # --- sorting and page sizes -----------------------------------------------------------------------------

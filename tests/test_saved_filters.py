@@ -29,7 +29,9 @@ def colleague(make_user):
 
 @pytest.fixture
 def in_request(app):
-    with app.test_request_context():
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("zh"):
         yield
 
 
@@ -103,7 +105,9 @@ def test_save_from_the_task_list_with_htmx_then_apply_and_delete(client, auth, c
     fragment = client.get("/tasks?status=in_progress", headers={**HX, "HX-Target": "results"}).get_data(as_text=True)
     assert 'name="query" value="status=in_progress"' in fragment
 
-    response = client.post("/tasks/saved-filters", data={"name": "待审核", "query": "status=submitted&sort=-due"}, headers=HX)
+    response = client.post(
+        "/tasks/saved-filters", data={"name": "待审核", "query": "status=submitted&sort=-due"}, headers=HX
+    )
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="saved-filters"') and "<html" not in body

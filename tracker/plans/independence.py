@@ -56,7 +56,11 @@ def review_conflicts(user: User, tasks) -> dict:
         return {}
     rows = db.session.execute(
         select(
-            JournalEntry.task_id, JournalEntry.user_id, JournalEntry.field, JournalEntry.old_value, JournalEntry.new_value
+            JournalEntry.task_id,
+            JournalEntry.user_id,
+            JournalEntry.field,
+            JournalEntry.old_value,
+            JournalEntry.new_value,
         )
         .where(
             JournalEntry.task_id.in_([t.id for t in pending]),
@@ -81,7 +85,9 @@ def review_conflicts(user: User, tasks) -> dict:
             submitters[task_id] = submissions[-1].user_id
     units = {}
     if submitters and user.role != "admin":
-        units = dict(db.session.execute(select(User.id, User.unit_id).where(User.id.in_(set(submitters.values())))).all())
+        units = dict(
+            db.session.execute(select(User.id, User.unit_id).where(User.id.in_(set(submitters.values())))).all()
+        )
     return {t.id: _conflict(user, t, cycles[t.id], submitters.get(t.id), units) for t in pending}
 
 

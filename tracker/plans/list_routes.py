@@ -153,7 +153,11 @@ def bulk_action():
         return _refuse(
             context,
             back,
-            {"selection": _("Some of these tasks were changed by someone else meanwhile; nothing was changed. Try again.")},
+            {
+                "selection": _(
+                    "Some of these tasks were changed by someone else meanwhile; nothing was changed. Try again."
+                )
+            },
         )
     headline, lines = result_lines(result)
     if not wants_fragment():

@@ -99,7 +99,9 @@ def task_list():
     page = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     query = filter_query(request.args)
-    next_url = url_for("plans.task_list") + (f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else "")
+    next_url = url_for("plans.task_list") + (
+        f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
+    )
     return render(
         "plans/task_list.html",
         block=block,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import parse_qsl, urlencode
 
-from flask_babel import lazy_gettext as _l
+from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -48,7 +48,11 @@ def query_errors(query: str) -> list[str]:
 
     args = MultiDict(parse_qsl(query, keep_blank_values=True))
     form = TaskFilterForm(args)
-    errors = [] if form.validate() else [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()]
+    errors = (
+        []
+        if form.validate()
+        else [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()]
+    )
     size = args.get("per_page")
     if size and (not size.isdigit() or int(size) not in PAGE_SIZES):
         errors.append(str(_l("Per page")) + ": " + str(_l("Not a valid choice.")))
