@@ -476,3 +476,32 @@ def test_an_order_that_does_not_exist_is_a_form_error_not_a_500(client, auth, pe
     for sort in ("drop table", "-", "--due", "title;"):
         response = client.get("/tasks", query_string={"sort": sort})
         assert response.status_code == 200 and 'text-danger small">排序' in response.get_data(as_text=True)
+
+
+def test_on_postgresql_the_reversed_default_orders_read_the_index_backwards(database_url, make_user):
+    """ "-due" and "-updated" are the exact reverses of the default orders: the same indexes serve
+    them (due dates read backwards, changes oldest first read forwards), with no Sort of the
+    matching tasks (as tests/test_task_lists.py checks the defaults)."""
+    import random
+
+    from tests.conftest import requires_postgresql
+    from tests.test_task_lists import _plan
+    from tests.test_work_counts import TODAY, USERS, _national_shape
+    from tracker.plans.queries import TaskFilters, filtered_tasks, task_order
+
+    requires_postgresql(database_url, "query plans are PostgreSQL's")
+    users = [make_user(role, code) for role, code in USERS]
+    _national_shape(random.Random(11))
+    db.session.connection().exec_driver_sql("SET LOCAL enable_sort = off")
+    wide = [u for u in users if u.sees_everything or (u.role == "coordinator" and u.unit.code == "NHC")]
+    for user in wide:
+        for sort, index in (
+            ("-due", "Index Scan Backward using ix_tasks_due_on_id"),
+            ("-updated", "ix_tasks_updated_at_id"),
+        ):
+            filters = TaskFilters(sort=sort)
+            query = filtered_tasks(user, filters, TODAY).order_by(*task_order(sort)).limit(50).offset(2450)
+            plan = _plan(query)
+            assert "Seq Scan on tasks" not in plan, (user.role, sort, plan)
+            assert index in plan, (user.role, sort, plan)
+            assert not re.search(r"(^|->\s+)Sort\s+\(", plan, re.M), (user.role, sort, plan)
