@@ -206,6 +206,54 @@ def test_moving_due_dates_edits_the_open_tasks_a_coordinator_coordinates(make_ta
     assert "2026-06-30" in message
 
 
+def test_moving_a_cascade_child_marks_it_as_its_own_and_a_template_carries_its_children(make_task, make_user):
+    """Tasks of a cascade go through the same sync as a single edit: a child moved on its own keeps
+    its date when the template moves later; a template moved in bulk takes its children along."""
+    from tests.test_cascade import children_of
+    from tracker.cascade.service import LIST, TargetSpec, cascade_task
+    from tracker.models.cascade import CascadeChild
+
+    national = make_user("coordinator", "NHC")
+    template = make_task("NHC", plan_key="cascade-plan", title="制定本省份实施方案", due_on=date(2026, 6, 30))
+    cascade_task(template, national, TargetSpec(LIST, codes=["P11", "P12"]))
+    plain = make_task("P11", title="不在分解下达中的任务", due_on=date(2026, 6, 30))
+    db.session.commit()
+    beijing = next(c for c in children_of(template) if c.owner_unit.code == "P11")
+    tianjin = next(c for c in children_of(template) if c.owner_unit.code == "P12")
+    version = plain.version
+
+    result = bulk.move_due_dates(make_user("coordinator", "P11"), [beijing.id, plain.id], date(2026, 7, 31))
+    db.session.commit()
+    assert len(result.done) == 2
+    assert db.session.scalar(select(CascadeChild.due_overridden).where(CascadeChild.task_id == beijing.id))
+    db.session.refresh(plain)
+    assert plain.due_on == date(2026, 7, 31) and plain.version == version + 1  # optimistic locking holds
+
+    bulk.move_due_dates(national, [template.id], date(2026, 9, 30))
+    db.session.commit()
+    for task in (beijing, tianjin):
+        db.session.refresh(task)
+    assert (beijing.due_on, tianjin.due_on) == (date(2026, 7, 31), date(2026, 9, 30))
+
+
+def test_moving_due_dates_is_a_fixed_number_of_statements_for_tasks_outside_cascades(make_task, people):
+    counts = {}
+    for n in (10, 50):
+        ids = [make_task("P11-QC", due_on=date(2026, 3, 1)).id for _ in range(n)]
+        db.session.expire_all()
+        reviewer = db.session.merge(people["reviewer"])
+        with count_queries() as statements:
+            bulk.move_due_dates(reviewer, ids, date(2026, 4, 1 + n % 20))
+            db.session.commit()
+        counts[n] = statements()
+        assert (
+            db.session.scalar(select(func.count()).where(Task.id.in_(ids), Task.due_on == date(2026, 4, 1 + n % 20)))
+            == n
+        )
+    print(f"bulk move due date statements: 10 tasks {counts[10]}, 50 tasks {counts[50]}")
+    assert counts[50] == counts[10], counts
+
+
 def test_a_leader_and_a_reporter_cannot_use_the_bulk_write_actions(make_task, people):
     task = submitted(make_task, "P11-QC", people["reporter"])
     for role in ("leader", "reporter"):
@@ -505,3 +553,35 @@ def test_on_postgresql_the_reversed_default_orders_read_the_index_backwards(data
             assert "Seq Scan on tasks" not in plan, (user.role, sort, plan)
             assert index in plan, (user.role, sort, plan)
             assert not re.search(r"(^|->\s+)Sort\s+\(", plan, re.M), (user.role, sort, plan)
+
+
+def test_a_task_changed_meanwhile_fails_the_whole_action_and_nothing_is_written(
+    client, auth, make_task, people, monkeypatch
+):
+    """Optimistic locking as in a single action: the selection is written against the versions it
+    was read at; one task changed in between (another reviewer's return) and nothing is written."""
+    from sqlalchemy import update
+
+    tasks = [submitted(make_task, "P11-QC", people["reporter"]) for _ in range(3)]
+    read = bulk.selected_tasks
+
+    def read_then_someone_else_writes(user, ids):
+        found = read(user, ids)
+        db.session.execute(
+            update(Task)
+            .where(Task.id == tasks[1].id)
+            .values(version=Task.version + 1)
+            .execution_options(synchronize_session=False)  # another process: this session does not know
+        )
+        return found
+
+    monkeypatch.setattr(bulk, "selected_tasks", read_then_someone_else_writes)
+    auth.login(people["reviewer"])
+    before = db.session.scalar(select(func.count()).select_from(JournalEntry))
+    response = client.post(
+        "/tasks/bulk", data={"action": "accept", "source": "tasks", "task": ids_of(tasks)}, headers=HX
+    )
+    assert response.status_code == 422 and "本次未做任何更改" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert {db.session.get(Task, t.id).status for t in tasks} == {"submitted"}
+    assert db.session.scalar(select(func.count()).select_from(JournalEntry)) == before
