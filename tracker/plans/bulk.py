@@ -2,16 +2,19 @@
 
 Each task goes through the same rules as its single action: the scoping rule (only tasks the
 user sees are found), the state machine (`tracker.plans.status.check_transition` with the
-user's `Actor`, review independence included) and the same effects (`apply_status`, the journal
-rows, explanations closed on acceptance, the roll-up, the notices). A task the rules refuse is
-left as it is and reported with the reason; the others are done. What is read and written is a
-fixed number of statements whatever the number of tasks: the tasks, their actors' review
-conflicts, one flush of the changes and journal rows, one statement per level of depth of the
-roll-up, and the notices as one event per task in two statements (`notify_each`). Accepting
-and returning write the tasks and journal rows with one statement each (the ORM's flush would
-write a self-referential table row by row); moving due dates goes through the ORM's flush (one
-UPDATE per task, at most MAX_SELECTION) so that the cascade sync keeps templates' children in
-step and records which children were moved on their own.
+user's `Actor`, review independence included) and the same effects (`status_change`, which
+`apply_status` uses for one task: the new values and journal rows; explanations closed on
+acceptance; the roll-up; the notices). A task the rules refuse is left as it is and reported
+with the reason; the others are done.
+
+What is read and written is a fixed number of statements whatever the number of tasks: the
+tasks, their actors' review conflicts (two), one UPDATE executed for all the changed tasks (each
+against the version it was read at: a task changed meanwhile fails the whole action), one
+INSERT of all the journal rows, one UPDATE per level of depth of the roll-up, and the notices as
+one event per task in two statements (`notify_each`). The ORM's flush would write the
+self-referential task table row by row, hence the statements. Moving due dates does the same
+for tasks outside cascades; a cascade's template or child goes through the ORM's flush (one
+UPDATE each), whose sync keeps a template's children in step and records a child moved on its own.
 
 The caller commits (or rolls back); nothing here reads the request.
 """
