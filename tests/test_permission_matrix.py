@@ -173,11 +173,17 @@ OWN_PAGES = {
     ("notifications.read_group", "POST", "/notifications/read-group"),  # one's own notices only; no data: 400
     # the unit picker's search: every role, each within its own scope (tests/test_pickers.py)
     ("pickers.unit_search", "GET", "/units/search?q=%E8%B4%A8%E6%8E%A7"),
+    # 保存当前筛选: one's own saved filters (no data: 303 back to the list, or 422 for HTMX)
+    ("plans.save_saved_filter", "POST", "/tasks/saved-filters"),
 }
 
 ADMIN_ONLY = {("notifications.rules", "GET", "/admin/escalation-rules")}
 # the bulk 催办 of the overdue list: its per-task scope is test_bulk_urge_reaches_only_the_senders_tasks
 BULK_ROUTES = {"supervision.urge_bulk"}
+# bulk accept / return / move due date and export of a selection (task list, review queue): their
+# per-task scope is test_bulk_accept_reaches_only_the_reviewers_tasks and
+# test_bulk_export_holds_only_what_each_role_sees
+BULK_ROUTES |= {"plans.bulk_action", "plans.bulk_export"}
 
 # Endpoints whose per-object permissions are checked in their own test files.
 ELSEWHERE = {
@@ -198,6 +204,7 @@ ELSEWHERE = {
     "vendor": "test_progress_pages.py",
     "api.": "test_api_permissions.py",
     "api_tokens.": "test_api_tokens.py",
+    "plans.delete_saved_filter": "test_saved_filters.py",  # one's own only; anyone else's: 404
 }
 PUBLIC = {
     "auth.login",
@@ -404,6 +411,52 @@ def test_bulk_urge_reaches_only_the_senders_tasks(client, auth, make_user, world
         "coordinator": (303, ["child"]),
         "leader": (303, sorted(RELATIONS)),
         "admin": (303, sorted(RELATIONS)),
+    }
+
+
+def test_bulk_accept_reaches_only_the_reviewers_tasks(client, auth, make_user, world):
+    """Ticking every task of the world, all submitted: an admin accepts all; a coordinator only
+    the one below its unit (its own unit's is not its to review, the others it does not see); a
+    leader and a reporter are refused outright (403), nothing written."""
+    _units, tasks, _evidence = world
+    ids = [str(tasks[r].id) for r in RELATIONS]
+    accepted = {}
+    for role in ROLES:
+        for task in tasks.values():
+            task.status = "submitted"
+        db.session.commit()
+        auth.login(_user(make_user, role))
+        response = client.post("/tasks/bulk", data={"action": "accept", "source": "tasks", "task": ids})
+        for task in tasks.values():
+            db.session.refresh(task)
+        accepted[role] = (response.status_code, sorted(r for r in RELATIONS if tasks[r].status == "accepted"))
+    assert accepted == {
+        "reporter": (403, []),
+        "coordinator": (303, ["child"]),
+        "leader": (403, []),
+        "admin": (303, sorted(RELATIONS)),
+    }
+
+
+def test_bulk_export_holds_only_what_each_role_sees(client, auth, make_user, world):
+    import io
+
+    from openpyxl import load_workbook
+
+    _units, tasks, _evidence = world
+    ids = [str(tasks[r].id) for r in RELATIONS]
+    exported = {}
+    for role in ROLES:
+        auth.login(_user(make_user, role))
+        response = client.post("/tasks/bulk/export", data={"task": ids})
+        sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
+        titles = {row[2] for row in sheet.iter_rows(min_row=3, values_only=True)}
+        exported[role] = (response.status_code, sorted(r for r in RELATIONS if f"矩阵任务-{r}" in titles))
+    assert exported == {
+        "reporter": (200, ["child", "own"]),
+        "coordinator": (200, ["child", "own"]),
+        "leader": (200, sorted(RELATIONS)),
+        "admin": (200, sorted(RELATIONS)),
     }
 
 

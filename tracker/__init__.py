@@ -68,6 +68,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     from tracker.auth.routes import bp as auth_bp
     from tracker.notifications.routes import bp as notifications_bp
+    from tracker.plans import list_routes as _list_views  # noqa: F401  (views on plans_bp)
     from tracker.plans import routes as _plan_views, task_routes as _task_views  # noqa: F401  (views on plans_bp)
     from tracker.plans import manual_routes as _manual_views  # noqa: F401  (views on plans_bp)
     from tracker.plans.blueprint import bp as plans_bp

@@ -62,19 +62,41 @@ def can_change_task(user: User, task: Task) -> bool:
     return _owner_within(user, task)
 
 
-def actor_for(user: User, task: Task) -> Actor:
-    """What `user` is to `task`, for the status state machine."""
+def _relations(user: User, task: Task) -> tuple[bool, bool, bool]:
+    """(owner, reviewer, coordinator): what `user` may be to `task` by unit and role."""
     if user.role == "admin":
-        return Actor(is_owner=True, is_reviewer=True, is_coordinator=True, review_conflict=_review_conflict(user, task))
+        return True, True, True
     changes = can_change_task(user, task)
     coordinator = changes and user.role == "coordinator"
     reviewer = coordinator and task.owner_unit_id != user.unit_id
+    return changes, reviewer, coordinator
+
+
+def actor_for(user: User, task: Task) -> Actor:
+    """What `user` is to `task`, for the status state machine."""
+    owner, reviewer, coordinator = _relations(user, task)
     return Actor(
-        is_owner=changes,
+        is_owner=owner,
         is_reviewer=reviewer,
         is_coordinator=coordinator,
         review_conflict=_review_conflict(user, task) if reviewer else None,
     )
+
+
+def actors_for(user: User, tasks) -> dict[int, Actor]:
+    """`actor_for` of many tasks (task id → Actor), the review conflicts read in two statements
+    for all of them (tracker/plans/independence.py review_conflicts)."""
+    from tracker.plans.independence import review_conflicts
+
+    relations = {task.id: _relations(user, task) for task in tasks}
+    conflicts = review_conflicts(user, [task for task in tasks if relations[task.id][1]])
+    return {
+        task.id: Actor(
+            is_owner=owner, is_reviewer=reviewer, is_coordinator=coordinator, review_conflict=conflicts.get(task.id)
+        )
+        for task in tasks
+        for owner, reviewer, coordinator in [relations[task.id]]
+    }
 
 
 def _review_conflict(user: User, task: Task):

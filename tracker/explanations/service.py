@@ -96,9 +96,16 @@ def explain(
 
 def close_on_acceptance(task: Task, today: date) -> None:
     """Called when a task is accepted: its open explanation is kept or missed."""
+    close_on_acceptance_of([task.id], today)
+
+
+def close_on_acceptance_of(task_ids: list[int], today: date) -> None:
+    """`close_on_acceptance` of several tasks accepted together: one statement."""
+    if not task_ids:
+        return
     db.session.execute(
         update(OverdueExplanation)
-        .where(OverdueExplanation.task_id == task.id, OverdueExplanation.state == OPEN)
+        .where(OverdueExplanation.task_id.in_(list(task_ids)), OverdueExplanation.state == OPEN)
         .values(state=case((OverdueExplanation.committed_on >= today, KEPT), else_=MISSED), resolved_on=today)
         .execution_options(synchronize_session=False)
     )

@@ -14,6 +14,7 @@ from tracker.models.cascade import (
 from tracker.models.evidence import Evidence
 from tracker.models.explanations import OverdueExplanation
 from tracker.models.exports import ExportJob
+from tracker.models.filters import SavedFilter
 from tracker.models.indicators import IndicatorDefinition, IndicatorForm, IndicatorValue, ReportingPeriod
 from tracker.models.notify import (
     DeliveryMessage,
@@ -84,6 +85,7 @@ __all__ = [
     "ReportingPeriod",
     "ReviewCount",
     "ReviewMark",
+    "SavedFilter",
     "Task",
     "User",
     "UserSession",

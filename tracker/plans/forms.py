@@ -33,7 +33,18 @@ class TaskFilterForm(FlaskForm):
     due_to = DateField(_l("Due to"), validators=[Optional()])
     sort = SelectField(
         _l("Order"),
-        choices=[SelectChoice("due", _l("Due date first")), SelectChoice("updated", _l("Last changed first"))],
+        choices=[
+            SelectChoice("due", _l("Due date first")),
+            SelectChoice("-due", _l("Due date, latest first")),
+            SelectChoice("updated", _l("Last changed first")),
+            SelectChoice("-updated", _l("Changed longest ago first")),
+            SelectChoice("title", _l("Title, A to Z")),
+            SelectChoice("-title", _l("Title, Z to A")),
+            SelectChoice("status", _l("Status, in workflow order")),
+            SelectChoice("-status", _l("Status, reverse workflow order")),
+            SelectChoice("owner", _l("Owner unit, A to Z")),
+            SelectChoice("-owner", _l("Owner unit, Z to A")),
+        ],
         validators=[Optional()],
         validate_choice=True,
     )
@@ -134,3 +145,25 @@ class EditTaskForm(FlaskForm):
     deliverable = StringField(_l("Deliverable"), validators=[Optional(), Length(max=300)])
     weight = FloatField(_l("Weight"), validators=[InputRequired(), NumberRange(min=0.01, max=1000)])
     comment = StringField(_l("Reason for the change"), validators=[Optional(), Length(max=500)])
+
+
+class BulkForm(FlaskForm):
+    """The action bar of a selection (task list, review queue): which action, its comment or
+    reason, the new due date; the ticked task ids come as the repeated `task` argument."""
+
+    action = HiddenField(validators=[Optional(), Length(max=20)])
+    comment = StringField(_l("Comment / reason for returning"), validators=[Optional(), Length(max=5000)])
+    due_on = DateField(_l("New due date"), validators=[Optional()])
+    next = HiddenField(validators=[Optional(), Length(max=2000)])
+    source = HiddenField(validators=[Optional(), Length(max=10)])
+
+    def validate_due_on(self, field):
+        if field.data is not None and not 2000 <= field.data.year <= 2100:
+            raise ValidationError(_l("Choose a date between 2000 and 2100."))
+
+
+class SavedFilterForm(FlaskForm):
+    """保存当前筛选: a name for the task list's current filters (their query string)."""
+
+    name = StringField(_l("Name of the filter"), validators=[DataRequired(), Length(max=60)])
+    query = HiddenField(validators=[Optional(), Length(max=4000)])

@@ -44,21 +44,54 @@ def _unit_id(value) -> int | None:
 
 def review_conflict(user: User, task: Task):
     """The reason `user` may not accept `task`'s submission now, or None when they may."""
-    if task.status != SUBMITTED or task.id is None:
-        return None
+    return review_conflicts(user, [task]).get(task.id)
+
+
+def review_conflicts(user: User, tasks) -> dict:
+    """`review_conflict` for many tasks at once (a bulk acceptance): task id → the reason, or
+    None. Two statements whatever the number of tasks: the journal rows of their review cycles,
+    and the units of their last submitters."""
+    pending = [t for t in tasks if t.status == SUBMITTED and t.id is not None]
+    if not pending:
+        return {}
     rows = db.session.execute(
-        select(JournalEntry.user_id, JournalEntry.field, JournalEntry.old_value, JournalEntry.new_value)
+        select(
+            JournalEntry.task_id,
+            JournalEntry.user_id,
+            JournalEntry.field,
+            JournalEntry.old_value,
+            JournalEntry.new_value,
+        )
         .where(
-            JournalEntry.task_id == task.id,
+            JournalEntry.task_id.in_([t.id for t in pending]),
             or_(
                 JournalEntry.field.in_(ASSIGNMENT_FIELDS),
                 and_(JournalEntry.field == "status", JournalEntry.new_value.in_((SUBMITTED, RETURNED))),
             ),
         )
-        .order_by(JournalEntry.id)
+        .order_by(JournalEntry.task_id, JournalEntry.id)
     ).all()
-    returns = [i for i, row in enumerate(rows) if row.field == "status" and row.new_value == RETURNED]
-    cycle = rows[returns[-1] + 1 :] if returns else rows
+    by_task: dict[int, list] = {t.id: [] for t in pending}
+    for row in rows:
+        by_task[row.task_id].append(row)
+    cycles = {}
+    for task_id, task_rows in by_task.items():
+        returns = [i for i, row in enumerate(task_rows) if row.field == "status" and row.new_value == RETURNED]
+        cycles[task_id] = task_rows[returns[-1] + 1 :] if returns else task_rows
+    submitters = {}
+    for task_id, cycle in cycles.items():
+        submissions = [row for row in cycle if row.field == "status" and row.new_value == SUBMITTED]
+        if submissions and submissions[-1].user_id is not None:
+            submitters[task_id] = submissions[-1].user_id
+    units = {}
+    if submitters and user.role != "admin":
+        units = dict(
+            db.session.execute(select(User.id, User.unit_id).where(User.id.in_(set(submitters.values())))).all()
+        )
+    return {t.id: _conflict(user, t, cycles[t.id], submitters.get(t.id), units) for t in pending}
+
+
+def _conflict(user: User, task: Task, cycle: list, submitter_id, units: dict):
     if any(row.field in ASSIGNMENT_FIELDS and row.user_id == user.id for row in cycle):
         return YOU_REASSIGNED
     if user.role == "admin":
@@ -69,9 +102,7 @@ def review_conflict(user: User, task: Task):
             owners.update((_unit_id(row.old_value), _unit_id(row.new_value)))
     if user.unit_id in owners:
         return OWNED_BY_YOUR_UNIT
-    submissions = [row for row in cycle if row.field == "status" and row.new_value == SUBMITTED]
-    if submissions and submissions[-1].user_id is not None:
-        submitter = db.session.get(User, submissions[-1].user_id)
-        if submitter is not None and (submitter.id == user.id or submitter.unit_id == user.unit_id):
+    if submitter_id is not None and submitter_id in units:
+        if submitter_id == user.id or units[submitter_id] == user.unit_id:
             return SUBMITTED_BY_YOUR_UNIT
     return None

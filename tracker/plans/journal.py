@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from tracker.extensions import db
 from tracker.models import JournalEntry, Task, User
+from tracker.models.base import utcnow
 
 
 def _text(value: Any) -> Optional[str]:
@@ -37,3 +38,27 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def record_many(entries: list[dict]) -> None:
+    """Many journal rows in one statement (a bulk action): each a dict of task_id, user_id,
+    action, field, old, new and comment, written as `record` writes one."""
+    if not entries:
+        return
+    now = utcnow()
+    db.session.execute(
+        JournalEntry.__table__.insert(),
+        [
+            {
+                "task_id": e["task_id"],
+                "user_id": e.get("user_id"),
+                "at": now,
+                "action": e["action"],
+                "field": e.get("field"),
+                "old_value": _text(e.get("old")),
+                "new_value": _text(e.get("new")),
+                "comment": e.get("comment") or "",
+            }
+            for e in entries
+        ],
+    )

@@ -80,18 +80,37 @@ def change_status(
         raise NotAllowed(_l("You may not see this task."))
     _check_version(task, expected_version)
     check_transition(task.status, target, actor_for(user, task), reason=comment)
-    old = task.status
-    task.status = target
-    journal.record(task, user, "status", "status", old, target, comment.strip())
-    if target == ACCEPTED and task.percent != 100:
-        journal.record(task, user, "percent", "percent", task.percent, 100)
-        task.percent = 100
+    apply_status(task, user, target, comment)
     if target == ACCEPTED:
-        task.completed_on = local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
         close_on_acceptance(task, task.completed_on)
     rollup.refresh_task_and_ancestors(task)
     _notify_status(task, user, target, comment.strip())
     return task
+
+
+def status_change(task: Task, target: str, comment: str = "", today: Optional[date] = None) -> tuple[dict, list[tuple]]:
+    """What a status change writes once the state machine allowed it: the task's new values
+    (the status; on acceptance percent 100 and the day it was done) and its journal rows
+    (action, field, old, new, comment). Shared by `apply_status` and the bulk actions
+    (tracker/plans/bulk.py), which write the same for many tasks in one statement."""
+    values: dict[str, Any] = {"status": target}
+    rows = [("status", "status", task.status, target, comment.strip())]
+    if target == ACCEPTED:
+        if task.percent != 100:
+            rows.append(("percent", "percent", task.percent, 100, ""))
+            values["percent"] = 100
+        values["completed_on"] = today or local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
+    return values, rows
+
+
+def apply_status(task: Task, user: User, target: str, comment: str = "", today: Optional[date] = None) -> None:
+    """The status change itself on the task and its journal (no statement of its own); the
+    caller then closes explanations, refreshes the roll-up and notifies."""
+    values, rows = status_change(task, target, comment, today)
+    for action, field, old, new, text in rows:
+        journal.record(task, user, action, field, old, new, text)
+    for name, value in values.items():
+        setattr(task, name, value)
 
 
 def _notify_status(task: Task, user: User, target: str, reason: str) -> None:
@@ -189,12 +208,12 @@ def edit_task(
     if "owner_unit_id" in changed:
         notify(ASSIGNED, task, user, unit_coordinators(task.owner_unit_id))
     if "due_on" in changed or "deliverable" in changed:
-        notify(CHANGED, task, user, union_of(owner_unit_users(task), watchers_of(task)), _change_message(task, changed))
-        _notify_followers(task, user)
+        notify(CHANGED, task, user, union_of(owner_unit_users(task), watchers_of(task)), change_message(task, changed))
+        notify_followers(task, user)
     return changed
 
 
-def _notify_followers(template: Task, user: User) -> None:
+def notify_followers(template: Task, user: User) -> None:
     """The cascade children that took the template's new due date or deliverable: their owners
     are told, one event per child, two statements per set of fields changed (at most three)."""
     synced = db.session.info.pop(SYNCED_KEY, {})
@@ -204,10 +223,10 @@ def _notify_followers(template: Task, user: User) -> None:
         if key:
             by_fields.setdefault(key, []).append(child_id)
     for fields, child_ids in by_fields.items():
-        notify_each(CHANGED, child_ids, user, audience="owners", message=_change_message(template, list(fields)))
+        notify_each(CHANGED, child_ids, user, audience="owners", message=change_message(template, list(fields)))
 
 
-def _change_message(task: Task, changed: list[str]) -> str:
+def change_message(task: Task, changed: list[str]) -> str:
     """What changed, as stored with the notice: the new due date and deliverable."""
     parts = []
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):  # stored in the default language

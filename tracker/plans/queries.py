@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from tracker.auth.scope import visible_clause_for, visible_tasks_clause
@@ -37,7 +37,7 @@ class TaskFilters:
     due_from: Optional[date] = None
     due_to: Optional[date] = None
     q: str = ""
-    sort: str = "due"  # "due": due date first (none last); "updated": last changed first
+    sort: str = "due"  # one of SORTS: "due" due date first (none last), "updated" last changed first, …
 
     @property
     def active(self) -> bool:
@@ -69,16 +69,54 @@ def filtered_tasks(user: User, filters: TaskFilters, today: Optional[date] = Non
     return query
 
 
-SORTS = ("due", "updated")
+# The task lists' orders: a column, and "-" before it for the reverse. Each column's own order
+# first: due date earliest first (none last), title and owner unit A→Z, status in the workflow's
+# order, last changed first.
+SORT_KEYS = ("due", "title", "status", "owner", "updated")
+SORTS = SORT_KEYS + tuple(f"-{key}" for key in SORT_KEYS)
+# the sorts an index reads in order, forwards or backwards (the others sort the matching rows)
+INDEXED_SORTS = ("due", "-due", "updated", "-updated")
+
+
+def _status_rank():
+    return case({status: rank for rank, status in enumerate(STATUSES)}, value=Task.status, else_=len(STATUSES))
+
+
+def _owner_name():
+    return select(OrgUnit.name).where(OrgUnit.id == Task.owner_unit_id).scalar_subquery()
+
+
+def _order_columns(key: str) -> list[tuple]:
+    """(expression, ascending, NULLs last when ascending) of a column's own order, ending with id."""
+    if key == "updated":
+        return [(Task.updated_at, False, False), (Task.id, False, False)]
+    if key == "title":
+        return [(Task.title, True, False), (Task.id, True, False)]
+    if key == "status":
+        return [(_status_rank(), True, False), (Task.due_on, True, True), (Task.id, True, False)]
+    if key == "owner":
+        return [(_owner_name(), True, True), (Task.id, True, False)]
+    return [(Task.due_on, True, True), (Task.id, True, False)]
 
 
 def task_order(sort: str = "due"):
-    """The task lists' orders, each served by an index read in order (so a page reads its rows,
-    not a sort of all that match): due date first, none last (ix_tasks_due_on_id, and
-    ix_tasks_overdue_due for the overdue tasks); or last changed first (ix_tasks_updated_at_id)."""
-    if sort == "updated":
-        return (Task.updated_at.desc(), Task.id.desc())
-    return (Task.due_on.asc().nulls_last(), Task.id)
+    """The task lists' orders. The default ones are served by an index read in order (so a page
+    reads its rows, not a sort of all that match): due date first, none last (ix_tasks_due_on_id,
+    and ix_tasks_overdue_due for the overdue tasks), or last changed first
+    (ix_tasks_updated_at_id); their reverses ("-due", "-updated") read the same index backwards
+    (exactly reversed, NULLs included). Title, status and owner unit sort the matching rows (a
+    top-N sort bounded by the page), ids breaking ties."""
+    if sort not in SORTS:
+        sort = "due"
+    reverse = sort.startswith("-")
+    order = []
+    for expression, ascending, nulls_last in _order_columns(sort.lstrip("-")):
+        up = ascending != reverse
+        term = expression.asc() if up else expression.desc()
+        if nulls_last:
+            term = term.nulls_last() if up else term.nulls_first()
+        order.append(term)
+    return tuple(order)
 
 
 def paginate(query: Select, page: int, per_page: int, sort: str = "due") -> Page:

@@ -116,6 +116,35 @@ def refresh_task_and_ancestors(task: Task) -> None:
             db.session.expire(obj, ["progress"])
 
 
+def parents_among(task_ids) -> set[int]:
+    """Which of these tasks have children (their progress comes from them): one statement."""
+    ids = list(task_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Task.parent_id).where(Task.parent_id.in_(ids)).distinct()))
+
+
+def refresh_ancestors(tasks) -> None:
+    """After many tasks changed together (a bulk action): the progress of all their ancestors,
+    one UPDATE per level of depth for all those at that level, deepest first. A fixed number of
+    statements whatever the number of tasks (a plan is a handful of levels deep)."""
+    by_depth: dict[int, set[int]] = {}
+    for task in tasks:
+        for depth, part in enumerate([p for p in task.path.strip("/").split("/") if p][:-1]):
+            by_depth.setdefault(depth, set()).add(int(part))
+    for depth in sorted(by_depth, reverse=True):
+        db.session.execute(
+            update(Task)
+            .where(Task.id.in_(sorted(by_depth[depth])))
+            .values(progress=_children_mean(Task.id))
+            .execution_options(synchronize_session=False)
+        )
+    refreshed = set().union(*by_depth.values()) if by_depth else set()
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Task) and obj.id in refreshed:
+            db.session.expire(obj, ["progress"])
+
+
 def recompute_plan(plan_id: int) -> None:
     """Recompute every task of a plan: leaves from status, then parents bottom-up, in SQL."""
     child = aliased(Task)

@@ -1,10 +1,12 @@
 """Plan pages: my work, plan list, the plan page (tree or filtered list), tree children."""
 
-from flask import abort, request
+from flask import abort, request, url_for
 from flask_login import current_user, login_required
 
 from tracker.notifications.service import current_levels
 from tracker.plans.blueprint import bp
+from tracker.plans.list_routes import bulk_context, saved_filters_context
+from tracker.plans.saved_filters import filter_query
 from tracker.plans.forms import TaskFilterForm
 from tracker.plans.manual import may_add_under, may_plan
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
@@ -20,11 +22,13 @@ def my_work_page():
     # ?assigned=me: only the tasks naming me responsible; anything else: my unit's (the default)
     scope = "me" if request.args.get("assigned") == "me" else "unit"
     block = "work" if request.headers.get("HX-Target") == "my-work" else "content"
+    next_url = url_for("plans.my_work_page", **({"assigned": "me"} if scope == "me" else {}))
     return render(
         "plans/my_work.html",
         block=block,
         work=my_work(current_user, scope=scope),
         may_give_adhoc=may_plan(current_user),
+        bulk=bulk_context("work", next_url),
     )
 
 
@@ -96,4 +100,16 @@ def task_list():
     filters = form.filters() if valid else TaskFilters()
     page = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
-    return render("plans/task_list.html", block=block, form=form, page=page, filters=filters)
+    query = filter_query(request.args)
+    next_url = url_for("plans.task_list") + (
+        f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
+    )
+    return render(
+        "plans/task_list.html",
+        block=block,
+        form=form,
+        page=page,
+        filters=filters,
+        bulk=bulk_context("tasks", next_url),
+        **saved_filters_context(query),
+    )

@@ -140,6 +140,23 @@ def task_rows(user: User, filters: TaskFilters) -> Iterator[list]:
         yield _task_row(values)
 
 
+def selected_task_rows(user: User, task_ids: list[int]) -> list[list]:
+    """The rows of a selection of tasks (导出所选; at most a bulk selection's 200): those of them
+    `user` sees, in the task list's order (due date first), in one statement."""
+    if not task_ids:
+        return []
+    query = (
+        filtered_tasks(user, TaskFilters())
+        .with_only_columns(*_task_row_columns())
+        .select_from(Task)
+        .join(Plan, Plan.id == Task.plan_id)
+        .outerjoin(OrgUnit, OrgUnit.id == Task.owner_unit_id)
+        .where(Task.id.in_(list(task_ids)))
+        .order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+    )
+    return [_task_row(values) for values in db.session.execute(query)]
+
+
 def task_count(user: User, filters: TaskFilters) -> int:
     """How many rows task_rows gives (the background export's total; one count)."""
     query = filtered_tasks(user, filters).with_only_columns(func.count(Task.id)).order_by(None)

@@ -134,3 +134,45 @@
   document.addEventListener('DOMContentLoaded', function () { setupAll(document); });
   document.addEventListener('htmx:load', function (event) { setupAll(event.target.parentNode || event.target); });
 })();
+
+// Bulk selection (templates/plans/_bulk_bar.html): the rows' checkboxes belong to the action bar's
+// form through form="…"; the bar shows when something is ticked, with how many; "select all on
+// this page" ticks every row. After a bulk action (the `bulk-done` event the answer sends) the
+// list it acted on reloads in place, at the current address.
+(function () {
+  function rows(form) {
+    return Array.prototype.slice.call(document.querySelectorAll('input[data-select-row][form="' + form.id + '"]'));
+  }
+  function update(form) {
+    var all = rows(form);
+    var ticked = all.filter(function (box) { return box.checked; }).length;
+    var bar = form.classList.contains('bulk-bar') ? form : form.querySelector('.bulk-bar');
+    if (bar && !bar.querySelector('.is-invalid, .bulk-error')) bar.classList.toggle('is-empty', ticked === 0);
+    else if (bar && ticked > 0) bar.classList.remove('is-empty');
+    var count = form.querySelector('[data-bulk-count]');
+    if (count) count.textContent = String(ticked);
+    document.querySelectorAll('input[data-select-all][form="' + form.id + '"]').forEach(function (box) {
+      box.checked = all.length > 0 && ticked === all.length;
+      box.indeterminate = ticked > 0 && ticked < all.length;
+    });
+  }
+  function updateAll() { document.querySelectorAll('form[data-bulk]').forEach(update); }
+
+  document.addEventListener('change', function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches('input[data-select-row], input[data-select-all]')) return;
+    var form = document.getElementById(box.getAttribute('form'));
+    if (!form) return;
+    if (box.hasAttribute('data-select-all')) {
+      rows(form).forEach(function (row) { row.checked = box.checked; });
+    }
+    update(form);
+  });
+  document.addEventListener('DOMContentLoaded', updateAll);
+  document.addEventListener('htmx:afterSettle', updateAll);
+  document.addEventListener('bulk-done', function (event) {
+    var target = event.detail && event.detail.refresh;
+    if (!target || !document.querySelector(target) || !window.htmx) return;
+    window.htmx.ajax('GET', window.location.pathname + window.location.search, { target: target, swap: 'innerHTML' });
+  });
+})();

@@ -1,0 +1,144 @@
+"""Bulk review on a phone and at a desk: the national commission's coordinator ticks three
+submissions in the review queue of my work and accepts them with one click (at most 2
+interactions after selecting); the action bar shows only once something is ticked; the queue
+reloads in place without a page load; then the task list, sorted by a column header, the same way.
+No sideways scroll, no console errors, screenshots under test-output/ for a person to look at."""
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import OUTPUT, login, start_live_server
+
+pytestmark = pytest.mark.e2e
+
+VIEWPORTS = [(390, 844), (1440, 900)]
+
+
+@pytest.fixture(scope="module")
+def living_server(tmp_path_factory):
+    """The living demo plan: one submission awaiting review per demo unit below the NHC (ten for
+    the national coordinator); this module's acceptances are its own."""
+    yield from start_live_server(tmp_path_factory.mktemp("live-bulk"), extra=(("demo", "plan"),))
+
+
+class Watch:
+    """Console errors, page errors and failed requests of a page, and the interactions counted."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        self.interactions = 0
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", lambda r: r.status >= 500 and self.errors.append(f"{r.status} {r.request.method} {r.url}"))
+
+    def _failed(self, request) -> None:
+        # a navigation that turns into a download (导出所选) is aborted by the browser, by design
+        if request.url.endswith("/tasks/bulk/export") and request.failure == "net::ERR_ABORTED":
+            return
+        self.errors.append(f"request failed: {request.url} {request.failure}")
+
+    def interact(self, action) -> None:
+        self.interactions += 1
+        action()
+
+
+def in_view(page, request, name: str) -> None:
+    """What the person sees on the screen now (the full-page screenshots are very long on a phone)."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{request.node.name}-{name}-view.png"))
+
+
+def fits(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px viewport"
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_a_coordinator_accepts_three_submissions_in_one_click(
+    browser, living_server, screenshot, request, width, height
+):
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, living_server, "nhc_coord")
+    queue = page.locator("#work-review")
+    boxes = queue.locator("input[data-select-row]")
+    assert boxes.count() >= 3
+    before = int(page.locator("#work-counts [data-count='review']").inner_text())
+    bar = page.locator("#bulk-form")
+    assert not bar.is_visible()  # nothing ticked: no bar
+    fits(page)
+    screenshot(page, f"{width}-1-queue")
+    page.evaluate("window.__kept = true")  # gone if the page reloads
+
+    chosen = [boxes.nth(i).get_attribute("value") for i in range(3)]
+    for i in range(3):
+        boxes.nth(i).check()
+    bar.wait_for(state="visible")
+    assert bar.locator("[data-bulk-count]").inner_text() == "3"
+    accept = bar.get_by_role("button", name="通过", exact=True)
+    assert accept.is_visible() and bar.get_by_role("button", name="退回", exact=True).is_visible()
+    fits(page)
+    screenshot(page, f"{width}-2-selected")
+    boxes.nth(2).scroll_into_view_if_needed()
+    in_view(page, request, f"{width}-2-selected")
+
+    watch.interact(accept.click)  # 1: accept (the comment is optional)
+    page.wait_for_selector("#bulk-result [data-bulk-headline]")
+    assert page.locator("#bulk-result [data-bulk-headline]").inner_text().startswith("已通过 3 项")
+    for task_id in chosen:  # the queue reloaded in place: the accepted are gone from it
+        page.wait_for_selector(f"#work-review input[data-select-row][value='{task_id}']", state="detached")
+    page.wait_for_function(
+        "n => Number(document.querySelector(\"#work-counts [data-count='review']\").textContent) === n", arg=before - 3
+    )
+    assert page.locator("#work-count").inner_text() != ""
+    assert not page.locator("#bulk-form").is_visible()  # nothing ticked any more
+    assert page.evaluate("window.__kept") is True
+    assert watch.interactions <= 2
+    fits(page)
+    screenshot(page, f"{width}-3-accepted")
+    page.locator("#bulk-result").scroll_into_view_if_needed()
+    in_view(page, request, f"{width}-3-accepted")
+
+    # the task list: submissions awaiting review, ordered by a column header, the bar the same way
+    page.goto(living_server + "/tasks?status=submitted")
+    fits(page)
+    in_view(page, request, f"{width}-4-task-list")
+    page.evaluate("window.__kept = true")
+    if width >= 768:  # at a desk: the column header; on a phone the rows are cards, the order a select
+        page.locator("#task-table thead a.sort-link", has_text="标题").click()
+        page.wait_for_url(re.compile(r"sort=title"))
+        page.wait_for_selector("#task-table th[aria-sort='ascending'] a.sort-link")
+    else:
+        page.locator("#filters select[name=sort]").select_option("title")
+        page.wait_for_url(re.compile(r"sort=title"))
+    assert page.evaluate("window.__kept") is True  # swapped by HTMX
+    assert page.locator("#filters select[name=sort]").input_value() == "title"
+    titles = page.locator("#task-table td.stack-title a").all_inner_texts()
+    assert titles == sorted(titles)
+    rows = page.locator("#task-table input[data-select-row]")
+    assert rows.count() >= 2
+    page.locator("[data-select-all]").check()
+    bar = page.locator("#bulk-form")
+    bar.wait_for(state="visible")
+    assert bar.locator("[data-bulk-count]").inner_text() == str(rows.count())
+    more = bar.locator(".bulk-more > summary")
+    assert more.inner_text().startswith("调整截止日期")
+    more.click()  # the due date is one step further: the bar stays small on a phone
+    assert bar.locator("#bulk-due-on").is_visible()
+    fits(page)
+    screenshot(page, f"{width}-5-task-list-selected")
+    rows.nth(rows.count() - 1).scroll_into_view_if_needed()
+    in_view(page, request, f"{width}-5-task-list-selected")
+    with page.expect_download() as download:  # a plain form submit (HTMX leaves it alone): the file
+        bar.get_by_role("button", name="导出所选").click()
+    assert download.value.suggested_filename == "tasks-selected.xlsx"
+    rows.first.uncheck()
+    assert not page.locator("[data-select-all]").is_checked()
+    assert bar.locator("[data-bulk-count]").inner_text() == str(rows.count() - 1)
+
+    assert watch.errors == []
+    context.close()

@@ -1,0 +1,113 @@
+"""Saved filters of the task list: a user names the list's current filters and comes back to
+them. Each user sees, applies and deletes only their own. What is stored is the list's query
+string reduced to the filter form's own arguments; it is validated by that form (TaskFilterForm)
+when saved, and applied through the task list, which validates it again like any request."""
+
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import parse_qsl, urlencode
+
+from tracker.lazy_text import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from tracker.extensions import db
+from tracker.models import SavedFilter, User
+from tracker.web import PAGE_SIZES
+
+# the task list's arguments a saved filter keeps (not the page number)
+KEYS = ("q", "status", "owner", "phase", "overdue", "due_from", "due_to", "sort", "per_page")
+NAME_MAX = 60
+QUERY_MAX = 1000
+MAX_PER_USER = 30
+
+
+class SavedFilterError(ValueError):
+    """A refused save; `field` names the form field the message belongs next to."""
+
+    def __init__(self, field: str, message):
+        self.field = field
+        super().__init__(message)
+
+
+def filter_query(args) -> str:
+    """The list's arguments a saved filter keeps, in a fixed order, empty ones left out."""
+    pairs = []
+    for key in KEYS:
+        for value in args.getlist(key) if hasattr(args, "getlist") else [args.get(key)]:
+            value = (value or "").strip()
+            if value:
+                pairs.append((key, value))
+    return urlencode(pairs)
+
+
+def query_errors(query: str) -> list[str]:
+    """What the task list's filter form says of `query` ([] when it is valid)."""
+    from tracker.plans.forms import TaskFilterForm
+
+    args = MultiDict(parse_qsl(query, keep_blank_values=True))
+    form = TaskFilterForm(args)
+    errors = (
+        []
+        if form.validate()
+        else [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()]
+    )
+    size = args.get("per_page")
+    if size and (not size.isdigit() or int(size) not in PAGE_SIZES):
+        errors.append(str(_l("Per page")) + ": " + str(_l("Not a valid choice.")))
+    return errors
+
+
+def saved_filters_of(user: User) -> list[SavedFilter]:
+    """The user's saved filters by name (one statement, at most MAX_PER_USER rows)."""
+    return list(
+        db.session.scalars(
+            select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name).limit(MAX_PER_USER)
+        )
+    )
+
+
+def saved_filter_of(user: User, filter_id: int) -> Optional[SavedFilter]:
+    """The saved filter, if it is the user's own (None for anyone else's: it does not exist for them)."""
+    found = db.session.get(SavedFilter, filter_id)
+    return found if found is not None and found.user_id == user.id else None
+
+
+def save_filter(user: User, name: str, query: str) -> SavedFilter:
+    """Save the list's filters under `name` (a filter of the same name is replaced); flushed."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise SavedFilterError("name", _l("Give the filter a name."))
+    if len(name) > NAME_MAX:
+        raise SavedFilterError("name", _l("A filter name may have at most %(n)d characters.", n=NAME_MAX))
+    query = filter_query(MultiDict(parse_qsl(query or "", keep_blank_values=True)))
+    if not query:
+        raise SavedFilterError("name", _l("Choose some filters or an order first: there is nothing to save."))
+    if len(query) > QUERY_MAX:
+        raise SavedFilterError("name", _l("These filters are too long to save."))
+    errors = query_errors(query)
+    if errors:
+        raise SavedFilterError("name", _l("The filters have errors: %(errors)s", errors="; ".join(errors)))
+    existing = db.session.scalar(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name))
+    if existing is not None:
+        existing.query = query
+        db.session.flush()
+        return existing
+    count = db.session.scalar(select(func.count()).where(SavedFilter.user_id == user.id)) or 0
+    if count >= MAX_PER_USER:
+        raise SavedFilterError("name", _l("You have %(n)d saved filters already: delete one first.", n=MAX_PER_USER))
+    saved = SavedFilter(user_id=user.id, name=name, query=query)
+    db.session.add(saved)
+    db.session.flush()
+    return saved
+
+
+def delete_filter(user: User, filter_id: int) -> bool:
+    """Delete one's own saved filter; False when there is none of that id for this user."""
+    found = saved_filter_of(user, filter_id)
+    if found is None:
+        return False
+    db.session.delete(found)
+    db.session.flush()
+    return True
