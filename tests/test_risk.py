@@ -111,3 +111,22 @@ def test_the_matrix_by_phases_gives_the_risks_the_figures_it_already_has(make_ta
         given = unit_phase_risks(plan, nhc, TODAY, cells=matrix.cells)
     assert given == expected and expected
     assert shared() < alone()
+
+
+def test_a_phase_that_ended_long_ago_with_open_work_is_at_risk_and_one_all_done_is_not(make_task, app):
+    """Phase risk counts every phase that has ended with work open, not only the last few weeks'."""
+    plan_key = "risk-old-phase"
+    make_task(None, plan_key=plan_key, ref="一")
+    plan = db.session.scalar(select(Plan).where(Plan.key == plan_key))
+    ended = Phase(plan=plan, key="early", name="启动阶段", start_on=date(2023, 1, 1), end_on=date(2023, 6, 30))
+    done = Phase(plan=plan, key="mid", name="推进阶段", start_on=date(2023, 7, 1), end_on=date(2023, 12, 31))
+    db.session.add_all([ended, done])
+    db.session.commit()
+    _history(make_task, "P31", plan_key, ended, done_days_ago=[400], open_count=2)  # 11 months after the end
+    _history(make_task, "P31", plan_key, done, done_days_ago=[200, 210], open_count=0)
+    nhc = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "NHC"))
+    shanghai = db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == "P31"))
+    with app.test_request_context():
+        risks = unit_phase_risks(plan, nhc, TODAY)
+    assert risks[(shanghai, ended.id)].level == HIGH and risks[(shanghai, ended.id)].open == 2
+    assert not risks[(shanghai, done.id)].at_risk

@@ -10,7 +10,7 @@ For each unit (with its sub-units) and phase, from the work items of the phase:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Optional
 
 from flask_babel import gettext as _
@@ -75,16 +75,15 @@ def unit_phase_risks(
     plan: Plan, unit: OrgUnit, today: date, live: bool = False, cells: Optional[dict] = None
 ) -> dict[tuple[Optional[int], int], Risk]:
     """{(row unit id or None for `unit`'s own tasks, phase id): Risk} for the rows of the unit
-    matrix, for phases not yet over by more than a window. Two statements, or one when the
-    matrix by phases (`cells`, its figures) is at hand."""
+    matrix, for every phase that has begun: one still running is at risk by its pace; one that
+    has ended (however long ago) is at high risk while work of it is still open, and at none once
+    all of it is done. Two statements, or one when the matrix by phases (`cells`, its figures)
+    is at hand."""
     window = WINDOW_WEEKS  # = summary.RECENT_DAYS: "done recently" is counted over these weeks
-    since = today - timedelta(weeks=window)
     phases = {
         p.id: p
         for p in db.session.scalars(
-            select(Phase).where(
-                Phase.plan_id == plan.id, Phase.end_on.is_not(None), Phase.end_on >= since, Phase.start_on <= today
-            )
+            select(Phase).where(Phase.plan_id == plan.id, Phase.end_on.is_not(None), Phase.start_on <= today)
         )
     }
     if not phases:
