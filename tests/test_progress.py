@@ -139,6 +139,21 @@ def test_phase_summary_counts_by_phase_or_by_due_date(plan_tree, make_user):
     assert startup.burnup[-1] == (date(2024, 5, 31), 3, 2)
 
 
+def test_the_burn_up_done_line_stops_at_today_and_counts_are_whole_numbers(plan_tree, make_user, client, auth):
+    """The scope line runs to the phase's end; the done line to the week holding today (after it
+    nothing is done yet, so it is not drawn as flat); both axes of counts step by whole numbers."""
+    plan, _, _, _ = plan_tree
+    leader = make_user("leader", "NHC")
+    startup, _later = phase_summaries(plan, leader, date(2024, 5, 1))
+    weeks = {end: done for end, _due, done in startup.burnup}
+    assert weeks[date(2024, 5, 5)] is not None  # the week holding 05-01
+    assert all(done is None for end, done in weeks.items() if end > date(2024, 5, 5))
+    assert startup.burnup[-1][0] == date(2024, 5, 31)  # the scope runs on to the phase's end
+    auth.login(leader)
+    page = client.get(f"/progress/{plan.key}/phases").get_data(as_text=True)
+    assert "minInterval" in page
+
+
 def test_phase_summary_is_scoped_to_what_the_user_sees(plan_tree, make_user):
     plan, _, _, _ = plan_tree
     beijing = make_user("coordinator", "P11")

@@ -154,7 +154,9 @@ def unit_matrix(plan: Plan, unit: OrgUnit, by: str, today: date, live: bool = Fa
 class PhaseSummary:
     phase: Phase
     figures: Figures
-    burnup: list[tuple[date, int, int]] = field(default_factory=list)  # (week end, scope due, done)
+    # (week end, scope due, done): the due line runs to the phase's end, the done line to today
+    # (None after it: nothing is done in the future yet)
+    burnup: list[tuple[date, int, Optional[int]]] = field(default_factory=list)
 
 
 def phase_summaries(
@@ -214,7 +216,8 @@ def _burnups(plan: Plan, scope, summaries: list[PhaseSummary], today: date, live
         end = phase.start_on + timedelta(days=6)
         while True:
             week_end = min(end, phase.end_on)
-            weeks.append((week_end, dues(week_end), dones(week_end)))
+            done = dones(min(week_end, today)) if week_end - timedelta(days=6) <= today else None
+            weeks.append((week_end, dues(week_end), done))
             if week_end >= phase.end_on or len(weeks) > 160:
                 break
             end += timedelta(days=7)
