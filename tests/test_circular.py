@@ -56,5 +56,8 @@ def test_the_circular_ranks_units_and_names_the_lagging_ones(client, auth, make_
     )
     lagging = text[text.index("三、") if "三、" in text else text.index("3.") :]
     assert "上海市卫生健康委" in lagging and "人员或经费不足" in lagging and "2024-07-15" in lagging
+    item_lines = [p.text for p in document.paragraphs if p.text.startswith("——")]
+    assert item_lines and all("：" in line.split(" ")[0] for line in item_lines)  # each line names its unit
+    assert any(line.startswith(f"——{tasks['b'].owner_unit.name}：") for line in item_lines)
     plain = docx.Document(io.BytesIO(client.get("/leadership/circular.docx?masthead=0").data))
     assert plain.paragraphs[0].text != "国家卫生健康委文件"

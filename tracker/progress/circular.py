@@ -19,7 +19,7 @@ from docx.shared import Pt, RGBColor
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 
 from tracker.explanations.service import REASONS, explanations_for
 from tracker.extensions import db
@@ -68,6 +68,7 @@ def overdue_items(units: list[OrgUnit], today: date, limit: int = ITEMS_PER_UNIT
             db.session.scalars(
                 select(Task)
                 .join(owner, and_(owner.id == Task.owner_unit_id, owner.path.like(f"{unit.path}%")))
+                .options(contains_eager(Task.owner_unit.of_type(owner)))
                 .where(Task.status.in_(OVERDUE_STATUSES), Task.due_on < today)
                 .order_by(Task.due_on, Task.id)
                 .limit(limit)
@@ -187,7 +188,8 @@ def _build(issuer: OrgUnit, summary: Leadership, ranked: list[Ranked], today: da
             )
             _paragraph(
                 document,
-                f"——{task.ref.split('@')[0]} {task.title}（{_('due')} {task.due_on.isoformat()}，"
+                f"——{task.owner_unit.name if task.owner_unit else r.unit.name}："
+                f"{task.ref.split('@')[0]} {task.title}（{_('due')} {task.due_on.isoformat()}，"
                 f"{_('%(n)d days overdue', n=(today - task.due_on).days)}；{note}）",
                 14,
             )
