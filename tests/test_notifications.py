@@ -131,6 +131,22 @@ def test_the_overdue_list_is_scoped_and_filters_by_unit(client, auth, make_task,
     assert bj.id and sh.id
 
 
+def test_the_overdue_list_picks_its_unit_by_name_with_the_picker(client, auth, make_task, make_user):
+    """The unit filter is the unit picker (search by name), not a code box: a full name typed
+    works as its code does, the page shows the chosen unit's name, and a name naming no unit is
+    the field's error."""
+    make_task("P11-QC", title="北京逾期测试任务", due_on=date(2020, 1, 10))
+    make_task("P31-QC", title="上海逾期测试任务", due_on=date(2020, 1, 10))
+    run(at(date(2020, 1, 20)))
+    auth.login(make_user("leader", "NHC"))
+    page = client.get("/overdue", query_string={"unit": "上海市卫生健康委"}).get_data(as_text=True)
+    assert "上海逾期测试任务" in page and "北京逾期测试任务" not in page
+    assert "data-unit-picker" in page and 'value="上海市卫生健康委"' in page and 'data-code="P31"' in page
+    wrong = client.get("/overdue", query_string={"unit": "火星卫生健康委"})
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and 'aria-invalid="true"' in text and "找不到单位" in text
+
+
 # -- rules admin ------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,17 @@ from wtforms import BooleanField, IntegerField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from tracker.models.notify import LEVELS
+from tracker.pickers.fields import UnitField
 from tracker.notifications.labels import LEVEL_LABELS
+
+
+class OverdueFilterForm(FlaskForm):
+    """The overdue list's filter (GET): a unit by the picker (its code, or its full name typed)."""
+
+    class Meta:
+        csrf = False
+
+    unit = UnitField(_l("Unit (with its sub-units)"), validators=[Optional()])
 
 
 class RulesForm(FlaskForm):

@@ -9,13 +9,12 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from tracker.auth.scope import can_view_unit
-from tracker.auth.service import unit_by_code
 from tracker.explanations.service import REASONS, explanations_for
 from tracker.extensions import db
 from tracker.models import Plan
 from tracker.models.notify import KINDS
 from tracker.notifications import service
-from tracker.notifications.forms import RulesForm
+from tracker.notifications.forms import OverdueFilterForm, RulesForm
 from tracker.notifications.rules import RuleError, rules_for, save_rules, save_unsigned_rule, unsigned_rule
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, page_number, page_size, render, safe_next, wants_fragment
@@ -109,13 +108,16 @@ def read_group():
 @bp.route("/overdue")
 @login_required
 def overdue():
-    code = (request.args.get("unit") or "").strip()
-    unit = unit_by_code(code) if code else None
+    form = OverdueFilterForm(request.args)
     error = None
-    if code and unit is None:
-        error = _("Unknown unit code '%(code)s'.", code=code)
-    elif unit is not None and not can_view_unit(current_user, unit):
-        abort(404)  # a unit outside one's reach does not exist for them
+    unit = None
+    if form.unit.data:
+        if form.validate():
+            unit = form.unit.unit
+            if unit is not None and not can_view_unit(current_user, unit):
+                abort(404)  # a unit outside one's reach does not exist for them
+        else:  # beside the field on the page; above the results for the HTMX swap of them
+            error = str(form.unit.errors[0])
     escalated_only = request.args.get("escalated") == "1"
     page, levels = service.overdue_page(
         current_user,
@@ -132,7 +134,8 @@ def overdue():
         block=block,
         page=page,
         levels=levels,
-        unit_code=code,
+        form=form,
+        unit_code=unit.code if unit is not None else "",
         explanations=explanations,
         explanation_reasons=REASONS,
         escalated_only=escalated_only,
