@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from tracker.importer.draft import Catalogue, draft_plan, read_document  # noqa: E402
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = next(
+    (p / "shared" / "seeds" for p in ROOT.parents if (p / "shared" / "seeds").is_dir()), ROOT.parent / "shared" / "seeds"
+)  # ../shared/seeds, also from a worktree one level deeper
 PLANS = ROOT / "seed_plans"
 PARENT_SPLIT_NOTE = re.compile(
     r"(?<!sub-items )split (?:into|by)|one child task per|refs made here|numbered here|placed here", re.I
