@@ -75,14 +75,16 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     lines, dropped = normalise(text)
     header, body = _split_header(lines)
     body, closing = _split_closing(body)
-    meta = _metadata(header, body, catalogue)
+    meta = _metadata(header, body, catalogue, dropped)
     if meta["issued"] is None:  # the date above the signature at the end
         for line in closing:
             found = DATE_LINE.match(line)
             if found:
                 meta["issued"] = _safe_date(*map(int, found.groups()))
                 meta["sources"]["issued"] = line
-                signature = [s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s)]
+                signature = [
+                    s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s) and _is_signature_line(s)
+                ]
                 if signature:
                     meta["issuer"] = meta["sources"]["issuer"] = " ".join(signature[-2:])
     root, preamble = parse_tree(body)
@@ -106,7 +108,9 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     if special:
         tasks.append(special)
     _number_uids(tasks)
-    unplaced = _unplaced(preamble + root.unplaced, ctx)
+    unplaced = _unplaced(preamble + root.unplaced, ctx) + [
+        line for line in closing if ISSUER_CLOSING.match(line)
+    ]  # the issuer's closing remark names a duty of its own: shown, not dropped
     numbered = sum(1 for line in body if parse_marker(line) is not None)
     items = sum(1 for task in walk_tasks(tasks) if not task.get("generated"))
     plan = {
@@ -137,10 +141,39 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
 CLOSING_WORDS = re.compile(r"^(?:特此通知|特此通报|特此函告|此复|以上|请(?:遵照|认真)?(?:贯彻)?执行)[。.！!]?$")
 
 
+def _is_signature_line(line: str) -> bool:
+    return len(line) <= 40 and not re.search(r"[，。；：,;:！？]", line) and parse_marker(line) is None
+
+
+def _trailing_chrome_start(body: list[str]) -> int:
+    """Where the page's own lines after the document begin (a site footer: link names, 关于我们 …):
+    after the signature and its date, only short lines without a sentence follow. len(body) when
+    the document ends the text."""
+    for index in range(len(body) - 1, max(-1, len(body) - 14), -1):
+        if DATE_LINE.match(body[index]) or DAMAGED_DATE_LINE.match(body[index]):
+            after = body[index + 1 :]
+            if (
+                after
+                and index > 0
+                and _is_signature_line(body[index - 1])
+                and all(len(line) <= 20 and not re.search(r"[。；;！？]", line) for line in after)
+            ):
+                return index + 1
+            break
+    return len(body)
+
+
+# The notice's closing paragraph after its last item, where the issuer speaks of itself and its own
+# next step ("我委将适时组织…督导调研。"): the notice's text, not the last item's.
+ISSUER_CLOSING = re.compile(r"^(?:我委|本委|我局|本局|我厅|本厅|我中心|本中心|我办|本办)(?:将|会|还将|拟)")
+
+
 def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
     """(body, closing): the issuer's signature, its date and 特此通知 at the end of the document are
-    not text of the last item."""
-    end = len(body)
+    not text of the last item; nor are a site footer after them, or the issuer's closing remark."""
+    end = _trailing_chrome_start(body)
+    trailing = body[end:]
+    body = body[:end]
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
     if end and (DATE_LINE.match(body[end - 1]) or DAMAGED_DATE_LINE.match(body[end - 1])):
@@ -156,7 +189,14 @@ def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
             end, signature = end - 1, signature + 1
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
-    return body[:end], body[end:]
+    if (
+        end > 1
+        and ISSUER_CLOSING.match(body[end - 1])
+        and parse_marker(body[end - 1]) is None
+        and any(parse_marker(line) is not None for line in body[: end - 1])
+    ):
+        end -= 1
+    return body[:end], body[end:] + trailing
 
 
 _DUTY = re.compile(r"要|应当|应|须|必须|负责|牵头|报送|上报|提交|完成|开展")
@@ -192,11 +232,22 @@ def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
                     and re.sub(r"\s+", "", lines[later] + lines[later + 1]).strip("《》") == title
                 ):
                     return lines[:later], [lines[later] + lines[later + 1]] + lines[later + 2 :]
+            # The plan's own heading names it otherwise ("2023年浙江省…要点" cited, "2023年全省…要点" as its
+            # heading): the notice in front ends with its signature's date, before the first section.
+            for later in range(index + 1, min(len(lines), index + 16)):
+                if re.match(r"^[一二三四五六七八九十]+\s*[、.．]", lines[later]):
+                    break
+                if DATE_LINE.match(lines[later]) and later + 1 < len(lines):
+                    return lines[: later + 1], lines[later + 1 :]
             break
     return [], lines
 
 
-def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
+# "文 号: 浙卫发〔2023〕10号" in a page's metadata block (dropped as chrome): the 文号 all the same.
+DOC_NUMBER_LABEL = re.compile(r"文\s*号\s*[:：|]\s*")
+
+
+def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: list[str] = ()) -> dict:
     repairs: list[str] = []
     sources: dict[str, str] = {}
     head_zone = header if header else body[:12]
@@ -219,9 +270,10 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
                 break
     doc_number = ""
     zone = head_zone[:30]
-    for line in sorted(zone, key=len):
+    labelled = [line[m.end() :] for line in chrome[:20] for m in [DOC_NUMBER_LABEL.search(line)] if m]
+    for line in sorted(zone, key=len) + labelled:
         match = DOC_NUMBER.search(line)
-        if match and (match.group(2) or match.group(4)) and len(line) <= len(match.group(0)) + 4:
+        if match and (match.group(2) or match.group(4)) and (line in labelled or len(line) <= len(match.group(0)) + 4):
             prefix, opening, year, closing, serial, hao = match.groups()
             doc_number = f"{prefix}〔{year}〕{serial}号"
             if not (opening and closing and hao):
@@ -268,6 +320,11 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
         issuer_unit = catalogue.lookup(part) if part else None
         if issuer_unit:
             break
+    if not issuer_unit and doc_number:
+        issuer_unit = _issuer_of_doc_number(doc_number, catalogue)
+        if issuer_unit:
+            issuer = issuer or catalogue.units[issuer_unit].name
+            sources["issuer_unit"] = f"(the 文号 {doc_number} is the commission's own)"
     if not issuer_unit:
         for line in head_zone + body[:8]:
             mentions = [m for m in catalogue.mentions(line, None) if m.owner.code]
@@ -300,6 +357,27 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
         "repairs": repairs,
         "sources": sources,
     }
+
+
+# The 文号 of a health commission opens with its province's one-character name and 卫 (国卫医发,
+# 甘卫职健函, 浙卫发, 粤卫办医函…): the commission that issued it, when nothing else names the issuer.
+PROVINCE_ABBREVIATIONS = {
+    "国": "国家", "京": "北京市", "津": "天津市", "冀": "河北省", "晋": "山西省", "蒙": "内蒙古自治区",
+    "辽": "辽宁省", "吉": "吉林省", "黑": "黑龙江省", "沪": "上海市", "苏": "江苏省", "浙": "浙江省",
+    "皖": "安徽省", "闽": "福建省", "赣": "江西省", "鲁": "山东省", "豫": "河南省", "鄂": "湖北省",
+    "湘": "湖南省", "粤": "广东省", "桂": "广西壮族自治区", "琼": "海南省", "渝": "重庆市", "川": "四川省",
+    "黔": "贵州省", "滇": "云南省", "云": "云南省", "藏": "西藏自治区", "陕": "陕西省", "甘": "甘肃省",
+    "青": "青海省", "宁": "宁夏回族自治区", "新": "新疆维吾尔自治区",
+}  # fmt: skip
+
+
+def _issuer_of_doc_number(doc_number: str, catalogue: Catalogue) -> Optional[str]:
+    match = re.match(r"^(内蒙古|兵团|[\u4e00-\u9fa5])卫", doc_number)
+    if not match:
+        return None
+    key = {"内蒙古": "蒙", "兵团": "兵团"}.get(match.group(1), match.group(1))
+    place = "新疆生产建设兵团" if key == "兵团" else PROVINCE_ABBREVIATIONS.get(key)
+    return catalogue.lookup(f"{place}卫生健康委") if place else None
 
 
 def _safe_date(year: int, month: int, day: int) -> Optional[date]:

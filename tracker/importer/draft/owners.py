@@ -58,6 +58,7 @@ def name_variants(name: str) -> set[str]:
             if v.endswith("委"):
                 variants.add(v + "员会")
             variants.add(v.replace("卫生健康委", "卫健委"))
+            variants.add(v.replace("卫生健康委", "卫生计生委"))  # its name before 2018
             variants.add(v.replace("卫生和计划生育", "卫生计生"))
             variants.add(v.replace("卫生计生", "卫计"))
             variants.add(v.replace("医政司", "医政医管局"))
