@@ -839,7 +839,9 @@ def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
     if (
         not english
         and not MODAL.search(after[:12])
-        and not re.match(r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，)", after)
+        and not re.match(
+            r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，|适时|定期|及时|按时|统一|每年|每季度?|每半年|每月|组织|会同)", after
+        )
     ):
         return None
     co = [o for m in subject for o in m.extra]

@@ -92,7 +92,8 @@ _LEVEL_WORDS = [
     (r"省级以上|省级及以上", "provincial+"),
     (r"地（市）级以上|地\(市\)级以上|地市级以上|市级以上", "prefecture+"),
     (r"省级|各省、自治区、直辖市(?:及新疆生产建设兵团)?|各省(?:份)?|省、自治区、直辖市|自治区|省", "provincial"),
-    (r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各市|设区的市", "prefecture"),
+    # 市州 / 州市 / 盟市 / 地州市: the prefectures of provinces with autonomous prefectures or leagues
+    (r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各(?:地州市|市州|州市|盟市|市)|市州|州市|盟市|设区的市", "prefecture"),
     (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
 ]
 _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
@@ -106,7 +107,9 @@ _KIND_NOUNS = [
     ("institution", r"医疗(?:卫生|保健)?机构|(?:公立|民营|综合)?医院|医务人员|医疗单位"),
 ]
 _GENERIC = re.compile(
-    rf"(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|其他)*)(?P<level>{_LEVEL})?(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|相关)*)"
+    rf"(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|其他)*)"
+    # "各市、县（市、区）卫生健康委": several levels named together, the first owns, the others co-own
+    rf"(?:(?P<level>{_LEVEL})(?P<more>(?:[、和及与](?:{_LEVEL}))*))?(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|相关)*)"
     rf"(?:肿瘤)?(?P<noun>{'|'.join(f'(?P<{k}>{n})' for k, n in _KIND_NOUNS)})"
 )
 _ENGLISH_GENERIC = [
@@ -247,6 +250,10 @@ class Catalogue:
         for match in _GENERIC.finditer(text):
             kind = next(k for k, _ in _KIND_NOUNS if match.group(k))
             owner, extra = self._generic_owner(kind, match.group("level") or "", match.group(0), issuer_unit)
+            for word in re.findall(_LEVEL, match.group("more") or ""):
+                also, _ = self._generic_owner(kind, word, match.group(0), issuer_unit)
+                if also and also != owner and also not in extra:
+                    extra.append(also)
             if owner:
                 candidates.append(Mention(match.start(), match.end(), owner, match.group(0), extra))
         for pattern, kind, level in _ENGLISH_GENERIC:
