@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Optional
 
+from tracker.importer.draft.chrome import is_closer as _is_closer
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
 from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english, parse_marker
 from tracker.importer.draft.owners import Catalogue, Owner
@@ -104,6 +105,8 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
         task = _task(child, ref_of, ctx, inherited=None, phase=None, sibling=last_explicit)
         last_explicit = task.pop("_explicit", None) or last_explicit
         tasks.append(task)
+    if not tasks:  # a notice that numbers nothing: its requests are its items
+        tasks = _notice_duties(header + preamble, ctx)
     special = _special_actions(lines, tasks)
     if special:
         tasks.append(special)
@@ -141,8 +144,17 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
 CLOSING_WORDS = re.compile(r"^(?:特此通知|特此通报|特此函告|此复|以上|请(?:遵照|认真)?(?:贯彻)?执行)[。.！!]?$")
 
 
+# "2.2024年各专业质控工作改进目标": a line of the 附件 list above the signature, not the signature.
+ANNEX_ITEM = re.compile(r"^(?:附件|附表|\d{1,2}\s*[.．、])")
+
+
 def _is_signature_line(line: str) -> bool:
-    return len(line) <= 40 and not re.search(r"[，。；：,;:！？]", line) and parse_marker(line) is None
+    return (
+        len(line) <= 40
+        and not re.search(r"[，。；：,;:！？]", line)
+        and parse_marker(line) is None
+        and not ANNEX_ITEM.match(line)
+    )
 
 
 def _trailing_chrome_start(body: list[str]) -> int:
@@ -179,13 +191,7 @@ def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
     if end and (DATE_LINE.match(body[end - 1]) or DAMAGED_DATE_LINE.match(body[end - 1])):
         end -= 1
         signature = 0
-        while (
-            end
-            and signature < 3
-            and len(body[end - 1]) <= 40
-            and not re.search(r"[，。；：,;:！？]", body[end - 1])
-            and parse_marker(body[end - 1]) is None
-        ):
+        while end and signature < 3 and _is_signature_line(body[end - 1]):
             end, signature = end - 1, signature + 1
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
@@ -211,6 +217,55 @@ def _unplaced(lines: list[str], ctx: Context) -> list[str]:
         if _DUTY.search(line) and any(hit.deadline for hit in find_dates(line, ctx.year)):
             out.append(line)
     return out
+
+
+_REQUEST = re.compile(r"请(?!示)|(?<![需重主])要(?!求|点|素|闻)|应当|(?<![反对])应(?!急|用|对)|须|务必")
+_FORWARDING = re.compile(
+    r"(?:^|[，,])\s*请(?:各地|你们|各单位)?(?:结合实际)?[，,]?\s*(?:认真|遵照|切实|严格)?(?:贯彻)?(?:组织)?(?:执行|落实|实施)[。！]?$"
+)
+
+
+def _notice_duties(lines: list[str], ctx: Context) -> list[dict]:
+    """A notice without numbered items ('…现印发给你们，请指导…做好组织实施工作。各地要进一步加强…。'):
+    each sentence of its text that asks something of the addressees is an item (refs 1, 2, … made
+    here), owned by its subject or the addressees. The forwarding formula (请认真贯彻执行) is none."""
+    start = next(
+        (i + 1 for i, line in enumerate(lines[:30]) if re.search(r"[:：]$", line) and ctx.catalogue.mentions(line, ctx.issuer)),
+        0,
+    )
+    tasks: list[dict] = []
+    for line in lines[start:]:
+        if _is_closer(line) or DATE_LINE.match(line):
+            break
+        if len(line) < 20 or not re.search(r"[。；;]", line):
+            continue
+        for sentence in split_sentences(line):
+            request = _REQUEST.search(sentence)
+            if not request or _FORWARDING.search(sentence):
+                continue
+            clause = sentence[request.end() if sentence[request.start()] == "请" else request.start() :]
+            clause = re.sub(r"^(?:要|应当|应|须|务必)", "", clause)
+            ref = str(len(tasks) + 1)
+            task = {
+                "ref": ref,
+                "title": _short(clause),
+                "description": sentence,
+                "sources": {"title": sentence},
+                "notes": "the notice numbers no items: one item per request it makes (ref made here)",
+            }
+            info = _sentence_owner(sentence, ctx) or (
+                {"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None
+            )
+            if info:
+                _set_owner(task, info)
+            duties = _dated_duties([sentence], ctx, False)
+            if duties:
+                task["due"], task["sources"]["due"] = duties[0][1].due.isoformat(), sentence
+            cadence = _cadence([sentence])
+            if cadence:
+                task["recurrence"], task["sources"]["recurrence"] = cadence
+            tasks.append(task)
+    return tasks
 
 
 def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -296,6 +351,7 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: 
                 back >= 0
                 and len(head_zone[back]) <= 40
                 and not re.search(r"[，。；：,;:！？]", head_zone[back])
+                and not ANNEX_ITEM.match(head_zone[back])
                 and len(issuer_lines) < 3
             ):
                 issuer_lines.insert(0, head_zone[back])
