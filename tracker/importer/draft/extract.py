@@ -810,8 +810,24 @@ def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
             for match in _BRACKET_HELPERS.finditer(text):  # "（…指导）", "（…配合）" after a duty
                 extra = [m.owner for m in ctx.catalogue.mentions(match.group(1), ctx.issuer)]
                 info = dict(info, co=info.get("co", []) + [o for o in extra if o != info["owner"]])
+            clause_subjects = [o for o in _clause_subjects(sentences, ctx) if o != info["owner"]]
+            if clause_subjects:
+                info = dict(info, co=info.get("co", []) + [o for o in clause_subjects if o not in info.get("co", [])])
             return info
     return None
+
+
+def _clause_subjects(sentences: list[str], ctx: Context) -> list[Owner]:
+    """'…要对本地区开展情况进行总结评估，省卫生健康委、疾控局组织…': a unit opening a later clause of a
+    sentence, with its own duty, is responsible too (a co-owner of the item)."""
+    found: list[Owner] = []
+    for sentence in sentences:
+        for clause in re.split(r"[，,；;]", sentence)[1:]:
+            info = _sentence_owner(clause, ctx) if len(clause) >= 6 else None
+            for owner in ([info["owner"]] + list(info.get("co", []))) if info else []:
+                if owner not in found:
+                    found.append(owner)
+    return found
 
 
 _BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|协办|参与|支持))[）)]")

@@ -266,7 +266,25 @@ class Catalogue:
             if all(mention.end <= other.start or other.end <= mention.start for other in found):
                 found.append(mention)
         found.sort(key=lambda m: m.start)
-        return _merge_joint_names(found, self)
+        return _merge_joint_names(self._same_place_names(text, found), self)
+
+    def _same_place_names(self, text: str, found: list[Mention]) -> list[Mention]:
+        """'省卫生健康委、疾控局': a short name after a named unit is the unit of the same place
+        (甘肃省卫生健康委 → 甘肃省疾控局), when the catalogue holds it."""
+        out = list(found)
+        for mention in found:
+            unit = self.units.get(mention.owner.code) if mention.owner.code else None
+            place = re.match(r"^.+?(?:自治区|省|市|自治州|州|盟|地区|县|区|旗)", unit.name) if unit else None
+            if not place:
+                continue
+            match = re.match(r"[、和及与]([\u4e00-\u9fff]{2,8}?(?:局|委员会|委|中心|办公室|办))", text[mention.end :])
+            if not match or any(m.start == mention.end + 1 for m in found):
+                continue
+            code = self.names.get(place.group(0) + match.group(1))
+            if code and code != mention.owner.code:
+                start = mention.end + 1
+                out.append(Mention(start, start + len(match.group(1)), Owner(code=code), match.group(1)))
+        return sorted(out, key=lambda m: m.start)
 
     def _generic_owner(self, kind, level_word, phrase, issuer_unit, level=None):
         level_name = level
