@@ -333,3 +333,19 @@ def test_the_same_notices_saved_as_docx_give_the_same_drafts(text):
     from_docx = draft_plan(read_document("n.docx", buffer.getvalue()), catalogue, "n")
     from_text = draft_plan(read_document("n.txt", text.encode("utf-8")), catalogue, "n")
     assert to_seed(from_docx) == to_seed(from_text)
+
+
+@pytest.mark.parametrize(
+    "clause, owner, co",
+    [
+        ("由广州市卫生健康委负责，深圳市卫生健康委协助，完成时限：10月底。", "GZ", ["SZ"]),
+        ("佛山市卫生健康委配合，广州市卫生健康委牵头，完成时限：10月底。", "GZ", ["FS"]),
+        ("承办：深圳市卫生健康委。完成时限：10月底。", "SZ", []),
+    ],
+)
+def test_lead_and_helping_units_in_any_order(catalogue, clause, owner, co):
+    text = NOTICE.replace("广州市卫生健康委牵头，佛山市卫生健康委配合，完成时限：10月底。", clause)
+    task = by_ref(draft_plan(text, catalogue, "n"))["二.(二)"]
+    assert task["owner"] == owner
+    assert task.get("co_owners", []) == co
+    assert task["due"] == "2024-10-31"

@@ -799,6 +799,8 @@ def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
             co = [
                 m.owner for m in ctx.catalogue.mentions(text[match.end() : match.end() + 60].split("。")[0], ctx.issuer)
             ]
+            for helper in _HELP_CLAUSE.finditer(text[: match.start()]):  # "…配合，…牵头": the helpers first
+                co.extend(m.owner for m in ctx.catalogue.mentions(helper.group(1), ctx.issuer) if m.owner not in co)
             return {
                 "owner": mentions[0].owner,
                 "co": [o for m in mentions[1:] for o in [m.owner]] + co,
@@ -830,6 +832,7 @@ def _clause_subjects(sentences: list[str], ctx: Context) -> list[Owner]:
     return found
 
 
+_HELP_CLAUSE = re.compile(r"(?<![^。；;，,])([^，。；,;（）()]{2,40}?)(?:配合|协助|协办|参与)(?=[，,；;。]|$)")
 _BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|协办|参与|支持))[）)]")
 # "…牵头，…配合" without 由 (the lead clause opens a sentence or follows a full stop).
 _LEAD_CLAUSE = re.compile(r"(?<![^。；;，,])([^，。；,;（）()]{2,40}?)牵头(?=[，,；;。]|$)")
