@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 from tracker.importer.draft import Catalogue, draft_plan, read_document  # noqa: E402
 
 SEEDS = next(
-    (p / "shared" / "seeds" for p in ROOT.parents if (p / "shared" / "seeds").is_dir()), ROOT.parent / "shared" / "seeds"
+    (p / "shared" / "seeds" for p in ROOT.parents if (p / "shared" / "seeds").is_dir()),
+    ROOT.parent / "shared" / "seeds",
 )  # ../shared/seeds, also from a worktree one level deeper
 PLANS = ROOT / "seed_plans"
 PARENT_SPLIT_NOTE = re.compile(
@@ -170,7 +171,9 @@ def held_out_catalogue() -> Catalogue:
     from tracker.importer.draft import CatalogueUnit
     from tracker.importer.schema import parse_units_file
 
-    units = [CatalogueUnit(u.code, u.name, u.kind, u.level, u.parent_code) for u in parse_units_file(PLANS / "units.yaml")]
+    units = [
+        CatalogueUnit(u.code, u.name, u.kind, u.level, u.parent_code) for u in parse_units_file(PLANS / "units.yaml")
+    ]
     extra = yaml.safe_load((HELD_OUT / "units.yaml").read_text(encoding="utf-8"))["units"]
     units += [CatalogueUnit(u["code"], u["name"], u["kind"], u["level"], u["parent"]) for u in extra]
     return Catalogue(units)

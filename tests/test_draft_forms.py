@@ -239,9 +239,11 @@ def test_prefectures_of_provinces_with_autonomous_prefectures_clause_subjects_an
 
 
 def test_the_doc_number_of_a_commission_names_the_issuer_when_nothing_else_does():
-    text = PAGE.replace("四川省卫生健康委\n2025年3月10日\n", "").replace(
-        "四川省卫生健康委关于印发", "关于印发"
-    ).replace("  • 发布:四川省卫生健康委\n", "")
+    text = (
+        PAGE.replace("四川省卫生健康委\n2025年3月10日\n", "")
+        .replace("四川省卫生健康委关于印发", "关于印发")
+        .replace("  • 发布:四川省卫生健康委\n", "")
+    )
     draft = draft_plan(text, sichuan(), "page")
     assert draft["issuer_unit"] == "P51"
     refs = by_ref(draft)

@@ -230,7 +230,11 @@ def _notice_duties(lines: list[str], ctx: Context) -> list[dict]:
     each sentence of its text that asks something of the addressees is an item (refs 1, 2, … made
     here), owned by its subject or the addressees. The forwarding formula (请认真贯彻执行) is none."""
     start = next(
-        (i + 1 for i, line in enumerate(lines[:30]) if re.search(r"[:：]$", line) and ctx.catalogue.mentions(line, ctx.issuer)),
+        (
+            i + 1
+            for i, line in enumerate(lines[:30])
+            if re.search(r"[:：]$", line) and ctx.catalogue.mentions(line, ctx.issuer)
+        ),
         0,
     )
     tasks: list[dict] = []
@@ -915,7 +919,8 @@ def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
         not english
         and not MODAL.search(after[:12])
         and not re.match(
-            r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，|适时|定期|及时|按时|统一|每年|每季度?|每半年|每月|组织|会同)", after
+            r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，|适时|定期|及时|按时|统一|每年|每季度?|每半年|每月|组织|会同)",
+            after,
         )
     ):
         return None

@@ -93,7 +93,10 @@ _LEVEL_WORDS = [
     (r"地（市）级以上|地\(市\)级以上|地市级以上|市级以上", "prefecture+"),
     (r"省级|各省、自治区、直辖市(?:及新疆生产建设兵团)?|各省(?:份)?|省、自治区、直辖市|自治区|省", "provincial"),
     # 市州 / 州市 / 盟市 / 地州市: the prefectures of provinces with autonomous prefectures or leagues
-    (r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各(?:地州市|市州|州市|盟市|市)|市州|州市|盟市|设区的市", "prefecture"),
+    (
+        r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各(?:地州市|市州|州市|盟市|市)|市州|州市|盟市|设区的市",
+        "prefecture",
+    ),
     (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
 ]
 _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
