@@ -176,3 +176,178 @@ def test_several_cadences_in_one_item_become_one_child_duty_each(catalogue):
 def test_two_quarters_named_together_span_both():
     hit = find_dates("一、二季度开展培训", 2024)[0]
     assert (hit.start, hit.due) == (date(2024, 1, 1), date(2024, 6, 30))
+
+
+# --- the head and the end of a notice as web pages carry it --------------------------------
+
+SICHUAN_UNITS = UNITS + [
+    CatalogueUnit("P51", "四川省卫生健康委", "commission", "provincial", "NHC"),
+    CatalogueUnit("P51-CDC", "四川省疾控局", "commission", "provincial", "P51"),
+    CatalogueUnit("CD", "成都市卫生健康委", "commission", "prefecture", "P51"),
+]
+
+PAGE = """\
+当前位置: 首页 > 政务公开 > 通知公告
+索 引 号: 008123456/2025-00031 公开日期: 2025-03-10
+发布机构: 省卫生健康委 文  号: 川卫办发〔2025〕12号
+  • 时间:2025-03-12 09:30:00
+  • 发布:四川省卫生健康委
+四川省卫生健康委关于印发2025年全省院前急救工作要点的通知
+各市（州）卫生健康委，委直属有关单位：
+现将2025年全省院前急救工作要点印发给你们，请认真贯彻执行。
+四川省卫生健康委
+2025年3月10日
+2025年四川院前急救工作要点
+一、完善急救网络
+（一）站点布局。各市州卫生健康委要于6月底前完成急救站点布局调整，省卫生健康委、疾控局适时开展督导。
+（二）人员培训。省卫生健康委适时组织全省急救人员轮训。
+"""
+
+
+def sichuan():
+    return Catalogue(SICHUAN_UNITS)
+
+
+def test_a_pages_metadata_block_is_chrome_and_its_doc_number_is_read():
+    draft = draft_plan(PAGE, sichuan(), "page")
+    assert draft["doc_number"] == "川卫办发〔2025〕12号"
+    assert any(line.startswith("索引号") for line in draft["dropped"])
+    assert any("时间:2025-03-12" in line for line in draft["dropped"])
+    assert draft["issued"] == "2025-03-10"
+    # the plan's heading names it otherwise than the notice: the notice still ends at its date
+    refs = by_ref(draft)
+    assert set(refs) == {"一", "一.(一)", "一.(二)"}
+    assert "印发给你们" not in refs["一"].get("description", "")
+    assert draft["title"] == "2025年全省院前急救工作要点"
+
+
+def test_a_time_label_of_plan_text_is_not_chrome():
+    from tracker.importer.draft.chrome import is_chrome
+
+    assert is_chrome("时间:2025-03-12 09:30:00")
+    assert not is_chrome("时间：2025年4月下旬")
+
+
+def test_prefectures_of_provinces_with_autonomous_prefectures_clause_subjects_and_same_place_names():
+    refs = by_ref(draft_plan(PAGE, sichuan(), "page"))
+    # 市州 are the province's prefectures; 省卫生健康委、疾控局 opening a later clause co-own the item
+    assert refs["一.(一)"]["owner"] == {"each": {"kind": "commission", "level": "prefecture", "under": "P51"}}
+    assert set(refs["一.(一)"]["co_owners"]) == {"P51", "P51-CDC"}
+    assert refs["一.(一)"]["due"] == "2025-06-30"
+    # a subject before 适时 owns its duty
+    assert refs["一.(二)"]["owner"] == "P51"
+
+
+def test_the_doc_number_of_a_commission_names_the_issuer_when_nothing_else_does():
+    text = (
+        PAGE.replace("四川省卫生健康委\n2025年3月10日\n", "")
+        .replace("四川省卫生健康委关于印发", "关于印发")
+        .replace("  • 发布:四川省卫生健康委\n", "")
+    )
+    draft = draft_plan(text, sichuan(), "page")
+    assert draft["issuer_unit"] == "P51"
+    refs = by_ref(draft)
+    assert refs["一.(一)"]["owner"]["each"] == {"kind": "commission", "level": "prefecture", "under": "P51"}
+
+
+def test_several_levels_named_together_own_together():
+    mention = Catalogue(UNITS).mentions("各市、县（市、区）卫生健康委要建立工作台账。", "P44")[0]
+    assert mention.owner.level == "prefecture" and mention.owner.under == "P44"
+    assert [o.level for o in mention.extra] == ["county"]
+
+
+def test_the_old_name_of_a_commission_is_the_commission():
+    assert Catalogue(UNITS).lookup("国家卫生计生委办公厅") == "NHC"
+
+
+FOOTER = """\
+国家卫生健康委办公厅关于加强院内急救管理的通知
+国卫办医函〔2025〕88号
+各省、自治区、直辖市卫生健康委：
+为提升院内急救能力，现就有关要求通知如下。
+一、健全院内急救体系
+要明确院内急救响应流程，配齐急救设备。
+二、加强急救培训
+要定期组织全员急救技能培训。
+我委将适时对各地院内急救工作开展情况进行抽查。
+国家卫生健康委办公厅
+2025年5月6日
+来源：国家卫生健康委网站
+关于我们
+网站地图
+友情链接
+中国政府网
+"""
+
+
+def test_a_site_footer_and_the_issuers_closing_remark_are_not_the_last_items_text():
+    draft = draft_plan(FOOTER, Catalogue(UNITS), "footer")
+    last = by_ref(draft)["二"]
+    assert "我委将适时" not in last["description"]
+    assert "友情链接" not in last["description"] and "国家卫生健康委办公厅" not in last["description"]
+    assert "due" not in last
+    assert draft["issued"] == "2025-05-06"
+    assert draft["issuer"] == "国家卫生健康委办公厅" and draft["issuer_unit"] == "NHC"
+    assert any(line.startswith("我委将适时") for line in draft["unplaced"])  # shown, not dropped
+    assert last["owner"] == {"each": {"kind": "commission", "level": "provincial"}}
+
+
+UNNUMBERED = """\
+国家卫生健康委办公厅关于印发2025年患者安全专项行动清单的通知
+国卫办医政函〔2025〕15号
+各省、自治区、直辖市及新疆生产建设兵团卫生健康委：
+为持续提升患者安全管理水平，我委组织制定了2025年患者安全专项行动清单，现印发给你们，请组织辖区医疗机构对照清单开展自查整改，并于10月31日前报送工作总结。各地要加强培训宣传，及时总结推广典型经验。
+现将清单印发给你们，请认真贯彻执行。
+附件：1.2025年患者安全专项行动清单
+2.自查整改情况汇总表
+国家卫生健康委办公厅
+2025年3月3日
+"""
+
+
+def test_a_notice_without_numbered_items_drafts_one_item_per_request():
+    draft = draft_plan(UNNUMBERED, Catalogue(UNITS), "unnumbered")
+    refs = by_ref(draft)
+    assert set(refs) == {"1", "2"}
+    assert refs["1"]["title"].startswith("组织辖区医疗机构对照清单开展自查整改")
+    assert refs["1"]["due"] == "2025-10-31"
+    assert refs["2"]["title"].startswith("加强培训宣传")
+    assert all(t["owner"] == {"each": {"kind": "commission", "level": "provincial"}} for t in refs.values())
+    assert "ref made here" in refs["1"]["notes"]
+    # the 附件 list above the signature is not the signature
+    assert draft["issuer"] == "国家卫生健康委办公厅" and draft["issued"] == "2025-03-03"
+
+
+@pytest.mark.parametrize("text", [PAGE, FOOTER, UNNUMBERED])
+def test_the_same_notices_saved_as_docx_give_the_same_drafts(text):
+    import io
+
+    from docx import Document
+
+    from tracker.importer.draft import read_document
+
+    document = Document()
+    for line in text.splitlines():
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    catalogue = sichuan()
+    from_docx = draft_plan(read_document("n.docx", buffer.getvalue()), catalogue, "n")
+    from_text = draft_plan(read_document("n.txt", text.encode("utf-8")), catalogue, "n")
+    assert to_seed(from_docx) == to_seed(from_text)
+
+
+@pytest.mark.parametrize(
+    "clause, owner, co",
+    [
+        ("由广州市卫生健康委负责，深圳市卫生健康委协助，完成时限：10月底。", "GZ", ["SZ"]),
+        ("佛山市卫生健康委配合，广州市卫生健康委牵头，完成时限：10月底。", "GZ", ["FS"]),
+        ("承办：深圳市卫生健康委。完成时限：10月底。", "SZ", []),
+    ],
+)
+def test_lead_and_helping_units_in_any_order(catalogue, clause, owner, co):
+    text = NOTICE.replace("广州市卫生健康委牵头，佛山市卫生健康委配合，完成时限：10月底。", clause)
+    task = by_ref(draft_plan(text, catalogue, "n"))["二.(二)"]
+    assert task["owner"] == owner
+    assert task.get("co_owners", []) == co
+    assert task["due"] == "2024-10-31"

@@ -13,6 +13,12 @@ _CHROME = [
     r"^.*\s>\s.*>.*$",  # breadcrumb a > b > c
     r"^[\w\-]+\.(?:jpe?g|png|gif|bmp|webp|svg)$",  # image file names
     r"^(?:来源|发布时间|发布日期|发布机构|作者|浏览次数|点击数|阅读量|责任编辑|编辑)\s*[:：].*$",
+    # a page's metadata block: "• 时间:2023-05-04 08:58:16", "• 发布:…", "索 引 号: …", "文 号: …",
+    # "生效日期: 2024-10-31" (a label with a bullet, or a label whose value is a page field, not plan text)
+    r"^[•·▪]\s*(?:时间|发布|来源|作者|浏览|点击)[^:：]{0,4}[:：].*$",
+    r"^(?:时\s*间)\s*[:：]\s*\d{4}-\d{1,2}-\d{1,2}.*$",
+    r"^(?:索\s*引\s*号|公开日期|公开方式|公开范围|主题分类|所属主题|组配分类|生效日期|废止日期|文件有效性|信息来源"
+    r"|文\s*号)\s*[:：|].*$",
     r"^[（(]?信息公开形式[:：].*$",
     r"^\d{4}-\d{1,2}-\d{1,2}\s+\d{1,2}:\d{2}(?::\d{2})?$",  # a page time stamp
     r"^(?!\d{4}-\d{1,2}-\d{1,2}$)(?:\+?\d[\d\- ]{6,}\d)$",  # a bare telephone number (not a date)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Optional
 
+from tracker.importer.draft.chrome import is_closer as _is_closer
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
 from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english, parse_marker
 from tracker.importer.draft.owners import Catalogue, Owner
@@ -75,14 +76,16 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     lines, dropped = normalise(text)
     header, body = _split_header(lines)
     body, closing = _split_closing(body)
-    meta = _metadata(header, body, catalogue)
+    meta = _metadata(header, body, catalogue, dropped)
     if meta["issued"] is None:  # the date above the signature at the end
         for line in closing:
             found = DATE_LINE.match(line)
             if found:
                 meta["issued"] = _safe_date(*map(int, found.groups()))
                 meta["sources"]["issued"] = line
-                signature = [s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s)]
+                signature = [
+                    s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s) and _is_signature_line(s)
+                ]
                 if signature:
                     meta["issuer"] = meta["sources"]["issuer"] = " ".join(signature[-2:])
     root, preamble = parse_tree(body)
@@ -102,11 +105,15 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
         task = _task(child, ref_of, ctx, inherited=None, phase=None, sibling=last_explicit)
         last_explicit = task.pop("_explicit", None) or last_explicit
         tasks.append(task)
+    if not tasks:  # a notice that numbers nothing: its requests are its items
+        tasks = _notice_duties(header + preamble, ctx)
     special = _special_actions(lines, tasks)
     if special:
         tasks.append(special)
     _number_uids(tasks)
-    unplaced = _unplaced(preamble + root.unplaced, ctx)
+    unplaced = _unplaced(preamble + root.unplaced, ctx) + [
+        line for line in closing if ISSUER_CLOSING.match(line)
+    ]  # the issuer's closing remark names a duty of its own: shown, not dropped
     numbered = sum(1 for line in body if parse_marker(line) is not None)
     items = sum(1 for task in walk_tasks(tasks) if not task.get("generated"))
     plan = {
@@ -137,26 +144,65 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
 CLOSING_WORDS = re.compile(r"^(?:特此通知|特此通报|特此函告|此复|以上|请(?:遵照|认真)?(?:贯彻)?执行)[。.！!]?$")
 
 
+# "2.2024年各专业质控工作改进目标": a line of the 附件 list above the signature, not the signature.
+ANNEX_ITEM = re.compile(r"^(?:附件|附表|\d{1,2}\s*[.．、])")
+
+
+def _is_signature_line(line: str) -> bool:
+    return (
+        len(line) <= 40
+        and not re.search(r"[，。；：,;:！？]", line)
+        and parse_marker(line) is None
+        and not ANNEX_ITEM.match(line)
+    )
+
+
+def _trailing_chrome_start(body: list[str]) -> int:
+    """Where the page's own lines after the document begin (a site footer: link names, 关于我们 …):
+    after the signature and its date, only short lines without a sentence follow. len(body) when
+    the document ends the text."""
+    for index in range(len(body) - 1, max(-1, len(body) - 14), -1):
+        if DATE_LINE.match(body[index]) or DAMAGED_DATE_LINE.match(body[index]):
+            after = body[index + 1 :]
+            if (
+                after
+                and index > 0
+                and _is_signature_line(body[index - 1])
+                and all(len(line) <= 20 and not re.search(r"[。；;！？]", line) for line in after)
+            ):
+                return index + 1
+            break
+    return len(body)
+
+
+# The notice's closing paragraph after its last item, where the issuer speaks of itself and its own
+# next step ("我委将适时组织…督导调研。"): the notice's text, not the last item's.
+ISSUER_CLOSING = re.compile(r"^(?:我委|本委|我局|本局|我厅|本厅|我中心|本中心|我办|本办)(?:将|会|还将|拟)")
+
+
 def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
     """(body, closing): the issuer's signature, its date and 特此通知 at the end of the document are
-    not text of the last item."""
-    end = len(body)
+    not text of the last item; nor are a site footer after them, or the issuer's closing remark."""
+    end = _trailing_chrome_start(body)
+    trailing = body[end:]
+    body = body[:end]
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
     if end and (DATE_LINE.match(body[end - 1]) or DAMAGED_DATE_LINE.match(body[end - 1])):
         end -= 1
         signature = 0
-        while (
-            end
-            and signature < 3
-            and len(body[end - 1]) <= 40
-            and not re.search(r"[，。；：,;:！？]", body[end - 1])
-            and parse_marker(body[end - 1]) is None
-        ):
+        while end and signature < 3 and _is_signature_line(body[end - 1]):
             end, signature = end - 1, signature + 1
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
-    return body[:end], body[end:]
+    if (
+        end > 1
+        and ISSUER_CLOSING.match(body[end - 1])
+        and parse_marker(body[end - 1]) is None
+        and any(parse_marker(line) is not None for line in body[: end - 1])
+    ):
+        end -= 1
+    return body[:end], body[end:] + trailing
 
 
 _DUTY = re.compile(r"要|应当|应|须|必须|负责|牵头|报送|上报|提交|完成|开展")
@@ -171,6 +217,59 @@ def _unplaced(lines: list[str], ctx: Context) -> list[str]:
         if _DUTY.search(line) and any(hit.deadline for hit in find_dates(line, ctx.year)):
             out.append(line)
     return out
+
+
+_REQUEST = re.compile(r"请(?!示)|(?<![需重主])要(?!求|点|素|闻)|应当|(?<![反对])应(?!急|用|对)|须|务必")
+_FORWARDING = re.compile(
+    r"(?:^|[，,])\s*请(?:各地|你们|各单位)?(?:结合实际)?[，,]?\s*(?:认真|遵照|切实|严格)?(?:贯彻)?(?:组织)?(?:执行|落实|实施)[。！]?$"
+)
+
+
+def _notice_duties(lines: list[str], ctx: Context) -> list[dict]:
+    """A notice without numbered items ('…现印发给你们，请指导…做好组织实施工作。各地要进一步加强…。'):
+    each sentence of its text that asks something of the addressees is an item (refs 1, 2, … made
+    here), owned by its subject or the addressees. The forwarding formula (请认真贯彻执行) is none."""
+    start = next(
+        (
+            i + 1
+            for i, line in enumerate(lines[:30])
+            if re.search(r"[:：]$", line) and ctx.catalogue.mentions(line, ctx.issuer)
+        ),
+        0,
+    )
+    tasks: list[dict] = []
+    for line in lines[start:]:
+        if _is_closer(line) or DATE_LINE.match(line):
+            break
+        if len(line) < 20 or not re.search(r"[。；;]", line):
+            continue
+        for sentence in split_sentences(line):
+            request = _REQUEST.search(sentence)
+            if not request or _FORWARDING.search(sentence):
+                continue
+            clause = sentence[request.end() if sentence[request.start()] == "请" else request.start() :]
+            clause = re.sub(r"^(?:要|应当|应|须|务必)", "", clause)
+            ref = str(len(tasks) + 1)
+            task = {
+                "ref": ref,
+                "title": _short(clause),
+                "description": sentence,
+                "sources": {"title": sentence},
+                "notes": "the notice numbers no items: one item per request it makes (ref made here)",
+            }
+            info = _sentence_owner(sentence, ctx) or (
+                {"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None
+            )
+            if info:
+                _set_owner(task, info)
+            duties = _dated_duties([sentence], ctx, False)
+            if duties:
+                task["due"], task["sources"]["due"] = duties[0][1].due.isoformat(), sentence
+            cadence = _cadence([sentence])
+            if cadence:
+                task["recurrence"], task["sources"]["recurrence"] = cadence
+            tasks.append(task)
+    return tasks
 
 
 def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -192,11 +291,22 @@ def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
                     and re.sub(r"\s+", "", lines[later] + lines[later + 1]).strip("《》") == title
                 ):
                     return lines[:later], [lines[later] + lines[later + 1]] + lines[later + 2 :]
+            # The plan's own heading names it otherwise ("2023年浙江省…要点" cited, "2023年全省…要点" as its
+            # heading): the notice in front ends with its signature's date, before the first section.
+            for later in range(index + 1, min(len(lines), index + 16)):
+                if re.match(r"^[一二三四五六七八九十]+\s*[、.．]", lines[later]):
+                    break
+                if DATE_LINE.match(lines[later]) and later + 1 < len(lines):
+                    return lines[: later + 1], lines[later + 1 :]
             break
     return [], lines
 
 
-def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
+# "文 号: 浙卫发〔2023〕10号" in a page's metadata block (dropped as chrome): the 文号 all the same.
+DOC_NUMBER_LABEL = re.compile(r"文\s*号\s*[:：|]\s*")
+
+
+def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: list[str] = ()) -> dict:
     repairs: list[str] = []
     sources: dict[str, str] = {}
     head_zone = header if header else body[:12]
@@ -219,9 +329,10 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
                 break
     doc_number = ""
     zone = head_zone[:30]
-    for line in sorted(zone, key=len):
+    labelled = [line[m.end() :] for line in chrome[:20] for m in [DOC_NUMBER_LABEL.search(line)] if m]
+    for line in sorted(zone, key=len) + labelled:
         match = DOC_NUMBER.search(line)
-        if match and (match.group(2) or match.group(4)) and len(line) <= len(match.group(0)) + 4:
+        if match and (match.group(2) or match.group(4)) and (line in labelled or len(line) <= len(match.group(0)) + 4):
             prefix, opening, year, closing, serial, hao = match.groups()
             doc_number = f"{prefix}〔{year}〕{serial}号"
             if not (opening and closing and hao):
@@ -244,6 +355,7 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
                 back >= 0
                 and len(head_zone[back]) <= 40
                 and not re.search(r"[，。；：,;:！？]", head_zone[back])
+                and not ANNEX_ITEM.match(head_zone[back])
                 and len(issuer_lines) < 3
             ):
                 issuer_lines.insert(0, head_zone[back])
@@ -268,6 +380,11 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
         issuer_unit = catalogue.lookup(part) if part else None
         if issuer_unit:
             break
+    if not issuer_unit and doc_number:
+        issuer_unit = _issuer_of_doc_number(doc_number, catalogue)
+        if issuer_unit:
+            issuer = issuer or catalogue.units[issuer_unit].name
+            sources["issuer_unit"] = f"(the 文号 {doc_number} is the commission's own)"
     if not issuer_unit:
         for line in head_zone + body[:8]:
             mentions = [m for m in catalogue.mentions(line, None) if m.owner.code]
@@ -300,6 +417,27 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue) -> dict:
         "repairs": repairs,
         "sources": sources,
     }
+
+
+# The 文号 of a health commission opens with its province's one-character name and 卫 (国卫医发,
+# 甘卫职健函, 浙卫发, 粤卫办医函…): the commission that issued it, when nothing else names the issuer.
+PROVINCE_ABBREVIATIONS = {
+    "国": "国家", "京": "北京市", "津": "天津市", "冀": "河北省", "晋": "山西省", "蒙": "内蒙古自治区",
+    "辽": "辽宁省", "吉": "吉林省", "黑": "黑龙江省", "沪": "上海市", "苏": "江苏省", "浙": "浙江省",
+    "皖": "安徽省", "闽": "福建省", "赣": "江西省", "鲁": "山东省", "豫": "河南省", "鄂": "湖北省",
+    "湘": "湖南省", "粤": "广东省", "桂": "广西壮族自治区", "琼": "海南省", "渝": "重庆市", "川": "四川省",
+    "黔": "贵州省", "滇": "云南省", "云": "云南省", "藏": "西藏自治区", "陕": "陕西省", "甘": "甘肃省",
+    "青": "青海省", "宁": "宁夏回族自治区", "新": "新疆维吾尔自治区",
+}  # fmt: skip
+
+
+def _issuer_of_doc_number(doc_number: str, catalogue: Catalogue) -> Optional[str]:
+    match = re.match(r"^(内蒙古|兵团|[\u4e00-\u9fa5])卫", doc_number)
+    if not match:
+        return None
+    key = {"内蒙古": "蒙", "兵团": "兵团"}.get(match.group(1), match.group(1))
+    place = "新疆生产建设兵团" if key == "兵团" else PROVINCE_ABBREVIATIONS.get(key)
+    return catalogue.lookup(f"{place}卫生健康委") if place else None
 
 
 def _safe_date(year: int, month: int, day: int) -> Optional[date]:
@@ -665,6 +803,8 @@ def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
             co = [
                 m.owner for m in ctx.catalogue.mentions(text[match.end() : match.end() + 60].split("。")[0], ctx.issuer)
             ]
+            for helper in _HELP_CLAUSE.finditer(text[: match.start()]):  # "…配合，…牵头": the helpers first
+                co.extend(m.owner for m in ctx.catalogue.mentions(helper.group(1), ctx.issuer) if m.owner not in co)
             return {
                 "owner": mentions[0].owner,
                 "co": [o for m in mentions[1:] for o in [m.owner]] + co,
@@ -676,10 +816,27 @@ def _owners(node: Node, sentences: list[str], ctx: Context) -> Optional[dict]:
             for match in _BRACKET_HELPERS.finditer(text):  # "（…指导）", "（…配合）" after a duty
                 extra = [m.owner for m in ctx.catalogue.mentions(match.group(1), ctx.issuer)]
                 info = dict(info, co=info.get("co", []) + [o for o in extra if o != info["owner"]])
+            clause_subjects = [o for o in _clause_subjects(sentences, ctx) if o != info["owner"]]
+            if clause_subjects:
+                info = dict(info, co=info.get("co", []) + [o for o in clause_subjects if o not in info.get("co", [])])
             return info
     return None
 
 
+def _clause_subjects(sentences: list[str], ctx: Context) -> list[Owner]:
+    """'…要对本地区开展情况进行总结评估，省卫生健康委、疾控局组织…': a unit opening a later clause of a
+    sentence, with its own duty, is responsible too (a co-owner of the item)."""
+    found: list[Owner] = []
+    for sentence in sentences:
+        for clause in re.split(r"[，,；;]", sentence)[1:]:
+            info = _sentence_owner(clause, ctx) if len(clause) >= 6 else None
+            for owner in ([info["owner"]] + list(info.get("co", []))) if info else []:
+                if owner not in found:
+                    found.append(owner)
+    return found
+
+
+_HELP_CLAUSE = re.compile(r"(?<![^。；;，,])([^，。；,;（）()]{2,40}?)(?:配合|协助|协办|参与)(?=[，,；;。]|$)")
 _BRACKET_HELPERS = re.compile(r"[（(]([^（）()]*?(?:配合|指导|协助|协办|参与|支持))[）)]")
 # "…牵头，…配合" without 由 (the lead clause opens a sentence or follows a full stop).
 _LEAD_CLAUSE = re.compile(r"(?<![^。；;，,])([^，。；,;（）()]{2,40}?)牵头(?=[，,；;。]|$)")
@@ -761,7 +918,10 @@ def _sentence_owner(sentence: str, ctx: Context) -> Optional[dict]:
     if (
         not english
         and not MODAL.search(after[:12])
-        and not re.match(r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，)", after)
+        and not re.match(
+            r"\s*(?:进一步|持续|严格|在|根据|按照|结合|通过|对|，|适时|定期|及时|按时|统一|每年|每季度?|每半年|每月|组织|会同)",
+            after,
+        )
     ):
         return None
     co = [o for m in subject for o in m.extra]

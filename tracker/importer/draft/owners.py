@@ -58,6 +58,7 @@ def name_variants(name: str) -> set[str]:
             if v.endswith("委"):
                 variants.add(v + "员会")
             variants.add(v.replace("卫生健康委", "卫健委"))
+            variants.add(v.replace("卫生健康委", "卫生计生委"))  # its name before 2018
             variants.add(v.replace("卫生和计划生育", "卫生计生"))
             variants.add(v.replace("卫生计生", "卫计"))
             variants.add(v.replace("医政司", "医政医管局"))
@@ -91,7 +92,11 @@ _LEVEL_WORDS = [
     (r"省级以上|省级及以上", "provincial+"),
     (r"地（市）级以上|地\(市\)级以上|地市级以上|市级以上", "prefecture+"),
     (r"省级|各省、自治区、直辖市(?:及新疆生产建设兵团)?|各省(?:份)?|省、自治区、直辖市|自治区|省", "provincial"),
-    (r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各市|设区的市", "prefecture"),
+    # 市州 / 州市 / 盟市 / 地州市: the prefectures of provinces with autonomous prefectures or leagues
+    (
+        r"地（市）级|地\(市\)级|地市级|地级市|地级|市级|各(?:地州市|市州|州市|盟市|市)|市州|州市|盟市|设区的市",
+        "prefecture",
+    ),
     (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
 ]
 _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
@@ -105,7 +110,9 @@ _KIND_NOUNS = [
     ("institution", r"医疗(?:卫生|保健)?机构|(?:公立|民营|综合)?医院|医务人员|医疗单位"),
 ]
 _GENERIC = re.compile(
-    rf"(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|其他)*)(?P<level>{_LEVEL})?(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|相关)*)"
+    rf"(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|其他)*)"
+    # "各市、县（市、区）卫生健康委": several levels named together, the first owns, the others co-own
+    rf"(?:(?P<level>{_LEVEL})(?P<more>(?:[、和及与](?:{_LEVEL}))*))?(?:(?:各|有关|地方各级|各级各类|各级|各类|各地|地方|相关)*)"
     rf"(?:肿瘤)?(?P<noun>{'|'.join(f'(?P<{k}>{n})' for k, n in _KIND_NOUNS)})"
 )
 _ENGLISH_GENERIC = [
@@ -246,6 +253,10 @@ class Catalogue:
         for match in _GENERIC.finditer(text):
             kind = next(k for k, _ in _KIND_NOUNS if match.group(k))
             owner, extra = self._generic_owner(kind, match.group("level") or "", match.group(0), issuer_unit)
+            for word in re.findall(_LEVEL, match.group("more") or ""):
+                also, _ = self._generic_owner(kind, word, match.group(0), issuer_unit)
+                if also and also != owner and also not in extra:
+                    extra.append(also)
             if owner:
                 candidates.append(Mention(match.start(), match.end(), owner, match.group(0), extra))
         for pattern, kind, level in _ENGLISH_GENERIC:
@@ -258,7 +269,25 @@ class Catalogue:
             if all(mention.end <= other.start or other.end <= mention.start for other in found):
                 found.append(mention)
         found.sort(key=lambda m: m.start)
-        return _merge_joint_names(found, self)
+        return _merge_joint_names(self._same_place_names(text, found), self)
+
+    def _same_place_names(self, text: str, found: list[Mention]) -> list[Mention]:
+        """'省卫生健康委、疾控局': a short name after a named unit is the unit of the same place
+        (甘肃省卫生健康委 → 甘肃省疾控局), when the catalogue holds it."""
+        out = list(found)
+        for mention in found:
+            unit = self.units.get(mention.owner.code) if mention.owner.code else None
+            place = re.match(r"^.+?(?:自治区|省|市|自治州|州|盟|地区|县|区|旗)", unit.name) if unit else None
+            if not place:
+                continue
+            match = re.match(r"[、和及与]([\u4e00-\u9fff]{2,8}?(?:局|委员会|委|中心|办公室|办))", text[mention.end :])
+            if not match or any(m.start == mention.end + 1 for m in found):
+                continue
+            code = self.names.get(place.group(0) + match.group(1))
+            if code and code != mention.owner.code:
+                start = mention.end + 1
+                out.append(Mention(start, start + len(match.group(1)), Owner(code=code), match.group(1)))
+        return sorted(out, key=lambda m: m.start)
 
     def _generic_owner(self, kind, level_word, phrase, issuer_unit, level=None):
         level_name = level
