@@ -270,7 +270,7 @@ def in_process(url: str, repeat: int) -> list[tuple[str, str, float, float, int,
             user = db.session.get(User, users["provincial coordinator"][0])
             with counter:
                 started = time.perf_counter()
-                outcome = bulk.bulk_accept(user, fifty, "")
+                outcome = bulk.accept_tasks(user, fifty)
                 db.session.commit()
                 elapsed = time.perf_counter() - started
             done = sum(1 for o in getattr(outcome, "outcomes", outcome) if getattr(o, "done", False))
