@@ -16,7 +16,7 @@ from tests.conftest import count_queries, requires_postgresql
 from tests.test_work_counts import TODAY, USERS, _national_shape
 from tracker import pagination
 from tracker.extensions import db
-from tracker.models import Task
+from tracker.models import OrgUnit, Task
 from tracker.pagination import Page, bounded_count
 from tracker.plans.queries import TaskFilters, filtered_tasks, task_order
 
@@ -141,3 +141,35 @@ def test_on_postgresql_a_page_of_the_task_list_reads_an_index_in_order(database_
                 select(Task.id).select_from(filtered_tasks(user, filters, TODAY).limit(10_001).subquery())
             )
             assert "Limit" in count_plan, count_plan
+
+
+def test_on_postgresql_a_narrow_scope_is_given_as_ids_and_sees_exactly_what_the_path_rule_sees(
+    database_url, users, make_task, monkeypatch
+):
+    """A scoped user's clause lists their units' ids (and the tasks those units co-own), so the
+    planner reads a county's few tasks from the owner index instead of walking the due-date index
+    past everyone else's; what they see is the same as under the subquery over the units' paths."""
+    requires_postgresql(database_url, "query plans are PostgreSQL's")
+    from tracker.auth import scope
+
+    _national_shape(random.Random(7))
+    co_owned = make_task("P31-QC", title="利通区协办的上海任务")
+    co_owned.co_owners.append(db.session.scalar(select(OrgUnit).where(OrgUnit.code == "WZ-LT")))
+    db.session.commit()
+    scoped = [u for u in users if not u.sees_everything]
+    assert scoped
+    listed = {}
+    for user in scoped:
+        listed[user.id] = set(db.session.scalars(filtered_tasks(user, TaskFilters(), TODAY).with_only_columns(Task.id)))
+        sql = str(
+            filtered_tasks(user, TaskFilters(), TODAY).compile(
+                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+            )
+        )
+        assert "org_units.path LIKE" not in sql, (user.unit.code, sql)
+    monkeypatch.setattr(scope, "LITERAL_SCOPE_UNITS", -1)  # the subquery form
+    for user in scoped:
+        by_path = set(db.session.scalars(filtered_tasks(user, TaskFilters(), TODAY).with_only_columns(Task.id)))
+        assert listed[user.id] == by_path, user.unit.code
+    litong = [u for u in scoped if u.unit.code == "WZ-LT"]
+    assert litong and all(co_owned.id in listed[u.id] for u in litong)
