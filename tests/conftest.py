@@ -174,6 +174,19 @@ def unit(code: str) -> OrgUnit:
     return found
 
 
+def store_bytes(stored_name: str, data: bytes) -> None:
+    """Put `data` into the app's store of evidence files under `stored_name`, as a committed
+    upload would be (the folder, or the object store when a test configures one)."""
+    import tempfile
+
+    from tracker.storage import storage
+
+    handle, path = tempfile.mkstemp(suffix=".part")
+    with os.fdopen(handle, "wb") as target:
+        target.write(data)
+    storage().put_file(stored_name, Path(path))
+
+
 @pytest.fixture
 def make_user():
     def make(role: str, unit_code: str, username: str | None = None) -> User:
