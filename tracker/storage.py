@@ -119,6 +119,32 @@ class LocalStorage:
         return f"the folder {self.folder}"
 
 
+class ObjectBody:
+    """An object's content as it arrives (read in blocks, never held whole), with its length for
+    the download's Content-Length; a short read raises (botocore checks the length)."""
+
+    def __init__(self, body, length):
+        self._body = body
+        self.length = int(length) if length is not None else None
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except BotoCoreError as exc:
+            raise StorageError(f"object store: {exc}") from exc
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
 class S3Storage:
     """A bucket of an S3-compatible object store, objects under `prefix`."""
 
@@ -154,9 +180,7 @@ class S3Storage:
             answer = self._call("get_object", Key=self._key(name))
         except FileNotFoundError as exc:
             raise MissingObject(f"{name}: no such object") from exc
-        body = answer["Body"]  # streamed as it is read, never held whole
-        body.length = int(answer.get("ContentLength") or 0) or None  # for the download's Content-Length
-        return body
+        return ObjectBody(answer["Body"], answer.get("ContentLength"))
 
     def size(self, name: str) -> Optional[int]:
         try:

@@ -8,6 +8,7 @@ of reach 503: never a 500.
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import redirect, send_file
 from flask_babel import gettext as _
@@ -31,6 +32,15 @@ def file_missing(stored_name: str):
     )
 
 
+def _length(handle) -> int | None:
+    """An object's body knows its length; a file's is that of the file opened (send_file sets
+    none for an open file)."""
+    length = getattr(handle, "length", None)
+    if length is None and hasattr(handle, "fileno"):
+        length = os.fstat(handle.fileno()).st_size
+    return length
+
+
 def send_stored(stored_name: str, filename: str, mimetype: str):
     store = storage()
     try:
@@ -47,8 +57,6 @@ def send_stored(stored_name: str, filename: str, mimetype: str):
     except StorageError as exc:
         return store_unavailable(exc)
     response = send_file(handle, mimetype=mimetype, as_attachment=True, download_name=filename)
-    length = getattr(handle, "length", None)  # an object's body knows its length; a file's is read by send_file
-    if response.content_length is None and length is not None:
-        response.content_length = length
+    response.content_length = _length(handle)
     response.headers["Cache-Control"] = "private, no-store"
     return response
