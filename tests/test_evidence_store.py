@@ -75,9 +75,10 @@ def test_an_upload_through_the_page_goes_into_the_bucket_and_downloads_whole(cli
     assert download.status_code == 200 and download.data == PDF
     assert download.headers["Content-Length"] == str(len(PDF))
     assert download.mimetype == "application/pdf"
-    assert "attachment" in download.headers["Content-Disposition"] and "filename*=UTF-8''" in download.headers[
-        "Content-Disposition"
-    ]
+    assert (
+        "attachment" in download.headers["Content-Disposition"]
+        and "filename*=UTF-8''" in download.headers["Content-Disposition"]
+    )
     assert "no-store" in download.headers["Cache-Control"]
 
 
@@ -218,7 +219,9 @@ def test_evidence_check_works_against_the_bucket(client, reporter, task, bucket,
 
     said = runner.invoke(args=["evidence", "check", "--repair"]).output
     assert "repaired: file 0123456789abcdef0123456789abcdef has no row: moved to orphaned/" in said
-    kept = bucket.client.get_object(Bucket=bucket.bucket, Key=bucket.prefix + "orphaned/0123456789abcdef0123456789abcdef")
+    kept = bucket.client.get_object(
+        Bucket=bucket.bucket, Key=bucket.prefix + "orphaned/0123456789abcdef0123456789abcdef"
+    )
     assert kept["Body"].read() == PDF and not stale.exists()
     assert bucket.size("0123456789abcdef0123456789abcdef") is None
     said = runner.invoke(args=["evidence", "check"]).output

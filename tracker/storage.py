@@ -229,7 +229,9 @@ class S3Storage:
         except BotoCoreError as exc:
             raise StorageError(f"object store: {exc}") from exc
         region = self.client.meta.region_name
-        extra = {} if region in (None, "", "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        extra = (
+            {} if region in (None, "", "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         try:
             self.client.create_bucket(Bucket=self.bucket, **extra)
         except (BotoCoreError, ClientError) as exc:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from tracker.extensions import db
 from tracker.models import Evidence, ProvincialScheme
 from tracker.plans.stored_files import put_in_place, temporary_path, upload_dir
-from tracker.storage import ORPHANED, storage
+from tracker.storage import ORPHANED, storage  # noqa: F401  (ORPHANED: the CLI names it)
 
 STALE_TEMP_SECONDS = 3600
 
