@@ -169,6 +169,22 @@ def test_a_backup_of_the_format_before_puts_its_uploads_into_the_store(live_app,
     assert sorted(storage().names()) == sorted(files)
 
 
+def test_a_backup_of_the_folder_restores_into_a_bucket(live_app, tmp_path, monkeypatch, request):
+    """Moving from one machine's folder to the object store: back up, set the S3 settings, restore."""
+    from tracker.storage import S3Storage, storage
+
+    if live_app["backend"] != "local":
+        pytest.skip("from the folder")
+    runner, files = live_app["runner"], live_app["files"]
+    assert runner.invoke(args=["backup", str(tmp_path / "bak")]).exit_code == 0
+    for key, value in request.getfixturevalue("s3_bucket").items():
+        monkeypatch.setitem(live_app["app"].config, key, value)
+    restored = runner.invoke(args=["restore", str(tmp_path / "bak"), "--yes"])
+    assert restored.exit_code == 0 and "and 2 files" in restored.output, restored.output
+    assert isinstance(storage(), S3Storage) and sorted(storage().names()) == sorted(files)
+    assert "all in order" in runner.invoke(args=["evidence", "check"]).output
+
+
 def test_a_backup_stops_in_one_line_when_the_store_is_out_of_reach(live_app, tmp_path, monkeypatch):
     if live_app["backend"] != "s3":
         pytest.skip("a folder is always there")
