@@ -210,3 +210,17 @@ def test_storage_init_says_in_one_line_when_the_store_is_out_of_reach(app, runne
     result = runner.invoke(args=["storage", "init"])
     assert result.exit_code == 1 and "cannot be reached" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_put_sends_no_checksum_headers_that_s3_compatible_stores_refuse(s3_endpoint, tmp_path):
+    """boto3 >= 1.36 would add x-amz-checksum-* and an aws-chunked body by default; MinIO (older),
+    Ceph RGW and cloud stores refuse them, moto does not: the client is told to send them only
+    where an operation requires them, and the request is looked at here."""
+    s3 = make_s3(s3_endpoint, bucket="checksums")
+    sent = []
+    s3.client.meta.events.register("before-send.s3.PutObject", lambda request, **_kw: sent.append(request.headers))
+    s3.put_file("k1", _file(tmp_path, b"%PDF-1.4 evidence"))
+    [headers] = sent
+    names = {name.lower() for name in headers.keys()}
+    assert not {n for n in names if n.startswith(("x-amz-checksum", "x-amz-sdk-checksum", "x-amz-trailer"))}
+    assert "aws-chunked" not in str(headers.get("Content-Encoding", ""))

@@ -270,6 +270,10 @@ def s3_client(config):
             connect_timeout=5,
             read_timeout=30,
             retries={"max_attempts": 3},
+            # boto3 >= 1.36 adds CRC checksums (x-amz-checksum-*, aws-chunked bodies) to every put,
+            # which many S3-compatible stores refuse: only where the operation requires them
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         ),
     )
 
