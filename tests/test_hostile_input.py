@@ -183,11 +183,10 @@ def walk_world(app, client, tmp_path, make_user, make_task):
     import uuid
     from datetime import date
 
-    from tests.conftest import unit
+    from tests.conftest import store_bytes, unit
     from tracker.importer.draft import service as drafts
     from tracker.indicators import service as indicators
     from tracker.models import Cascade, Evidence, IndicatorForm, Plan
-    from tracker.plans.evidence import stored_path
     from tracker.schemes import service as schemes
 
     users = {
@@ -214,9 +213,7 @@ def walk_world(app, client, tmp_path, make_user, make_task):
         wuzhong, users["coordinator"], "half", 2016, 2, date(2016, 12, 12), "county", unit("WZ")
     )
     db.session.commit()
-    path = stored_path(evidence)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"%PDF-1.4\n")
+    store_bytes(evidence.stored_name, b"%PDF-1.4\n")
     form = db.session.scalar(
         select(IndicatorForm).where(IndicatorForm.period_id == period.id, IndicatorForm.unit_id == unit("WZ-LT").id)
     )

@@ -227,7 +227,7 @@ def world(make_unit, make_task, make_user):
     import uuid
 
     from tracker.models import Evidence
-    from tracker.plans.evidence import stored_path
+    from tests.conftest import store_bytes
 
     units = {
         "own": "P11-QC",
@@ -251,9 +251,7 @@ def world(make_unit, make_task, make_user):
         )
         db.session.add(item)
         db.session.commit()
-        path = stored_path(item)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"%PDF-1.4\n")
+        store_bytes(item.stored_name, b"%PDF-1.4\n")
         tasks[relation], evidence[relation] = task, item
     return units, tasks, evidence
 

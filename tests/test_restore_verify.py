@@ -16,6 +16,8 @@ from tracker.config import TestConfig
 from tracker.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+EVIDENCE = "5e1d0c0ffee5e1d0c0ffee5e1d0c0ffe.pdf"
+NEWER = "7a11ce5e7a11ce5e7a11ce5e7a11ce5e.pdf"
 
 
 @pytest.fixture
@@ -40,8 +42,8 @@ def live(scratch_database_url, tmp_path, monkeypatch):
             [Task(plan=plan, ref=f"R-{n}", title=f"恢复测试任务 {n}", depth=0, path="/") for n in range(5)]
         )
         db.session.commit()
-        (uploads / "2024").mkdir(parents=True)
-        (uploads / "2024" / "证据.pdf").write_bytes(b"%PDF-1.4 evidence")
+        uploads.mkdir(parents=True)
+        (uploads / EVIDENCE).write_bytes(b"%PDF-1.4 evidence")  # a stored file (in the folder store)
         runner = app.test_cli_runner()
         saved = runner.invoke(args=["backup", str(tmp_path / "bak")])
         assert saved.exit_code == 0, saved.output
@@ -50,7 +52,7 @@ def live(scratch_database_url, tmp_path, monkeypatch):
             text("UPDATE tasks SET title = 'changed after the backup' WHERE id = (SELECT min(id) FROM tasks)")
         )
         db.session.commit()
-        (uploads / "2024" / "新证据.pdf").write_bytes(b"%PDF-1.4 newer")
+        (uploads / NEWER).write_bytes(b"%PDF-1.4 newer")
         yield {
             "app": app,
             "runner": runner,
@@ -146,12 +148,12 @@ def database_file_not_a_database(backup):
 
 
 def evidence_file_missing(backup):
-    (backup / "uploads" / "2024" / "证据.pdf").unlink()
-    return "uploads/2024/证据.pdf is missing"
+    (backup / "objects" / EVIDENCE).unlink()
+    return f"objects/{EVIDENCE} is missing"
 
 
 def evidence_file_altered(backup):
-    (backup / "uploads" / "2024" / "证据.pdf").write_bytes(b"%PDF-1.4 evidenc!")
+    (backup / "objects" / EVIDENCE).write_bytes(b"%PDF-1.4 evidenc!")
     return "does not match its sha256"
 
 
@@ -233,4 +235,16 @@ def test_a_sound_backup_passes_the_check_and_restores(live):
     assert restored.exit_code == 0, restored.output
     counts, changed, files = fingerprint(live["uploads"])
     assert changed == 0 and counts["tasks"] == live["fingerprint"][0]["tasks"]
-    assert dict(files)["2024/证据.pdf"] == b"%PDF-1.4 evidence"
+    assert dict(files)[EVIDENCE] == b"%PDF-1.4 evidence"
+
+
+def test_a_file_store_out_of_reach_is_refused_before_anything_changes(live, monkeypatch):
+    from tests.conftest import s3_settings
+
+    for key, value in s3_settings("http://127.0.0.1:1", "nowhere").items():
+        monkeypatch.setitem(live["app"].config, key, value)
+    for args in (["restore", str(live["backup"]), "--yes"], ["restore", str(live["backup"]), "--check"]):
+        result = live["runner"].invoke(args=args)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "the file store cannot be reached" in result.output and "Traceback" not in result.output
+    assert fingerprint(live["uploads"]) == live["fingerprint"]

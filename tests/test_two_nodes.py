@@ -2,7 +2,8 @@
 
 Two gunicorn instances on different ports, each with its own instance folder, upload folder and
 page folder, run the app against one PostgreSQL database, one Redis database and one S3-compatible
-server (moto's, on loopback). A user signs in on A and acts on B; a change made through A is seen
+server (moto's, on loopback). A user signs in on A and acts on B; a file uploaded through A is
+downloaded whole through B (and kept on neither machine's disk); a change made through A is seen
 on B's progress pages at once; of two scheduler processes, one runs and the other stands by.
 
 Needs PostgreSQL and Redis at 127.0.0.1 (skipped on a developer machine without them, failing in
@@ -95,6 +96,7 @@ def cluster(tmp_path_factory):
 
     setup = node_env("setup")
     for command in (
+        ["storage", "init"],  # the bucket, as an operator makes it on a new MinIO
         ["db", "upgrade", "heads"],
         ["seed", "load"],
         ["demo", "users"],
@@ -202,6 +204,40 @@ def test_signed_in_on_a_the_user_acts_on_b(cluster):
     )
     assert answer.status_code == 200, answer.text[:500]
     assert browser.get(f"{a}/tasks/{task_id}", timeout=10).text.count("40") >= 1
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + "两节点整改报告".encode() * 30_000
+
+
+def test_a_file_uploaded_on_a_downloads_whole_on_b(cluster):
+    import psycopg
+
+    a, b = cluster["nodes"]["a"], cluster["nodes"]["b"]
+    task_id, _version, _slug = _task_of(cluster["database"], "P11-QC")
+    browser = _signed_in(a, "bj_qc")
+    page = browser.get(f"{a}/tasks/{task_id}", timeout=10)
+    sent = browser.post(
+        f"{a}/tasks/{task_id}/evidence",
+        data={"note": "经节点 A 上传", "csrf_token": _csrf(page.text)},
+        files={"file": ("整改报告.pdf", PDF, "application/pdf")},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text[:500]
+    with psycopg.connect(cluster["database"].replace("+psycopg", "")) as connection:
+        evidence_id, stored_name = connection.execute(
+            "SELECT id, stored_name FROM evidence WHERE task_id = %s ORDER BY id DESC LIMIT 1", (task_id,)
+        ).fetchone()
+    download = browser.get(f"{b}/evidence/{evidence_id}", timeout=30)
+    assert download.status_code == 200 and download.content == PDF
+    assert download.headers["Content-Length"] == str(len(PDF))
+    for node in ("a", "b"):  # in the object store, on neither machine's disk
+        folder = cluster["base"] / node / "uploads"
+        assert not folder.exists() or not [p for p in folder.rglob("*") if p.is_file()]
+    # another province's user, through B: not even told it exists
+    other = _signed_in(b, "sh_qc")
+    assert other.get(f"{b}/evidence/{evidence_id}", timeout=10).status_code == 404
+    assert stored_name not in other.get(f"{b}/evidence/{evidence_id}", timeout=10).text
 
 
 def test_a_change_through_a_is_on_b_progress_pages_at_once(cluster):

@@ -122,9 +122,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from tracker.tasks.cli import escalate_command, exports_cli, progress_cli, scheduler_cli
 
     from tracker.plans.evidence_cli import evidence_cli
+    from tracker.storage_cli import storage_cli
 
     for group in (
         evidence_cli,
+        storage_cli,
         seed_cli,
         plans_cli,
         users_cli,

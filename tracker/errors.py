@@ -23,6 +23,7 @@ from flask import Flask, g, has_request_context, make_response, render_template,
 from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
 
+from tracker.storage import StorageError
 from tracker.web import wants_fragment
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,17 @@ def database_unavailable(error):
     )
 
 
+def store_unavailable(error: Exception):
+    """The file store (the folder or the object store) cannot be read or written just now."""
+    log.warning("503 %s %s: file store unreachable: %s", request.method, request.path, error)
+    return problem_response(
+        503,
+        _("Service temporarily unavailable"),
+        _("The file store cannot be reached at the moment."),
+        _("Please try again in a minute."),
+    )
+
+
 def internal_error(_error):
     _rollback()
     return problem_response(
@@ -130,4 +142,5 @@ def register_errors(app: Flask) -> None:
     app.log_exception = types.MethodType(_log_exception, app)
     for error in UNREACHABLE:
         app.register_error_handler(error, database_unavailable)
+    app.register_error_handler(StorageError, store_unavailable)
     app.register_error_handler(500, internal_error)

@@ -1,15 +1,20 @@
-"""Backup and restore of the database and the evidence files.
+"""Backup and restore of the database and the store of evidence files and scheme documents.
 
 SQLite: the online backup API (a consistent copy while the app runs). PostgreSQL: pg_dump in
-the custom format and pg_restore --clean in one transaction. Uploads are copied file by file. A
-manifest records what was saved: every file with its size and sha256, the tables with their
-rows, and the migration revision.
+the custom format and pg_restore --clean in one transaction. The store's objects (from the
+folder UPLOAD_DIR or the S3-compatible object store, whichever is configured: tracker/storage.py)
+are copied one by one into `objects/`, after the database, so that every object a row of the
+saved database names is there. A manifest records what was saved: every file with its size and
+sha256, the tables with their rows, and the migration revision.
 
 A restore first verifies the backup, before it touches anything: the manifest parses; every file
 it names is there with the size and sha256 it records; the database file opens and holds the
 tables (SQLite: with the rows recorded, PostgreSQL: pg_restore can read its table of contents);
-the backup's migration revision is the live database's (or the live database is empty). Any
-failure is a one-line BackupError and nothing has been changed.
+the backup's migration revision is the live database's (or the live database is empty); the
+configured store answers. Any failure is a one-line BackupError and nothing has been changed.
+Then the objects are put back into the configured store (those it lacks, or holds with another
+size; with `all_objects`, every one), before the database, so that no restored row is without
+its object; objects the store holds beyond the backup's stay (`flask evidence check` lists them).
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import URL, make_url
 
 from tracker.extensions import db
+from tracker.storage import NAME, StorageError, storage
 
 MANIFEST = "manifest.json"
 SQLITE_FILE = "tracker.sqlite3"
 PG_FILE = "tracker.dump"
-FORMAT = 2
+FORMAT = 3  # 3: the store's objects under objects/; 2: UPLOAD_DIR copied under uploads/ (still restored)
+FORMATS = (2, 3)
+OBJECTS = {3: "objects", 2: "uploads"}
 # a backup of this app holds at least these tables
 CORE_TABLES = ("org_units", "users", "plans", "tasks")
 SKIPPED_TABLES = ("apscheduler_jobs",)
@@ -48,7 +56,9 @@ class BackupReport:
     directory: Path
     dialect: str
     tables: dict
-    files: int
+    files: int  # objects saved, or put back
+    unchanged: int = 0  # restore: objects the store already held as saved
+    without_object: int = 0  # backup: rows naming an object the store did not hold
 
 
 def _url():
@@ -165,12 +175,9 @@ def backup(directory: Path) -> BackupReport:
         tables, revision = _row_counts(), _revision()
     else:
         raise BackupError(f"no backup for {dialect}")
-    uploads = Path(current_app.config["UPLOAD_DIR"])
-    copied = []
-    if uploads.exists():
-        shutil.copytree(uploads, directory / "uploads")
-        copied = sorted(p for p in (directory / "uploads").rglob("*") if p.is_file())
-    report = BackupReport(directory, dialect, tables, len(copied))
+    named = _names_in_rows()
+    objects = _copy_objects(directory / OBJECTS[FORMAT])
+    report = BackupReport(directory, dialect, tables, len(objects), without_object=len(named - {n for n, _ in objects}))
     (directory / MANIFEST).write_text(
         json.dumps(
             {
@@ -180,8 +187,9 @@ def backup(directory: Path) -> BackupReport:
                 "revision": revision,
                 "tables": tables,
                 "database": database.name,
-                "uploads": len(copied),
-                "files": [_file_entry(directory, p) for p in (database, *copied)],
+                "store": storage().describe(),
+                "objects": len(objects),
+                "files": [_file_entry(directory, database), *(entry for _name, entry in objects)],
             },
             ensure_ascii=False,
             indent=2,
@@ -189,6 +197,41 @@ def backup(directory: Path) -> BackupReport:
         encoding="utf-8",
     )
     return report
+
+
+def _names_in_rows() -> set[str]:
+    """The stored names the live rows give (evidence files, scheme documents)."""
+    from tracker.models import Evidence, ProvincialScheme
+
+    try:
+        with db.engine.connect() as conn:
+            return {
+                name
+                for model in (Evidence, ProvincialScheme)
+                for name in conn.execute(select(model.stored_name).where(model.stored_name.is_not(None))).scalars()
+            }
+    except Exception:  # noqa: BLE001 — a database without these tables: nothing to miss
+        return set()
+
+
+def _copy_objects(folder: Path) -> list[tuple[str, dict]]:
+    """Every object of the store into `folder`, streamed, with its size and sha256 as read."""
+    store = storage()
+    folder.mkdir()
+    saved = []
+    try:
+        for name, _size in store.sizes():
+            digest, size = hashlib.sha256(), 0
+            with store.open(name) as source, open(folder / name, "wb") as target:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    digest.update(block)
+                    size += len(block)
+                    target.write(block)
+            path = f"{folder.name}/{name}"
+            saved.append((name, {"path": path, "size": size, "sha256": digest.hexdigest()}))
+    except StorageError as exc:
+        raise BackupError(f"the file store could not be copied ({store.describe()}): {exc}") from None
+    return saved
 
 
 def _revision() -> list[str]:
@@ -217,7 +260,7 @@ def read_manifest(directory: Path) -> dict:
     if not isinstance(manifest, dict):
         raise BackupError(f"{MANIFEST} does not describe a backup (not a JSON object)")
     files, tables = manifest.get("files"), manifest.get("tables")
-    if manifest.get("format") != FORMAT or not isinstance(files, list) or not isinstance(tables, dict):
+    if manifest.get("format") not in FORMATS or not isinstance(files, list) or not isinstance(tables, dict):
         raise BackupError(
             f"{MANIFEST} is not of a backup this version can verify (format {FORMAT}: files with sizes "
             "and checksums); make a new backup"
@@ -314,6 +357,27 @@ def verify_revision(manifest: dict) -> None:
     )
 
 
+def saved_objects(manifest: dict) -> list[dict]:
+    """The manifest's entries of stored objects (objects/NAME; in a format 2 backup uploads/NAME),
+    each with its stored `name` besides path, size and sha256."""
+    folder = OBJECTS.get(manifest.get("format"), OBJECTS[FORMAT]) + "/"
+    found = []
+    for entry in manifest.get("files", []):
+        path = entry["path"]
+        if path.startswith(folder) and NAME.match(path[len(folder) :]):
+            found.append({**entry, "name": path[len(folder) :]})
+    return found
+
+
+def verify_store() -> None:
+    """The configured store answers (a question about one object: no listing of them all)."""
+    store = storage()
+    try:
+        store.size("restore-check")
+    except StorageError as exc:
+        raise BackupError(f"the file store cannot be reached ({store.describe()}): {exc}") from None
+
+
 def verify_backup(directory: Path) -> dict:
     """Every check a restore makes before it changes anything; the manifest, or BackupError."""
     directory = Path(directory)
@@ -322,12 +386,41 @@ def verify_backup(directory: Path) -> dict:
     verify_files(directory, manifest)
     verify_database(directory, manifest, dialect)
     verify_revision(manifest)
+    verify_store()
     return manifest
 
 
-def restore(directory: Path) -> BackupReport:
+def _put_objects(directory: Path, manifest: dict, all_objects: bool) -> tuple[int, int]:
+    """The backup's objects into the configured store: (put, already there with their size)."""
+    from tracker.plans.stored_files import upload_dir
+
+    store = storage()
+    entries = saved_objects(manifest)
+    try:
+        held = {} if all_objects else dict(store.sizes())
+        put = 0
+        for entry in entries:
+            if held.get(entry["name"]) == entry["size"]:
+                continue  # stored names are random and objects never rewritten: the same object
+            temp = upload_dir() / f".{entry['name']}.part"  # put_file takes the file away: a copy of it
+            shutil.copyfile(directory / entry["path"], temp)
+            try:
+                store.put_file(entry["name"], temp)
+            finally:
+                temp.unlink(missing_ok=True)
+            put += 1
+    except StorageError as exc:
+        raise BackupError(
+            f"the objects could not be put back into the file store ({store.describe()}), the database is "
+            f"unchanged; run the restore again: {exc}"
+        ) from None
+    return put, len(entries) - put
+
+
+def restore(directory: Path, all_objects: bool = False) -> BackupReport:
     directory = Path(directory)
     manifest = verify_backup(directory)
+    put, unchanged = _put_objects(directory, manifest, all_objects)  # first: no restored row without its object
     url = _url()
     dialect = url.get_backend_name()
     db.session.remove()
@@ -357,13 +450,10 @@ def restore(directory: Path) -> BackupReport:
         )
         if result.returncode != 0:
             raise BackupError(
-                f"pg_restore failed (nothing changed: one transaction): {_last_line(result.stderr, result.returncode)}"
+                f"pg_restore failed (the database is unchanged: one transaction): {_last_line(result.stderr, result.returncode)}"
             )
-    saved = directory / "uploads"
-    if saved.exists():
-        shutil.copytree(saved, Path(current_app.config["UPLOAD_DIR"]), dirs_exist_ok=True)
     _set_progress_summary_aside()
-    return BackupReport(directory, dialect, _row_counts(), manifest.get("uploads", 0))
+    return BackupReport(directory, dialect, _row_counts(), put, unchanged=unchanged)
 
 
 def _set_progress_summary_aside() -> None:

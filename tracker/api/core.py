@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from tracker.api.schemas import Error, FieldError
+from tracker.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,21 @@ for _code in (400, 401, 403, 404, 405, 413, 415, 429):
     bp.register_error_handler(_code, _http_error)
 bp.register_error_handler(HTTPException, _http_error)
 bp.register_error_handler(500, _server_error)
+
+
+def _store_unavailable(exc: Exception):
+    log.warning("API 503: file store unreachable: %s", exc)
+    response = json_response(
+        Error(error="unavailable", message="The file store cannot be reached at the moment; try again.").model_dump(
+            mode="json"
+        ),
+        503,
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+bp.register_error_handler(StorageError, _store_unavailable)
 
 
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

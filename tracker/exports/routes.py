@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from tracker.exports import jobs
 from tracker.models.exports import DONE, XLSX_MIME, CSV_MIME
-from tracker.storage import StorageError
+from tracker.storage import MissingObject
 from tracker.web import render
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -40,6 +40,6 @@ def download(job_id: int):
         return redirect(address)
     try:
         handle = store.open(job.stored_name)
-    except StorageError:
-        abort(404)  # swept meanwhile
+    except MissingObject:
+        abort(404)  # swept meanwhile (a store out of reach: 503, tracker/errors.py)
     return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=job.filename)

@@ -21,7 +21,7 @@ from tracker.extensions import db
 from tracker.models import Evidence, Task, User
 from tracker.plans import journal
 from tracker.plans.operations import InvalidChange, NotAllowed
-from tracker.plans.stored_files import new_stored_name, place_after_commit, temporary_path, upload_dir
+from tracker.plans.stored_files import new_stored_name, place_after_commit, temporary_path
 from tracker.auth.scope import can_change_task, can_view_task
 from tracker.office_archive import ArchiveRefused, check_office_archive
 
@@ -205,7 +205,3 @@ def evidence_for(task: Task) -> list[Evidence]:
             select(Evidence).where(Evidence.task_id == task.id).order_by(Evidence.created_at.desc(), Evidence.id.desc())
         )
     )
-
-
-def stored_path(evidence: Evidence) -> Path:
-    return upload_dir() / evidence.stored_name

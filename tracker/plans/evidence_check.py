@@ -1,23 +1,28 @@
-"""`flask evidence check [--repair]`: every stored file has its row and every row its file.
+"""`flask evidence check [--repair]`: every stored object has its row and every row its object.
 
-Rows are evidence files and provincial scheme documents (both name a stored file). What can be
-wrong, and what `--repair` does about it:
+Rows are evidence files and provincial scheme documents (both name a stored file); objects are
+what the store holds (the folder UPLOAD_DIR, or the S3-compatible object store: tracker/storage.py,
+listed once with their sizes). What can be wrong, and what `--repair` does about it:
 
-- a row whose file is missing: if its temporary file is still there with the row's size and
-  sha256 (a crash or a full disk between the commit and the move), it is put in place; otherwise
-  it cannot be repaired here (restore the file from a backup) and stays reported;
-- a row whose file has another size than the row records: reported (damaged), not repaired;
-- a stored file no row names (an orphan): moved to `UPLOAD_DIR/orphaned/`, kept, not deleted;
+- a row whose object is missing: if its temporary file is still on this machine with the row's
+  size and sha256 (a crash, a full disk or an object store out of reach between the commit and
+  the put), it is put into the store; otherwise it cannot be repaired here (restore it from a
+  backup: `flask restore` puts the backup's objects back) and stays reported;
+- a row whose object has another size than the row records: reported (damaged), not repaired;
+- an object no row names (an orphan): moved aside to `orphaned/` (a folder of UPLOAD_DIR, or
+  that prefix in the bucket), kept, not deleted;
 - a temporary file no row names, older than an hour (an upload whose request died): deleted.
 
-The folder is listed before the rows are read, so a file placed by a commit meanwhile is never
-taken for an orphan; a row committed meanwhile whose file is not yet placed is looked at again.
+Temporary files are on the machine that took the upload: with several web machines, run the
+check on each (the objects and rows are the same for all of them).
+
+The store is listed before the rows are read, so an object put by a commit meanwhile is never
+taken for an orphan; a row committed meanwhile whose object is not yet put is looked at again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +31,9 @@ from sqlalchemy import select
 
 from tracker.extensions import db
 from tracker.models import Evidence, ProvincialScheme
-from tracker.plans.stored_files import final_path, put_in_place, temporary_path, upload_dir
-from tracker.storage import NAME
+from tracker.plans.stored_files import put_in_place, temporary_path, upload_dir
+from tracker.storage import ORPHANED, storage  # noqa: F401  (ORPHANED: the CLI names it)
 
-ORPHANED = "orphaned"
 STALE_TEMP_SECONDS = 3600
 
 
@@ -96,17 +100,19 @@ def _matches(path: Path, row: StoredRow) -> bool:
 
 def check_stored_files(repair: bool = False, now: float | None = None) -> CheckReport:
     now = now or time.time()
+    store = storage()
+    objects = dict(store.sizes())  # the store first, then the rows
     folder = upload_dir()
-    entries = [p for p in folder.iterdir() if p.is_file()]  # the folder first, then the rows
-    files = {p.name: p for p in entries if NAME.match(p.name)}
-    temps = {p.name[1 : -len(".part")]: p for p in entries if p.name.startswith(".") and p.name.endswith(".part")}
+    temps = {
+        p.name[1 : -len(".part")]: p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".part")
+    }
     rows = _stored_rows()
-    db.session.rollback()  # a read only; no transaction kept open while files are moved
-    report = CheckReport(rows=len(rows), files=len(files))
+    db.session.rollback()  # a read only; no transaction kept open while objects are moved
+    report = CheckReport(rows=len(rows), files=len(objects))
 
     for name, row in sorted(rows.items()):
-        path = files.get(name) or (final_path(name) if final_path(name).exists() else None)  # placed meanwhile?
-        if path is None:
+        size = objects[name] if name in objects else store.size(name)  # put meanwhile?
+        if size is None:
             temp = temporary_path(name)
             intact = temp.exists() and _matches(temp, row)
             if repair and intact:
@@ -118,14 +124,12 @@ def check_stored_files(repair: bool = False, now: float | None = None) -> CheckR
             if intact:
                 report.recoverable.append(row)
             continue
-        if row.size is not None and path.stat().st_size != row.size:
+        if row.size is not None and size != row.size:
             report.damaged.append(row)
 
-    for name in sorted(set(files) - set(rows)):
+    for name in sorted(set(objects) - set(rows)):
         if repair:
-            aside = folder / ORPHANED
-            aside.mkdir(exist_ok=True)
-            os.replace(files[name], aside / name)
+            store.move_aside(name)
             report.moved.append(name)
         else:
             report.orphans.append(name)

@@ -19,8 +19,14 @@ def check_command(repair: bool):
     from tracker.plans.evidence_check import ORPHANED, check_stored_files
     from tracker.tasks.jobs import exit_on_database_error
 
+    from tracker.storage import StorageError, storage
+
+    click.echo(f"checking the rows against {storage().describe()}")
     with exit_on_database_error("evidence check"):
-        report = check_stored_files(repair=repair)
+        try:
+            report = check_stored_files(repair=repair)
+        except StorageError as exc:
+            raise click.ClickException(f"the file store cannot be reached: {exc}") from None
     for row in report.restored:
         click.echo(f"repaired: {row.kind} {row.id}: file {row.stored_name} put in place from its temporary copy")
     for name in report.moved:

@@ -1,21 +1,19 @@
-"""Uploaded files (evidence, scheme documents) reach their place only once their row has committed.
+"""Uploaded files (evidence, scheme documents) reach their store only once their row has committed.
 
-An upload is written to a temporary name beside its place (`UPLOAD_DIR/.NAME.part`: checked
+An upload is written to a temporary file on this machine (`UPLOAD_DIR/.NAME.part`: checked
 there for size and content), and registered with the database session. When the session
-commits, the file is moved to its stored name; when the transaction ends without a commit
-(an error, a refusal, a failed commit), or the savepoint it was made in is rolled back, the
-temporary file is deleted. So no file exists without its row; a row without its file can only
-follow a crash (or a full disk) between the commit and the move, and then the temporary file is
-still there for `flask evidence check --repair` to put in place (tracker/plans/evidence_check.py).
-
-All of it is in this module: `put_in_place` is where a storage backend (tracker/storage.py,
-`storage().put_file(name, temp)`) slots in.
+commits, the file is put into the store under its stored name (`storage().put_file`: the folder
+UPLOAD_DIR, or the S3-compatible object store, tracker/storage.py); when the transaction ends
+without a commit (an error, a refusal, a failed commit), or the savepoint it was made in is
+rolled back, the temporary file is deleted. So no object exists without its row; a row without
+its object can only follow a crash, a full disk or an object store out of reach between the
+commit and the put, and then the temporary file is still on the machine that took the upload,
+for `flask evidence check --repair` (run there) to put in place (tracker/plans/evidence_check.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tracker.extensions import db
+from tracker.storage import StorageError, storage
 
 log = logging.getLogger(__name__)
 PENDING = "tracker.pending_files"  # session.info key: [(stored name, temporary path, savepoint or None)]
@@ -45,17 +44,13 @@ def temporary_path(stored_name: str) -> Path:
     return upload_dir() / f".{stored_name}.part"
 
 
-def final_path(stored_name: str) -> Path:
-    return upload_dir() / stored_name
-
-
 def put_in_place(stored_name: str, temp: Path) -> None:
-    """Move a checked upload to its stored name (atomic on one file system)."""
-    os.replace(temp, final_path(stored_name))
+    """Put a checked upload into the store under its stored name (the temporary file goes)."""
+    storage().put_file(stored_name, temp)
 
 
 def place_after_commit(stored_name: str, temp: Path) -> None:
-    """Move `temp` to `stored_name` when the current session commits; delete it if it does not."""
+    """Put `temp` into the store when the current session commits; delete it if it does not."""
     _listen()
     session = db.session()
     savepoint = session.get_nested_transaction()
@@ -75,9 +70,9 @@ def _after_commit(session: Session) -> None:
     for stored_name, temp, _savepoint in session.info.pop(PENDING, []):
         try:
             put_in_place(stored_name, temp)
-        except OSError as exc:
+        except (OSError, StorageError) as exc:
             log.error(
-                "upload %s committed but not put in place (%s); the temporary file stays for "
+                "upload %s committed but not put in place (%s); the temporary file stays on this machine for "
                 "`flask evidence check --repair`",
                 stored_name,
                 exc,

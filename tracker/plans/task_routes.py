@@ -4,7 +4,7 @@ JavaScript it redirects (303) to the task page."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
@@ -36,6 +36,7 @@ from tracker.pickers.units import resolve_units, split_unit_list
 from tracker.plans.blueprint import bp
 from tracker.plans.status import ACCEPTED, BLOCKED, CANCELLED, RETURNED, SUBMITTED, TRANSITIONS
 from tracker.plans.status import TransitionError, allowed_targets
+from tracker.plans.stored_download import send_stored
 from tracker.web import form_errors, fragment_response, render, task_or_404, wants_fragment
 
 HISTORY_LIMIT = 100
@@ -331,10 +332,7 @@ def evidence_download(evidence_id: int):
     item = db.session.get(Evidence, evidence_id)
     if item is None or item.kind != "file" or not can_view_task(current_user, item.task):
         abort(404)
-    path = evidence_service.stored_path(item)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=item.mime_type, as_attachment=True, download_name=item.original_name)
+    return send_stored(item.stored_name, item.original_name, item.mime_type)
 
 
 @bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from wtforms.fields.choices import SelectChoice
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from tracker.models import Plan, Task
 from tracker.models.cascade import ProvincialScheme
 from tracker.plans.operations import InvalidChange, NotAllowed
 from tracker.plans.status import TransitionError
+from tracker.plans.stored_download import send_stored
 from tracker.schemes import service as scheme_service
 from tracker.schemes.forms import (
     DocumentForm,
@@ -199,10 +200,9 @@ def scheme_document(scheme_id: int):
 @login_required
 def scheme_document_download(scheme_id: int):
     scheme = _scheme_or_404(scheme_id)
-    path = scheme_service.document_path(scheme)
-    if path is None or not path.exists():
+    if not scheme.stored_name:
         abort(404)
-    return send_file(path, mimetype=scheme.mime_type, as_attachment=True, download_name=scheme.original_name)
+    return send_stored(scheme.stored_name, scheme.original_name, scheme.mime_type)
 
 
 @bp.route("/schemes/<int:scheme_id>/tasks", methods=["POST"])

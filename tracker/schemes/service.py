@@ -40,7 +40,7 @@ from tracker.models.cascade import (
     SchemeTaskLink,
 )
 from tracker.plans import journal, rollup
-from tracker.plans.evidence import ALLOWED, _store, clean_filename, upload_dir
+from tracker.plans.evidence import ALLOWED, _store, clean_filename
 from tracker.models.notify import ASSIGNED
 from tracker.notifications.notices import notify_each
 from tracker.plans.operations import InvalidChange, change_status
@@ -303,10 +303,6 @@ def upload_document(scheme: ProvincialScheme, user: User, stream: BinaryIO, file
     scheme.original_name, scheme.stored_name = name, stored.stored_name
     scheme.sha256, scheme.size, scheme.mime_type = stored.sha256, stored.size, ALLOWED[extension]
     db.session.flush()
-
-
-def document_path(scheme: ProvincialScheme):
-    return upload_dir() / scheme.stored_name if scheme.stored_name else None
 
 
 def scheme_tasks(scheme: ProvincialScheme) -> list[tuple[Task, Optional[Task]]]:
