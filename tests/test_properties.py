@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from tracker.importer.schema import SeedError, parse_plan_file
 from tracker.plans.status import (
     ACCEPTED,
     CANCELLED,
+    RETURNED,
     STATUSES,
     TRANSITIONS,
     Actor,
@@ -39,14 +41,18 @@ def test_a_transition_is_allowed_exactly_when_the_table_says_so(current, target,
 
 
 @given(path=st.lists(st.tuples(statuses, actors), max_size=12))
-def test_accepted_and_cancelled_are_final_whatever_is_tried(path):
+def test_cancelled_is_final_and_accepted_work_only_reopens_by_a_reviewer_with_a_reason(path):
     status = "not_started"
     for target, actor in path:
         try:
             check_transition(status, target, actor, "理由")
         except TransitionError:
             continue
-        assert status not in (ACCEPTED, CANCELLED)  # nothing leaves a closed state
+        assert status != CANCELLED  # nothing leaves a cancelled task
+        if status == ACCEPTED:  # reopened (重新打开): returned to the owner, by a reviewer above it
+            assert target == RETURNED and actor.is_reviewer
+            with pytest.raises(TransitionError):
+                check_transition(status, target, actor, " ")  # never without a reason
         status = target
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tests.conftest import unit
 from tracker.extensions import db
-from tracker.models import JournalEntry
+from tracker.models import JournalEntry, Task
 
 HX = {"HX-Request": "true"}
 
@@ -330,3 +330,46 @@ def test_task_list_is_paginated(client, auth, make_user, make_task, app):
         app.config["PAGE_SIZE"] = 50
     assert first.count("分页任务") >= 5 and "page=2" in first and "共 7 项任务" in first
     assert 'aria-current="page"><span class="page-link">2<' in second and "page=1" in second and "q=" in second
+
+
+def test_a_reviewer_above_reopens_accepted_work_with_a_reason_and_the_owner_is_told(client, auth, make_user, make_task):
+    """Accept is not the end: a coordinator above the owner reopens the task (退回重办) with a reason;
+    it is returned to the owner, no longer done, journaled and notified. The owner cannot reopen
+    their own accepted work, nobody reopens without a reason, and a cancelled task stays cancelled."""
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import JournalEntry, Notification
+
+    task = make_task("P11-QC", title="已通过的任务", status="accepted", percent=100, progress=100)
+    task.completed_on = task.due_on
+    db.session.commit()
+    reporter = make_user("reporter", "P11-QC")
+    auth.login(reporter)
+    refused = client.post(
+        f"/tasks/{task.id}/status", data={"target": "returned", "version": task.version, "comment": "再改改"}
+    )
+    assert refused.status_code in (403, 422) and db.session.get(Task, task.id).status == "accepted"
+    coordinator = make_user("coordinator", "P11")
+    auth.login(coordinator)
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "重新打开" in page
+    empty = client.post(
+        f"/tasks/{task.id}/status", data={"target": "returned", "version": task.version, "comment": " "}
+    )
+    assert empty.status_code == 422 and db.session.get(Task, task.id).status == "accepted"
+    done = client.post(
+        f"/tasks/{task.id}/status", data={"target": "returned", "version": task.version, "comment": "数据有误，请重报"}
+    )
+    assert done.status_code in (200, 303)
+    db.session.expire_all()
+    reopened = db.session.get(Task, task.id)
+    assert reopened.status == "returned" and reopened.completed_on is None
+    entry = db.session.scalars(
+        select(JournalEntry)
+        .where(JournalEntry.task_id == task.id, JournalEntry.field == "status")
+        .order_by(JournalEntry.id.desc())
+    ).first()
+    assert (entry.old_value, entry.new_value, entry.comment) == ("accepted", "returned", "数据有误，请重报")
+    told = db.session.scalars(select(Notification.user_id).where(Notification.task_id == task.id)).all()
+    assert reporter.id in told

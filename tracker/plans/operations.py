@@ -100,6 +100,8 @@ def status_change(task: Task, target: str, comment: str = "", today: Optional[da
             rows.append(("percent", "percent", task.percent, 100, ""))
             values["percent"] = 100
         values["completed_on"] = today or local_today()  # the calendar day (Asia/Shanghai) it was done: on time or late
+    elif task.status == ACCEPTED:  # reopened: not done any more
+        values["completed_on"] = None
     return values, rows
 
 

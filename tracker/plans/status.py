@@ -71,6 +71,9 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, bool]] = {
     (IN_PROGRESS, SUBMITTED): (OWNER, False),
     (SUBMITTED, ACCEPTED): (REVIEWER, False),
     (SUBMITTED, RETURNED): (REVIEWER, True),
+    # 重新打开: a reviewer above the owner reopens accepted work, with the reason (the owner is
+    # told, as of a return); cancelled stays final
+    (ACCEPTED, RETURNED): (REVIEWER, True),
     (RETURNED, IN_PROGRESS): (OWNER, False),
     (BLOCKED, IN_PROGRESS): (COORDINATOR, False),
     **{(s, BLOCKED): (COORDINATOR, True) for s in OPEN_STATUSES},
