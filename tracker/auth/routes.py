@@ -56,7 +56,7 @@ def login():
     form = LoginForm()
     local = current_app.config["LOCAL_LOGIN"]
     if request.method == "POST" and not (local or ldap_enabled()):
-        form.password.errors.append(_("Signing in with a password is switched off here."))
+        form.password.errors = [_("Signing in with a password is switched off here.")]
         return _login_page(form, 403)
     if form.validate_on_submit():
         address = request.remote_addr or ""
