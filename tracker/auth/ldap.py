@@ -81,13 +81,14 @@ def user_filter(settings: LdapSettings, username: str) -> str:
 def _connection(settings: LdapSettings, user: Optional[str], password: Optional[str]):
     from ldap3 import NONE, Connection, Server
 
-    server = Server(settings.url, get_info=NONE, connect_timeout=settings.timeout)
+    seconds = max(1, int(settings.timeout))  # ldap3 packs them as whole seconds
+    server = Server(settings.url, get_info=NONE, connect_timeout=seconds)
     return Connection(
         server,
         user=user,
         password=password,
         read_only=True,
-        receive_timeout=settings.timeout,
+        receive_timeout=seconds,
         raise_exceptions=False,
     )
 
