@@ -206,6 +206,10 @@ class LoopbackProvider:
                 claims_supported=["sub", "preferred_username", "name", "email", "email_verified"],
             )
 
+        @app.get("/favicon.ico")
+        def favicon():
+            return "", 204  # the browser asks for it; a 404 would be a console error
+
         @app.get("/jwks")
         def jwks():
             return jsonify(keys=[provider.key.as_dict(private=False)])
