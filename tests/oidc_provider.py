@@ -185,7 +185,8 @@ class LoopbackProvider:
                 return UserInfo(user.claims(scope))
 
         server = AuthorizationServer(
-            app, query_client=lambda client_id: self.client if client_id == CLIENT_ID else None,
+            app,
+            query_client=lambda client_id: self.client if client_id == CLIENT_ID else None,
             save_token=lambda token, request: self.tokens.append(token),
         )
         server.register_grant(CodeGrant, [IdToken(require_nonce=True), CodeChallenge(required=True)])

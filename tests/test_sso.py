@@ -93,7 +93,8 @@ def test_a_person_signs_in_through_the_provider_as_the_user_of_the_same_name(cli
     assert sessions_of(user) == 1
     assert user.last_login_at is not None
     entry = db.session.scalar(
-        select(AuditEntry).where(AuditEntry.subject == "user", AuditEntry.subject_id == user.id)
+        select(AuditEntry)
+        .where(AuditEntry.subject == "user", AuditEntry.subject_id == user.id)
         .order_by(AuditEntry.id.desc())
     )
     assert entry.action == "sign_in" and "OpenID Connect" in entry.comment and "alice-1" in entry.comment
@@ -219,7 +220,7 @@ def test_an_id_token_not_signed_by_the_providers_key_is_refused(client, oidc, ma
 def test_the_provider_saying_no_is_refused(client, oidc):
     client.get("/login/oidc")
     with client.session_transaction() as session:
-        state = next(key for key in session if key.startswith("_state_oidc_"))[len("_state_oidc_"):]
+        state = next(key for key in session if key.startswith("_state_oidc_"))[len("_state_oidc_") :]
     answer = client.get(f"/login/oidc/callback?error=access_denied&state={state}")
     assert urlsplit(answer.headers["Location"]).path == "/login"
     assert not signed_in_as(client)

@@ -217,7 +217,9 @@ def test_a_directory_person_without_an_active_user_is_refused(case, ldap_by_temp
 
 
 @pytest.mark.parametrize("mode", ["ldap_by_template", "ldap_by_search"])
-@pytest.mark.parametrize("typed", ["*", "ldap_*", "ldap_an*", "ldap_anna)(uid=*", "ldap_anna,ou=people", "weird,name=x"])
+@pytest.mark.parametrize(
+    "typed", ["*", "ldap_*", "ldap_an*", "ldap_anna)(uid=*", "ldap_anna,ou=people", "weird,name=x"]
+)
 def test_special_characters_in_the_name_match_only_themselves(mode, typed, request, client, make_user):
     """The typed name is escaped for the DN (escape_rdn) and the filter (escape_filter_chars)."""
     request.getfixturevalue(mode)
