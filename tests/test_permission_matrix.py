@@ -193,6 +193,8 @@ ELSEWHERE = {
     "auth.login": "test_auth.py",
     "auth.logout": "test_auth.py",
     "auth.set_language": "test_i18n.py",
+    "auth.oidc_login": "test_sso.py",  # single sign-on: public, 404 while OIDC is off
+    "auth.oidc_callback": "test_sso.py",
     "admin.healthz": "test_backup.py",
     "indicators.": "test_indicator_pages.py",
     "cascade.": "test_cascade.py",
@@ -208,6 +210,8 @@ ELSEWHERE = {
 }
 PUBLIC = {
     "auth.login",
+    "auth.oidc_login",
+    "auth.oidc_callback",
     "auth.set_language",
     "admin.healthz",
     "static",

@@ -114,6 +114,33 @@ class Config:
     # Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For/-Proto/-Host are
     # trusted for that many hops (werkzeug ProxyFix); 0 (the default): none, remote_addr as is.
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", os.environ.get("TRUSTED_PROXIES", "0")))
+    # Single sign-on (tracker/auth/sso.py, tracker/auth/ldap.py; README "Single sign-on"). Each is
+    # off while its address is empty. A signed-in identity maps to an existing active user by user
+    # name or e-mail; SSO never creates accounts. LOCAL_LOGIN=0 switches local passwords off.
+    LOCAL_LOGIN = _bool("LOCAL_LOGIN", True)
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")  # e.g. https://id.example.gov.cn/realms/main
+    OIDC_METADATA_URL = os.environ.get("OIDC_METADATA_URL", "")  # default: ISSUER/.well-known/openid-configuration
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+    OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile email")
+    OIDC_MATCH_BY = os.environ.get("OIDC_MATCH_BY", "username")  # or "email"
+    OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+    OIDC_EMAIL_CLAIM = os.environ.get("OIDC_EMAIL_CLAIM", "email")
+    # by e-mail: only an address the provider says it verified (email_verified), unless 0
+    OIDC_REQUIRE_VERIFIED_EMAIL = _bool("OIDC_REQUIRE_VERIFIED_EMAIL", True)
+    OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "")  # the button's name; default "single sign-on"
+    OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+    LDAP_URL = os.environ.get("LDAP_URL", "")  # e.g. ldaps://ldap.example.org or ldap://127.0.0.1:389
+    LDAP_USER_DN_TEMPLATE = os.environ.get("LDAP_USER_DN_TEMPLATE", "")  # uid={username},ou=people,dc=example,dc=org
+    LDAP_SEARCH_BASE = os.environ.get("LDAP_SEARCH_BASE", "")  # or search: base + filter (+ a service account)
+    LDAP_SEARCH_FILTER = os.environ.get("LDAP_SEARCH_FILTER", "(uid={username})")
+    LDAP_BIND_DN = os.environ.get("LDAP_BIND_DN", "")  # the service account that searches; empty: anonymous
+    LDAP_BIND_PASSWORD = os.environ.get("LDAP_BIND_PASSWORD", "")
+    LDAP_MATCH_BY = os.environ.get("LDAP_MATCH_BY", "username")  # or "email"
+    LDAP_USERNAME_ATTRIBUTE = os.environ.get("LDAP_USERNAME_ATTRIBUTE", "uid")
+    LDAP_EMAIL_ATTRIBUTE = os.environ.get("LDAP_EMAIL_ATTRIBUTE", "mail")
+    LDAP_START_TLS = _bool("LDAP_START_TLS", False)
+    LDAP_TIMEOUT = float(os.environ.get("LDAP_TIMEOUT", "5"))
     IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
     SESSION_REFRESH_EACH_REQUEST = True
     SESSION_COOKIE_HTTPONLY = True

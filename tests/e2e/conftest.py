@@ -42,9 +42,11 @@ def chromium_path() -> str:
     return path
 
 
-def start_live_server(instance: Path, extra: tuple = ()):
+def start_live_server(instance: Path, extra: tuple = (), env: dict | None = None):
     """The app on a free port, with a fresh SQLite database built by the set-up commands
-    (plus `extra` flask commands); yields the base URL."""
+    (plus `extra` flask commands), `env` added to its environment (e.g. OIDC_* settings);
+    yields the base URL."""
+    added = dict(env or {})
     env = dict(
         os.environ,
         FLASK_APP="app",
@@ -54,6 +56,7 @@ def start_live_server(instance: Path, extra: tuple = ()):
         SECRET_KEY="e2e-secret",
         SCHEDULER_ENABLED="0",
     )
+    env.update(added)
     env.pop("TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask"]
     for args in (["db", "upgrade", "heads"], ["seed", "load"], ["demo", "users"], *extra):
