@@ -357,10 +357,14 @@ def _plan(sql: str, params: dict) -> str:
     return "\n".join(row[0] for row in db.session.execute(text("EXPLAIN " + sql), params))
 
 
-def test_on_postgresql_the_trigram_indexes_serve_the_search(database_url, make_user):
-    requires_postgresql(database_url, "the trigram indexes are PostgreSQL's")
-    from sqlalchemy.dialects import postgresql
+def _statement_plan(statement) -> str:
+    compiled = statement.compile(dialect=db.session.get_bind().dialect)
+    rows = db.session.connection().exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
+    return "\n".join(row[0] for row in rows)
 
+
+def test_on_postgresql_the_trigram_and_bigram_indexes_serve_the_search(database_url, make_user):
+    requires_postgresql(database_url, "the search's indexes are PostgreSQL's")
     from tracker.search import service
 
     db.session.execute(text("SET LOCAL enable_seqscan = off"))  # the test tables are tiny
@@ -376,39 +380,50 @@ def test_on_postgresql_the_trigram_indexes_serve_the_search(database_url, make_u
         ("SELECT task_id FROM evidence WHERE original_name ILIKE :p", "ix_evidence_original_name_trgm"),
     ):
         assert index in _plan(sql, {"p": pattern}), sql
-    # the service's own statements name them too
+    # the service's own statements: trigrams for 质控报告, bigrams for 质控 and A-b (no trigram in them)
     leader = make_user("leader", "NHC")
-    match = service._matcher("质控报告")
-    for condition, indexes in (
-        (service._tier_conditions(match)["title"], {"ix_tasks_title_trgm"}),
-        (
-            service._tier_conditions(match)["other"],
-            {"ix_tasks_description_trgm", "ix_journal_entries_comment_trgm", "ix_evidence_original_name_trgm"},
-        ),
-    ):
-        statement = service._tier_keys(leader, condition)
-        compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-        plan = _plan(str(compiled), {})
-        assert all(name in plan for name in indexes), plan
+    for term, kind in (("质控报告", "trgm"), ("质控", "bigram"), ("A-b", "bigram")):
+        tiers = service._tier_conditions(service._matcher(term))
+        title_plan = _statement_plan(service._tier_keys(leader, tiers["title"]))
+        assert f"ix_tasks_title_{kind}" in title_plan, (term, title_plan)
+        other_plan = _statement_plan(service._tier_keys(leader, tiers["other"]))
+        for table in ("tasks_description", "journal_entries_comment", "evidence_original_name"):
+            assert f"ix_{table}_{kind}" in other_plan, (term, other_plan)
 
 
-def test_a_migrated_postgresql_database_has_the_trigram_indexes_create_all_makes(app, scratch_database_url):
-    requires_postgresql(scratch_database_url, "the trigram indexes are PostgreSQL's")
+def test_on_postgresql_bigrams_find_what_like_finds(database_url, make_user, make_task):
+    requires_postgresql(database_url, "the bigram index is PostgreSQL's")
+    user = make_user("reporter", "P11-QC")
+    found = make_task("P11-QC", title="院感防控")
+    upper = make_task("P11-QC", title="QC Check")
+    make_task("P11-QC", title="院内感染")
+    assert [h.task.id for h in search_tasks(user, "院感").page.items] == [found.id]
+    assert [h.task.id for h in search_tasks(user, "qc").page.items] == [upper.id]
+    assert [h.task.id for h in search_tasks(user, "C c").page.items] == [upper.id]
+    assert db.session.scalar(text("SELECT search_bigrams('Ab质控')")) == sorted(["ab", "b质", "质控"])
+
+
+def test_a_migrated_postgresql_database_has_the_search_indexes_create_all_makes(app, scratch_database_url):
+    requires_postgresql(scratch_database_url, "the search's indexes are PostgreSQL's")
     from flask_migrate import upgrade
 
     from tracker import create_app
     from tracker.config import TestConfig
-    from tracker.models.search_indexes import TRIGRAM_INDEXES
+    from tracker.models.search_indexes import SEARCH_INDEXES
 
-    query = text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%trgm' ORDER BY indexname")
-    created = db.session.execute(query).all()
+    indexes = text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%trgm' OR indexname LIKE '%bigram' "
+        "ORDER BY indexname"
+    )
+    function = text("SELECT pg_get_functiondef('search_bigrams(text)'::regprocedure)")
+    created = db.session.execute(indexes).all(), db.session.scalar(function)
     migrated_app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=scratch_database_url)
     with migrated_app.app_context():
         upgrade(revision="heads")
-        migrated = db.session.execute(query).all()
+        migrated = db.session.execute(indexes).all(), db.session.scalar(function)
         db.session.remove()
         db.engine.dispose()
-    assert sorted(name for name, _ in created) == sorted(TRIGRAM_INDEXES)
+    assert sorted(name for name, _ in created[0]) == sorted(SEARCH_INDEXES)
     assert migrated == created
 
 

@@ -11,9 +11,10 @@ indexes when it is rare, whichever the planner finds cheaper; the counts are bou
 The term: control characters dropped, spaces collapsed, at most `MAX_LENGTH` characters; under
 `MIN_LENGTH` characters nothing is searched (a hint instead). It is matched as a substring:
 `%`, `_` and the escape character are escaped, so they match themselves. A term without letters
-that have a case (Chinese, digits) is matched with LIKE, otherwise ILIKE; on PostgreSQL both are
-served by the pg_trgm GIN indexes (tracker/models/search_indexes.py) for terms of three or more
-characters; on SQLite the same expressions are a plain LIKE (lower() on both sides for ILIKE).
+that have a case (Chinese, digits) is matched with LIKE, otherwise ILIKE. On PostgreSQL a term
+holding three letters or digits in a row is served by the pg_trgm GIN indexes, a shorter one
+(most Chinese words: 质控, 院感) by the bigram indexes (tracker/models/search_indexes.py); on
+SQLite the same conditions are a plain LIKE (lower() on both sides for ILIKE).
 
 Statements: a hint runs none; a search runs one for both counts, one or two for the page's rows
 (plan and owner unit joined in), and for the rows found by something other than their title, one
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import ColumnElement, Select, func, not_, select, union, union_all
+from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, not_, select, union, union_all
 from sqlalchemy.orm import joinedload
 
 from tracker.auth.scope import visible_task_branches
@@ -66,11 +67,36 @@ def has_case(term: str) -> bool:
     return term.lower() != term.upper()
 
 
+def longest_word_run(term: str) -> int:
+    """The most letters or digits in a row in `term` (pg_trgm makes trigrams of such runs)."""
+    return max((len(run) for run in re.findall(r"[^\W_]+", term)), default=0)
+
+
+def uses_trigrams(term: str) -> bool:
+    """Can pg_trgm serve this term (a run of three letters or digits), or is it the bigrams'?"""
+    return longest_word_run(term) >= 3
+
+
 def _matcher(term: str):
+    """column -> the condition "the column holds the term": LIKE or ILIKE on the escaped pattern;
+    on PostgreSQL, for a term pg_trgm cannot serve, the bigram index's containment
+    (tracker/models/search_indexes.py) rechecked with strpos (lower() on both sides when the
+    term has letters with a case, as ILIKE does)."""
     pattern = like_pattern(term)
+
+    def like(column):
+        return column.ilike(pattern, escape=ESCAPE) if has_case(term) else column.like(pattern, escape=ESCAPE)
+
+    if uses_trigrams(term) or db.session.get_bind().dialect.name != "postgresql":
+        return like
+    pieces = func.search_bigrams(literal(term, Text))
     if has_case(term):
-        return lambda column: column.ilike(pattern, escape=ESCAPE)
-    return lambda column: column.like(pattern, escape=ESCAPE)
+        holds = lambda column: func.strpos(func.lower(column), func.lower(literal(term, Text))) > 0  # noqa: E731
+    else:
+        holds = lambda column: func.strpos(column, literal(term, Text)) > 0  # noqa: E731
+    # the recheck is strpos, not LIKE, so that the planner takes the bigram index (the trigram
+    # index would be read whole for a term without trigrams)
+    return lambda column: and_(func.search_bigrams(column).op("@>")(pieces), holds(column))
 
 
 # -- the result ----------------------------------------------------------------------------------
