@@ -8,6 +8,8 @@ owner unit.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 
 from tracker.extensions import db
@@ -71,15 +73,16 @@ def visible_tasks_clause(user: User) -> ColumnElement[bool]:
     return visible_clause_for(user, Task.id, Task.owner_unit_id)
 
 
-def visible_task_branches(user: User) -> list[ColumnElement[bool]]:
+def visible_task_branches(user: User, unit_ids: Optional[list[int]] = None) -> list[ColumnElement[bool]]:
     """The same rule as `visible_tasks_clause`, as disjoint conditions without an OR between
     them: tasks owned within the subtree, and tasks co-owned within it but owned elsewhere (or by
     no unit). A query made of one SELECT per branch (UNION ALL) lets the planner serve each
     branch from its own index (the owner's units, the co-owners table) instead of checking the
-    OR row by row; the search (tracker/search/service.py) is written so."""
+    OR row by row; the search (tracker/search/service.py) is written so. `unit_ids`: the
+    subtree's unit ids when the caller has read them (a list, which the planner estimates)."""
     if user.sees_everything:
         return [true()]
-    units = select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))
+    units = unit_ids if unit_ids is not None else select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))
     co_owned = select(task_co_owners.c.task_id).where(task_co_owners.c.unit_id.in_(units))
     owned_within = Task.owner_unit_id.in_(units)
     return [owned_within, and_(Task.id.in_(co_owned), or_(Task.owner_unit_id.is_(None), ~owned_within))]

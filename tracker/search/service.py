@@ -16,10 +16,12 @@ holding three letters or digits in a row is served by the pg_trgm GIN indexes, a
 (most Chinese words: 质控, 院感) by the bigram indexes (tracker/models/search_indexes.py); on
 SQLite the same conditions are a plain LIKE (lower() on both sides for ILIKE).
 
-Statements: a hint runs none; a search runs one for both counts, one or two for the page's rows
-(plan and owner unit joined in), and for the rows found by something other than their title, one
-for their matching comments and one for their matching file names: at most five, whatever the
-page size.
+Statements: a hint runs none; a search runs (on PostgreSQL) one to turn JIT compilation off,
+one for the scope's units (a user who does not see everything), one count per tier (the title
+matches alone when they pass the cap: the others are not reached), one or two for the page's
+rows (plan and owner unit joined in), and for the rows found by something other than their
+title, one for their matching comments and one for their matching file names: at most eight,
+whatever the page size.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, not_, select, union, union_all
+from sqlalchemy import ColumnElement, Select, Text, and_, any_, func, literal, not_, select, union, union_all
+from sqlalchemy import text as sql
 from sqlalchemy.orm import joinedload
 
 from tracker.auth.scope import visible_task_branches
 from tracker.extensions import db
 from tracker.forms import clean_text
-from tracker.models import Evidence, JournalEntry, Task, User
+from tracker.models import Evidence, JournalEntry, OrgUnit, Task, User
 from tracker.pagination import Page
 
 MIN_LENGTH = 2
@@ -77,26 +80,41 @@ def uses_trigrams(term: str) -> bool:
     return longest_word_run(term) >= 3
 
 
-def _matcher(term: str):
-    """column -> the condition "the column holds the term": LIKE or ILIKE on the escaped pattern;
-    on PostgreSQL, for a term pg_trgm cannot serve, the bigram index's containment
-    (tracker/models/search_indexes.py) rechecked with strpos (lower() on both sides when the
-    term has letters with a case, as ILIKE does)."""
-    pattern = like_pattern(term)
+@dataclass(frozen=True)
+class Matcher:
+    """How a column is tested for the term. `finds`: the condition an index serves (the search's
+    own queries); `holds`: the exact test alone, cheap on a row already read (a negation, a
+    recheck). LIKE or ILIKE on the escaped pattern; on PostgreSQL, for a term pg_trgm cannot
+    serve, `finds` is the bigram index's containment (tracker/models/search_indexes.py) and
+    `holds` strpos (lower() on both sides when the term has letters with a case, as ILIKE does),
+    so that the planner takes the bigram index (the trigram index would be read whole)."""
 
-    def like(column):
-        return column.ilike(pattern, escape=ESCAPE) if has_case(term) else column.like(pattern, escape=ESCAPE)
+    term: str
+    bigrams: bool = False
 
-    if uses_trigrams(term) or db.session.get_bind().dialect.name != "postgresql":
-        return like
-    pieces = func.search_bigrams(literal(term, Text))
-    if has_case(term):
-        holds = lambda column: func.strpos(func.lower(column), func.lower(literal(term, Text))) > 0  # noqa: E731
-    else:
-        holds = lambda column: func.strpos(column, literal(term, Text)) > 0  # noqa: E731
-    # the recheck is strpos, not LIKE, so that the planner takes the bigram index (the trigram
-    # index would be read whole for a term without trigrams)
-    return lambda column: and_(func.search_bigrams(column).op("@>")(pieces), holds(column))
+    def holds(self, column) -> ColumnElement[bool]:
+        if self.bigrams:
+            if has_case(self.term):
+                return func.strpos(func.lower(column), func.lower(literal(self.term, Text))) > 0
+            return func.strpos(column, literal(self.term, Text)) > 0
+        pattern = like_pattern(self.term)
+        if has_case(self.term):
+            return column.ilike(pattern, escape=ESCAPE)
+        return column.like(pattern, escape=ESCAPE)
+
+    def finds(self, column) -> ColumnElement[bool]:
+        if self.bigrams:
+            pieces = func.search_bigrams(literal(self.term, Text))
+            return and_(func.search_bigrams(column).op("@>")(pieces), self.holds(column))
+        return self.holds(column)
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _matcher(term: str) -> Matcher:
+    return Matcher(term, bigrams=_postgresql() and not uses_trigrams(term))
 
 
 # -- the result ----------------------------------------------------------------------------------
@@ -151,25 +169,46 @@ def snippet(text: str, term: str, before: int = BEFORE, after: int = AFTER) -> S
 # -- the queries ---------------------------------------------------------------------------------
 
 
-def _other_matches(match) -> Select:
+def _other_matches(match: Matcher) -> Select:
     """Ids of the tasks whose description, a comment or an evidence file name holds the term
-    (each part served by its own trigram index)."""
+    (each part served by its own index)."""
     return union(
-        select(Task.id).where(match(Task.description)),
-        select(JournalEntry.task_id).where(JournalEntry.action == "comment", match(JournalEntry.comment)),
-        select(Evidence.task_id).where(Evidence.original_name.is_not(None), match(Evidence.original_name)),
+        select(Task.id).where(match.finds(Task.description)),
+        select(JournalEntry.task_id).where(JournalEntry.action == "comment", match.finds(JournalEntry.comment)),
+        select(Evidence.task_id).where(Evidence.original_name.is_not(None), match.finds(Evidence.original_name)),
     )
 
 
-def _tier_conditions(match) -> dict[str, ColumnElement[bool]]:
-    title = match(Task.title)
-    return {"title": title, "other": Task.id.in_(_other_matches(match)) & not_(title)}
+def _tier_conditions(match: Matcher, everything: bool = True) -> dict[str, ColumnElement[bool]]:
+    """The two tiers: the title holds the term; something else does and the title does not.
+
+    For a user who sees everything, on PostgreSQL, the others' ids are gathered first into an
+    array (an InitPlan) which the tasks' primary key serves: as `IN (subquery)` the planner
+    would join them to a scan of every task. For a user with a scope, `IN (subquery)`: the
+    planner starts from the scope's units (a county's few hundred tasks) or from the matches,
+    whichever is fewer, where the array would look every match up first."""
+    others = _other_matches(match)
+    if everything and _postgresql():
+        found_elsewhere = Task.id == any_(func.array(others.scalar_subquery()))
+    else:
+        found_elsewhere = Task.id.in_(others)
+    return {"title": match.finds(Task.title), "other": and_(found_elsewhere, not_(match.holds(Task.title)))}
 
 
-def _tier_keys(user: User, condition) -> Select:
-    """(id, updated_at) of the tasks of one tier that `user` may see: one SELECT per branch of
-    the scoping rule, joined by UNION ALL (the branches are disjoint)."""
-    parts = [select(Task.id, Task.updated_at).where(branch, condition) for branch in visible_task_branches(user)]
+def _scope(user: User) -> list[ColumnElement[bool]]:
+    """The scoping rule's branches (tracker/auth/scope.py) with the user's units given by their
+    ids (one statement): a list the planner estimates and combines with the search's indexes,
+    where a subquery would be a join of unknown size."""
+    if user.sees_everything:
+        return visible_task_branches(user)
+    ids = list(db.session.scalars(select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))))
+    return visible_task_branches(user, ids)
+
+
+def _tier_keys(branches: list, condition) -> Select:
+    """(id, updated_at) of the tasks of one tier within the scope: one SELECT per branch of the
+    scoping rule, joined by UNION ALL (the branches are disjoint)."""
+    parts = [select(Task.id, Task.updated_at).where(branch, condition) for branch in branches]
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
@@ -183,15 +222,14 @@ def _bounded_count(keys: Select, cap: int):
 _NEWEST_FIRST = (Task.updated_at.desc(), Task.id.desc())
 
 
-def _tier_rows(user: User, condition, limit: int, offset: int) -> list[Task]:
+def _tier_rows(branches: list, condition, limit: int, offset: int) -> list[Task]:
     """One tier's tasks in rank order (most recently changed first), plan and owner joined in.
     Seeing everything: one SELECT in that order. Else the page's keys from the branches' UNION
     ALL first, then their tasks."""
-    branches = visible_task_branches(user)
     if len(branches) == 1:
         query = select(Task).where(branches[0], condition).order_by(*_NEWEST_FIRST).limit(limit).offset(offset)
     else:
-        keys = _tier_keys(user, condition).subquery()
+        keys = _tier_keys(branches, condition).subquery()
         page_keys = (
             select(keys.c.id).order_by(keys.c.updated_at.desc(), keys.c.id.desc()).limit(limit).offset(offset)
         ).subquery()
@@ -210,31 +248,31 @@ def search_tasks(
     if len(term) < MIN_LENGTH:
         return SearchResult(term, hint="short")
     per_page = max(1, min(per_page, 100))
+    if _postgresql():
+        # no JIT compilation: at national scale the planner's cost of a search passes
+        # jit_above_cost and compiling would take longer than the search (this transaction only)
+        db.session.execute(sql("SET LOCAL jit = off"))
     match = _matcher(term)
-    tiers = _tier_conditions(match)
-    title_count, other_count = db.session.execute(
-        select(
-            _bounded_count(_tier_keys(user, tiers["title"]), cap),
-            _bounded_count(_tier_keys(user, tiers["other"]), cap),
-        )
-    ).one()
+    tiers = _tier_conditions(match, everything=user.sees_everything)
+    branches = _scope(user)
+    title_count = db.session.scalar(select(_bounded_count(_tier_keys(branches, tiers["title"]), cap)))
     title_capped = title_count > cap
-    other_capped = other_count > cap
-    if title_capped:  # the title matches alone fill the pages: the others are not reached
+    if title_capped:  # the title matches alone fill the pages: the others are not reached (nor counted)
         total, capped, title_total = cap, True, cap
     else:
+        other_count = db.session.scalar(select(_bounded_count(_tier_keys(branches, tiers["other"]), cap)))
         title_total = title_count
-        total, capped = title_count + min(other_count, cap), other_capped
+        total, capped = title_count + min(other_count, cap), other_count > cap
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     offset = (page - 1) * per_page
     hits: list[Hit] = []
     if offset < title_total:
-        for task in _tier_rows(user, tiers["title"], min(per_page, title_total - offset), offset):
+        for task in _tier_rows(branches, tiers["title"], min(per_page, title_total - offset), offset):
             hits.append(Hit(task, TITLE, snippet(task.title, term, BEFORE * 2, AFTER * 2)))
     room = per_page - len(hits)
     if room > 0 and not title_capped and total > title_total:
-        others = _tier_rows(user, tiers["other"], room, max(0, offset - title_total))
+        others = _tier_rows(branches, tiers["other"], room, max(0, offset - title_total))
         hits.extend(_explain_others(others, term, match))
     return SearchResult(term, page=Page(hits, page, per_page, total, capped))
 
@@ -253,7 +291,7 @@ def _explain_others(tasks: list[Task], term: str, match) -> list[Hit]:
         ids = [t.id for t in rest]
         comments = db.session.execute(
             select(JournalEntry.task_id, JournalEntry.comment)
-            .where(JournalEntry.task_id.in_(ids), JournalEntry.action == "comment", match(JournalEntry.comment))
+            .where(JournalEntry.task_id.in_(ids), JournalEntry.action == "comment", match.holds(JournalEntry.comment))
             .order_by(JournalEntry.id.desc())
             .limit(len(ids) * 5)
         ).all()
@@ -265,7 +303,7 @@ def _explain_others(tasks: list[Task], term: str, match) -> list[Hit]:
         if missing:
             names = db.session.execute(
                 select(Evidence.task_id, Evidence.original_name)
-                .where(Evidence.task_id.in_(missing), match(Evidence.original_name))
+                .where(Evidence.task_id.in_(missing), match.holds(Evidence.original_name))
                 .order_by(Evidence.id.desc())
                 .limit(len(missing) * 5)
             ).all()
