@@ -61,3 +61,19 @@ def test_the_audit_log_on_a_phone_and_a_desk(live_server, page, screenshot, widt
     page.wait_for_url(re.compile(r"kind=task"), wait_until="commit")  # pushed by HTMX
     page.wait_for_selector("#audit-log")
     _no_sideways_scroll(page, width)
+
+
+@pytest.mark.parametrize("width", [1024, 1200])
+def test_a_long_name_and_the_search_box_fit_a_narrow_desk(live_server, page, width):
+    """宁夏回族自治区卫生健康委 督办员 at 1024 px: the box is only its button (which opens the search
+    page); from 1200 px the field. The navigation stays on one line, the page never scrolls
+    sideways."""
+    page.set_viewport_size({"width": width, "height": 800})
+    login(page, live_server, "nx_coord")
+    assert page.locator("nav.app-navbar").bounding_box()["height"] < 80
+    _no_sideways_scroll(page, width)
+    assert page.locator("#nav-search-q").is_visible() == (width >= 1200)
+    with page.expect_navigation():
+        page.locator("#nav-search button").click()
+    assert "/search" in page.url
+    page.wait_for_selector("#search-q")
