@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Optional
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.labels import (
@@ -198,7 +198,8 @@ def _before(at_column, id_column, source: str, cursor: Optional[Cursor]):
         return at_column <= cursor.at
     if rank > cursor_rank:
         return at_column < cursor.at
-    return or_(at_column < cursor.at, and_(at_column == cursor.at, id_column < cursor.id))
+    # a row value, which the (at, id) index serves as a range (an OR of the two would be a filter)
+    return tuple_(at_column, id_column) < tuple_(cursor.at, cursor.id)
 
 
 def _subtree(unit: OrgUnit):
