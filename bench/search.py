@@ -155,7 +155,9 @@ def add_comments_and_files(url: str, comment_every: int, file_every: int) -> tup
                 for task_id in ids[::file_every]:
                     name = f"{rng.choice(FILE_WORDS)}-{rng.randint(2024, 2026)}{rng.choice(FILE_TYPES)}"
                     stored = uuid.uuid4().hex
-                    copy.write_row((task_id, user_id, "file", "", name, stored, BENCH_MARK, 1000, "application/pdf", now))
+                    copy.write_row(
+                        (task_id, user_id, "file", "", name, stored, BENCH_MARK, 1000, "application/pdf", now)
+                    )
                     files += 1
     engine.dispose()
     vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -242,9 +244,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="the global search on the demo data set")
     parser.add_argument("--scale", default="national")
     parser.add_argument(
-        "--provinces", type=int, default=0, help="a national-shaped set of only this many provinces (with --scale national)"
+        "--provinces",
+        type=int,
+        default=0,
+        help="a national-shaped set of only this many provinces (with --scale national)",
     )
-    parser.add_argument("--url", default=os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--url", default=os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     parser.add_argument("--database", default=None, help="reuse this database (built if it has no tasks)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--repeat", type=int, default=15)
@@ -290,7 +297,9 @@ def main() -> int:
                 )
             ).all()
         engine.dispose()
-        print(f"data: {units} units, {tasks} tasks, {comments} comments, {files} evidence files; cores: {os.cpu_count()}")
+        print(
+            f"data: {units} units, {tasks} tasks, {comments} comments, {files} evidence files; cores: {os.cpu_count()}"
+        )
         print("search indexes: " + ", ".join(f"{n} {s}" for n, s in sizes))
         print(f"\nserver time in process, {args.repeat} requests each after a warm-up (ms; target p95 <= 200)")
         print(f"{'user':<26} {'query':<22} {'median':>8} {'p95':>8} {'stmts':>5} {'shown':>5}  total")

@@ -23,7 +23,9 @@ T0 = datetime(2021, 5, 10, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai, befo
 
 
 def _task_entry(task, user, action, field=None, old=None, new=None, comment="", at=T0):
-    entry = JournalEntry(task=task, user=user, action=action, field=field, old_value=old, new_value=new, comment=comment)
+    entry = JournalEntry(
+        task=task, user=user, action=action, field=field, old_value=old, new_value=new, comment=comment
+    )
     entry.at = at
     db.session.add(entry)
     db.session.commit()
@@ -53,10 +55,16 @@ def story(make_user, make_task, make_unit):
     far = make_task("P31-QC", title="审计任务乙")
     entries = {
         "due": _task_entry(own, coordinator, "edit", "due_on", "2026-05-01", "2026-06-01", "延期", at=T0),
-        "status": _task_entry(own, coordinator, "status", "status", "submitted", "returned", "材料不全", at=T0 + timedelta(hours=1)),
-        "role": _account_entry(coordinator, clerk, "edit", "role", "reporter", "coordinator", at=T0 + timedelta(days=1)),
+        "status": _task_entry(
+            own, coordinator, "status", "status", "submitted", "returned", "材料不全", at=T0 + timedelta(hours=1)
+        ),
+        "role": _account_entry(
+            coordinator, clerk, "edit", "role", "reporter", "coordinator", at=T0 + timedelta(days=1)
+        ),
         "comment": _task_entry(far, reporter, "comment", comment="已上传", at=T0 + timedelta(days=2)),
-        "disable": _account_entry(coordinator, clerk, "disable", "active", "1", "0", at=T0 + timedelta(days=2, hours=1)),
+        "disable": _account_entry(
+            coordinator, clerk, "disable", "active", "1", "0", at=T0 + timedelta(days=2, hours=1)
+        ),
     }
     return {"coordinator": coordinator, "reporter": reporter, "clerk": clerk, "own": own, "far": far, **entries}
 
@@ -91,7 +99,18 @@ def test_tasks_and_accounts_are_read_together_newest_first(story):
 def test_the_page_shows_words_never_column_names(client, admin, story):
     page = client.get("/admin/audit", query_string=STORY_DAYS).get_data(as_text=True)
     table = page[page.index('id="audit-log"') :]
-    for words in ("截止日期", "状态", "已提交", "已退回", "角色", "填报员", "督办员", "已停用", "审计任务甲", "材料不全"):
+    for words in (
+        "截止日期",
+        "状态",
+        "已提交",
+        "已退回",
+        "角色",
+        "填报员",
+        "督办员",
+        "已停用",
+        "审计任务甲",
+        "材料不全",
+    ):
         assert words in table, words
     for code in ("due_on", "owner_unit_id", "status</td>", "role</td>", "submitted", "returned", "coordinator</td>"):
         assert code not in table, code
@@ -221,7 +240,9 @@ def test_a_wrong_filter_is_named_next_to_its_field(client, admin, args, field):
 # -- who may --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role, code", [("coordinator", "P11"), ("coordinator", "NHC"), ("reporter", "P11-QC"), ("leader", "NHC")])
+@pytest.mark.parametrize(
+    "role, code", [("coordinator", "P11"), ("coordinator", "NHC"), ("reporter", "P11-QC"), ("leader", "NHC")]
+)
 def test_only_administrators_read_the_audit_log(client, auth, make_user, role, code):
     auth.login(make_user(role, code))
     assert client.get("/admin/audit").status_code == 403
@@ -246,7 +267,7 @@ def _sheet(response):
 
 def test_the_export_has_the_filtered_rows_in_words_and_formulas_stay_text(client, admin, make_user, make_task):
     user = make_user("coordinator", "P11")
-    task = make_task("P11-QC", title="=HYPERLINK(\"http://x\")")
+    task = make_task("P11-QC", title='=HYPERLINK("http://x")')
     _task_entry(task, user, "comment", comment="=1+1", at=T0)
     _task_entry(task, user, "status", "status", "in_progress", "submitted", "+cmd", at=T0 + timedelta(minutes=1))
     sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string={"user": user.username}))
@@ -312,7 +333,9 @@ def test_every_journaled_action_and_field_has_a_label():
     assert len(calls) > 20
     missing = []
     for owner, action, field in calls:
-        actions, fields = (TASK_ACTION_LABELS, TASK_FIELD_LABELS) if owner == "journal" else (ACTION_LABELS, FIELD_LABELS)
+        actions, fields = (
+            (TASK_ACTION_LABELS, TASK_FIELD_LABELS) if owner == "journal" else (ACTION_LABELS, FIELD_LABELS)
+        )
         if action is not None and action not in actions:
             missing.append((owner, "action", action))
         if field is not None and field not in fields:
@@ -330,9 +353,19 @@ def test_rows_of_unknown_actions_and_fields_still_show_words(client, admin, make
     user = make_user("coordinator", "P11")
     _task_entry(make_task("P11-QC", title="旧数据"), user, "mystery_action", "mystery_column", "a", "b", at=T0)
     db.session.add(
-        AuditEntry(actor_id=user.id, action="renamed_thing", subject="unit", subject_id=1, subject_label="x", field="weird_col", at=T0)
+        AuditEntry(
+            actor_id=user.id,
+            action="renamed_thing",
+            subject="unit",
+            subject_id=1,
+            subject_label="x",
+            field="weird_col",
+            at=T0,
+        )
     )
     db.session.commit()
-    page = client.get("/admin/audit", query_string={"day_from": "2021-05-10", "day_to": "2021-05-10"}).get_data(as_text=True)
+    page = client.get("/admin/audit", query_string={"day_from": "2021-05-10", "day_to": "2021-05-10"}).get_data(
+        as_text=True
+    )
     assert "mystery_action" not in page and "mystery_column" not in page and "weird_col" not in page
     assert "其他变更" in page and "其他字段" in page

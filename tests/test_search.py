@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 
 from tests.conftest import count_queries, requires_postgresql
 from tracker.extensions import db
@@ -169,9 +169,7 @@ def test_latin_letters_match_whatever_their_case(make_user, make_task):
 def test_pages_run_from_the_title_matches_into_the_others(make_user, make_task):
     user = make_user("reporter", "P11-QC")
     titles = [_task(make_task, "P11-QC", T0 + timedelta(hours=n), title=f"{WORD}{n}") for n in range(5)]
-    others = [
-        _task(make_task, "P11-QC", T0 + timedelta(hours=n), title=f"其他{n}", description=WORD) for n in range(4)
-    ]
+    others = [_task(make_task, "P11-QC", T0 + timedelta(hours=n), title=f"其他{n}", description=WORD) for n in range(4)]
     seen = []
     for number in (1, 2, 3, 4):
         result = search_tasks(user, WORD, page=number, per_page=3)
@@ -327,13 +325,12 @@ def test_the_statements_of_a_search_are_bounded(make_user, make_task, per_page):
         if n % 4 == 0:
             _evidence(task, uploader, f"{WORD}{n}.pdf")
     db.session.expire_all()
-    user.unit.path  # the signed-in user and their unit are loaded before any page
+    assert user.unit.path  # the signed-in user and their unit are loaded before any page
     with count_queries() as statements:
         result = search_tasks(user, WORD, per_page=per_page)
-        for hit in result.page.items:
-            hit.task.plan.title, hit.task.owner_unit.name  # loaded with the rows
+        shown = [(hit.task.plan.title, hit.task.owner_unit.name) for hit in result.page.items]  # loaded with the rows
     # 30 titles; 20 others by a comment (multiples of 6) or a file (multiples of 4)
-    assert len(result.page.items) == min(per_page, 50)
+    assert len(shown) == min(per_page, 50)
     assert statements() <= 8  # (PostgreSQL: SET LOCAL jit) the scope's units, two counts, two tiers, comments, files
 
 

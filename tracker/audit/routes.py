@@ -26,7 +26,9 @@ def _require_admin() -> None:
 
 def _form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
-    form.action.choices = [SelectChoice("", _("Any action"))] + [SelectChoice(c, label) for c, label in action_choices()]
+    form.action.choices = [SelectChoice("", _("Any action"))] + [
+        SelectChoice(c, label) for c, label in action_choices()
+    ]
     form.kind.choices = [SelectChoice("", _("Anything"))] + [SelectChoice(k, SUBJECT_LABELS[k]) for k in KINDS]
     return form
 
