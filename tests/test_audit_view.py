@@ -369,3 +369,13 @@ def test_rows_of_unknown_actions_and_fields_still_show_words(client, admin, make
     )
     assert "mystery_action" not in page and "mystery_column" not in page and "weird_col" not in page
     assert "其他变更" in page and "其他字段" in page
+
+
+def test_a_units_coded_values_show_as_words(make_user):
+    from tracker.audit.view import value_text
+
+    assert value_text("unit", "kind", "qc_center") == "质控中心"
+    assert value_text("unit", "level", "provincial") == "省级"
+    assert value_text("unit", "retired_at", "2026-05-10T16:05:00+00:00") == "2026-05-11 00:05"
+    assert value_text("user", "role", "leader") == "领导"
+    assert value_text("task", "status", "accepted") == "已通过"

@@ -37,6 +37,7 @@ FIELD_LABELS = {
     "kind": _l("Kind"),
     "level": _l("Level"),
     "parent_id": _l("Parent unit"),
+    "retired_at": _l("Retired"),
     "title": _l("Title"),
     "doc_number": _l("Document number"),
     "issuer": _l("Issuer"),
@@ -65,6 +66,7 @@ TASK_ACTION_LABELS = {
     "cascade": _l("cascaded to units"),
     "withdraw": _l("cascade withdrawn"),
     "sync": _l("kept in step with its template"),
+    "move": _l("moved in the plan"),
     "urge": _l("urged (催办)"),
     "instruct": _l("instruction given (批示)"),
     "sign": _l("signed for (签收)"),
@@ -97,4 +99,5 @@ TASK_FIELD_LABELS = {
     "contact_phone": _l("Contact telephone"),
     "implements": _l("National task implemented"),
     "committed_on": _l("Committed date"),
+    "parent_id": _l("Parent task"),
 }

@@ -163,7 +163,24 @@ def value_text(subject: str, name: Optional[str], value: Optional[str]) -> str:
         return str(ROLE_LABELS.get(value, value))
     if subject == "user" and name == "active":
         return str(_l("active") if value == "1" else _l("disabled"))
+    if subject == "unit" and name in ("kind", "level"):
+        from tracker.plans.labels import KIND_LABELS, LEVEL_LABELS
+
+        return str((KIND_LABELS if name == "kind" else LEVEL_LABELS).get(value, value))
+    if name == "retired_at":
+        return _local_time(value)
     return value
+
+
+def _local_time(value: str) -> str:
+    """A stored ISO timestamp as the local time it was (yyyy-MM-dd HH:mm); else as stored."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
 
 
 def action_choices() -> list[tuple[str, str]]:
