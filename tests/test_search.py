@@ -18,24 +18,28 @@ WORD = "琥珀鲸"  # in no seed plan
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 
-def _comment(task, body, user=None):
-    db.session.add(JournalEntry(task=task, user=user, action="comment", comment=body))
+def _comment(task, body, user=None, at=None):
+    entry = JournalEntry(task=task, user=user, action="comment", comment=body)
+    if at is not None:
+        entry.at = at
+    db.session.add(entry)
     db.session.commit()
 
 
-def _evidence(task, user, name):
-    db.session.add(
-        Evidence(
-            task=task,
-            user=user,
-            kind="file",
-            note="",
-            original_name=name,
-            stored_name=uuid.uuid4().hex + ".pdf",
-            size=9,
-            mime_type="application/pdf",
-        )
+def _evidence(task, user, name, at=None):
+    item = Evidence(
+        task=task,
+        user=user,
+        kind="file",
+        note="",
+        original_name=name,
+        stored_name=uuid.uuid4().hex + ".pdf",
+        size=9,
+        mime_type="application/pdf",
     )
+    if at is not None:
+        item.created_at = at
+    db.session.add(item)
     db.session.commit()
 
 
@@ -116,10 +120,10 @@ def test_title_matches_come_first_then_the_most_recently_changed(make_user, make
     old_title = _task(make_task, "P11-QC", T0, title=f"旧的{WORD}标题")
     new_title = _task(make_task, "P11-QC", T0 + timedelta(days=3), title=f"新的{WORD}标题")
     described = _task(make_task, "P11-QC", T0 + timedelta(days=9), title="说明里有", description=f"按{WORD}的要求办理")
-    commented = _task(make_task, "P11-QC", T0 + timedelta(days=8), title="意见里有")
-    _comment(commented, f"已按{WORD}修改")
-    filed = _task(make_task, "P11-QC", T0 + timedelta(days=7), title="文件里有")
-    _evidence(filed, uploader, f"{WORD}自查表.xlsx")
+    commented = _task(make_task, "P11-QC", T0, title="意见里有")
+    _comment(commented, f"已按{WORD}修改", at=T0 + timedelta(days=8))
+    filed = _task(make_task, "P11-QC", T0 + timedelta(days=20), title="文件里有")
+    _evidence(filed, uploader, f"{WORD}自查表.xlsx", at=T0 + timedelta(days=7))
     result = search_tasks(user, WORD)
     assert [hit.task.id for hit in result.page.items] == [
         new_title.id,
@@ -130,6 +134,17 @@ def test_title_matches_come_first_then_the_most_recently_changed(make_user, make
     ]
     assert [hit.source for hit in result.page.items] == ["title", "title", "description", "comment", "evidence"]
     assert result.page.total == 5 and not result.page.capped
+
+
+def test_the_others_rank_by_their_latest_matching_text(make_user, make_task):
+    """A task commented on yesterday comes before one whose description matched long ago, and a
+    task's older matching comment does not hold it back."""
+    user = make_user("reporter", "P11-QC")
+    long_ago = _task(make_task, "P11-QC", T0, title="早", description=WORD)
+    lively = _task(make_task, "P11-QC", T0, title="近")
+    _comment(lively, f"{WORD}一", at=T0 - timedelta(days=30))
+    _comment(lively, f"{WORD}二", at=T0 + timedelta(days=1))
+    assert [h.task.id for h in search_tasks(user, WORD).page.items] == [lively.id, long_ago.id]
 
 
 def test_comments_and_evidence_file_names_are_found_with_their_text(make_user, make_task):
@@ -380,10 +395,10 @@ def test_on_postgresql_the_trigram_and_bigram_indexes_serve_the_search(database_
     # the service's own statements: trigrams for 质控报告, bigrams for 质控 and A-b (no trigram in them)
     leader = make_user("leader", "NHC")
     for term, kind in (("质控报告", "trgm"), ("质控", "bigram"), ("A-b", "bigram")):
-        tiers = service._tier_conditions(service._matcher(term))
-        title_plan = _statement_plan(service._tier_keys(service._scope(leader), tiers["title"]))
+        match, branches = service._matcher(term), service._scope(leader)
+        title_plan = _statement_plan(service._title_keys(branches, match))
         assert f"ix_tasks_title_{kind}" in title_plan, (term, title_plan)
-        other_plan = _statement_plan(service._tier_keys(service._scope(leader), tiers["other"]))
+        other_plan = _statement_plan(service._other_keys(branches, match))
         for table in ("tasks_description", "journal_entries_comment", "evidence_original_name"):
             assert f"ix_{table}_{kind}" in other_plan, (term, other_plan)
 
@@ -432,6 +447,5 @@ def test_the_search_sql_is_one_statement_per_tier_branch(make_user):
     match = service._matcher(WORD)
     reporter = make_user("reporter", "P11-QC")
     leader = make_user("leader", "NHC")
-    condition = service._tier_conditions(match)["title"]
-    assert "UNION ALL" in str(service._tier_keys(service._scope(reporter), condition))
-    assert "UNION ALL" not in str(service._tier_keys(service._scope(leader), condition))
+    assert str(service._title_keys(service._scope(reporter), match)).count("UNION ALL") == 1
+    assert "UNION ALL" not in str(service._title_keys(service._scope(leader), match))

@@ -2,11 +2,15 @@
 within what the user may see (tracker/auth/scope.py), ranked and paged.
 
 Ranking: tasks whose title holds the term first, then those found only by their description, a
-comment or an evidence file name; within each, the most recently changed first (then the newest
-id). The two groups are two queries ("tiers"), each ordered by (updated_at, id), so a tier's page
-is read in the order of ix_tasks_updated_at_id when the term is common and from the trigram
-indexes when it is rare, whichever the planner finds cheaper; the counts are bounded
-(`COUNT_CAP` per tier: "1000+" beyond).
+comment or an evidence file name. Title matches: the most recently changed task first. The
+others: the most recent matching text first, i.e. the latest of the matching comment's time, the
+matching file's upload time, and the task's last change when its description matched (a comment
+or an upload does not change the task's row; ordering them by the task's own time would also make
+the database look up every match's task before it could show the first page). Ties: the newest
+id. The two groups are two queries ("tiers"): the title tier's page is read in the order of
+ix_tasks_updated_at_id when the term is common and from the trigram or bigram index when it is
+rare, whichever the planner finds cheaper; the counts are bounded (`COUNT_CAP` per tier: "1000+"
+beyond).
 
 The term: control characters dropped, spaces collapsed, at most `MAX_LENGTH` characters; under
 `MIN_LENGTH` characters nothing is searched (a hint instead). It is matched as a substring:
@@ -30,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import ColumnElement, Select, Text, and_, any_, func, literal, not_, select, union, union_all
+from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, not_, or_, select, union_all
 from sqlalchemy import text as sql
 from sqlalchemy.orm import joinedload
 
@@ -169,73 +173,107 @@ def snippet(text: str, term: str, before: int = BEFORE, after: int = AFTER) -> S
 # -- the queries ---------------------------------------------------------------------------------
 
 
-def _other_matches(match: Matcher) -> Select:
-    """Ids of the tasks whose description, a comment or an evidence file name holds the term
-    (each part served by its own index)."""
-    return union(
-        select(Task.id).where(match.finds(Task.description)),
-        select(JournalEntry.task_id).where(JournalEntry.action == "comment", match.finds(JournalEntry.comment)),
-        select(Evidence.task_id).where(Evidence.original_name.is_not(None), match.finds(Evidence.original_name)),
+def _other_matches(match: Matcher):
+    """(task_id, at) of every description, comment and evidence file name holding the term, with
+    the time of that text: the task's last change for its description, the comment's time, the
+    file's upload time (each part served by its own index)."""
+    return union_all(
+        select(Task.id.label("task_id"), Task.updated_at.label("at")).where(match.finds(Task.description)),
+        select(JournalEntry.task_id, JournalEntry.at).where(
+            JournalEntry.action == "comment", match.finds(JournalEntry.comment)
+        ),
+        select(Evidence.task_id, Evidence.created_at).where(
+            Evidence.original_name.is_not(None), match.finds(Evidence.original_name)
+        ),
     )
 
 
-def _tier_conditions(match: Matcher, everything: bool = True) -> dict[str, ColumnElement[bool]]:
-    """The two tiers: the title holds the term; something else does and the title does not.
+@dataclass
+class Scope:
+    """What the user may see, as the scoping rule's branches (tracker/auth/scope.py) with the
+    subtree's unit ids listed (a list the planner estimates and combines with the search's
+    indexes, where a subquery is a join of unknown size). `wide`: everything, or a subtree of at
+    least half of all units (the national commission's coordinators)."""
 
-    For a user who sees everything, on PostgreSQL, the others' ids are gathered first into an
-    array (an InitPlan) which the tasks' primary key serves: as `IN (subquery)` the planner
-    would join them to a scan of every task. For a user with a scope, `IN (subquery)`: the
-    planner starts from the scope's units (a county's few hundred tasks) or from the matches,
-    whichever is fewer, where the array would look every match up first."""
-    others = _other_matches(match)
-    if everything and _postgresql():
-        found_elsewhere = Task.id == any_(func.array(others.scalar_subquery()))
-    else:
-        found_elsewhere = Task.id.in_(others)
-    return {"title": match.finds(Task.title), "other": and_(found_elsewhere, not_(match.holds(Task.title)))}
+    branches: list
+    wide: bool
+
+    @property
+    def clause(self) -> ColumnElement[bool]:
+        return self.branches[0] if len(self.branches) == 1 else or_(*self.branches)
 
 
-def _scope(user: User) -> list[ColumnElement[bool]]:
-    """The scoping rule's branches (tracker/auth/scope.py) with the user's units given by their
-    ids (one statement): a list the planner estimates and combines with the search's indexes,
-    where a subquery would be a join of unknown size."""
+WIDE_SHARE = 0.5
+
+
+def _scope(user: User) -> Scope:
     if user.sees_everything:
-        return visible_task_branches(user)
-    ids = list(db.session.scalars(select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))))
-    return visible_task_branches(user, ids)
+        return Scope(visible_task_branches(user), wide=True)
+    every_unit = select(func.count()).select_from(OrgUnit).scalar_subquery()
+    rows = db.session.execute(select(OrgUnit.id, every_unit).where(OrgUnit.path.like(f"{user.unit.path}%"))).all()
+    ids = [unit_id for unit_id, _ in rows]
+    wide = bool(rows) and len(ids) >= WIDE_SHARE * rows[0][1]
+    return Scope(visible_task_branches(user, ids), wide=wide)
 
 
-def _tier_keys(branches: list, condition) -> Select:
-    """(id, updated_at) of the tasks of one tier within the scope: one SELECT per branch of the
-    scoping rule, joined by UNION ALL (the branches are disjoint)."""
-    parts = [select(Task.id, Task.updated_at).where(branch, condition) for branch in branches]
+def _title_keys(scope: Scope, match: Matcher) -> Select:
+    """(id, at) of the tasks whose title holds the term, `at` their last change: one SELECT per
+    branch of the scoping rule, joined by UNION ALL (the branches are disjoint)."""
+    parts = [
+        select(Task.id, Task.updated_at.label("at")).where(branch, match.finds(Task.title)) for branch in scope.branches
+    ]
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-def _bounded_count(keys: Select, cap: int):
-    """How many rows `keys` gives, reading at most `cap` + 1 of them (a scalar subquery)."""
-    compound = keys.subquery()
-    limited = select(compound.c.id).limit(cap + 1).subquery()
-    return select(func.count()).select_from(limited).scalar_subquery()
+def _other_keys(scope: Scope, match: Matcher) -> Select:
+    """(id, at) of the tasks found by their description, a comment or a file name and not by
+    their title, `at` the time of their latest matching text.
+
+    A wide scope: the matches first, one row per task, newest first, then their tasks by primary
+    key, checked against the scope; the order is kept through that join (a nested loop), so the
+    database looks up tasks only until the cap is reached. A narrow scope (a province, a
+    county): its tasks read once (a materialised CTE: the owner index, a few hundred to some
+    tens of thousands of rows) and matched by hash against the matches, where looking up every
+    match of the whole country by primary key would take far longer."""
+    found = _other_matches(match).subquery()
+    if scope.wide:
+        newest = func.max(found.c.at).label("at")
+        latest = (
+            select(found.c.task_id, newest)
+            .group_by(found.c.task_id)
+            .order_by(newest.desc(), found.c.task_id.desc())
+            .subquery()
+        )
+        return (
+            select(Task.id, latest.c.at)
+            .join(latest, latest.c.task_id == Task.id)
+            .where(scope.clause, not_(match.holds(Task.title)))
+        )
+    visible = union_all(*[select(Task.id, Task.title).where(branch) for branch in scope.branches])
+    visible = visible.cte("scope_tasks").prefix_with("MATERIALIZED", dialect="postgresql")
+    return (
+        select(visible.c.id, func.max(found.c.at).label("at"))
+        .join(found, found.c.task_id == visible.c.id)
+        .where(not_(match.holds(visible.c.title)))
+        .group_by(visible.c.id)
+    )
 
 
-_NEWEST_FIRST = (Task.updated_at.desc(), Task.id.desc())
+def _ranked_keys(keys: Select, cap: int) -> list[tuple[int, object]]:
+    """The first `cap` + 1 (id, at) of a tier, newest first (then the newest id): one statement
+    gives both the tier's bounded count and every page's keys."""
+    sub = keys.subquery()
+    ordered = select(sub.c.id, sub.c.at).order_by(sub.c.at.desc(), sub.c.id.desc()).limit(cap + 1)
+    return [tuple(row) for row in db.session.execute(ordered)]
 
 
-def _tier_rows(branches: list, condition, limit: int, offset: int) -> list[Task]:
-    """One tier's tasks in rank order (most recently changed first), plan and owner joined in.
-    Seeing everything: one SELECT in that order. Else the page's keys from the branches' UNION
-    ALL first, then their tasks."""
-    if len(branches) == 1:
-        query = select(Task).where(branches[0], condition).order_by(*_NEWEST_FIRST).limit(limit).offset(offset)
-    else:
-        keys = _tier_keys(branches, condition).subquery()
-        page_keys = (
-            select(keys.c.id).order_by(keys.c.updated_at.desc(), keys.c.id.desc()).limit(limit).offset(offset)
-        ).subquery()
-        query = select(Task).join(page_keys, page_keys.c.id == Task.id).order_by(*_NEWEST_FIRST)
-    query = query.options(joinedload(Task.plan), joinedload(Task.owner_unit))
-    return list(db.session.scalars(query).unique())
+def _tasks(ids: list[int]) -> list[Task]:
+    """These tasks in this order, plan and owner joined in (one statement)."""
+    if not ids:
+        return []
+    query = select(Task).where(Task.id.in_(ids)).options(joinedload(Task.plan), joinedload(Task.owner_unit))
+    found = {task.id: task for task in db.session.scalars(query).unique()}
+    return [found[i] for i in ids if i in found]
 
 
 def search_tasks(
@@ -253,27 +291,26 @@ def search_tasks(
         # jit_above_cost and compiling would take longer than the search (this transaction only)
         db.session.execute(sql("SET LOCAL jit = off"))
     match = _matcher(term)
-    tiers = _tier_conditions(match, everything=user.sees_everything)
-    branches = _scope(user)
-    title_count = db.session.scalar(select(_bounded_count(_tier_keys(branches, tiers["title"]), cap)))
-    title_capped = title_count > cap
-    if title_capped:  # the title matches alone fill the pages: the others are not reached (nor counted)
-        total, capped, title_total = cap, True, cap
+    scope = _scope(user)
+    title_ids = [i for i, _at in _ranked_keys(_title_keys(scope, match), cap)]
+    if len(title_ids) > cap:  # the title matches alone fill the pages: the others are not reached
+        title_ids, other_ids, capped = title_ids[:cap], [], True
     else:
-        other_count = db.session.scalar(select(_bounded_count(_tier_keys(branches, tiers["other"]), cap)))
-        title_total = title_count
-        total, capped = title_count + min(other_count, cap), other_count > cap
+        other_ids = [i for i, _at in _ranked_keys(_other_keys(scope, match), cap)]
+        capped = len(other_ids) > cap
+        other_ids = other_ids[:cap]
+    ranked = [(i, TITLE) for i in title_ids] + [(i, "other") for i in other_ids]
+    total = len(ranked)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    offset = (page - 1) * per_page
-    hits: list[Hit] = []
-    if offset < title_total:
-        for task in _tier_rows(branches, tiers["title"], min(per_page, title_total - offset), offset):
-            hits.append(Hit(task, TITLE, snippet(task.title, term, BEFORE * 2, AFTER * 2)))
-    room = per_page - len(hits)
-    if room > 0 and not title_capped and total > title_total:
-        others = _tier_rows(branches, tiers["other"], room, max(0, offset - title_total))
-        hits.extend(_explain_others(others, term, match))
+    shown = ranked[(page - 1) * per_page : page * per_page]
+    tasks = {t.id: t for t in _tasks([i for i, _tier in shown])}
+    hits = [
+        Hit(tasks[i], TITLE, snippet(tasks[i].title, term, BEFORE * 2, AFTER * 2))
+        for i, tier in shown
+        if tier == TITLE and i in tasks
+    ]
+    hits.extend(_explain_others([tasks[i] for i, tier in shown if tier != TITLE and i in tasks], term, match))
     return SearchResult(term, page=Page(hits, page, per_page, total, capped))
 
 
