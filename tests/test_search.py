@@ -105,10 +105,18 @@ def test_a_reporter_does_not_find_another_units_task_by_its_comment_or_file(make
 def test_the_search_and_the_scoping_rule_agree_for_every_role(make_user, scoped_world):
     from tracker.auth.scope import visible_tasks
 
-    for role, code in (("reporter", "P11-QC"), ("coordinator", "P11"), ("reporter", "P31-QC"), ("admin", "NHC")):
+    from tracker.search.service import _scope
+
+    other = scoped_world[0]["other"]
+    _comment(other, f"意见{WORD}")  # found by a comment too: the other tier, for each kind of scope
+    cases = (("reporter", "P11-QC"), ("coordinator", "P11"), ("reporter", "P31-QC"), ("coordinator", "NHC"))
+    for role, code in cases + (("admin", "NHC"),):
         user = make_user(role, code)
         visible = set(db.session.scalars(visible_tasks(user).where(Task.title.like(f"{WORD}%"))))
         assert {hit.task for hit in search_tasks(user, WORD).page.items} == visible, (role, code)
+        assert {hit.task for hit in search_tasks(user, "意见" + WORD).page.items} == visible & {other}, (role, code)
+    # the national commission's coordinator reads the matches first, as those who see everything
+    assert _scope(make_user("coordinator", "NHC")).wide and not _scope(make_user("coordinator", "P11")).wide
 
 
 # -- what is found and in which order -------------------------------------------------------------
@@ -346,7 +354,7 @@ def test_the_statements_of_a_search_are_bounded(make_user, make_task, per_page):
         shown = [(hit.task.plan.title, hit.task.owner_unit.name) for hit in result.page.items]  # loaded with the rows
     # 30 titles; 20 others by a comment (multiples of 6) or a file (multiples of 4)
     assert len(shown) == min(per_page, 50)
-    assert statements() <= 8  # (PostgreSQL: SET LOCAL jit) the scope's units, two counts, two tiers, comments, files
+    assert statements() <= 7  # (PostgreSQL: SET LOCAL jit) the scope's units, two tiers' keys, tasks, comments, files
 
 
 def test_the_page_runs_a_bounded_number_of_statements(client, auth, make_user, make_task):

@@ -21,11 +21,12 @@ holding three letters or digits in a row is served by the pg_trgm GIN indexes, a
 SQLite the same conditions are a plain LIKE (lower() on both sides for ILIKE).
 
 Statements: a hint runs none; a search runs (on PostgreSQL) one to turn JIT compilation off,
-one for the scope's units (a user who does not see everything), one count per tier (the title
-matches alone when they pass the cap: the others are not reached), one or two for the page's
-rows (plan and owner unit joined in), and for the rows found by something other than their
-title, one for their matching comments and one for their matching file names: at most eight,
-whatever the page size.
+one for the scope's units (a user who does not see everything), one per tier for its first
+`COUNT_CAP` + 1 keys in rank order (the tier's bounded count and every page's keys at once; the
+others are not read when the title matches pass the cap), one for the page's tasks (plan and
+owner unit joined in), and for the tasks found by something other than their title, one for
+their matching comments and one for their matching file names: at most seven, whatever the page
+size or number.
 """
 
 from __future__ import annotations
