@@ -175,9 +175,16 @@ OWN_PAGES = {
     ("pickers.unit_search", "GET", "/units/search?q=%E8%B4%A8%E6%8E%A7"),
     # 保存当前筛选: one's own saved filters (no data: 303 back to the list, or 422 for HTMX)
     ("plans.save_saved_filter", "POST", "/tasks/saved-filters"),
+    # the global search: every role, each within its own scope (test_search_finds_what_each_role_sees)
+    ("search.search_page", "GET", "/search?q=%E7%9F%A9%E9%98%B5%E4%BB%BB%E5%8A%A1"),
 }
 
-ADMIN_ONLY = {("notifications.rules", "GET", "/admin/escalation-rules")}
+ADMIN_ONLY = {
+    ("notifications.rules", "GET", "/admin/escalation-rules"),
+    # the audit log of every journal (issue 21): administrators only, coordinators too get 403
+    ("audit.journal_page", "GET", "/admin/audit"),
+    ("audit.journal_export", "GET", "/admin/audit/export.xlsx"),
+}
 # the bulk 催办 of the overdue list: its per-task scope is test_bulk_urge_reaches_only_the_senders_tasks
 BULK_ROUTES = {"supervision.urge_bulk"}
 # bulk accept / return / move due date and export of a selection (task list, review queue): their
@@ -329,6 +336,19 @@ def test_own_pages_and_admin_pages(client, auth, make_user, role):
         assert _outcome(response) == OK, (endpoint, role)
     for endpoint, _method, url in ADMIN_ONLY:
         assert _outcome(client.get(url)) == (OK if role == "admin" else 403), (endpoint, role)
+
+
+def test_search_finds_what_each_role_sees(client, auth, make_user, world):
+    """/search?q=矩阵任务 lists, of the world's tasks, exactly those of the relations each role
+    sees: its own unit's and the units' under it (reporter, coordinator), all (leader, admin)."""
+    _units, tasks, _evidence = world
+    found = {}
+    for role in ROLES:
+        auth.login(_user(make_user, role))
+        page = client.get("/search", query_string={"q": "矩阵任务", "per_page": 100}).get_data(as_text=True)
+        found[role] = sorted(r for r in RELATIONS if f'href="/tasks/{tasks[r].id}"' in page)
+    seen = sorted(r for r in RELATIONS if SEEN[r] == OK)
+    assert found == {"reporter": seen, "coordinator": seen, "leader": sorted(RELATIONS), "admin": sorted(RELATIONS)}
 
 
 def test_every_route_needs_a_sign_in_except_the_public_ones(app, client):

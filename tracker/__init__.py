@@ -97,9 +97,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     for area in (cascade, duties, schemes, calendar, layout, pickers):
         area.init_app(app)
     register_web(app)
-    from tracker import account, audit, supervision, units, users
+    from tracker import account, audit, search, supervision, units, users
 
-    for area in (audit, users, units, account, supervision):
+    for area in (audit, users, units, account, supervision, search):
         area.init_app(app)
     from tracker.admin.routes import bp as admin_bp
 

@@ -7,5 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from tracker.audit.labels import ACTION_LABELS, FIELD_LABELS
+    from tracker.audit.routes import bp
 
     app.jinja_env.globals.update(audit_action_labels=ACTION_LABELS, audit_field_labels=FIELD_LABELS)
+    app.register_blueprint(bp)

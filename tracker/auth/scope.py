@@ -8,7 +8,9 @@ owner unit.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select, true
+from typing import Optional
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, Task, User, task_co_owners
@@ -69,6 +71,21 @@ def visible_clause_for(user: User, task_id_column, owner_column) -> ColumnElemen
 def visible_tasks_clause(user: User) -> ColumnElement[bool]:
     """The WHERE clause restricting tasks to what `user` may see."""
     return visible_clause_for(user, Task.id, Task.owner_unit_id)
+
+
+def visible_task_branches(user: User, unit_ids: Optional[list[int]] = None) -> list[ColumnElement[bool]]:
+    """The same rule as `visible_tasks_clause`, as disjoint conditions without an OR between
+    them: tasks owned within the subtree, and tasks co-owned within it but owned elsewhere (or by
+    no unit). A query made of one SELECT per branch (UNION ALL) lets the planner serve each
+    branch from its own index (the owner's units, the co-owners table) instead of checking the
+    OR row by row; the search (tracker/search/service.py) is written so. `unit_ids`: the
+    subtree's unit ids when the caller has read them (a list, which the planner estimates)."""
+    if user.sees_everything:
+        return [true()]
+    units = unit_ids if unit_ids is not None else select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))
+    co_owned = select(task_co_owners.c.task_id).where(task_co_owners.c.unit_id.in_(units))
+    owned_within = Task.owner_unit_id.in_(units)
+    return [owned_within, and_(Task.id.in_(co_owned), or_(Task.owner_unit_id.is_(None), ~owned_within))]
 
 
 def visible_tasks(user: User):

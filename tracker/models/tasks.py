@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -149,4 +150,16 @@ class JournalEntry(db.Model):
     task: Mapped[Task] = relationship()
     user: Mapped[Optional[User]] = relationship()
 
-    __table_args__ = (Index("ix_journal_entries_task_id_at", "task_id", "at"),)
+    __table_args__ = (
+        Index("ix_journal_entries_task_id_at", "task_id", "at"),
+        # the audit view (tracker/audit/view.py): the whole journal newest first, or one user's
+        Index("ix_journal_entries_at_id", "at", "id"),
+        Index("ix_journal_entries_user_id_at", "user_id", "at"),
+    )
+
+
+@event.listens_for(db.metadata, "after_create")
+def _install_search_indexes(target, connection, **kw):  # create_all on PostgreSQL: the trigram indexes
+    from tracker.models.search_indexes import install_search_indexes
+
+    install_search_indexes(connection)
