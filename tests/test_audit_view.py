@@ -320,7 +320,10 @@ def _journal_calls():
             action = args[0] if args else keywords.get("action")
             field = args[1] if len(args) > 1 else keywords.get("field")
             literal = lambda n: n.value if isinstance(n, ast.Constant) else None  # noqa: E731
-            found.add((owner.id, literal(action), literal(field)))
+            # journal.record(task, …) writes the task journal; journal.record_user/record_unit/… and
+            # audit.record_* the journal of accounts, units and plans
+            kind = "journal" if owner.id == "journal" and node.func.attr == "record" else "audit"
+            found.add((kind, literal(action), literal(field)))
     return found
 
 
