@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, make_response, render_template, request, send_from_directory, url_for
 from flask_login import current_user
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from tracker.lazy_text import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
@@ -74,13 +74,28 @@ def fragment_response(body: str, status: int = 200):
     return response
 
 
+# The numeric patterns the lists use on every row, formatted without Babel's per-call pattern
+# and locale machinery (the same text: digits only, no locale in it); others go through Babel.
+_NUMERIC = {"yyyy-MM-dd": "%Y-%m-%d", "yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M", "MM-dd HH:mm": "%m-%d %H:%M"}
+
+
 def localdt(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     """A UTC timestamp shown in the configured zone (Asia/Shanghai)."""
-    return format_datetime(value, fmt) if value else ""
+    if not value:
+        return ""
+    numeric = _NUMERIC.get(fmt)
+    if numeric is None:
+        return format_datetime(value, fmt)
+    from tracker.timeutil import local_zone
+
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)  # stored in UTC
+    return aware.astimezone(local_zone()).strftime(numeric)
 
 
 def isodate(value: date | None) -> str:
-    return format_date(value, "yyyy-MM-dd") if value else ""
+    if not value:
+        return ""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
 FIELD_LABELS = {

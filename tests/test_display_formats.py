@@ -1,0 +1,40 @@
+"""Dates and times on the pages: UTC stored, Asia/Shanghai shown. The lists' numeric formats skip
+Babel's per-call machinery (they are formatted on every row); they must give exactly what Babel
+gives."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from flask_babel import format_date, format_datetime, force_locale
+
+from tracker.web import isodate, localdt
+
+MOMENTS = [
+    datetime(2024, 12, 31, 16, 0, tzinfo=timezone.utc),  # 00:00 the next day in Shanghai
+    datetime(2024, 12, 31, 15, 59, 59, tzinfo=timezone.utc),
+    datetime(2026, 6, 1, 3, 4, 5, tzinfo=timezone.utc),
+    datetime(2026, 6, 1, 3, 4, 5),  # naive: read as UTC (as stored)
+]
+
+
+@pytest.mark.parametrize("fmt", ["yyyy-MM-dd", "yyyy-MM-dd HH:mm", "MM-dd HH:mm"])
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_the_numeric_formats_equal_babels(app, fmt, locale):
+    with app.test_request_context(), force_locale(locale):
+        for moment in MOMENTS:
+            babel = format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc), fmt)
+            assert localdt(moment, fmt) == babel, (moment, fmt)
+        for day in (date(2024, 2, 29), date(999, 1, 2), date(2026, 12, 4)):
+            assert isodate(day) == format_date(day, "yyyy-MM-dd")
+
+
+def test_a_moment_is_shown_on_its_shanghai_day(app):
+    with app.test_request_context():
+        assert localdt(datetime(2024, 12, 31, 16, 30, tzinfo=timezone.utc), "yyyy-MM-dd") == "2025-01-01"
+        assert (
+            localdt(datetime(2024, 12, 31, 16, 30, tzinfo=timezone.utc) - timedelta(hours=1), "yyyy-MM-dd HH:mm")
+            == "2024-12-31 23:30"
+        )
+        assert localdt(None) == "" and isodate(None) == ""
