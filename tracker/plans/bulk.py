@@ -175,6 +175,7 @@ def _write_status_changes(user: User, changes: list[tuple[Task, dict, list[tuple
     and one INSERT of all the journal rows. A leaf's progress follows its new status, as
     `rollup.refresh_task_and_ancestors` sets it."""
     tasks = Task.__table__
+    rollup.lock_chains_if_needed([task for task, _values, _rows in changes])  # before any write (rollup.py)
     parents = rollup.parents_among([task.id for task, _values, _rows in changes])
     now = utcnow()
     params = []

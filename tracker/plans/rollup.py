@@ -70,6 +70,12 @@ def lock_chains(session: Session, tasks) -> None:
     held.update(ids)
 
 
+def lock_chains_if_needed(tasks) -> None:
+    """`lock_chains` on PostgreSQL (a writer outside the ORM's flush calls it before its writes)."""
+    if tasks and db.session.get_bind().dialect.name == "postgresql":
+        lock_chains(db.session(), tasks)
+
+
 def _before_flush(session: Session, flush_context, instances) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
@@ -127,7 +133,9 @@ def parents_among(task_ids) -> set[int]:
 def refresh_ancestors(tasks) -> None:
     """After many tasks changed together (a bulk action): the progress of all their ancestors,
     one UPDATE per level of depth for all those at that level, deepest first. A fixed number of
-    statements whatever the number of tasks (a plan is a handful of levels deep)."""
+    statements whatever the number of tasks (a plan is a handful of levels deep). On PostgreSQL
+    the chains are locked first, as for one task (see the module's text)."""
+    lock_chains_if_needed(list(tasks))
     by_depth: dict[int, set[int]] = {}
     for task in tasks:
         for depth, part in enumerate([p for p in task.path.strip("/").split("/") if p][:-1]):
