@@ -21,6 +21,7 @@ EXPECTED = {
     ("in_progress", "submitted"): ("owner", False),
     ("submitted", "accepted"): ("reviewer", False),
     ("submitted", "returned"): ("reviewer", True),
+    ("accepted", "returned"): ("reviewer", True),  # 重新打开: a reviewer above reopens, with a reason
     ("returned", "in_progress"): ("owner", False),
     ("blocked", "in_progress"): ("coordinator", False),
     ("not_started", "blocked"): ("coordinator", True),
@@ -78,9 +79,10 @@ def test_refused_transition_even_for_an_admin(source, target):
         check_transition(source, target, EVERYONE, reason="原因")
 
 
-def test_accepted_and_cancelled_are_final():
-    for final in ("accepted", "cancelled"):
-        assert allowed_targets(final, EVERYONE) == []
+def test_cancelled_is_final_and_accepted_only_reopens_to_returned_by_a_reviewer():
+    assert allowed_targets("cancelled", EVERYONE) == []
+    assert allowed_targets("accepted", EVERYONE) == ["returned"]
+    assert allowed_targets("accepted", Actor(is_owner=True, is_coordinator=True)) == []
 
 
 def test_unknown_status_is_refused():
