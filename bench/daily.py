@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import timedelta
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.progress import free_port, percentile, rss_kb  # noqa: E402
+from bench.progress import percentile, rss_kb, sign_in_cookie, start_gunicorn  # noqa: E402
 
 PASSWORD = "bench-pass-123"
 ROLES = [
@@ -333,43 +331,11 @@ def under_load(
     """(role, path, requests/s, p50 ms, p95 ms) with `clients` concurrent clients, no think time."""
     import signal
 
-    port = free_port()
-    instance = Path(f"/tmp/bench-daily-{uuid.uuid4().hex[:6]}")
-    instance.mkdir()
-    env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="bench", FLASK_APP="app")
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "tracker:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_gunicorn(url, workers, "daily")
     results = []
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/login", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         for label, username, _role, _code in ROLES:
-            jar = CookieJar()
-            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-            html = opener.open(base + "/login").read().decode()
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-            opener.open(
-                base + "/login",
-                urllib.parse.urlencode({"csrf_token": token, "username": username, "password": PASSWORD}).encode(),
-            )
-            cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+            cookie = sign_in_cookie(base, username, PASSWORD)
             for path in ("/overdue", "/"):
                 latencies: list[float] = []
                 lock = threading.Lock()

@@ -226,6 +226,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_gunicorn(url: str, workers: int, name: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free loopback port against `url`, run from the project folder (it reads
+    ./gunicorn.conf.py), once it answers /login: (the process, its base URL)."""
+    port = free_port()
+    instance = Path(f"/tmp/bench-{name}-{uuid.uuid4().hex[:6]}")
+    instance.mkdir()
+    env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="bench", FLASK_APP="app")
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "tracker:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(base + "/login", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, base
+
+
+def sign_in_cookie(base: str, username: str, password: str) -> str:
+    """Sign in through the form as a browser does; the Cookie header of that session."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(base + "/login").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    opener.open(
+        base + "/login",
+        urllib.parse.urlencode({"csrf_token": token, "username": username, "password": password}).encode(),
+    )
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
 def rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

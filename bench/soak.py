@@ -20,7 +20,6 @@ import argparse
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import date
-from http.cookiejar import CookieJar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.progress import free_port, percentile  # noqa: E402
+from bench.progress import percentile, sign_in_cookie, start_gunicorn  # noqa: E402
 
 USERNAME, PASSWORD = "soak-coordinator", "soak-pass-123"
 MISMATCHES = text(
@@ -118,25 +116,13 @@ def pick_tasks(engine, writers: int, per_writer: int) -> list[list[int]]:
     return dealt
 
 
-def sign_in(base: str) -> str:
-    jar = CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    html = opener.open(base + "/login").read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    opener.open(
-        base + "/login",
-        urllib.parse.urlencode({"csrf_token": token, "username": USERNAME, "password": PASSWORD}).encode(),
-    )
-    return "; ".join(f"{c.name}={c.value}" for c in jar)
-
-
 class Writer(threading.Thread):
     def __init__(self, base: str, url: str, tasks: list[int], until: float, results: dict, lock: threading.Lock):
         super().__init__(daemon=True)
         self.base, self.url, self.tasks, self.until, self.results, self.lock = base, url, tasks, until, results, lock
 
     def run(self) -> None:
-        cookie = sign_in(self.base)
+        cookie = sign_in_cookie(self.base, USERNAME, PASSWORD)
         page = urllib.request.Request(self.base + "/", headers={"Cookie": cookie})
         html = urllib.request.urlopen(page).read().decode()
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
@@ -207,31 +193,7 @@ def main() -> int:
             ).scalar()
         dealt = pick_tasks(engine, args.writers, 10)
         print(f"data: {tasks} tasks; parents not matching their children before: {before}; cores: {os.cpu_count()}")
-        port = free_port()
-        instance = Path(f"/tmp/bench-soak-{uuid.uuid4().hex[:6]}")
-        instance.mkdir()
-        env = dict(os.environ, DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="soak", FLASK_APP="app")
-        server = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "-w",
-                str(args.workers),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "tracker:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/login", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        server, base = start_gunicorn(url, args.workers, "soak")
         results = {"latencies": [], "conflicts": 0, "errors": {}}
         lock = threading.Lock()
         until = time.monotonic() + args.seconds
