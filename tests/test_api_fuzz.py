@@ -63,8 +63,14 @@ def world(app, make_user, make_task):
     period = open_period(
         plan, make_user("coordinator", "WZ"), "half", 2016, 2, date(2016, 12, 12), "county", unit_by_code("WZ")
     )
+    from io import BytesIO
+
+    from tracker.plans.evidence import add_file
+
+    evidence = add_file(child, admin, BytesIO(b"%PDF-1.4\n%%EOF\n"), "证明.pdf", "", None)
     db.session.commit()
     known = {
+        "evidence_id": [evidence.id],
         "task_id": [parent.id, child.id, outside.id],
         "key": ["wuzhong-2016", "fixture-plan"],
         "code": ["WZ-LT", "WZ", "P31"],

@@ -107,6 +107,20 @@ def test_task_endpoints(client, make_user, world, row):
     assert wrong == []
 
 
+def test_evidence_downloads(client, make_user, world):
+    """An evidence file through the API: whoever sees its task (leaders too), nobody else (404)."""
+    _units, _tasks, evidence = world
+    tokens = _tokens(make_user)
+    by_role = expect(SEEN, SEEN)
+    wrong = []
+    for role in ROLES:
+        for relation in RELATIONS:
+            response = client.get(f"/api/v1/evidence/{evidence[relation].id}", headers=bearer(tokens[role]))
+            if _outcome(response) != by_role[role][relation]:
+                wrong.append((role, relation, by_role[role][relation], response.status_code))
+    assert wrong == []
+
+
 @pytest.mark.parametrize("row", UNIT_ENDPOINTS, ids=lambda row: row[0])
 def test_unit_endpoints(client, make_user, world, row):
     _name, _method, url, by_role = row

@@ -16,6 +16,7 @@ from tests.api_support import ApiClient, api_as, token_for  # noqa: F401
 from tests.conftest import unit
 from tracker.extensions import db
 from tracker.models import Evidence, JournalEntry, Notification, Plan, Task
+from tracker.plans.evidence import ALLOWED
 from tracker.plans.export import export_plan
 from tracker.timeutil import local_today
 
@@ -311,6 +312,55 @@ def test_a_replacement_supersedes_the_old_evidence(api_as, make_user, make_task)
     assert second.status_code == 201
     evidence = {e["id"]: e for e in api.get(f"/api/v1/tasks/{task.id}").json["evidence"]}
     assert evidence[first["id"]]["superseded_by"] == second.json["id"]
+
+
+def test_an_evidence_file_downloads_as_uploaded_for_those_who_see_its_task(app, api_as, make_user, make_task):
+    task = make_task("P11-QC")
+    api = api_as(make_user("reporter", "P11-QC"))
+    uploaded = _upload(api, task.id, PDF, "自查报告 2024.pdf", note="自查").json
+    got = api.get(f"/api/v1/evidence/{uploaded['id']}")
+    assert got.status_code == 200 and got.data == PDF
+    assert got.mimetype == "application/pdf" and "attachment" in got.headers["Content-Disposition"]
+    assert "%E8%87%AA%E6%9F%A5%E6%8A%A5%E5%91%8A" in got.headers["Content-Disposition"]  # the name, UTF-8
+    assert got.headers["Cache-Control"] == "private, no-store" and int(got.headers["Content-Length"]) == len(PDF)
+    assert api_as(make_user("coordinator", "P11")).get(f"/api/v1/evidence/{uploaded['id']}").data == PDF
+    stranger = api_as(make_user("reporter", "P31")).get(f"/api/v1/evidence/{uploaded['id']}")
+    assert stranger.status_code == 404 and stranger.json["error"] == "not_found"
+    from tracker.plans.evidence import add_note
+
+    note = add_note(db.session.get(Task, task.id), make_user("reporter", "P11-QC"), "只有说明")
+    db.session.commit()
+    assert api.get(f"/api/v1/evidence/{note.id}").status_code == 404  # a note has no file to download
+    assert api.get("/api/v1/evidence/999999999").status_code == 404
+    assert api.client.get(f"/api/v1/evidence/{uploaded['id']}").status_code == 401  # no token
+
+
+def test_an_evidence_download_says_what_is_wrong_with_the_store(app, api_as, make_user, make_task, monkeypatch):
+    from tracker.storage import StorageError, storage
+
+    task = make_task("P11-QC")
+    api = api_as(make_user("reporter", "P11-QC"))
+    item = db.session.get(Evidence, _upload(api, task.id, PDF, "报告.pdf").json["id"])
+    store = storage()
+    store.delete(item.stored_name)
+    missing = api.get(f"/api/v1/evidence/{item.id}")
+    assert missing.status_code == 404 and "backup" in missing.json["message"]
+
+    def unreachable(name):
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(store, "open", unreachable)
+    down = api.get(f"/api/v1/evidence/{item.id}")
+    assert down.status_code == 503 and down.json["error"] == "unavailable" and down.headers["Retry-After"]
+
+
+def test_the_description_gives_the_download_as_bytes(client):
+    spec = client.get("/api/v1/openapi.json").json
+    answer = spec["paths"]["/api/v1/evidence/{evidence_id}"]["get"]["responses"]
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    assert answer["200"]["content"]["application/pdf"] == binary
+    assert set(answer["200"]["content"]) == set(ALLOWED.values())  # each type an upload may have
+    assert {"404", "503", "401"} <= set(answer)
 
 
 # -- units and progress ---------------------------------------------------------------------------

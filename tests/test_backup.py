@@ -200,3 +200,15 @@ def test_healthz_reports_database_and_scheduler(client):
     body = response.get_json()
     assert body["status"] == "ok" and body["database"]["ok"] is True
     assert set(body["scheduler"]) >= {"job", "next_run", "last_escalation", "ok"}
+    assert body["storage"] == {"ok": True, "backend": "local"}
+
+
+def test_healthz_says_degraded_when_the_upload_folder_is_not_writable(client, app, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"  # a file where the folder should be made (root may write anywhere else)
+    blocked.write_text("x")
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(blocked / "uploads"))
+    response = client.get("/healthz")
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    assert body["storage"] == {"ok": False, "backend": "local", "error": "not_writable"}
+    assert str(tmp_path) not in response.get_data(as_text=True)

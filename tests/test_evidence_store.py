@@ -258,3 +258,17 @@ def test_a_schemes_document_goes_into_the_bucket_and_only_its_province_downloads
     auth.login(beijing)
     bucket.delete(scheme.stored_name)
     assert client.get(f"/schemes/{scheme.id}/document").status_code == 404
+
+
+def test_healthz_tells_whether_the_bucket_answers(client, bucket, s3_app, monkeypatch):
+    up = client.get("/healthz").get_json()
+    assert up["status"] == "ok" and up["storage"] == {"ok": True, "backend": "s3"}
+    monkeypatch.setitem(s3_app.config, "S3_BUCKET", "no-such-bucket-here")
+    gone = client.get("/healthz")
+    assert gone.status_code == 200  # the pages still work: the node stays in the pool
+    assert gone.get_json()["status"] == "degraded" and gone.get_json()["storage"]["ok"] is False
+    monkeypatch.setitem(s3_app.config, "S3_BUCKET", bucket.bucket)
+    monkeypatch.setitem(s3_app.config, "S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    down = client.get("/healthz").get_json()
+    assert down["storage"] == {"ok": False, "backend": "s3", "error": "unreachable"}
+    assert "127.0.0.1" not in client.get("/healthz").get_data(as_text=True)  # no address in a public answer

@@ -74,18 +74,18 @@ def _token(instance: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _run(command: str, env: dict, cwd: Path) -> tuple[int, dict]:
+def _run(command: str, env: dict, cwd: Path, body: bool = True) -> tuple[int, dict]:
     done = subprocess.run(
         ["bash", "-c", command + ' -w "\\n%{http_code}"'], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
     )
-    body, _, status = done.stdout.rpartition("\n")
-    return int(status), json.loads(body)
+    text, _, status = done.stdout.rpartition("\n")
+    return int(status), json.loads(text) if body else {}
 
 
 def test_the_readme_api_walkthrough_works_as_written(server, tmp_path):
     base, instance = server
     commands = _walkthrough()
-    assert len(commands) == 4, commands  # list, percent, evidence, submit
+    assert len(commands) == 5, commands  # list, percent, evidence, download, submit
     (tmp_path / "minutes.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     env = dict(os.environ, T=_token(instance), B=base + "/api/v1")
 
@@ -106,6 +106,10 @@ def test_the_readme_api_walkthrough_works_as_written(server, tmp_path):
     assert status == 409 and stale["error"] == "conflict" and stale["task"]["version"] == changed["version"]
     status, evidence = _run(mine(commands[2]), env, tmp_path)
     assert status == 201 and evidence["name"] == "minutes.pdf" and evidence["note"] == "动员大会会议纪要", evidence
+    download = re.sub(r"/evidence/\d+", f"/evidence/{evidence['id']}", commands[3])
+    status, _ = _run(download, env, tmp_path, body=False)
+    copy = re.search(r"-o (\S+)", download).group(1)
+    assert status == 200 and (tmp_path / copy).read_bytes() == (tmp_path / "minutes.pdf").read_bytes()
     version = changed["version"]
-    status, submitted = _run(mine(commands[3]), env, tmp_path)
+    status, submitted = _run(mine(commands[4]), env, tmp_path)
     assert status == 200 and submitted["status"] == "submitted", submitted

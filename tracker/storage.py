@@ -47,6 +47,7 @@ class Storage(Protocol):
     def move_aside(self, name: str) -> None: ...  # into ORPHANED, out of the listing; kept
     def presigned_url(self, name: str, filename: str, mimetype: str) -> Optional[str]: ...
     def describe(self) -> str: ...
+    def check(self) -> None: ...  # StorageError when files could not be stored or read now
 
 
 ORPHANED = "orphaned"  # where `flask evidence check --repair` moves objects no row names
@@ -117,6 +118,14 @@ class LocalStorage:
 
     def describe(self) -> str:
         return f"the folder {self.folder}"
+
+    def check(self) -> None:
+        """The folder (or, before the first upload, the folder it will be made in) is writable."""
+        place = self.folder
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        if not place.is_dir() or not os.access(place, os.W_OK | os.X_OK):
+            raise StorageError(f"{place}: not a writable folder")
 
 
 class ObjectBody:
@@ -215,6 +224,13 @@ class S3Storage:
 
     def describe(self) -> str:
         return f"the bucket {self.bucket} (prefix {self.prefix or 'none'}) at {self.client.meta.endpoint_url}"
+
+    def check(self) -> None:
+        """The bucket answers (one HEAD request)."""
+        try:
+            self._call("head_bucket")
+        except FileNotFoundError as exc:
+            raise StorageError(f"object store: no bucket {self.bucket} (`flask storage init` makes it)") from exc
 
     def ensure_bucket(self) -> bool:
         """Make the bucket if it is not there; True when it was made."""

@@ -1,13 +1,20 @@
-"""/healthz: is the database reachable, and is the scheduler running its job?"""
+"""/healthz: is the database reachable, is the file store, and is the scheduler running its job?
+
+503 only when the database cannot be reached (nothing works then); a file store out of reach
+answers 200 with status "degraded" and `storage.ok` false: pages, lists and reports still work,
+only uploads and downloads do not, so a load balancer should not take every node out for it."""
 
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, jsonify
+import logging
+
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, inspect, select, text
 
 from tracker.extensions import csrf, db
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger(__name__)
 
 
 def scheduler_state(now: datetime) -> dict:
@@ -42,4 +49,19 @@ def healthz():
         db.session.rollback()
         return jsonify(status="error", database={"ok": False, "error": exc.__class__.__name__}), 503
     scheduler = scheduler_state(now)
-    return jsonify(status="ok", database=database, scheduler=scheduler), 200
+    files = storage_state()
+    return jsonify(status="ok" if files["ok"] else "degraded", database=database, storage=files, scheduler=scheduler)
+
+
+def storage_state() -> dict:
+    from tracker.storage import StorageError, storage
+
+    store = storage()
+    state = {"ok": True, "backend": current_app.config.get("STORAGE_BACKEND") or "local"}
+    try:
+        store.check()
+    except StorageError as exc:
+        log.warning("healthz: file store: %s", exc)
+        # the reason is in the log; the public answer names no folder, bucket or address
+        state.update(ok=False, error="not_writable" if state["backend"] == "local" else "unreachable")
+    return state

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 from flask import Blueprint, current_app, g, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.wrappers import Response
 
 from tracker.api.schemas import Error, FieldError
 from tracker.storage import StorageError
@@ -69,6 +70,14 @@ def json_response(data: Any, status: int = 200):
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class FileAnswer:
+    """In `responses`, a status whose answer is a file's bytes in one of `media_types` (the view
+    returns the Response, passed through unchanged)."""
+
+    def __init__(self, media_types):
+        self.media_types = tuple(media_types)
 
 
 @dataclass
@@ -211,6 +220,8 @@ def operation(
             if isinstance(result, tuple):
                 result, status = result
             model = op.responses.get(status, (None, ""))[0]
+            if isinstance(model, FileAnswer) and isinstance(result, Response):
+                return result
             if model is None or not isinstance(result, model):
                 # the description would lie: a bug, caught by the test suite
                 raise TypeError(f"{op.endpoint} answered {status} with {type(result).__name__}, declared {model}")

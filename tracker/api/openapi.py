@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from tracker.api.core import MAX_ID, OPERATIONS, Operation, bp
+from tracker.api.core import MAX_ID, OPERATIONS, FileAnswer, Operation, bp
 from tracker.api.schemas import Error
 
 API_VERSION = "1.0.0"
@@ -33,7 +33,7 @@ def _models() -> list[tuple[type[BaseModel], str]]:
     pairs: list[tuple[type[BaseModel], str]] = [(Error, "serialization")]
     for op in OPERATIONS:
         for model, _ in op.responses.values():
-            if model is not None:
+            if model is not None and not isinstance(model, FileAnswer):
                 pairs.append((model, "serialization"))
         if op.body is not None:
             pairs.append((op.body, "validation"))
@@ -89,6 +89,19 @@ def _operation(op: Operation, refs: dict) -> dict:
     parameters = _path_parameters(op) + (_query_parameters(op.query) if op.query else [])
     responses: dict[str, dict] = {}
     for status, (model, description) in sorted(op.responses.items()):
+        if isinstance(model, FileAnswer):
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            responses[str(status)] = {
+                "description": description or "The file.",
+                "content": {media: binary for media in model.media_types},
+                "headers": {
+                    "Content-Disposition": {
+                        "schema": {"type": "string"},
+                        "description": "attachment, with the file's original name.",
+                    }
+                },
+            }
+            continue
         model = model or Error  # None: an error answer of the usual shape
         responses[str(status)] = _response(
             description or STANDARD.get(status, ""), refs[(model, "serialization")]["$ref"]

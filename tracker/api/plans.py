@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from tracker.api.core import ApiError, forbidden, not_found, operation
+from tracker.api.core import ApiError, FileAnswer, forbidden, not_found, operation
 from tracker.api.schemas import (
     CommentIn,
     Conflict,
@@ -41,7 +41,9 @@ from tracker.plans.export import EXPORT_VERSION
 from tracker.plans.operations import InvalidChange, NotAllowed, StaleVersion, add_comment, change_status, update_percent
 from tracker.plans.queries import TaskFilters, filtered_tasks
 from tracker.plans.service import visible_task
+from tracker.plans.stored_download import stream_stored
 from tracker.plans.status import OVERDUE_STATUSES, TransitionError, allowed_targets
+from tracker.storage import MissingObject, storage
 from tracker.timeutil import local_today
 
 CHILDREN_LIMIT = 500
@@ -445,3 +447,31 @@ def upload_evidence(task_id: int, form: EvidenceUpload):
     )
     item = db.session.scalar(select(Evidence).where(Evidence.id == created[0].id).options(joinedload(Evidence.user)))
     return evidence_out(item), 201
+
+
+@operation(
+    "/evidence/<int:evidence_id>",
+    summary="Download an evidence file",
+    tag="tasks",
+    responses={
+        200: (
+            FileAnswer(sorted(set(evidence_service.ALLOWED.values()))),
+            "The file's bytes, as uploaded (its name in Content-Disposition).",
+        ),
+        503: (None, "The file store cannot be reached at the moment: try again after `Retry-After` seconds."),
+    },
+)
+def download_evidence(evidence_id: int):
+    """The file of an evidence item of a task the token's user sees (its id is in the task's
+    `evidence`), streamed through the app after that check, never redirected to the store: the
+    same bytes, name and type as the task page's download."""
+    item = db.session.get(Evidence, evidence_id)
+    if item is None or item.kind != "file" or visible_task(me(), item.task_id) is None:
+        raise not_found("No such evidence file, or not visible to this token.")
+    try:
+        handle = storage().open(item.stored_name)
+    except MissingObject:
+        raise not_found(
+            "The file's content is missing from the file store; the administrator can restore it from a backup."
+        ) from None
+    return stream_stored(handle, item.original_name, item.mime_type)

@@ -41,6 +41,14 @@ def _length(handle) -> int | None:
     return length
 
 
+def stream_stored(handle, filename: str, mimetype: str):
+    """The answer streaming an opened stored file as an attachment, never cached by a proxy."""
+    response = send_file(handle, mimetype=mimetype, as_attachment=True, download_name=filename)
+    response.content_length = _length(handle)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def send_stored(stored_name: str, filename: str, mimetype: str):
     store = storage()
     try:
@@ -56,7 +64,4 @@ def send_stored(stored_name: str, filename: str, mimetype: str):
         return file_missing(stored_name)
     except StorageError as exc:
         return store_unavailable(exc)
-    response = send_file(handle, mimetype=mimetype, as_attachment=True, download_name=filename)
-    response.content_length = _length(handle)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return stream_stored(handle, filename, mimetype)
