@@ -54,6 +54,8 @@ def build(url: str, scale: str) -> None:
     from tracker.demo.generate import generate
     from tracker.extensions import db
     from tracker.importer.seed import load_seed_files
+    from tracker.progress.summary import refresh
+    from tracker.timeutil import local_today
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
@@ -61,8 +63,13 @@ def build(url: str, scale: str) -> None:
         load_seed_files([ROOT / "seed_plans" / "units.yaml"])
         generate(scale, date.today())
         db.session.commit()
-        db.session.execute(text("ANALYZE"))
+        # as `flask demo generate` and the scheduler's first pass leave it: summary and badge figures folded
+        refresh(local_today(), full=True)
         db.session.commit()
+        # what autovacuum does soon after a bulk load (the visibility map lets the lists' counts
+        # read their indexes alone), done at once so the figures do not depend on its timing
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
         db.session.remove()
         db.engine.dispose()
 

@@ -1,0 +1,42 @@
+"""The overdue index carries the owner unit (PostgreSQL INCLUDE): the overdue list's bounded count
+and its pages read the index alone
+
+Revision ID: 0045
+Revises: 0044
+Create Date: 2026-12-04
+
+`ix_tasks_overdue_due` (due_on, id) over the tasks in a state that can be overdue served the
+overdue list's order, but the list also requires an owner unit, which only the table row had: at
+national scale the bounded count (10,001 rows) fetched every row from the heap (75 ms) or the
+planner scanned the table. With `owner_unit_id` included, the count is an index-only scan (2 ms)
+for every role that sees the whole country. SQLite has no INCLUDE: its index stays as it was.
+"""
+
+from alembic import op
+
+revision = "0045"
+down_revision = "0044"
+branch_labels = None
+depends_on = None
+
+OVERDUE_STATES = "status IN ('not_started', 'in_progress', 'returned', 'blocked')"
+
+
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade():
+    if not _postgresql():
+        return
+    op.execute("DROP INDEX IF EXISTS ix_tasks_overdue_due")
+    op.execute(
+        f"CREATE INDEX ix_tasks_overdue_due ON tasks (due_on, id) INCLUDE (owner_unit_id) WHERE {OVERDUE_STATES}"
+    )
+
+
+def downgrade():
+    if not _postgresql():
+        return
+    op.execute("DROP INDEX IF EXISTS ix_tasks_overdue_due")
+    op.execute(f"CREATE INDEX ix_tasks_overdue_due ON tasks (due_on, id) WHERE {OVERDUE_STATES}")
