@@ -398,3 +398,105 @@ def test_an_import_in_a_file_is_not_needed_to_add_tasks(client, auth, beijing, t
     page = client.get(f"/plans/{plan.key}").get_data(as_text=True)
     assert "一" in page and "二" in page and 'id="add-task"' in page
     _ = io  # (keeps the import list of this module tidy for later cases)
+
+
+# --- "each unit of a kind/level under ..." ---------------------------------------------------------
+
+
+@pytest.fixture
+def beijing_units(make_unit):
+    """Under P11: two hospitals, a district commission and a hospital under it."""
+    make_unit("P11-H1", "P11", name="北京协和医院")
+    make_unit("P11-H2", "P11", name="北京医院")
+    make_unit("P11-D1", "P11", kind="commission", level="prefecture", name="东城区卫生健康委")
+    make_unit("P11-D1-H3", "P11-D1", name="东城区第一人民医院")
+
+
+def _each(**values) -> dict:
+    data = {
+        "owner": "P11",
+        "owner_mode": "each",
+        "each_kind": "institution",
+        "each_level": "",
+        "each_under": "P11",
+        "responsible": "",
+        "co_owners": "",
+    }
+    data.update(values)
+    return data
+
+
+def test_a_task_for_each_hospital_under_a_unit_is_a_cascade_scoped_and_journaled(
+    client, auth, beijing, beijing_units, make_user
+):
+    from tracker.models import Cascade, CascadeChild
+
+    hospital = make_user("coordinator", "P11-H1")
+    auth.login(beijing)
+    plan = _created_plan(client)
+    form = client.get(f"/plans/{plan.key}/tasks/new").get_data(as_text=True)
+    assert 'name="owner_mode"' in form and 'id="owner-matches"' in form and 'id="count-units"' in form
+    # the count next to the field, before saving: a fragment with HTMX, the page without
+    counted = client.post(
+        f"/plans/{plan.key}/tasks/new", data=_each(title="", then="count"), headers={"HX-Request": "true"}
+    )
+    body = counted.get_data(as_text=True)
+    assert counted.status_code == 200 and "<html" not in body and 'id="owner-matches"' in body
+    assert "3" in body and "北京协和医院" in body
+    page = client.post(f"/plans/{plan.key}/tasks/new", data=_each(title="", then="count")).get_data(as_text=True)
+    assert "<html" in page and 'id="owner-matches"' in page and "is-invalid" not in page
+    assert not db.session.scalar(select(func.count()).select_from(Task).where(Task.plan_id == plan.id))
+    # saved: the template owned by P11, one child per hospital under it, through the cascade
+    response = _new_task(client, plan, **_each(title="开展院内质控自查"))
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    template = _task(plan, "1")
+    assert template.owner_unit.code == "P11" and template.owner_selector is None
+    children = list(db.session.scalars(select(Task).where(Task.parent_id == template.id).order_by(Task.ref)))
+    assert [(c.ref, c.owner_unit.code, c.origin) for c in children] == [
+        ("1@P11-D1-H3", "P11-D1-H3", "cascade"),
+        ("1@P11-H1", "P11-H1", "cascade"),
+        ("1@P11-H2", "P11-H2", "cascade"),
+    ]
+    assert all(c.due_on == date(2026, 6, 30) and c.deliverable == "工作方案" for c in children)
+    assert all(c.path == f"{template.path}{c.id}/" and c.assigned_at is not None for c in children)
+    [cascade] = db.session.scalars(select(Cascade).where(Cascade.template_task_id == template.id))
+    assert cascade.target == {"mode": "group", "kind": "institution", "under": "P11"}
+    assert cascade.created_by_id == beijing.id
+    linked = set(db.session.scalars(select(CascadeChild.task_id).where(CascadeChild.cascade_id == cascade.id)))
+    assert linked == {c.id for c in children}
+    assert ("cascade", "cascade", None, "3") in _journal(template)
+    assert all(_journal(c)[0][0] == "create" for c in children)
+    # the hospital's coordinator was told of its task, and sees it
+    assert db.session.scalar(
+        select(Notification.id).where(Notification.user_id == hospital.id, Notification.task_id == children[1].id)
+    )
+    auth.login(hospital)
+    assert client.get(f"/tasks/{children[1].id}").status_code == 200
+    assert client.get(f"/tasks/{children[2].id}").status_code == 404  # another hospital's
+
+
+def test_each_unit_refused_outside_ones_subtree_or_when_none_match_and_nothing_is_written(
+    client, auth, beijing, beijing_units
+):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    for values, field, message in [
+        ({"each_under": "P12"}, "each_under", "不是本单位或下级单位"),  # another province
+        ({"each_kind": "committee"}, "each_under", "没有符合条件的单位"),
+        ({"each_kind": "", "each_level": ""}, "each_kind", "请选择单位类别或层级"),
+        ({"each_under": "查无此单位"}, "each_under", "查无此单位"),
+        ({"each_under": ""}, "each_under", ""),
+    ]:
+        response = _new_task(client, plan, **_each(title="越权分解", **values))
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, values
+        assert f'id="{field}"' in page and "is-invalid" in page and message in page, values
+        counted = client.post(
+            f"/plans/{plan.key}/tasks/new", data=_each(then="count", **values), headers={"HX-Request": "true"}
+        )
+        assert counted.status_code == 200 and "text-danger" in counted.get_data(as_text=True), values
+    assert not db.session.scalar(select(func.count()).select_from(Task).where(Task.plan_id == plan.id))
+    # one owner unit: the "each unit" fields are not looked at
+    response = _new_task(client, plan, **_each(owner_mode="one", each_under="查无此单位", title="普通任务"))
+    assert response.status_code == 303
+    assert not db.session.scalar(select(func.count()).select_from(Task).where(Task.parent_id == _task(plan, "1").id))

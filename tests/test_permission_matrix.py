@@ -120,6 +120,14 @@ TASK_ROUTES = [
         {"title": "子任务"},
         expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
     ),
+    # the count of "each unit of a kind/level under ..." before saving: as the form itself
+    (
+        "plans.task_new",
+        "POST",
+        "/plans/fixture-plan/tasks/new?parent={task}",
+        {"then": "count", "owner_mode": "each", "each_kind": "institution", "each_under": "P11"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
     ("plans.task_move", "GET", "/tasks/{task}/move", None, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
     (
         "plans.task_move",

@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, literal, or_, select, update
 
 from tracker.audit import journal as audit
 from tracker.auth.scope import actor_for
+from tracker.cascade.service import GROUP, CascadeError, TargetSpec, cascade_task, target_units
 from tracker.extensions import db
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.models import (
@@ -375,6 +376,57 @@ def add_task(user: User, plan: Plan, parent: Optional[Task], values: TaskValues)
             audience = union_of(audience, select(User.id).where(User.id == values.responsible.id))
         notify(ASSIGNED, task, user, audience)
     return task
+
+
+@dataclass
+class EachUnit:
+    """Owned by "each unit of a kind and/or level under a unit": the task made by hand is the
+    template, and one child task per matching unit is made by the cascade service, with the
+    same target selection as the cascade page (tracker/cascade/service.py)."""
+
+    under: Optional[OrgUnit]
+    kind: Optional[str] = None
+    level: Optional[str] = None
+
+    def spec(self) -> TargetSpec:
+        return TargetSpec(mode=GROUP, kind=self.kind or None, level=self.level or None, under=self.under.code)
+
+
+def each_unit_targets(user: User, each: EachUnit) -> list[OrgUnit]:
+    """The units that would each get a task, all within the user's reach; else Problems by field
+    (nothing is written)."""
+    under = each.under
+    if under is None:
+        raise _problem("each_under", _l("Choose the unit the units are under."))
+    if not _within_reach(user, under):
+        raise _problem("each_under", _l("The unit '%(name)s' is not your unit or under it.", name=under.name))
+    if not each.kind and not each.level:
+        raise _problem("each_kind", _l("Choose a kind or a level of unit."))
+    try:
+        return target_units(each.spec(), user)
+    except CascadeError as exc:
+        raise _problem("each_under", str(exc)) from exc
+
+
+def add_task_for_each_unit(
+    user: User, plan: Plan, parent: Optional[Task], values: TaskValues, each: EachUnit
+) -> tuple[Task, Cascade]:
+    """A new task owned by `values.owner`, cascaded at once to each unit `each` names: the
+    children, their journal ("create", and "cascade" on the template) and their notices are the
+    cascade service's. Every problem is found before anything is written."""
+    if not may_add_under(user, plan, parent):
+        raise NotAllowed(_l("You may not add tasks here."))
+    if (message := _parent_problem(plan, parent)) is not None:
+        raise _problem("parent", message)
+    problems = check_task_values(user, plan, values)
+    try:
+        each_unit_targets(user, each)
+    except Problems as exc:
+        problems = {**exc.problems, **problems}
+    if problems:
+        raise Problems(problems)
+    task = add_task(user, plan, parent, values)
+    return task, cascade_task(task, user, each.spec())
 
 
 def create_adhoc_item(user: User, values: TaskValues) -> Task:

@@ -163,6 +163,25 @@ def _task_values(form, owner_field="owner") -> tuple[manual.TaskValues, dict]:
     return values, problems
 
 
+EACH_FIELDS = ("owner_mode", "each_kind", "each_level", "each_under")
+
+
+def _each_unit(form) -> manual.EachUnit:
+    return manual.EachUnit(under=form.each_under.unit, kind=form.each_kind.data, level=form.each_level.data)
+
+
+def _unit_matches(form) -> dict:
+    """How many units "each unit of ... under ..." names now (the count next to the field), or
+    the problem with it; nothing is written."""
+    if form.each_under.errors:
+        return {"count": None, "error": str(form.each_under.errors[0])}
+    try:
+        units = manual.each_unit_targets(current_user, _each_unit(form))
+    except manual.Problems as exc:
+        return {"count": None, "error": "; ".join(str(m) for m in exc.problems.values())}
+    return {"count": len(units), "error": None, "sample": units[:5]}
+
+
 @bp.route("/plans/<key>/tasks/new", methods=["GET", "POST"])
 @login_required
 def task_new(key: str):
@@ -178,21 +197,48 @@ def task_new(key: str):
     if not manual.may_add_under(current_user, plan, parent):
         abort(403)
     form = TaskForm(phases=plan.phases)
-    context = {"plan": plan, "parent": parent, "ancestors": ancestors_of(parent) if parent else []}
+    context = {
+        "plan": plan,
+        "parent": parent,
+        "ancestors": ancestors_of(parent) if parent else [],
+        "matches": None,
+    }
     if request.method == "GET":
         form.owner.set_unit(parent.owner_unit if parent and parent.owner_unit else current_user.unit)
+        form.each_under.set_unit(current_user.unit)
         if parent is not None:
             form.due_on.data = parent.due_on
             form.phase.data = str(parent.phase_id) if parent.phase_id else ""
         return render("plans/task_new.html", form=form, error=None, **context)
-    if not form.validate():
+    valid = form.validate()
+    if request.form.get("then") == "count":  # how many units match: nothing is saved
+        for name, field in form._fields.items():
+            if name not in EACH_FIELDS:
+                field.errors = []
+        context["matches"] = _unit_matches(form)
+        block = "owner_matches" if wants_fragment() else "content"
+        return render("plans/task_new.html", block=block, form=form, error=None, **context)
+    if not form.for_each_unit:  # the "each unit" fields say nothing for one owner unit
+        for name in EACH_FIELDS[1:]:
+            form[name].errors = []
+        valid = not any(field.errors for field in form)
+    if not valid:
         return render("plans/task_new.html", status=422, form=form, error=None, **context)
     values, problems = _task_values(form)
+    each = _each_unit(form) if form.for_each_unit else None
     if problems:  # with the service's own checks: every problem at once
         problems = {**manual.check_task_values(current_user, plan, values), **problems}
+        if each is not None:
+            try:
+                manual.each_unit_targets(current_user, each)
+            except manual.Problems as exc:
+                problems = {**exc.problems, **problems}
         return render("plans/task_new.html", status=422, form=form, error=_place(form, problems), **context)
     try:
-        task = manual.add_task(current_user, plan, parent, values)
+        if each is None:
+            task = manual.add_task(current_user, plan, parent, values)
+        else:
+            task, cascade = manual.add_task_for_each_unit(current_user, plan, parent, values, each)
     except NotAllowed:
         db.session.rollback()
         abort(403)
@@ -200,7 +246,17 @@ def task_new(key: str):
         db.session.rollback()
         return render("plans/task_new.html", status=422, form=form, error=_place(form, exc.problems), **context)
     db.session.commit()
-    flash(_("The task %(ref)s is added.", ref=task.ref), "success")
+    if each is None:
+        flash(_("The task %(ref)s is added.", ref=task.ref), "success")
+    else:
+        flash(
+            _(
+                "The task %(ref)s is added, with one task for each of %(n)d units.",
+                ref=task.ref,
+                n=len(cascade.children),
+            ),
+            "success",
+        )
     if request.form.get("then") == "another":
         return redirect(url_for("plans.task_new", key=plan.key, parent=parent.id if parent else None), code=303)
     return redirect(url_for("plans.task_page", task_id=task.id), code=303)
