@@ -5,7 +5,7 @@ clicks from my work; the receiving unit sees its task at once. All journaled, al
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -500,3 +500,78 @@ def test_each_unit_refused_outside_ones_subtree_or_when_none_match_and_nothing_i
     response = _new_task(client, plan, **_each(owner_mode="one", each_under="查无此单位", title="普通任务"))
     assert response.status_code == 303
     assert not db.session.scalar(select(func.count()).select_from(Task).where(Task.parent_id == _task(plan, "1").id))
+
+
+# --- recurrence by the frequency picker ----------------------------------------------------------
+
+
+def _occurrence_dates(duty: Task) -> list[date]:
+    from tracker.models import Occurrence
+
+    return list(
+        db.session.scalars(
+            select(Occurrence.due_on).where(Occurrence.duty_task_id == duty.id).order_by(Occurrence.due_on)
+        )
+    )
+
+
+def test_a_task_by_hand_recurs_by_the_frequency_picker_like_a_seeded_duty(client, auth, beijing, qc_reporter):
+    import time_machine
+
+    from tracker.tasks.recurrence import sync_occurrences
+
+    with time_machine.travel(datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc), tick=False):
+        auth.login(beijing)
+        plan = _created_plan(client)
+        form = client.get(f"/plans/{plan.key}/tasks/new").get_data(as_text=True)
+        assert "data-frequency-picker" in form and 'name="freq"' in form and "每季度" in form
+        response = _new_task(client, plan, title="报送季度质控数据", freq="quarterly", day="", due_on="2026-12-31")
+        assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+        duty = _task(plan, "1")
+        assert duty.recurrence == "FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1"
+        # its first occurrences are made at once, owned by its unit, as the daily job makes them
+        assert _occurrence_dates(duty) == [date(2026, 3, 31), date(2026, 6, 30)]
+        occurrences = list(db.session.scalars(select(Task).where(Task.parent_id == duty.id)))
+        assert {t.owner_unit.code for t in occurrences} == {"P11-QC"} and all(
+            t.origin == "recurrence" for t in occurrences
+        )
+        assert sync_occurrences(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)).created == 0  # never twice
+        page = client.get(f"/tasks/{duty.id}").get_data(as_text=True)
+        assert "每季度" in page
+        # a monthly one on the 15th; a typed rule for "other"
+        assert _new_task(client, plan, title="月报", freq="monthly", day="15").status_code == 303
+        assert _task(plan, "2").recurrence == "FREQ=MONTHLY;BYMONTHDAY=15"
+        assert _new_task(client, plan, title="周报", freq="custom", rule="FREQ=WEEKLY;BYDAY=FR").status_code == 303
+        assert _task(plan, "3").recurrence == "FREQ=WEEKLY;BYDAY=FR"
+        assert _new_task(client, plan, title="一次性", freq="").status_code == 303
+        assert _task(plan, "4").recurrence is None and not _occurrence_dates(_task(plan, "4"))
+
+
+def test_a_bad_rule_is_refused_next_to_its_field_and_nothing_is_written(client, auth, beijing):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    for values, field in [
+        ({"freq": "custom", "rule": "FREQ=HOURLY"}, "rule"),
+        ({"freq": "monthly", "day": "31"}, "day"),  # not a day every month has
+        ({"freq": "fortnightly"}, "freq"),
+    ]:
+        response = _new_task(client, plan, title="坏规则", **values)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, values
+        assert f'id="{field}"' in page and "is-invalid" in page, values
+    assert not db.session.scalar(select(func.count()).select_from(Task).where(Task.plan_id == plan.id))
+
+
+def test_each_unit_of_a_recurring_task_gets_its_own_duty(client, auth, beijing, beijing_units):
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc), tick=False):
+        auth.login(beijing)
+        plan = _created_plan(client)
+        data = _each(title="月度院感监测", freq="monthly", day="", due_on="2026-12-31")
+        assert _new_task(client, plan, **data).status_code == 303
+    template = _task(plan, "1")
+    children = list(db.session.scalars(select(Task).where(Task.parent_id == template.id)))
+    assert len(children) == 3 and all(c.recurrence == "FREQ=MONTHLY;BYMONTHDAY=-1" for c in children)
+    assert not _occurrence_dates(template)  # the template is no duty: its units' tasks are
+    assert all(_occurrence_dates(c) == [date(2026, 3, 31), date(2026, 4, 30)] for c in children)

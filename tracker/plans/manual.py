@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Optional
 
 from flask import current_app
@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, literal, or_, select, update
 from tracker.audit import journal as audit
 from tracker.auth.scope import actor_for
 from tracker.cascade.service import GROUP, CascadeError, TargetSpec, cascade_task, target_units
+from tracker.duties.rules import RuleError, check_rule
 from tracker.extensions import db
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.models import (
@@ -58,6 +59,7 @@ from tracker.notifications.notices import notify, union_of, unit_coordinators
 from tracker.plans import journal, rollup
 from tracker.plans.operations import NotAllowed, StaleVersion
 from tracker.plans.status import CLOSED_STATUSES, NOT_STARTED
+from tracker.tasks.recurrence import sync_occurrences
 from tracker.timeutil import local_today
 
 ADHOC_TITLE = "交办事项"  # the standing plan's title: a name people know, in every language
@@ -253,6 +255,7 @@ class TaskValues:
     weight: float = 1.0
     phase: Optional[Phase] = None
     notes: str = ""
+    recurrence: str = ""  # an RRULE (the frequency picker writes it): a recurring duty
 
 
 def check_task_values(user: User, plan: Optional[Plan], values: TaskValues) -> dict:
@@ -288,6 +291,11 @@ def check_task_values(user: User, plan: Optional[Plan], values: TaskValues) -> d
         problems["weight"] = _l("The weight must be greater than 0.")
     if values.phase is not None and (plan is None or values.phase.plan_id != plan.id):
         problems["phase"] = _l("The phase is not of this plan.")
+    if (values.recurrence or "").strip():
+        try:
+            check_rule(values.recurrence)
+        except RuleError as exc:
+            problems["rule"] = _l("Not a valid recurrence rule: %(reason)s", reason=str(exc))
     return problems
 
 
@@ -328,8 +336,19 @@ def _next_position(plan: Plan, parent: Optional[Task]) -> int:
     return (last if last is not None else -1) + 1
 
 
-def add_task(user: User, plan: Plan, parent: Optional[Task], values: TaskValues) -> Task:
-    """A new task under `parent` (None: at the top of the plan), last among its siblings."""
+def add_task(
+    user: User,
+    plan: Plan,
+    parent: Optional[Task],
+    values: TaskValues,
+    now: Optional[datetime] = None,
+    make_occurrences: bool = True,
+) -> Task:
+    """A new task under `parent` (None: at the top of the plan), last among its siblings.
+
+    With a rule it is a recurring duty, as a seeded one is; its first occurrences (the current
+    period's and the next) are made at once, as the rule page does (tracker/duties/service.py),
+    not on the next daily run."""
     if not may_add_under(user, plan, parent):
         raise NotAllowed(_l("You may not add tasks here."))
     if (message := _parent_problem(plan, parent)) is not None:
@@ -352,6 +371,7 @@ def add_task(user: User, plan: Plan, parent: Optional[Task], values: TaskValues)
         deliverable=(values.deliverable or "").strip(),
         weight=values.weight,
         phase=values.phase,
+        recurrence=check_rule(values.recurrence) if (values.recurrence or "").strip() else None,
         status=NOT_STARTED,
         percent=0,
         progress=0.0,
@@ -375,6 +395,8 @@ def add_task(user: User, plan: Plan, parent: Optional[Task], values: TaskValues)
         if values.responsible is not None:
             audience = union_of(audience, select(User.id).where(User.id == values.responsible.id))
         notify(ASSIGNED, task, user, audience)
+    if task.recurrence and make_occurrences:
+        sync_occurrences(now, user=user, under_path=task.path)
     return task
 
 
@@ -409,7 +431,12 @@ def each_unit_targets(user: User, each: EachUnit) -> list[OrgUnit]:
 
 
 def add_task_for_each_unit(
-    user: User, plan: Plan, parent: Optional[Task], values: TaskValues, each: EachUnit
+    user: User,
+    plan: Plan,
+    parent: Optional[Task],
+    values: TaskValues,
+    each: EachUnit,
+    now: Optional[datetime] = None,
 ) -> tuple[Task, Cascade]:
     """A new task owned by `values.owner`, cascaded at once to each unit `each` names: the
     children, their journal ("create", and "cascade" on the template) and their notices are the
@@ -425,8 +452,11 @@ def add_task_for_each_unit(
         problems = {**exc.problems, **problems}
     if problems:
         raise Problems(problems)
-    task = add_task(user, plan, parent, values)
-    return task, cascade_task(task, user, each.spec())
+    task = add_task(user, plan, parent, values, make_occurrences=False)
+    cascade = cascade_task(task, user, each.spec())
+    if task.recurrence:  # each unit's task is a duty of its own (the template is none)
+        sync_occurrences(now, user=user, under_path=task.path)
+    return task, cascade
 
 
 def create_adhoc_item(user: User, values: TaskValues) -> Task:

@@ -9,6 +9,7 @@ from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from tracker.duties.forms import RuleFields
 from tracker.forms import CLEAN
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.pickers.fields import UnitField
@@ -63,7 +64,7 @@ class TaskFields:
     description = TextAreaField(_l("Description"), filters=CLEAN, validators=[Optional(), Length(max=20000)])
 
 
-class TaskForm(TaskFields, FlaskForm):
+class TaskForm(TaskFields, RuleFields, FlaskForm):
     co_owners = StringField(
         _l("Co-owner units"),
         filters=CLEAN,
@@ -95,6 +96,7 @@ class TaskForm(TaskFields, FlaskForm):
 
     def __init__(self, *args, phases=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fill_frequency_choices()
         self.phase.choices = [SelectChoice("", _l("No phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
         self.each_kind.choices = [SelectChoice("", _l("Any kind"))] + [
             SelectChoice(k, v) for k, v in KIND_LABELS.items()

@@ -159,6 +159,7 @@ def _task_values(form, owner_field="owner") -> tuple[manual.TaskValues, dict]:
         deliverable=form.deliverable.data or "",
         weight=form.weight.data if hasattr(form, "weight") else 1.0,
         phase=phase,
+        recurrence=form.rule_value() if hasattr(form, "rule_value") else "",
     )
     return values, problems
 
