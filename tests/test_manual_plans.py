@@ -575,3 +575,154 @@ def test_each_unit_of_a_recurring_task_gets_its_own_duty(client, auth, beijing, 
     assert len(children) == 3 and all(c.recurrence == "FREQ=MONTHLY;BYMONTHDAY=-1" for c in children)
     assert not _occurrence_dates(template)  # the template is no duty: its units' tasks are
     assert all(_occurrence_dates(c) == [date(2026, 3, 31), date(2026, 4, 30)] for c in children)
+
+
+# --- editing a plan -----------------------------------------------------------------------------
+
+
+def _plan_audit(plan: Plan, since: int = 0) -> list[tuple]:
+    return [
+        (e.action, e.field, e.old_value, e.new_value)
+        for e in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject == "plan", AuditEntry.subject_id == plan.id, AuditEntry.id > since)
+            .order_by(AuditEntry.id)
+        )
+    ]
+
+
+def _edit_data(client, plan: Plan, **values) -> dict:
+    """What the edit form posts as it is shown, with `values` changed."""
+    import re
+
+    page = client.get(f"/plans/{plan.key}/edit").get_data(as_text=True)
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name or 'type="checkbox"' in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        data[name.group(1)] = value.group(1) if value else ""
+    data.pop("q", None)  # the navigation bar's search
+    data.update(values)
+    return data
+
+
+def test_a_coordinator_edits_a_plans_fields_and_phases_each_change_journaled(client, auth, beijing):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    assert 'id="edit-plan"' in client.get(f"/plans/{plan.key}").get_data(as_text=True)
+    page = client.get(f"/plans/{plan.key}/edit").get_data(as_text=True)
+    assert 'id="plan-edit-form"' in page and 'name="phases-3-name"' in page and 'name="phases-0-remove"' in page
+    assert 'name="unit"' not in page  # the issuing unit stays
+    first, second = plan.phases
+    since = db.session.scalar(select(func.max(AuditEntry.id)))
+    data = _edit_data(
+        client,
+        plan,
+        title="北京市医疗质量提升专项行动（修订）",
+        doc_number="京卫医〔2026〕9号",
+        issued_on="2026-03-05",
+        **{
+            "phases-0-name": "动员部署阶段",
+            "phases-1-end_on": "2026-11-30",
+            "phases-2-name": "总结评估阶段",
+            "phases-2-start_on": "2026-12-01",
+            "phases-2-end_on": "2026-12-31",
+        },
+    )
+    response = client.post(f"/plans/{plan.key}/edit", data=data)
+    assert response.status_code == 303 and response.headers["Location"] == f"/plans/{plan.key}"
+    db.session.expire_all()
+    assert (plan.title, plan.doc_number, plan.issued_on, plan.issuer) == (
+        "北京市医疗质量提升专项行动（修订）",
+        "京卫医〔2026〕9号",
+        date(2026, 3, 5),
+        "北京市卫生健康委员会",
+    )
+    assert [(p.name, p.start_on, p.end_on, p.position) for p in plan.phases] == [
+        ("动员部署阶段", date(2026, 3, 1), date(2026, 4, 30), 0),
+        ("实施阶段", date(2026, 5, 1), date(2026, 11, 30), 1),
+        ("总结评估阶段", date(2026, 12, 1), date(2026, 12, 31), 2),
+    ]
+    assert first.id == plan.phases[0].id and second.id == plan.phases[1].id  # renamed, not replaced
+    assert plan.phases[2].key == "p3"
+    assert _plan_audit(plan, since) == [
+        ("edit", "title", "北京市医疗质量提升专项行动", "北京市医疗质量提升专项行动（修订）"),
+        ("edit", "doc_number", "京卫医〔2026〕8号", "京卫医〔2026〕9号"),
+        ("edit", "issued_on", "2026-03-01", "2026-03-05"),
+        ("edit", "phases", "部署阶段 2026-03-01–2026-04-30", "动员部署阶段 2026-03-01–2026-04-30"),
+        ("edit", "phases", "实施阶段 2026-05-01–2026-12-31", "实施阶段 2026-05-01–2026-11-30"),
+        ("edit", "phases", None, "总结评估阶段 2026-12-01–2026-12-31"),
+    ]
+    # saved as it is: nothing changed, nothing journaled
+    since = db.session.scalar(select(func.max(AuditEntry.id)))
+    assert client.post(f"/plans/{plan.key}/edit", data=_edit_data(client, plan)).status_code == 303
+    assert _plan_audit(plan, since) == []
+
+
+def test_a_phase_with_tasks_is_not_deleted_an_empty_one_is(client, auth, beijing):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    busy, empty = plan.phases
+    assert _new_task(client, plan, phase=str(busy.id), responsible="", co_owners="").status_code == 303
+    since = db.session.scalar(select(func.max(AuditEntry.id)))
+    response = client.post(
+        f"/plans/{plan.key}/edit", data=_edit_data(client, plan, title="改了标题", **{"phases-0-remove": "y"})
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="phases-0-remove"' in page and "is-invalid" in page
+    assert "部署阶段" in page and "1 项任务" in page
+    db.session.expire_all()
+    assert plan.title == "北京市医疗质量提升专项行动" and len(plan.phases) == 2  # nothing half-written
+    assert _plan_audit(plan, since) == []
+    response = client.post(f"/plans/{plan.key}/edit", data=_edit_data(client, plan, **{"phases-1-remove": "y"}))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert [p.name for p in plan.phases] == ["部署阶段"]
+    assert _plan_audit(plan, since) == [("edit", "phases", "实施阶段 2026-05-01–2026-12-31", None)]
+
+
+def test_a_plan_edited_meanwhile_is_not_overwritten_and_bad_values_are_refused(client, auth, beijing):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    stale = _edit_data(client, plan, title="我的修改")
+    assert client.post(f"/plans/{plan.key}/edit", data=_edit_data(client, plan, issuer="别人的修改")).status_code == 303
+    response = client.post(f"/plans/{plan.key}/edit", data=stale)
+    assert response.status_code == 409 and "别人的修改" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert (plan.title, plan.issuer) == ("北京市医疗质量提升专项行动", "别人的修改")
+    for values, field in [
+        ({"title": ""}, "title"),
+        ({"period_end": "2026-01-01"}, "period_end"),
+        ({"phases-1-name": "部署阶段"}, "phases-1-name"),
+        ({"phases-1-name": ""}, "phases-1-name"),
+        ({"phases-2-start_on": "2026-05-01", "phases-2-end_on": "2026-04-01"}, "phases-2-end_on"),
+    ]:
+        response = client.post(f"/plans/{plan.key}/edit", data=_edit_data(client, plan, **values))
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422, values
+        assert f'id="{field}"' in page and "is-invalid" in page, values
+    db.session.expire_all()
+    assert plan.title == "北京市医疗质量提升专项行动" and len(plan.phases) == 2
+
+
+def test_only_coordinators_of_the_issuing_unit_or_above_and_admins_edit_a_plan(client, auth, beijing, make_user):
+    auth.login(beijing)
+    plan = _created_plan(client)
+    for role, code, expected in (
+        ("coordinator", "P11-QC", 403),  # under the issuing unit
+        ("coordinator", "P12", 403),
+        ("reporter", "P11", 403),
+        ("leader", "NHC", 403),
+        ("coordinator", "NHC", 200),  # above it
+        ("admin", "NHC", 200),
+    ):
+        auth.login(make_user(role, code))
+        assert client.get(f"/plans/{plan.key}/edit").status_code == expected, (role, code)
+        shown = 'id="edit-plan"' in client.get(f"/plans/{plan.key}").get_data(as_text=True)
+        assert shown == (expected == 200), (role, code)  # never a link one cannot open
+    standing = manual.standing_plan(beijing.unit, beijing)
+    db.session.commit()
+    auth.login(beijing)
+    assert client.get(f"/plans/{standing.key}/edit").status_code == 403

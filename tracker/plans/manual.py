@@ -17,6 +17,8 @@ coordinators (and the responsible person) are told.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -126,6 +128,8 @@ class PhaseValues:
     name: str
     start_on: Optional[date] = None
     end_on: Optional[date] = None
+    id: Optional[int] = None  # an existing phase of the plan (editing); None: a new one
+    remove: bool = False  # editing: delete this phase (refused while tasks are in it)
 
 
 @dataclass
@@ -158,19 +162,14 @@ def _unit_problem(user: User, unit: Optional[OrgUnit]):
     return None
 
 
-def create_plan(user: User, values: PlanValues) -> Plan:
-    """A new plan issued by the user's unit (or one under it), with its phases."""
-    if not may_plan(user):
-        raise NotAllowed(_l("Only coordinators create plans."))
-    unit = values.unit or user.unit
+def _plan_problems(values: PlanValues) -> dict:
+    """The problems of a plan's own fields and of its phases (those kept), by form field."""
     problems = {}
     title = (values.title or "").strip()
     if not title:
         problems["title"] = _l("A title is required.")
     elif len(title) > 300:
         problems["title"] = _l("A title may have at most %(n)d characters.", n=300)
-    if (message := _unit_problem(user, unit)) is not None:
-        problems["unit"] = message
     if len(values.doc_number or "") > 100:
         problems["doc_number"] = _l("At most %(n)d characters.", n=100)
     if len(values.issuer or "") > 300:
@@ -179,14 +178,30 @@ def create_plan(user: User, values: PlanValues) -> Plan:
         problems["period_end"] = _l("The end is before the start.")
     seen = set()
     for index, phase in enumerate(values.phases):
+        if phase.remove:
+            continue
         name = (phase.name or "").strip()
         if not name:
             problems[f"phases-{index}-name"] = _l("A phase needs a name.")
+        elif len(name) > 120:
+            problems[f"phases-{index}-name"] = _l("At most %(n)d characters.", n=120)
         elif name in seen:
             problems[f"phases-{index}-name"] = _l("Two phases are called '%(name)s'.", name=name)
         seen.add(name)
         if phase.start_on and phase.end_on and phase.end_on < phase.start_on:
             problems[f"phases-{index}-end_on"] = _l("The end is before the start.")
+    return problems
+
+
+def create_plan(user: User, values: PlanValues) -> Plan:
+    """A new plan issued by the user's unit (or one under it), with its phases."""
+    if not may_plan(user):
+        raise NotAllowed(_l("Only coordinators create plans."))
+    unit = values.unit or user.unit
+    problems = _plan_problems(values)
+    if (message := _unit_problem(user, unit)) is not None:
+        problems["unit"] = message
+    title = values.title.strip()
     if problems:
         raise Problems(problems)
     plan = Plan(
@@ -237,6 +252,117 @@ def standing_plan(unit: OrgUnit, user: Optional[User] = None, create: bool = Tru
         db.session.flush()
         audit.record_plan(user, plan, "create", comment=f"{unit.code} {unit.name}")
     return plan
+
+
+def may_edit_plan(user: User, plan: Plan) -> bool:
+    """Edit a plan's own fields: a coordinator of the issuing unit or a unit above it, an admin;
+    never the standing plan of ad-hoc items (its name is the one people know)."""
+    return plan_in_scope(user, plan) and not is_standing_plan(plan)
+
+
+PLAN_FIELDS = ("title", "doc_number", "issuer", "issued_on", "period_start", "period_end")
+
+
+def _phase_text(phase) -> str:
+    dates = f"{phase.start_on.isoformat() if phase.start_on else ''}–{phase.end_on.isoformat() if phase.end_on else ''}"
+    return f"{phase.name} {dates}" if dates != "–" else phase.name
+
+
+def plan_stamp(plan: Plan) -> str:
+    """A fingerprint of the plan's editable fields and phases: the edit form carries it, and a
+    save with another one was made against an older state (plans have no version column)."""
+    state = [[_text_value(getattr(plan, name)) for name in PLAN_FIELDS]] + [
+        [p.id, p.name, _text_value(p.start_on), _text_value(p.end_on), p.position] for p in plan.phases
+    ]
+    return hashlib.sha256(json.dumps(state, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
+
+
+def _text_value(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+class StalePlan(ValueError):
+    """The plan was changed by someone else since the form was opened; nothing was written."""
+
+
+def phase_task_counts(plan: Plan) -> dict[int, int]:
+    """phase id -> how many tasks of the plan are in it (one statement)."""
+    return dict(
+        db.session.execute(
+            select(Task.phase_id, func.count())
+            .where(Task.plan_id == plan.id, Task.phase_id.is_not(None))
+            .group_by(Task.phase_id)
+        ).all()
+    )
+
+
+def update_plan(user: User, plan: Plan, values: PlanValues, expected_stamp: Optional[str] = None) -> int:
+    """Change a plan's title, 文号, issuer, dates and phases (add, rename, re-date, remove one no
+    task is in); every changed field is journaled with its old and new value. Returns how many
+    changes were made (0: nothing changed). The issuing unit stays (it decides who sees the plan)."""
+    if not may_edit_plan(user, plan):
+        raise NotAllowed(_l("You may not edit this plan."))
+    if expected_stamp is not None and expected_stamp != plan_stamp(plan):
+        raise StalePlan(plan.key)
+    problems = _plan_problems(values)
+    existing = {p.id: p for p in plan.phases}
+    counts = phase_task_counts(plan) if any(p.remove for p in values.phases) else {}
+    for index, phase in enumerate(values.phases):
+        if phase.id is not None and phase.id not in existing:
+            problems[f"phases-{index}-name"] = _l("The phase is not of this plan.")
+        elif phase.remove and phase.id is not None and counts.get(phase.id):
+            problems[f"phases-{index}-remove"] = _l(
+                "The phase '%(name)s' has %(n)d tasks: give them another phase before deleting it.",
+                name=existing[phase.id].name,
+                n=counts[phase.id],
+            )
+    if problems:
+        raise Problems(problems)
+    new_values = {
+        "title": values.title.strip(),
+        "doc_number": (values.doc_number or "").strip(),
+        "issuer": (values.issuer or "").strip() or (plan.issuer_unit.name if plan.issuer_unit else ""),
+        "issued_on": values.issued_on,
+        "period_start": values.period_start,
+        "period_end": values.period_end,
+    }
+    changes = 0
+    for name, new in new_values.items():
+        old = getattr(plan, name)
+        if old != new:
+            audit.record_plan(user, plan, "edit", name, old, new)
+            setattr(plan, name, new)
+            changes += 1
+    keys = {p.key for p in plan.phases}
+    kept = []
+    for phase_values in values.phases:
+        phase = existing.get(phase_values.id) if phase_values.id is not None else None
+        if phase_values.remove:
+            if phase is not None:
+                audit.record_plan(user, plan, "edit", "phases", _phase_text(phase), None)
+                plan.phases.remove(phase)
+                changes += 1
+            continue
+        name = phase_values.name.strip()
+        if phase is None:
+            number = 1
+            while f"p{number}" in keys:
+                number += 1
+            keys.add(f"p{number}")
+            phase = Phase(key=f"p{number}", name=name, start_on=phase_values.start_on, end_on=phase_values.end_on)
+            plan.phases.append(phase)
+            audit.record_plan(user, plan, "edit", "phases", None, _phase_text(phase))
+            changes += 1
+        elif (phase.name, phase.start_on, phase.end_on) != (name, phase_values.start_on, phase_values.end_on):
+            before = _phase_text(phase)
+            phase.name, phase.start_on, phase.end_on = name, phase_values.start_on, phase_values.end_on
+            audit.record_plan(user, plan, "edit", "phases", before, _phase_text(phase))
+            changes += 1
+        kept.append(phase)
+    for position, phase in enumerate(kept):
+        phase.position = position
+    db.session.flush()
+    return changes
 
 
 # --- tasks --------------------------------------------------------------------------------------

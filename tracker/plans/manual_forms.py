@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, FloatField, Form, FormField, IntegerField, RadioField, SelectField
-from wtforms import StringField
+from wtforms import BooleanField, HiddenField, StringField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -46,6 +46,26 @@ class PlanForm(FlaskForm):
     period_start = DateField(_l("Period start"), validators=[Optional()])
     period_end = DateField(_l("Period end"), validators=[Optional()])
     phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
+
+
+MAX_PHASES = 30
+NEW_PHASE_ROWS = 2  # empty rows the edit form offers for new phases
+
+
+class EditPhaseForm(PhaseForm):
+    """A phase row of the edit form: an existing phase (its id) or a new one (no id)."""
+
+    phase_id = HiddenField()
+    remove = BooleanField(_l("Delete this phase"))
+
+
+class EditPlanForm(PlanForm):
+    """编辑计划: the plan form without the issuing unit (it decides who sees the plan), with a
+    row per phase and the stamp of the state the form was opened on."""
+
+    unit = None
+    phases = FieldList(FormField(EditPhaseForm), min_entries=0, max_entries=MAX_PHASES + NEW_PHASE_ROWS)
+    stamp = HiddenField(validators=[InputRequired()])
 
 
 class TaskFields:

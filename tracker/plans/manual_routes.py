@@ -16,8 +16,10 @@ from tracker.plans.blueprint import bp
 from tracker.plans.manual_forms import (
     ADHOC_SOURCES,
     PHASE_ROWS,
+    NEW_PHASE_ROWS,
     AdhocForm,
     DeleteTaskForm,
+    EditPlanForm,
     MoveTaskForm,
     PlanForm,
     TaskForm,
@@ -126,6 +128,100 @@ def plan_new():
         return render("plans/plan_new.html", status=422, form=form, error=_place(form, problems))
     db.session.commit()
     flash(_("The plan is created. Add its tasks now."), "success")
+    return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
+
+
+# --- editing a plan --------------------------------------------------------------------------------
+
+
+def _plan_edit_form(plan) -> EditPlanForm:
+    """The edit form showing the plan as it is now: a row per phase, and empty rows to add some."""
+    form = EditPlanForm(formdata=None)
+    for name in manual.PLAN_FIELDS:
+        form[name].data = getattr(plan, name)
+    for phase in plan.phases:
+        form.phases.append_entry(
+            {"phase_id": str(phase.id), "name": phase.name, "start_on": phase.start_on, "end_on": phase.end_on}
+        )
+    for _row in range(NEW_PHASE_ROWS):
+        form.phases.append_entry()
+    form.stamp.data = manual.plan_stamp(plan)
+    return form
+
+
+def _plan_edit_page(plan, form, status=200, error=None):
+    return render(
+        "plans/plan_edit.html",
+        status=status,
+        plan=plan,
+        form=form,
+        error=error,
+        counts=manual.phase_task_counts(plan),
+    )
+
+
+def _phase_rows(form) -> tuple[list[manual.PhaseValues], list[int]]:
+    """The phase rows that say something (an existing phase, or a new one being filled in), and
+    the form row of each."""
+    rows, where = [], []
+    for index, entry in enumerate(form.phases.entries):
+        sub = entry.form
+        text = (sub.phase_id.data or "").strip()
+        phase_id = int(text) if text.isdigit() else None
+        if phase_id is None and not ((sub.name.data or "").strip() or sub.start_on.data or sub.end_on.data):
+            continue
+        rows.append(
+            manual.PhaseValues(sub.name.data or "", sub.start_on.data, sub.end_on.data, phase_id, bool(sub.remove.data))
+        )
+        where.append(index)
+    return rows, where
+
+
+@bp.route("/plans/<key>/edit", methods=["GET", "POST"])
+@login_required
+def plan_edit(key: str):
+    """编辑计划: title, 文号, issuer, dates and phases, by a coordinator of the issuing unit or above."""
+    plan = get_plan(key)
+    if plan is None:
+        abort(404)
+    if not manual.may_edit_plan(current_user, plan):
+        abort(403)
+    if request.method == "GET":
+        return _plan_edit_page(plan, _plan_edit_form(plan))
+    form = EditPlanForm()
+    if not form.validate():
+        return _plan_edit_page(plan, form, 422)
+    phases, where = _phase_rows(form)
+    values = manual.PlanValues(
+        title=form.title.data or "",
+        doc_number=form.doc_number.data or "",
+        issuer=form.issuer.data or "",
+        issued_on=form.issued_on.data,
+        period_start=form.period_start.data,
+        period_end=form.period_end.data,
+        phases=phases,
+    )
+    try:
+        changes = manual.update_plan(current_user, plan, values, expected_stamp=form.stamp.data)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except manual.StalePlan:
+        db.session.rollback()
+        fresh = get_plan(key)
+        message = _("This plan was changed by someone else meanwhile; here is its current state. Nothing was saved.")
+        return _plan_edit_page(fresh, _plan_edit_form(fresh), 409, message)
+    except manual.Problems as exc:
+        db.session.rollback()
+        problems = {}
+        for name, message in exc.problems.items():
+            if name.startswith("phases-"):
+                _p, index, field = name.split("-", 2)
+                name = f"phases-{where[int(index)]}-{field}"
+            problems[name] = message
+        return _plan_edit_page(get_plan(key), form, 422, _place(form, problems))
+    db.session.commit()
+    flash(_("The plan is saved.") if changes else _("Nothing changed."), "success" if changes else "info")
     return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
 
 
