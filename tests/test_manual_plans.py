@@ -726,3 +726,48 @@ def test_only_coordinators_of_the_issuing_unit_or_above_and_admins_edit_a_plan(c
     db.session.commit()
     auth.login(beijing)
     assert client.get(f"/plans/{standing.key}/edit").status_code == 403
+
+
+# --- drag and drop in the plan tree: the same move endpoint, answered as a fragment --------------
+
+
+def test_the_plan_tree_offers_dragging_only_for_rows_one_may_move(client, auth, beijing, tree, make_user):
+    plan, a, b, c, d = tree
+    page = client.get(f"/plans/{plan.key}").get_data(as_text=True)
+    assert "data-tree-dnd" in page and "tree-drop-top" in page and 'id="tree-status"' in page and "tree_dnd.js" in page
+    assert f'id="row-{a.id}" data-ref="1" data-path="{a.path}" draggable="true"' in page
+    assert f'data-move-url="/tasks/{a.id}/move" data-version="{a.version}"' in page
+    auth.login(make_user("reporter", "P11-QC"))
+    page = client.get(f"/plans/{plan.key}").get_data(as_text=True)
+    assert "data-tree-dnd" not in page and 'draggable="true"' not in page and 'id="tree-status"' not in page
+
+
+def test_a_drop_posts_the_move_form_and_gets_its_answer_as_a_fragment(client, auth, beijing, tree):
+    import json
+
+    plan, a, b, c, d = tree
+    hx = {"HX-Request": "true", "HX-Target": "tree-status"}
+    response = client.post(f"/tasks/{b.id}/move", data={"version": b.version, "parent": "2"}, headers=hx)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and 'id="move-result"' in body
+    assert 'data-moved="1"' in body and "已移动" in body
+    db.session.expire_all()
+    trigger = json.loads(response.headers["HX-Trigger"])["task-moved"]
+    assert trigger == {"id": b.id, "path": f"/{d.id}/{b.id}/", "moved": True} and b.parent_id == d.id
+    assert ("move", "parent_id", "1 一", "2 二") in _journal(b)
+    # refused: under its own subtree (the server says so too), a stale version, nowhere
+    for data, status, message in (
+        ({"version": d.version, "parent": b.ref}, 422, "其下级任务之下"),
+        ({"version": b.version - 1, "parent": ""}, 409, "已被他人修改"),
+        ({"version": b.version, "parent": "9.9"}, 422, "没有编号为"),
+        ({"parent": ""}, 422, ""),
+    ):
+        task = d if data.get("parent") == b.ref else b
+        response = client.post(f"/tasks/{task.id}/move", data=data, headers=hx)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, data  # an expected answer to a drop: no console error
+        assert "<html" not in body and 'data-moved="0"' in body and f'data-status="{status}"' in body, data
+        assert message in body and "HX-Trigger" not in response.headers, data
+        assert client.post(f"/tasks/{task.id}/move", data=data).status_code == status, data  # the form's
+    db.session.expire_all()
+    assert b.parent_id == d.id and d.parent_id is None

@@ -3,7 +3,9 @@ the ad-hoc item (新建交办事项) from my work. Thin: the rules are in tracke
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -390,9 +392,28 @@ def _move_page(task: Task, form, status=200, error=None):
     )
 
 
+@bp.app_template_global("may_move")
+def may_move(task: Task) -> bool:
+    """May the signed-in user drag this row of the plan tree (move the task)?"""
+    return current_user.is_authenticated and manual.may_rearrange(current_user, task)
+
+
+def _move_refused(task: Task, form, status: int, error=None):
+    """A refused move: the move page with its status (403, 409, 422), or for a drop in the plan
+    tree (HTMX) only the server's message, answered 200 with the status in the fragment: a refusal
+    is an expected answer to a drop, and a 4xx would be an error in the browser's console."""
+    if wants_fragment():
+        messages = [str(error)] if error else [str(e) for e in form.parent.errors] or [_("The task was not moved.")]
+        body = render_template("plans/_move_result.html", task=task, messages=messages, moved=False, status=status)
+        return fragment_response(body)
+    return _move_page(task, form, status, error)
+
+
 @bp.route("/tasks/<int:task_id>/move", methods=["GET", "POST"])
 @login_required
 def task_move(task_id: int):
+    """Put a task under another node: the "move under" form, and the plan tree's drag and drop
+    (tracker/static/tree_dnd.js), which posts the same form with HTMX and shows the answer."""
     task = task_or_404(task_id)
     if not manual.may_rearrange(current_user, task):
         abort(403)
@@ -400,29 +421,37 @@ def task_move(task_id: int):
         return _move_page(task, MoveTaskForm(formdata=None, version=task.version))
     form = MoveTaskForm()
     if not form.validate():
-        return _move_page(task, form, 422)
+        return _move_refused(task, form, 422, _("The form is incomplete; reload the page and try again."))
     ref = (form.parent.data or "").strip()
     parent = None
     if ref:
         parent = db.session.scalar(select(Task).where(Task.plan_id == task.plan_id, Task.ref == ref))
         if parent is None:
             form.parent.errors = [_("No node numbered '%(ref)s' in this plan.", ref=ref)]
-            return _move_page(task, form, 422)
+            return _move_refused(task, form, 422)
     try:
         moved = manual.move_task(current_user, task, parent, expected_version=form.version.data)
     except NotAllowed:
         db.session.rollback()
         form.parent.errors = [_("You may not move this task there.")]
-        return _move_page(task_or_404(task_id), form, 403)
+        return _move_refused(task_or_404(task_id), form, 403)
     except StaleVersion:
         db.session.rollback()
         fresh = task_or_404(task_id)
-        return _move_page(fresh, MoveTaskForm(formdata=None, version=fresh.version), 409, _conflict())
+        return _move_refused(fresh, MoveTaskForm(formdata=None, version=fresh.version), 409, _conflict())
     except manual.Problems as exc:
         db.session.rollback()
-        return _move_page(task_or_404(task_id), form, 422, _place(form, exc.problems))
+        return _move_refused(task_or_404(task_id), form, 422, _place(form, exc.problems))
     db.session.commit()
-    flash(_("Moved.") if moved else _("It is already there: nothing changed."), "success" if moved else "info")
+    message = _("Moved.") if moved else _("It is already there: nothing changed.")
+    if wants_fragment():  # the tree reloads itself around the task's new place (the event)
+        body = render_template("plans/_move_result.html", task=task, messages=[message], moved=True, status=200)
+        response = fragment_response(body)
+        response.headers["HX-Trigger"] = json.dumps(
+            {"task-moved": {"id": task.id, "path": task.path, "moved": moved}}, ensure_ascii=True
+        )
+        return response
+    flash(message, "success" if moved else "info")
     return redirect(url_for("plans.task_page", task_id=task.id), code=303)
 
 

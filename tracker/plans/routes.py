@@ -64,6 +64,7 @@ def plan_detail(key: str):
         "filters": filters,
         "may_add_top": may_add_under(current_user, plan, None),
         "may_edit": may_edit_plan(current_user, plan),
+        "may_drag": may_plan(current_user),  # the rows say which ones (tracker/static/tree_dnd.js)
     }
     if filters.active:
         context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
