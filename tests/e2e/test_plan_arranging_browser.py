@@ -1,8 +1,11 @@
-"""Moving a task by drag and drop in the plan tree, in a real browser: the Beijing commission's
-coordinator makes a plan with two top tasks, drags the second onto the first, and sees it under
-it (the tree reloads opened down to it) and the move in its history; a drop onto its own subtree
-is refused in the page, a stale one by the server with its message. No console errors; the plan
-page has no sideways scroll on a phone. Screenshots under test-output/screenshots/."""
+"""Arranging a plan by hand in a real browser.
+
+Drag and drop in the plan tree: the Beijing commission's coordinator makes a plan with two top
+tasks, drags the second onto the first, and sees it under it (the tree reloads opened down to
+it) and the move in its history; a drop onto its own subtree is refused in the page, a stale one
+by the server with its message. A task for "each unit of a kind under ...": the count of units
+shows before saving, the frequency picker makes it monthly, and each unit's task is in the tree.
+No console errors; no sideways scroll on a phone. Screenshots under test-output/screenshots/."""
 
 from datetime import date, timedelta
 
@@ -100,5 +103,43 @@ def test_a_coordinator_drags_a_task_under_another_and_the_tree_and_journal_show_
     page.locator(f"#children-{first} {row_b}").wait_for()
     fits(page)
     screenshot(page, "4-phone")
+    assert watch.errors == []
+    context.close()
+
+
+def test_a_task_for_each_unit_counts_its_units_before_saving_and_recurs_by_the_picker(browser, live_server, screenshot):
+    later = date.today() + timedelta(days=120)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, live_server, "bj_coord")
+    page.goto(live_server + "/plans/new")
+    page.fill("#title", "北京市质控中心月报（分解）")
+    with page.expect_navigation():
+        page.click("#create-plan")
+    key = page.url.rstrip("/").rsplit("/", 1)[-1]
+
+    page.goto(f"{live_server}/plans/{key}/tasks/new")
+    assert not page.locator("#each_kind").is_visible()  # only for "each unit of ..."
+    page.fill("#title", "报送月度质控数据")
+    page.fill("#due_on", later.isoformat())
+    page.check("input[name=owner_mode][value=each]")
+    page.select_option("#each_kind", "qc_center")  # under 北京市卫生健康委 (the default)
+    count = page.locator("#owner-matches strong")
+    count.wait_for()
+    assert "1" in count.inner_text() and "北京市肿瘤质控中心" in page.locator("#owner-matches").inner_text()
+    page.select_option("#freq", "monthly")
+    assert page.locator("#day").is_visible() and not page.locator("#weekday").is_visible()
+    fits(page)
+    screenshot(page, "1-each-unit-monthly")
+    with page.expect_navigation():
+        page.click("#save-task")
+    assert "/tasks/" in page.url
+    page.goto(f"{live_server}/plans/{key}")
+    page.locator("#plan-tree a.expand").first.click()
+    child = page.locator("#plan-tree .tree .tree .tree-row").first
+    child.wait_for()
+    assert "北京市肿瘤质控中心" in child.inner_text() and "周期" in child.inner_text()
+    screenshot(page, "2-plan")
     assert watch.errors == []
     context.close()
