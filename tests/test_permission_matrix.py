@@ -120,6 +120,14 @@ TASK_ROUTES = [
         {"title": "子任务"},
         expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
     ),
+    # the count of "each unit of a kind/level under ..." before saving: as the form itself
+    (
+        "plans.task_new",
+        "POST",
+        "/plans/fixture-plan/tasks/new?parent={task}",
+        {"then": "count", "owner_mode": "each", "each_kind": "institution", "each_under": "P11"},
+        expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT),
+    ),
     ("plans.task_move", "GET", "/tasks/{task}/move", None, expect(COORDINATOR_ONLY, SEEN, LEADER_MAY_NOT)),
     (
         "plans.task_move",
@@ -549,6 +557,51 @@ def test_account_manager_pages(client, auth, make_user, role):
 
 
 _ISSUE_21_LISTED = {row[0] for row in USER_ROUTES} | {e for e, *_ in MANAGER_PAGES}
+
+
+# --- plans (issue 21): editing a plan issued by a unit in each relation ------------------------------
+# Plans are seen by everyone signed in (their tasks are scoped): who may not edit one gets 403.
+
+ISSUER_OR_ABOVE = {"own": OK, "child": OK, "parent": 403, "sibling": 403, "other": 403}
+PLAN_ROUTES = [
+    ("plans.plan_edit", "GET", "/plans/{plan}/edit", None, expect(FORBIDDEN, ISSUER_OR_ABOVE, FORBIDDEN)),
+    (
+        "plans.plan_edit",
+        "POST",
+        "/plans/{plan}/edit",
+        {"title": "改名的计划", "stamp": "stale"},  # a stale stamp: let in, refused with 409, nothing saved
+        expect(FORBIDDEN, ISSUER_OR_ABOVE, FORBIDDEN),
+    ),
+]
+
+
+@pytest.mark.parametrize("row", PLAN_ROUTES, ids=_route_id)
+def test_plan_routes(client, auth, make_user, world, row):
+    from tests.conftest import unit
+    from tracker.models import Plan
+
+    endpoint, method, url, data, by_role = row
+    units, _tasks, _evidence = world
+    plans = {}
+    for relation, code in units.items():
+        plan = Plan(key=f"matrix-{relation}", title=f"矩阵计划-{relation}", issuer_unit=unit(code))
+        db.session.add(plan)
+        plans[relation] = plan
+    db.session.commit()
+    wrong = []
+    for role in ROLES:
+        auth.login(_user(make_user, role))
+        for relation in RELATIONS:
+            target = url.format(plan=plans[relation].key)
+            response = client.get(target) if method == "GET" else client.post(target, data=data)
+            got = _outcome(response)
+            if got != by_role[role][relation]:
+                wrong.append((role, relation, by_role[role][relation], response.status_code))
+    assert wrong == [], (endpoint, method, wrong)
+    assert {p.title for p in plans.values()} == {f"矩阵计划-{r}" for r in RELATIONS}  # nothing saved
+
+
+_ISSUE_21_LISTED |= {row[0] for row in PLAN_ROUTES}
 
 
 # --- indicator periods (issue 16, finding 9): scoped like tasks ------------------------------------

@@ -41,6 +41,7 @@ FIELD_LABELS = {
     "title": _l("Title"),
     "doc_number": _l("Document number"),
     "issuer": _l("Issuer"),
+    "issued_on": _l("Issued"),
     "period_start": _l("Period start"),
     "period_end": _l("Period end"),
     "phases": _l("Phases"),

@@ -13,7 +13,11 @@ from tracker.forms import CLEAN
 from tracker.pickers.fields import CUSTOM, FrequencyFields
 
 
-class RuleForm(FrequencyFields, FlaskForm):
+class RuleFields(FrequencyFields):
+    """The frequency picker and the typed rule ("other"), checked: for the duty's rule page and
+    for any form that makes a task recurring (the new task by hand). Call
+    `fill_frequency_choices()` in the form's constructor; `rule_value()` after validation."""
+
     rule = StringField(
         _l("Recurrence rule (RRULE)"),
         filters=CLEAN,
@@ -22,11 +26,6 @@ class RuleForm(FrequencyFields, FlaskForm):
             "Only for 'Other': e.g. FREQ=MONTHLY;BYMONTHDAY=-1 (month ends) or FREQ=MONTHLY;INTERVAL=3;BYMONTHDAY=-1 (quarter ends)"
         ),
     )
-    comment = StringField(_l("Reason for the change"), filters=CLEAN, validators=[Optional(), Length(max=500)])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fill_frequency_choices()
 
     def validate_rule(self, field):
         typed = (self.freq.data or "") == CUSTOM or not self.freq.raw_data
@@ -35,3 +34,11 @@ class RuleForm(FrequencyFields, FlaskForm):
                 check_rule(field.data)
             except RuleError as exc:
                 raise ValidationError(_l("Not a valid recurrence rule: %(reason)s", reason=str(exc))) from exc
+
+
+class RuleForm(RuleFields, FlaskForm):
+    comment = StringField(_l("Reason for the change"), filters=CLEAN, validators=[Optional(), Length(max=500)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fill_frequency_choices()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, FieldList, FloatField, Form, FormField, IntegerField, SelectField, StringField
+from wtforms import DateField, FieldList, FloatField, Form, FormField, IntegerField, RadioField, SelectField
+from wtforms import BooleanField, HiddenField, StringField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from tracker.duties.forms import RuleFields
 from tracker.forms import CLEAN
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.pickers.fields import UnitField
+from tracker.plans.labels import KIND_LABELS, LEVEL_LABELS
 
 PHASE_ROWS = 3
+ONE_UNIT, EACH_UNIT = "one", "each"
 
 
 class PhaseForm(Form):
@@ -44,6 +48,26 @@ class PlanForm(FlaskForm):
     phases = FieldList(FormField(PhaseForm), min_entries=PHASE_ROWS, max_entries=PHASE_ROWS)
 
 
+MAX_PHASES = 30
+NEW_PHASE_ROWS = 2  # empty rows the edit form offers for new phases
+
+
+class EditPhaseForm(PhaseForm):
+    """A phase row of the edit form: an existing phase (its id) or a new one (no id)."""
+
+    phase_id = HiddenField()
+    remove = BooleanField(_l("Delete this phase"))
+
+
+class EditPlanForm(PlanForm):
+    """编辑计划: the plan form without the issuing unit (it decides who sees the plan), with a
+    row per phase and the stamp of the state the form was opened on."""
+
+    unit = None
+    phases = FieldList(FormField(EditPhaseForm), min_entries=0, max_entries=MAX_PHASES + NEW_PHASE_ROWS)
+    stamp = HiddenField(validators=[InputRequired()])
+
+
 class TaskFields:
     """The fields of a task made by hand (the task form and the ad-hoc item form)."""
 
@@ -60,7 +84,7 @@ class TaskFields:
     description = TextAreaField(_l("Description"), filters=CLEAN, validators=[Optional(), Length(max=20000)])
 
 
-class TaskForm(TaskFields, FlaskForm):
+class TaskForm(TaskFields, RuleFields, FlaskForm):
     co_owners = StringField(
         _l("Co-owner units"),
         filters=CLEAN,
@@ -70,10 +94,42 @@ class TaskForm(TaskFields, FlaskForm):
     start_on = DateField(_l("Start date"), validators=[Optional()])
     weight = FloatField(_l("Weight"), default=1.0, validators=[InputRequired(), NumberRange(min=0.01, max=1000)])
     phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], validate_choice=True)
+    # "each unit of a kind/level under U": the owner above is the template's, and the cascade
+    # service (tracker/cascade/service.py) gives one child task to each matching unit
+    owner_mode = RadioField(
+        _l("Who carries it out"),
+        default=ONE_UNIT,
+        choices=[
+            SelectChoice(ONE_UNIT, _l("The owner unit itself")),
+            SelectChoice(EACH_UNIT, _l("Each unit of a kind or level under a unit (one task each)")),
+        ],
+        validate_choice=True,
+    )
+    each_kind = SelectField(_l("Kind of unit"), choices=[], validators=[Optional()], validate_choice=True)
+    each_level = SelectField(_l("Level of unit"), choices=[], validators=[Optional()], validate_choice=True)
+    each_under = UnitField(
+        _l("Under unit"),
+        filters=CLEAN,
+        validators=[Optional(), Length(max=200)],
+        description=_l("The units under it (not it) of that kind or level each get a task"),
+    )
 
     def __init__(self, *args, phases=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fill_frequency_choices()
         self.phase.choices = [SelectChoice("", _l("No phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
+        self.each_kind.choices = [SelectChoice("", _l("Any kind"))] + [
+            SelectChoice(k, v) for k, v in KIND_LABELS.items()
+        ]
+        self.each_level.choices = (
+            [SelectChoice("", _l("Any level"))]
+            + [SelectChoice(k, v) for k, v in LEVEL_LABELS.items()]
+            + [SelectChoice("institution", _l("institution"))]
+        )
+
+    @property
+    def for_each_unit(self) -> bool:
+        return self.owner_mode.data == EACH_UNIT
 
 
 ADHOC_SOURCES = {

@@ -3,7 +3,9 @@ the ad-hoc item (新建交办事项) from my work. Thin: the rules are in tracke
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -16,8 +18,10 @@ from tracker.plans.blueprint import bp
 from tracker.plans.manual_forms import (
     ADHOC_SOURCES,
     PHASE_ROWS,
+    NEW_PHASE_ROWS,
     AdhocForm,
     DeleteTaskForm,
+    EditPlanForm,
     MoveTaskForm,
     PlanForm,
     TaskForm,
@@ -129,6 +133,100 @@ def plan_new():
     return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
 
 
+# --- editing a plan --------------------------------------------------------------------------------
+
+
+def _plan_edit_form(plan) -> EditPlanForm:
+    """The edit form showing the plan as it is now: a row per phase, and empty rows to add some."""
+    form = EditPlanForm(formdata=None)
+    for name in manual.PLAN_FIELDS:
+        form[name].data = getattr(plan, name)
+    for phase in plan.phases:
+        form.phases.append_entry(
+            {"phase_id": str(phase.id), "name": phase.name, "start_on": phase.start_on, "end_on": phase.end_on}
+        )
+    for _row in range(NEW_PHASE_ROWS):
+        form.phases.append_entry()
+    form.stamp.data = manual.plan_stamp(plan)
+    return form
+
+
+def _plan_edit_page(plan, form, status=200, error=None):
+    return render(
+        "plans/plan_edit.html",
+        status=status,
+        plan=plan,
+        form=form,
+        error=error,
+        counts=manual.phase_task_counts(plan),
+    )
+
+
+def _phase_rows(form) -> tuple[list[manual.PhaseValues], list[int]]:
+    """The phase rows that say something (an existing phase, or a new one being filled in), and
+    the form row of each."""
+    rows, where = [], []
+    for index, entry in enumerate(form.phases.entries):
+        sub = entry.form
+        text = (sub.phase_id.data or "").strip()
+        phase_id = int(text) if text.isdigit() else None
+        if phase_id is None and not ((sub.name.data or "").strip() or sub.start_on.data or sub.end_on.data):
+            continue
+        rows.append(
+            manual.PhaseValues(sub.name.data or "", sub.start_on.data, sub.end_on.data, phase_id, bool(sub.remove.data))
+        )
+        where.append(index)
+    return rows, where
+
+
+@bp.route("/plans/<key>/edit", methods=["GET", "POST"])
+@login_required
+def plan_edit(key: str):
+    """编辑计划: title, 文号, issuer, dates and phases, by a coordinator of the issuing unit or above."""
+    plan = get_plan(key)
+    if plan is None:
+        abort(404)
+    if not manual.may_edit_plan(current_user, plan):
+        abort(403)
+    if request.method == "GET":
+        return _plan_edit_page(plan, _plan_edit_form(plan))
+    form = EditPlanForm()
+    if not form.validate():
+        return _plan_edit_page(plan, form, 422)
+    phases, where = _phase_rows(form)
+    values = manual.PlanValues(
+        title=form.title.data or "",
+        doc_number=form.doc_number.data or "",
+        issuer=form.issuer.data or "",
+        issued_on=form.issued_on.data,
+        period_start=form.period_start.data,
+        period_end=form.period_end.data,
+        phases=phases,
+    )
+    try:
+        changes = manual.update_plan(current_user, plan, values, expected_stamp=form.stamp.data)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except manual.StalePlan:
+        db.session.rollback()
+        fresh = get_plan(key)
+        message = _("This plan was changed by someone else meanwhile; here is its current state. Nothing was saved.")
+        return _plan_edit_page(fresh, _plan_edit_form(fresh), 409, message)
+    except manual.Problems as exc:
+        db.session.rollback()
+        problems = {}
+        for name, message in exc.problems.items():
+            if name.startswith("phases-"):
+                _p, index, field = name.split("-", 2)
+                name = f"phases-{where[int(index)]}-{field}"
+            problems[name] = message
+        return _plan_edit_page(get_plan(key), form, 422, _place(form, problems))
+    db.session.commit()
+    flash(_("The plan is saved.") if changes else _("Nothing changed."), "success" if changes else "info")
+    return redirect(url_for("plans.plan_detail", key=plan.key), code=303)
+
+
 # --- a new task under a node ------------------------------------------------------------------------
 
 
@@ -159,8 +257,28 @@ def _task_values(form, owner_field="owner") -> tuple[manual.TaskValues, dict]:
         deliverable=form.deliverable.data or "",
         weight=form.weight.data if hasattr(form, "weight") else 1.0,
         phase=phase,
+        recurrence=form.rule_value() if hasattr(form, "rule_value") else "",
     )
     return values, problems
+
+
+EACH_FIELDS = ("owner_mode", "each_kind", "each_level", "each_under")
+
+
+def _each_unit(form) -> manual.EachUnit:
+    return manual.EachUnit(under=form.each_under.unit, kind=form.each_kind.data, level=form.each_level.data)
+
+
+def _unit_matches(form) -> dict:
+    """How many units "each unit of ... under ..." names now (the count next to the field), or
+    the problem with it; nothing is written."""
+    if form.each_under.errors:
+        return {"count": None, "error": str(form.each_under.errors[0])}
+    try:
+        units = manual.each_unit_targets(current_user, _each_unit(form))
+    except manual.Problems as exc:
+        return {"count": None, "error": "; ".join(str(m) for m in exc.problems.values())}
+    return {"count": len(units), "error": None, "sample": units[:5]}
 
 
 @bp.route("/plans/<key>/tasks/new", methods=["GET", "POST"])
@@ -178,21 +296,48 @@ def task_new(key: str):
     if not manual.may_add_under(current_user, plan, parent):
         abort(403)
     form = TaskForm(phases=plan.phases)
-    context = {"plan": plan, "parent": parent, "ancestors": ancestors_of(parent) if parent else []}
+    context = {
+        "plan": plan,
+        "parent": parent,
+        "ancestors": ancestors_of(parent) if parent else [],
+        "matches": None,
+    }
     if request.method == "GET":
         form.owner.set_unit(parent.owner_unit if parent and parent.owner_unit else current_user.unit)
+        form.each_under.set_unit(current_user.unit)
         if parent is not None:
             form.due_on.data = parent.due_on
             form.phase.data = str(parent.phase_id) if parent.phase_id else ""
         return render("plans/task_new.html", form=form, error=None, **context)
-    if not form.validate():
+    valid = form.validate()
+    if request.form.get("then") == "count":  # how many units match: nothing is saved
+        for name, field in form._fields.items():
+            if name not in EACH_FIELDS:
+                field.errors = []
+        context["matches"] = _unit_matches(form)
+        block = "owner_matches" if wants_fragment() else "content"
+        return render("plans/task_new.html", block=block, form=form, error=None, **context)
+    if not form.for_each_unit:  # the "each unit" fields say nothing for one owner unit
+        for name in EACH_FIELDS[1:]:
+            form[name].errors = []
+        valid = not any(field.errors for field in form)
+    if not valid:
         return render("plans/task_new.html", status=422, form=form, error=None, **context)
     values, problems = _task_values(form)
+    each = _each_unit(form) if form.for_each_unit else None
     if problems:  # with the service's own checks: every problem at once
         problems = {**manual.check_task_values(current_user, plan, values), **problems}
+        if each is not None:
+            try:
+                manual.each_unit_targets(current_user, each)
+            except manual.Problems as exc:
+                problems = {**exc.problems, **problems}
         return render("plans/task_new.html", status=422, form=form, error=_place(form, problems), **context)
     try:
-        task = manual.add_task(current_user, plan, parent, values)
+        if each is None:
+            task = manual.add_task(current_user, plan, parent, values)
+        else:
+            task, cascade = manual.add_task_for_each_unit(current_user, plan, parent, values, each)
     except NotAllowed:
         db.session.rollback()
         abort(403)
@@ -200,7 +345,17 @@ def task_new(key: str):
         db.session.rollback()
         return render("plans/task_new.html", status=422, form=form, error=_place(form, exc.problems), **context)
     db.session.commit()
-    flash(_("The task %(ref)s is added.", ref=task.ref), "success")
+    if each is None:
+        flash(_("The task %(ref)s is added.", ref=task.ref), "success")
+    else:
+        flash(
+            _(
+                "The task %(ref)s is added, with one task for each of %(n)d units.",
+                ref=task.ref,
+                n=len(cascade.children),
+            ),
+            "success",
+        )
     if request.form.get("then") == "another":
         return redirect(url_for("plans.task_new", key=plan.key, parent=parent.id if parent else None), code=303)
     return redirect(url_for("plans.task_page", task_id=task.id), code=303)
@@ -237,9 +392,28 @@ def _move_page(task: Task, form, status=200, error=None):
     )
 
 
+@bp.app_template_global("may_move")
+def may_move(task: Task) -> bool:
+    """May the signed-in user drag this row of the plan tree (move the task)?"""
+    return current_user.is_authenticated and manual.may_rearrange(current_user, task)
+
+
+def _move_refused(task: Task, form, status: int, error=None):
+    """A refused move: the move page with its status (403, 409, 422), or for a drop in the plan
+    tree (HTMX) only the server's message, answered 200 with the status in the fragment: a refusal
+    is an expected answer to a drop, and a 4xx would be an error in the browser's console."""
+    if wants_fragment():
+        messages = [str(error)] if error else [str(e) for e in form.parent.errors] or [_("The task was not moved.")]
+        body = render_template("plans/_move_result.html", task=task, messages=messages, moved=False, status=status)
+        return fragment_response(body)
+    return _move_page(task, form, status, error)
+
+
 @bp.route("/tasks/<int:task_id>/move", methods=["GET", "POST"])
 @login_required
 def task_move(task_id: int):
+    """Put a task under another node: the "move under" form, and the plan tree's drag and drop
+    (tracker/static/tree_dnd.js), which posts the same form with HTMX and shows the answer."""
     task = task_or_404(task_id)
     if not manual.may_rearrange(current_user, task):
         abort(403)
@@ -247,29 +421,37 @@ def task_move(task_id: int):
         return _move_page(task, MoveTaskForm(formdata=None, version=task.version))
     form = MoveTaskForm()
     if not form.validate():
-        return _move_page(task, form, 422)
+        return _move_refused(task, form, 422, _("The form is incomplete; reload the page and try again."))
     ref = (form.parent.data or "").strip()
     parent = None
     if ref:
         parent = db.session.scalar(select(Task).where(Task.plan_id == task.plan_id, Task.ref == ref))
         if parent is None:
             form.parent.errors = [_("No node numbered '%(ref)s' in this plan.", ref=ref)]
-            return _move_page(task, form, 422)
+            return _move_refused(task, form, 422)
     try:
         moved = manual.move_task(current_user, task, parent, expected_version=form.version.data)
     except NotAllowed:
         db.session.rollback()
         form.parent.errors = [_("You may not move this task there.")]
-        return _move_page(task_or_404(task_id), form, 403)
+        return _move_refused(task_or_404(task_id), form, 403)
     except StaleVersion:
         db.session.rollback()
         fresh = task_or_404(task_id)
-        return _move_page(fresh, MoveTaskForm(formdata=None, version=fresh.version), 409, _conflict())
+        return _move_refused(fresh, MoveTaskForm(formdata=None, version=fresh.version), 409, _conflict())
     except manual.Problems as exc:
         db.session.rollback()
-        return _move_page(task_or_404(task_id), form, 422, _place(form, exc.problems))
+        return _move_refused(task_or_404(task_id), form, 422, _place(form, exc.problems))
     db.session.commit()
-    flash(_("Moved.") if moved else _("It is already there: nothing changed."), "success" if moved else "info")
+    message = _("Moved.") if moved else _("It is already there: nothing changed.")
+    if wants_fragment():  # the tree reloads itself around the task's new place (the event)
+        body = render_template("plans/_move_result.html", task=task, messages=[message], moved=True, status=200)
+        response = fragment_response(body)
+        response.headers["HX-Trigger"] = json.dumps(
+            {"task-moved": {"id": task.id, "path": task.path, "moved": moved}}, ensure_ascii=True
+        )
+        return response
+    flash(message, "success" if moved else "info")
     return redirect(url_for("plans.task_page", task_id=task.id), code=303)
 
 

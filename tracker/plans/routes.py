@@ -8,7 +8,7 @@ from tracker.plans.blueprint import bp
 from tracker.plans.list_routes import bulk_context, saved_filters_context
 from tracker.plans.saved_filters import filter_query
 from tracker.plans.forms import TaskFilterForm
-from tracker.plans.manual import may_add_under, may_plan
+from tracker.plans.manual import may_add_under, may_edit_plan, may_plan
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
 from tracker.plans.service import get_plan, plans_for
 from tracker.extensions import db
@@ -58,7 +58,14 @@ def plan_detail(key: str):
     form = TaskFilterForm(request.args, phases=plan.phases)
     valid = form.validate() if request.args else True
     filters = form.filters(plan.id) if valid else TaskFilters(plan_id=plan.id)
-    context = {"plan": plan, "form": form, "filters": filters, "may_add_top": may_add_under(current_user, plan, None)}
+    context = {
+        "plan": plan,
+        "form": form,
+        "filters": filters,
+        "may_add_top": may_add_under(current_user, plan, None),
+        "may_edit": may_edit_plan(current_user, plan),
+        "may_drag": may_plan(current_user),  # the rows say which ones (tracker/static/tree_dnd.js)
+    }
     if filters.active:
         context["page"] = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     else:
