@@ -1,5 +1,7 @@
-"""The audit view (/admin/audit): the journals of tasks, users, units and plans for admins,
-filtered and keyset-paged, and its .xlsx export. Thin: the queries are tracker/audit/view.py."""
+"""The audit view (/admin/audit): the journals of tasks, users, units and plans, filtered and
+keyset-paged, and its .xlsx export. Admins and leaders read all of it, a coordinator what is
+about their unit's subtree (tracker/auth/scope.py journal_scope), a reporter nothing (403).
+Thin: the queries are tracker/audit/view.py."""
 
 from __future__ import annotations
 
@@ -10,22 +12,27 @@ from wtforms.fields.choices import SelectChoice
 
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.labels import SUBJECT_LABELS
+from tracker.auth.scope import journal_scope
 from tracker.audit.view import KINDS, AuditFilters, AuditPage, Cursor, action_choices, audit_page, audit_rows
 from tracker.progress.export import ExportColumn, send_xlsx
 from tracker.timeutil import local_today
-from tracker.web import localdt, render
+from tracker.web import localdt, render, wants_fragment
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 
-def _require_admin() -> None:
-    """The journals of everything are the administrators' (coordinators: 403)."""
-    if current_user.role != "admin":
+READERS = ("admin", "leader", "coordinator")
+
+
+def _require_reader() -> None:
+    """Admins and leaders read every journal, coordinators their subtree's; reporters: 403."""
+    if current_user.role not in READERS:
         abort(403)
 
 
 def _form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
+    form.scope = journal_scope(current_user)
     form.action.choices = [SelectChoice("", _("Any action"))] + [
         SelectChoice(c, label) for c, label in action_choices()
     ]
@@ -41,16 +48,25 @@ def _filters(form: AuditFilterForm) -> AuditFilters:
         day_to=form.day_to.data,
         action=form.action.data or "",
         kind=form.kind.data or "",
+        scope=form.scope,
     )
 
 
 @bp.route("")
 @login_required
 def journal_page():
-    _require_admin()
+    _require_reader()
     form = _form()
     if not form.validate():
-        return render("audit/journal.html", block="results", status=422, form=form, page=AuditPage(), invalid=True)
+        return render(
+            "audit/journal.html",
+            block="results",
+            status=422,
+            form=form,
+            page=AuditPage(),
+            invalid=True,
+            oob_form=wants_fragment(),
+        )
     page = audit_page(_filters(form), Cursor.parse(request.args.get("after")))
     export_url = url_for("audit.journal_export", **{k: v for k, v in request.args.items() if k != "after"})
     return render("audit/journal.html", block="results", form=form, page=page, invalid=False, export_url=export_url)
@@ -63,7 +79,7 @@ def export_cap() -> int:
 @bp.route("/export.xlsx")
 @login_required
 def journal_export():
-    _require_admin()
+    _require_reader()
     form = _form()
     if not form.validate():
         abort(400)
