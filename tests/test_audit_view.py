@@ -290,15 +290,12 @@ def test_the_export_has_the_filtered_rows_in_words_and_formulas_stay_text(client
             assert cell.data_type != "f"
 
 
-def test_the_export_stops_at_its_cap(client, admin, app, make_user):
+def test_the_export_stops_at_its_cap(client, admin, app, make_user, monkeypatch):
     user = make_user("coordinator", "P11")
     for n in range(30):
         _account_entry(user, user, "account", "phone", str(n), str(n + 1), at=T0 + timedelta(seconds=n))
-    app.config["AUDIT_EXPORT_MAX_ROWS"] = 12
-    try:
-        sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string={"action": "account"}))
-    finally:
-        app.config.pop("AUDIT_EXPORT_MAX_ROWS")
+    monkeypatch.setitem(app.config, "AUDIT_EXPORT_MAX_ROWS", 12)
+    sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string={"action": "account"}))
     rows = list(sheet.iter_rows(values_only=True))
     header = rows.index(next(r for r in rows if r[0] == "时间"))
     assert len(rows) - header - 1 == 12

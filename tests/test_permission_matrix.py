@@ -693,12 +693,12 @@ def test_export_routes(client, auth, make_user, row, tmp_path):
 
     endpoint, _method, url = row
     wrong = []
-    for role in ROLES:
+    for role, (kind, fmt) in [(r, k) for r in ROLES for k in (("tasks", "csv"), ("audit", "xlsx"))]:
         owner = _user(make_user, role)
-        job = start_export(owner, "tasks", "csv", {})
-        source = tmp_path / f"{job.id}.csv"
+        job = start_export(owner, kind, fmt, {})
+        source = tmp_path / f"{job.id}.{fmt}"
         source.write_bytes(b"\xef\xbb\xbfa\n")
-        job.state, job.stored_name, job.finished_at = "done", f"export-test-{job.id}.csv", datetime.now(timezone.utc)
+        job.state, job.stored_name, job.finished_at = "done", f"export-test-{job.id}.{fmt}", datetime.now(timezone.utc)
         export_storage().put_file(job.stored_name, source)
         db.session.commit()
         for other_role in ROLES:

@@ -70,6 +70,9 @@ class Config:
     # progress page (tracker/exports/jobs.py); a run not heard of for the lease is taken over
     EXPORT_BACKGROUND_ROWS = int(os.environ.get("EXPORT_BACKGROUND_ROWS", "50000"))
     EXPORT_LEASE_SECONDS = int(os.environ.get("EXPORT_LEASE_SECONDS", "900"))
+    # the audit log's export: at most this many rows (newest first); above the second, in the background
+    AUDIT_EXPORT_MAX_ROWS = int(os.environ.get("AUDIT_EXPORT_MAX_ROWS", "20000"))
+    AUDIT_EXPORT_BACKGROUND_ROWS = int(os.environ.get("AUDIT_EXPORT_BACKGROUND_ROWS", "5000"))
     # rendered progress pages kept per worker, by version (tracker/progress/pages.py); 0: off
     PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
     # ... and shared by the workers of the machine through this folder; empty: not shared

@@ -5,7 +5,8 @@ Thin: the queries are tracker/audit/view.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -13,20 +14,20 @@ from wtforms.fields.choices import SelectChoice
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.labels import SUBJECT_LABELS
 from tracker.auth.scope import journal_scope
-from tracker.audit.view import KINDS, AuditFilters, AuditPage, Cursor, action_choices, audit_page, audit_rows
-from tracker.progress.export import ExportColumn, send_xlsx
-from tracker.timeutil import local_today
-from tracker.web import localdt, render, wants_fragment
+from tracker.audit import export as audit_export
+from tracker.audit.view import KINDS, AuditFilters, AuditPage, Cursor, action_choices, audit_count, audit_page
+from tracker.exports.jobs import background_job
+from tracker.extensions import db
+from tracker.models.exports import AUDIT
+from tracker.progress.export import send_xlsx
+from tracker.web import render, wants_fragment
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 
-READERS = ("admin", "leader", "coordinator")
-
-
 def _require_reader() -> None:
     """Admins and leaders read every journal, coordinators their subtree's; reporters: 403."""
-    if current_user.role not in READERS:
+    if not audit_export.may_read_audit_log(current_user):
         abort(403)
 
 
@@ -72,48 +73,28 @@ def journal_page():
     return render("audit/journal.html", block="results", form=form, page=page, invalid=False, export_url=export_url)
 
 
-def export_cap() -> int:
-    return int(current_app.config.get("AUDIT_EXPORT_MAX_ROWS", 20_000))
-
-
 @bp.route("/export.xlsx")
 @login_required
 def journal_export():
+    """A small result streams at once; a large one becomes a background job (its progress page
+    polls, tracker/exports/), kept for its owner alone for a day."""
     _require_reader()
     form = _form()
     if not form.validate():
         abort(400)
-    cap = export_cap()
-    columns = [
-        ExportColumn(_("Time"), 18),
-        ExportColumn(_("Changed by"), 16),
-        ExportColumn(_("Object"), 10),
-        ExportColumn(_("What"), 36),
-        ExportColumn(_("Unit"), 24),
-        ExportColumn(_("Action"), 16),
-        ExportColumn(_("Field"), 14),
-        ExportColumn(_("Old value"), 24),
-        ExportColumn(_("New value"), 24),
-        ExportColumn(_("Reason or note"), 30),
-    ]
-
-    def rows():
-        for row in audit_rows(_filters(form), cap):
-            yield [
-                localdt(row.at, "yyyy-MM-dd HH:mm:ss"),
-                row.actor.display_name if row.actor else _("System"),
-                row.subject_kind,
-                row.subject_label,
-                row.unit.name if row.unit else "",
-                row.action_label,
-                row.field_label,
-                row.old_text,
-                row.new_text,
-                row.comment_text,
-            ]
-
-    preamble = [
-        _("Audit log as of %(day)s", day=local_today().isoformat()),
-        _("At most %(n)d rows, newest first: narrow the filters for older ones.", n=cap),
-    ]
-    return send_xlsx("audit-log.xlsx", _("Audit log"), columns, rows(), preamble)
+    filters = _filters(form)
+    threshold = audit_export.background_threshold()
+    if audit_count(filters, threshold + 1) > threshold:
+        args = audit_export.filters_to_args(filters)
+        job = background_job(current_user, AUDIT, "xlsx", args, str(get_locale() or "zh"))
+        db.session.commit()
+        return redirect(url_for("exports.job_page", job_id=job.id), 303)
+    cap = audit_export.export_cap()
+    rows = audit_export.audit_cells_of(filters, cap)
+    return send_xlsx(
+        "audit-log.xlsx",
+        audit_export.audit_title(),
+        audit_export.audit_columns(),
+        rows,
+        audit_export.audit_preamble(cap),
+    )

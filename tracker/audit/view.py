@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable, Iterator, Optional
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.labels import (
@@ -372,16 +372,37 @@ def audit_page(
     return AuditPage(page, page[-1].cursor if more and page else None, first=cursor is None)
 
 
-def audit_rows(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[AuditRow]:
-    """Every row the filters select, newest first, at most `cap` of them (keyset batches)."""
+def audit_row_batches(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[list[AuditRow]]:
+    """Every row the filters select, newest first, at most `cap` of them, a keyset page of at
+    most `batch` rows at a time (two statements each)."""
     cursor, given = None, 0
     while given < cap:
         page = audit_page(filters, cursor, min(batch, cap - given), forget=True)
-        yield from page.rows
+        if page.rows:
+            yield page.rows
         given += len(page.rows)
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+def audit_rows(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[AuditRow]:
+    """Every row the filters select, newest first, at most `cap` of them (keyset batches)."""
+    for rows in audit_row_batches(filters, cap, batch):
+        yield from rows
+
+
+def audit_count(filters: AuditFilters, cap: int) -> int:
+    """How many rows the filters select, counting at most `cap`: a count of `cap` means at
+    least that many. One bounded count per journal (each reads at most `cap` + 1 keys)."""
+    total = 0
+    for journal in (TASK_JOURNAL, ACCOUNT_JOURNAL):
+        conditions = journal_conditions(journal, filters, None)
+        if conditions is None:
+            continue
+        keys = select(journal.model.id).where(*conditions).limit(cap + 1).subquery()
+        total += db.session.scalar(select(func.count()).select_from(keys)) or 0
+    return min(total, cap)
 
 
 def users_named(text: str, limit: int = 50, within: Optional[OrgUnit] = None) -> list[User]:
