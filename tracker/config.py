@@ -143,6 +143,10 @@ class Config:
     LDAP_USERNAME_ATTRIBUTE = os.environ.get("LDAP_USERNAME_ATTRIBUTE", "uid")
     LDAP_EMAIL_ATTRIBUTE = os.environ.get("LDAP_EMAIL_ATTRIBUTE", "mail")
     LDAP_START_TLS = _bool("LDAP_START_TLS", False)
+    # TLS (ldaps:// or StartTLS): the CA file the directory's certificate chains to (empty: the
+    # system's trust store); verification is on unless LDAP_TLS_VERIFY=0 (then logged every time)
+    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
+    LDAP_TLS_VERIFY = _bool("LDAP_TLS_VERIFY", True)
     LDAP_TIMEOUT = float(os.environ.get("LDAP_TIMEOUT", "5"))
     IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
     SESSION_REFRESH_EACH_REQUEST = True
