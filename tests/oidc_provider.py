@@ -5,7 +5,10 @@ test tests/e2e/test_sso_browser.py).
 It serves the discovery document, the authorization endpoint (the authorization-code flow with
 PKCE; it signs in the test person set on `provider.person`: straight away when `auto_approve`, or
 after a click on its own page), the token endpoint (client_secret_basic / _post) issuing an
-id_token signed with an RSA key made at start, and the JWKS with that key's public half.
+id_token signed with an RSA key made at start, and the JWKS with that key's public half, and
+(while `end_session` is on) RP-Initiated Logout: the discovery document's end_session_endpoint,
+which checks the id_token_hint (its signature, issuer and audience) and the
+post_logout_redirect_uri, records the logout in `ended` and sends the browser back.
 Everything is in memory; nothing of the tracker is imported.
 """
 
@@ -25,7 +28,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.models import AuthorizationCodeMixin
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
@@ -126,6 +131,8 @@ class LoopbackProvider:
         self.signing_key = self.key  # a test swaps in another key to forge a signature
         self.person = Person(sub="u-1001", preferred_username="nobody", email="nobody@example.org")
         self.auto_approve = True
+        self.end_session = True  # advertise and serve the end_session_endpoint
+        self.ended: list[dict] = []  # the logouts it was asked for: sub, post_logout_redirect_uri, ...
         self.codes: dict[str, Code] = {}
         self.tokens: list[dict] = []
         self.issuer = ""
@@ -193,7 +200,9 @@ class LoopbackProvider:
 
         @app.get("/.well-known/openid-configuration")
         def discovery():
+            extra = {"end_session_endpoint": provider.issuer + "/end-session"} if provider.end_session else {}
             return jsonify(
+                **extra,
                 issuer=provider.issuer,
                 authorization_endpoint=provider.issuer + "/authorize",
                 token_endpoint=provider.issuer + "/token",
@@ -237,6 +246,38 @@ class LoopbackProvider:
         @app.post("/token")
         def token():
             return server.create_token_response()
+
+        @app.route("/end-session", methods=["GET", "POST"])
+        def end_session():
+            """RP-Initiated Logout 1.0: a valid id_token_hint of ours and a registered
+            post_logout_redirect_uri, else 400 (the tests look at `ended`)."""
+            if not provider.end_session:
+                return "no end_session_endpoint here", 404
+            values = request.values
+            try:
+                hint = jwt.decode(values.get("id_token_hint", ""), provider.key, algorithms=["RS256"])
+            except (JoseError, ValueError) as error:
+                return f"bad id_token_hint: {error}", 400
+            claims = hint.claims
+            audience = claims.get("aud")
+            audiences = audience if isinstance(audience, list) else [audience]
+            if claims.get("iss") != provider.issuer or CLIENT_ID not in audiences:
+                return "id_token_hint of another issuer or client", 400
+            if values.get("client_id") and values.get("client_id") != CLIENT_ID:
+                return "client_id does not match the hint", 400
+            back = values.get("post_logout_redirect_uri", "")
+            parts = urlsplit(back)
+            if back and not (
+                parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost") and parts.path == "/login"
+            ):
+                return "post_logout_redirect_uri not registered", 400
+            provider.ended.append(
+                {"sub": claims.get("sub"), "post_logout_redirect_uri": back, "client_id": values.get("client_id")}
+            )
+            if not back:
+                return "<!doctype html><title>Signed out</title><p>You are signed out.</p>"
+            state = values.get("state")
+            return redirect(back + (("&" if parts.query else "?") + urlencode({"state": state}) if state else ""))
 
         return app
 

@@ -240,14 +240,21 @@ def test_a_wrong_filter_is_named_next_to_its_field(client, admin, args, field):
 # -- who may --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "role, code", [("coordinator", "P11"), ("coordinator", "NHC"), ("reporter", "P11-QC"), ("leader", "NHC")]
-)
-def test_only_administrators_read_the_audit_log(client, auth, make_user, role, code):
-    auth.login(make_user(role, code))
+@pytest.mark.parametrize("code", ["P11-QC", "P31-QC"])
+def test_reporters_do_not_read_the_audit_log(client, auth, make_user, code):
+    auth.login(make_user("reporter", code))
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit/export.xlsx").status_code == 403
     assert "/admin/audit" not in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role, code", [("coordinator", "P11"), ("coordinator", "NHC"), ("leader", "NHC")])
+def test_coordinators_and_leaders_find_it_in_the_menu(client, auth, make_user, role, code):
+    auth.login(make_user(role, code))
+    assert client.get("/admin/audit").status_code == 200
+    page = client.get("/").get_data(as_text=True)
+    menu = page[page.index('data-menu="admin"') :]
+    assert 'href="/admin/audit"' in menu[: menu.index("</ul>")]
 
 
 def test_administrators_find_it_under_administration(client, admin):
@@ -283,15 +290,12 @@ def test_the_export_has_the_filtered_rows_in_words_and_formulas_stay_text(client
             assert cell.data_type != "f"
 
 
-def test_the_export_stops_at_its_cap(client, admin, app, make_user):
+def test_the_export_stops_at_its_cap(client, admin, app, make_user, monkeypatch):
     user = make_user("coordinator", "P11")
     for n in range(30):
         _account_entry(user, user, "account", "phone", str(n), str(n + 1), at=T0 + timedelta(seconds=n))
-    app.config["AUDIT_EXPORT_MAX_ROWS"] = 12
-    try:
-        sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string={"action": "account"}))
-    finally:
-        app.config.pop("AUDIT_EXPORT_MAX_ROWS")
+    monkeypatch.setitem(app.config, "AUDIT_EXPORT_MAX_ROWS", 12)
+    sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string={"action": "account"}))
     rows = list(sheet.iter_rows(values_only=True))
     header = rows.index(next(r for r in rows if r[0] == "时间"))
     assert len(rows) - header - 1 == 12
@@ -382,3 +386,110 @@ def test_a_units_coded_values_show_as_words(make_user):
     assert value_text("unit", "retired_at", "2026-05-10T16:05:00+00:00") == "2026-05-11 00:05"
     assert value_text("user", "role", "leader") == "领导"
     assert value_text("task", "status", "accepted") == "已通过"
+
+
+# -- a coordinator's audit log: their subtree only -----------------------------------------------
+
+
+@pytest.fixture
+def coordinator_view(client, auth, make_user, story):
+    """The story, plus a unit change in each province, read by a coordinator of P11."""
+    for code in ("P11-QC", "P31-QC"):
+        entry = audit.record_unit(story["coordinator"], unit(code), "edit", "name", "旧名", f"新名{code}")
+        entry.at = T0 + timedelta(days=3)
+    db.session.commit()
+    auth.login(make_user("coordinator", "P11", username="p11-reader"))
+    return story
+
+
+def test_a_coordinator_reads_what_is_about_their_subtree_only(story):
+    p11 = _ours(_all(AuditFilters(scope=unit("P11"))), story)
+    assert {r.id for r in p11} == {story["due"].id, story["status"].id, story["role"].id, story["disable"].id}
+    assert [r.id for r in _ours(_all(AuditFilters(scope=unit("P31"))), story)] == [story["comment"].id]
+    # a unit filter inside the scope narrows it, one above it is the scope, one apart leaves nothing
+    inner = _ours(_all(AuditFilters(scope=unit("P11"), unit=unit("P11-QC"))), story)
+    assert {r.id for r in inner} == {story["due"].id, story["status"].id, story["role"].id, story["disable"].id}
+    apart = AuditFilters(scope=unit("P11"), unit=unit("P31"))
+    with count_queries() as statements:
+        assert _all(apart) == []
+    assert statements() == 0  # two subtrees apart: nothing to ask the database
+    above = _ours(_all(AuditFilters(scope=unit("P11-QC"), unit=unit("P11"))), story)
+    assert {r.id for r in above} == {story["due"].id, story["status"].id, story["role"].id, story["disable"].id}
+
+
+def test_a_coordinators_page_and_export_show_no_other_province(client, coordinator_view):
+    page = client.get("/admin/audit", query_string=STORY_DAYS)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="audit-scope"' in body
+    for mine in ("审计任务甲", "材料不全", "新名P11-QC", "p11-clerk"):
+        assert mine in body, mine
+    for theirs in ("审计任务乙", "已上传", "新名P31-QC", "p31-rep"):
+        assert theirs not in body, theirs
+    # accounts of the subtree link to their page (a coordinator manages them)
+    assert f'href="/admin/users/{coordinator_view["clerk"].id}"' in body
+
+    sheet = _sheet(client.get("/admin/audit/export.xlsx", query_string=STORY_DAYS))
+    cells = {c for row in sheet.iter_rows(values_only=True) for c in row if c}
+    assert "审计任务甲" in cells and "新名P11-QC" in cells
+    assert not {"审计任务乙", "已上传", "新名P31-QC"} & cells
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        ({"user": "p31-rep"}, "user"),  # another province's account: as if nobody had the name
+        ({"unit": "P31-QC"}, "unit"),  # another province's unit: as if there were none
+        ({"unit": "P31"}, "unit"),
+        ({"unit": "NHC"}, "unit"),  # a unit above theirs
+    ],
+)
+def test_a_coordinators_filters_naming_another_province_are_form_errors(client, coordinator_view, args, field):
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.get("/admin/audit", query_string={**STORY_DAYS, **args}, headers=headers)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 422 and f'id="{field}-error"' in body
+        assert 'id="audit-log"' not in body and "已上传" not in body and "审计任务乙" not in body
+        if headers:  # the results alone, and the form out of band with its field's error
+            assert 'id="audit-filters" hx-swap-oob="true"' in body and "navbar" not in body
+    assert client.get("/admin/audit/export.xlsx", query_string=args).status_code == 400
+
+
+def test_a_coordinators_filters_within_their_subtree_work(client, coordinator_view):
+    body = client.get("/admin/audit", query_string={**STORY_DAYS, "unit": "P11-QC", "kind": "task"}).get_data(
+        as_text=True
+    )
+    assert "延期" in body and "材料不全" in body and "p11-clerk" not in body
+    by_user = client.get("/admin/audit", query_string={**STORY_DAYS, "user": "p11-coord"}).get_data(as_text=True)
+    assert "材料不全" in by_user and "已上传" not in by_user
+
+
+def test_a_cursor_from_elsewhere_only_positions_a_coordinators_page(client, coordinator_view):
+    # the newest P31 entry's cursor: what comes after it is still only P11's
+    token = Cursor(coordinator_view["comment"].at, "journal", coordinator_view["comment"].id).token()
+    body = client.get("/admin/audit", query_string={**STORY_DAYS, "after": token}).get_data(as_text=True)
+    assert "材料不全" in body and "已上传" not in body and "审计任务乙" not in body
+
+
+def test_a_coordinators_page_costs_a_few_statements(client, coordinator_view, make_user, make_task):
+    user = make_user("coordinator", "P11")
+    tasks = [make_task(code, title=f"批量{code}") for code in ("P11-QC", "P31-QC", "P11")]
+    for n in range(60):
+        _task_entry(tasks[n % 3], user, "comment", comment=f"意见{n}", at=T0 + timedelta(minutes=n))
+    client.get("/admin/audit")
+    with count_queries() as statements:
+        response = client.get("/admin/audit")
+    assert response.status_code == 200 and "批量P31-QC" not in response.get_data(as_text=True)
+    assert statements() <= 8
+    with count_queries() as filtered:
+        client.get("/admin/audit", query_string={"user": user.username, "unit": "P11-QC", "kind": "task"})
+    assert filtered() <= 10
+
+
+def test_a_leader_reads_everything_and_changes_nothing(client, auth, make_user, story):
+    auth.login(make_user("leader", "NHC"))
+    body = client.get("/admin/audit", query_string=STORY_DAYS).get_data(as_text=True)
+    assert "审计任务甲" in body and "已上传" in body and "p11-clerk" in body
+    assert "/admin/users/" not in body  # no link to a page that would answer 403
+    results = body[body.index('id="audit-results"') :]
+    assert 'method="post"' not in results.lower()  # nothing on the page to write with
+    assert _sheet(client.get("/admin/audit/export.xlsx", query_string=STORY_DAYS)).max_row > 3

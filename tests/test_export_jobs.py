@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from openpyxl import load_workbook
@@ -217,3 +217,143 @@ def test_the_scheduler_runs_the_exports_every_few_seconds(tmp_path, app):
     job = next(j for j in scheduler.get_jobs() if j.id == EXPORTS_JOB_ID)
     assert job.func_ref == EXPORTS_JOB and job.trigger.interval == timedelta(seconds=5)
     assert job.max_instances == 2  # two exports side by side, each claimed by one run
+
+
+# -- the audit log's export (issue 21): the same machinery, xlsx, in the owner's scope -----------
+
+AUDIT_T0 = datetime(2021, 5, 10, 4, 0, tzinfo=timezone.utc)
+AUDIT_DAYS = {"day_from": "2021-05-10", "day_to": "2021-05-20"}  # the seed loader's journal is of today
+
+
+@pytest.fixture
+def audit_low_threshold(app, monkeypatch):
+    monkeypatch.setitem(app.config, "AUDIT_EXPORT_BACKGROUND_ROWS", 3)
+    yield 3
+
+
+@pytest.fixture
+def audit_entries(make_user, make_task):
+    """Five journal entries about a P11-QC task (one a formula-like note), one about an account
+    of P11-QC, and three about a P31-QC task, on 10 May 2021."""
+    from tracker.audit import journal as audit
+    from tracker.models import JournalEntry
+
+    author = make_user("coordinator", "NHC", username="audit-export-author")
+    own, far = make_task("P11-QC", title="导出审计甲"), make_task("P31-QC", title="导出审计乙")
+    notes = ['=HYPERLINK("http://x")'] + [f"本省意见{n}" for n in range(4)]
+    for n, note in enumerate(notes):
+        db.session.add(
+            JournalEntry(task=own, user=author, action="comment", comment=note, at=AUDIT_T0 + timedelta(minutes=n))
+        )
+    for n in range(3):
+        db.session.add(
+            JournalEntry(
+                task=far, user=author, action="comment", comment=f"外省意见{n}", at=AUDIT_T0 + timedelta(minutes=10 + n)
+            )
+        )
+    clerk = make_user("reporter", "P11-QC", username="audit-export-clerk")
+    entry = audit.record_user(author, clerk, "edit", "phone", "1", "2", comment="本省账号")
+    entry.at = AUDIT_T0 + timedelta(minutes=20)
+    db.session.commit()
+    return {"own": 6, "all": 9}
+
+
+def _audit_sheet(data: bytes):
+    sheet = load_workbook(io.BytesIO(data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows.index(next(r for r in rows if r[0] == "时间"))
+    return sheet, rows[header + 1 :]
+
+
+def test_a_large_audit_export_runs_in_the_background_in_the_owners_scope(
+    client, auth, make_user, audit_low_threshold, audit_entries
+):
+    owner = auth.login(make_user("coordinator", "P11"))
+    response = client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS)
+    assert response.status_code == 303
+    job = _job()
+    assert response.headers["Location"].endswith(f"/exports/{job.id}")
+    assert (job.user_id, job.kind, job.format, job.state) == (owner.id, "audit", "xlsx", QUEUED)
+    assert job.expires_at - job.created_at == timedelta(days=1)
+    assert "scope" not in job.args  # the scope is the owner's, taken when the job runs
+
+    page = client.get(f"/exports/{job.id}").get_data(as_text=True)
+    assert '<h1 class="h4">操作日志导出</h1>' in page
+    assert 'hx-trigger="every 2s"' in page and "0 / …" in page and 'href="/admin/audit"' in page
+    fragment = client.get(f"/exports/{job.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<section id="export-progress"') and "<html" not in fragment
+    # asking again while it waits starts no second job
+    assert (
+        client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS).headers["Location"]
+        == (response.headers["Location"])
+    )
+
+    assert export_pass() == [(job.id, DONE)]
+    db.session.refresh(job)
+    own = audit_entries["own"]
+    assert (job.rows_written, job.rows_total) == (own, own)
+    html = client.get(f"/exports/{job.id}").get_data(as_text=True)
+    assert "every 2s" not in html and f"{own} / {own}" in html and f"/exports/{job.id}/download" in html
+
+    download = client.get(f"/exports/{job.id}/download")
+    assert download.status_code == 200 and download.mimetype.endswith("spreadsheetml.sheet")
+    sheet, data = _audit_sheet(download.get_data())
+    assert len(data) == own
+    notes = {r[9] for r in data}
+    assert "本省账号" in notes and '=HYPERLINK("http://x")' in notes
+    assert not any(str(n).startswith("外省") for n in notes)  # never another province's
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    notice = db.session.scalar(select(Notification).where(Notification.export_job_id == job.id))
+    assert notice is not None and notice.user_id == owner.id
+
+
+def test_nobody_else_sees_or_downloads_an_audit_export(client, auth, make_user, audit_low_threshold, audit_entries):
+    auth.login(make_user("admin", "NHC"))
+    client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS)
+    job = _job()
+    export_pass()
+    for role, unit in (("admin", "NHC"), ("leader", "NHC"), ("coordinator", "NHC"), ("reporter", "P11-QC")):
+        auth.login(make_user(role, unit))
+        assert client.get(f"/exports/{job.id}").status_code == 404
+        assert client.get(f"/exports/{job.id}/download").status_code == 404
+
+
+def test_an_admins_audit_export_holds_everything_up_to_the_cap(
+    client, auth, app, make_user, monkeypatch, audit_low_threshold, audit_entries
+):
+    auth.login(make_user("admin", "NHC"))
+    client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS)
+    job = _job()
+    monkeypatch.setitem(app.config, "AUDIT_EXPORT_MAX_ROWS", 7)
+    export_pass()
+    db.session.refresh(job)
+    assert (job.state, job.rows_written, job.rows_total) == (DONE, 7, 7)
+    _sheet, data = _audit_sheet(client.get(f"/exports/{job.id}/download").get_data())
+    assert len(data) == 7 and data[0][9] == "本省账号"  # newest first
+
+
+def test_a_small_audit_export_still_streams(client, auth, make_user, audit_entries):
+    auth.login(make_user("coordinator", "P11"))
+    response = client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS)
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert db.session.scalar(select(func.count(ExportJob.id))) == 0
+    assert len(_audit_sheet(response.get_data())[1]) == audit_entries["own"]
+
+
+def test_an_owner_who_may_no_longer_read_the_log_gets_no_file(
+    client, auth, make_user, audit_low_threshold, audit_entries
+):
+    owner = auth.login(make_user("coordinator", "P11"))
+    client.get("/admin/audit/export.xlsx", query_string=AUDIT_DAYS)
+    job = _job()
+    owner.role = "reporter"
+    db.session.commit()
+    assert export_pass() == [(job.id, "failed")]
+    db.session.refresh(job)
+    assert job.stored_name is None and "audit log" in job.error
+    assert client.get(f"/exports/{job.id}/download").status_code == 404
+
+
+def test_an_audit_export_is_xlsx_only(app, make_user):
+    with pytest.raises(ValueError):
+        jobs.start_export(make_user("admin", "NHC"), "audit", "csv", {})

@@ -35,11 +35,13 @@ def test_menus_by_role(app):
 def _menus_by_role():
     with_admin = {m.key for m in menus_for("admin", None)}
     assert with_admin == {"work", "plans", "progress", "admin"}
-    for role in ("reporter", "leader"):
-        assert "admin" not in {m.key for m in menus_for(role, None)}
-    # a coordinator manages the accounts under their unit, and nothing else of the administration
+    assert "admin" not in {m.key for m in menus_for("reporter", None)}
+    # a coordinator manages the accounts under their unit and reads their subtree's audit log
     admin_menu = next(m for m in menus_for("coordinator", None) if m.key == "admin")
-    assert [item.url for item in admin_menu.items] == ["/admin/users"]
+    assert [item.url for item in admin_menu.items] == ["/admin/users", "/admin/audit"]
+    # a leader reads the whole audit log, and nothing else of the administration
+    leader_menu = next(m for m in menus_for("leader", None) if m.key == "admin")
+    assert [item.url for item in leader_menu.items] == ["/admin/audit"]
 
 
 def test_a_reporter_sees_no_link_to_a_coordinators_page(client, auth, make_user):

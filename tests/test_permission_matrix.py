@@ -189,7 +189,10 @@ OWN_PAGES = {
 
 ADMIN_ONLY = {
     ("notifications.rules", "GET", "/admin/escalation-rules"),
-    # the audit log of every journal (issue 21): administrators only, coordinators too get 403
+}
+# the audit log (issue 21): admins and leaders read every journal, a coordinator what is about
+# their subtree (test_audit_log_holds_what_each_role_may_read), a reporter nothing
+AUDIT_READERS = {
     ("audit.journal_page", "GET", "/admin/audit"),
     ("audit.journal_export", "GET", "/admin/audit/export.xlsx"),
 }
@@ -344,6 +347,62 @@ def test_own_pages_and_admin_pages(client, auth, make_user, role):
         assert _outcome(response) == OK, (endpoint, role)
     for endpoint, _method, url in ADMIN_ONLY:
         assert _outcome(client.get(url)) == (OK if role == "admin" else 403), (endpoint, role)
+    for endpoint, _method, url in AUDIT_READERS:
+        assert _outcome(client.get(url)) == (403 if role == "reporter" else OK), (endpoint, role)
+
+
+def test_audit_log_holds_what_each_role_may_read(client, auth, make_user, world):
+    """Of a journal entry about each relation's task, account and unit, the audit log (and its
+    export) shows a coordinator of P11-QC those of its own unit and the one under it, a leader
+    and an admin all of them; a reporter is refused. A filter naming another province's unit or
+    account is a form error there, never its rows."""
+    import io
+
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from tracker.audit import journal as audit
+    from tracker.models import JournalEntry, OrgUnit
+
+    units, tasks, _evidence = world
+    author = make_user("admin", "NHC")
+    for relation, code in units.items():
+        db.session.add(
+            JournalEntry(task=tasks[relation], user=author, action="comment", comment=f"审计-任务-{relation}")
+        )
+        audit.record_user(
+            author, make_user("reporter", code), "edit", "phone", "1", "2", comment=f"审计-账号-{relation}"
+        )
+        place = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+        audit.record_unit(author, place, "edit", "name", "旧", "新", comment=f"审计-单位-{relation}")
+    db.session.commit()
+    marks = [f"审计-{what}-{r}" for what in ("任务", "账号", "单位") for r in RELATIONS]
+    shown, exported = {}, {}
+    for role in ROLES:
+        auth.login(_user(make_user, role))
+        response = client.get("/admin/audit")
+        export = client.get("/admin/audit/export.xlsx")
+        if role == "reporter":
+            shown[role], exported[role] = response.status_code, export.status_code
+            continue
+        page = response.get_data(as_text=True)
+        shown[role] = sorted(m for m in marks if m in page)
+        cells = {c for row in load_workbook(io.BytesIO(export.data)).active.iter_rows(values_only=True) for c in row}
+        exported[role] = sorted(m for m in marks if m in cells)
+    mine = sorted(m for m in marks if m.endswith(("-own", "-child")))
+    assert shown == exported == {"reporter": 403, "coordinator": mine, "leader": sorted(marks), "admin": sorted(marks)}
+
+    auth.login(_user(make_user, "coordinator"))
+    for args, field in (
+        ({"unit": units["other"]}, "unit"),
+        ({"unit": units["parent"]}, "unit"),
+        ({"user": author.username}, "user"),
+    ):
+        response = client.get("/admin/audit", query_string=args)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 422 and f'id="{field}-error"' in body, args
+        assert not any(m in body for m in marks), args
+        assert client.get("/admin/audit/export.xlsx", query_string=args).status_code == 400
 
 
 def test_search_finds_what_each_role_sees(client, auth, make_user, world):
@@ -390,6 +449,7 @@ def test_the_matrix_covers_every_route(app):
         | {row[0] for row in UNIT_ROUTES}
         | {e for e, *_ in OWN_PAGES}
         | {e for e, *_ in ADMIN_ONLY}
+        | {e for e, *_ in AUDIT_READERS}
         | BULK_ROUTES
     )
     listed |= _ISSUE_21_LISTED
@@ -686,12 +746,12 @@ def test_export_routes(client, auth, make_user, row, tmp_path):
 
     endpoint, _method, url = row
     wrong = []
-    for role in ROLES:
+    for role, (kind, fmt) in [(r, k) for r in ROLES for k in (("tasks", "csv"), ("audit", "xlsx"))]:
         owner = _user(make_user, role)
-        job = start_export(owner, "tasks", "csv", {})
-        source = tmp_path / f"{job.id}.csv"
+        job = start_export(owner, kind, fmt, {})
+        source = tmp_path / f"{job.id}.{fmt}"
         source.write_bytes(b"\xef\xbb\xbfa\n")
-        job.state, job.stored_name, job.finished_at = "done", f"export-test-{job.id}.csv", datetime.now(timezone.utc)
+        job.state, job.stored_name, job.finished_at = "done", f"export-test-{job.id}.{fmt}", datetime.now(timezone.utc)
         export_storage().put_file(job.stored_name, source)
         db.session.commit()
         for other_role in ROLES:

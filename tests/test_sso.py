@@ -7,6 +7,7 @@ callback; the app then calls the provider's token endpoint and JWKS over HTTP it
 
 from __future__ import annotations
 
+import html
 import logging
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -37,7 +38,10 @@ def oidc(app, provider, monkeypatch):
     monkeypatch.setitem(app.config, "LOCAL_LOGIN", True)
     provider.auto_approve = True
     provider.signing_key = provider.key
+    provider.end_session = True
+    app.extensions.pop("tracker.oidc_client", None)  # the provider's metadata read afresh
     yield provider
+    app.extensions.pop("tracker.oidc_client", None)
 
 
 def at_provider(url: str) -> str:
@@ -279,3 +283,80 @@ def test_the_settings_read_from_the_environment():
     assert settings.metadata_url == "https://id.example/realm/.well-known/openid-configuration"
     settings = oidc_settings({"OIDC_METADATA_URL": "https://id.example/meta", "OIDC_CLIENT_ID": "x"})
     assert settings.metadata_url == "https://id.example/meta"
+
+
+# -- single logout (RP-Initiated Logout): the provider's session ends with the tracker's ----------
+
+
+def test_logging_out_after_an_oidc_sign_in_ends_the_providers_session_too(client, oidc, make_user):
+    user = make_user("reporter", "P11-QC", username="sso_slo")
+    sign_in_through_provider(client, Person(sub="slo-1", preferred_username="sso_slo"), oidc)
+    issued = oidc.tokens[-1]["id_token"]
+    with client.session_transaction() as cookie:
+        assert cookie["oidc_id_token"] == issued
+    ended_before = len(oidc.ended)
+
+    answer = client.post("/logout")
+    # a page that goes on to the provider (meta refresh and a link: the CSP's form-action 'self'
+    # would stop a redirect of the form's POST to another site)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    body = answer.get_data(as_text=True)
+    location = html.unescape(body.split('id="end-session-link" class="btn btn-primary" href="')[1].split('"')[0])
+    assert f'<meta http-equiv="refresh" content="0; url={html.escape(location)}">' in body
+    assert "Loopback ID" in body
+    assert location.startswith(oidc.issuer + "/end-session?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["id_token_hint"] == [issued]
+    assert query["post_logout_redirect_uri"] == ["http://localhost/login"]
+    assert query["client_id"] == ["tracker-test"]
+    # the local session ended first: its record is gone, the cookie signs nobody in, the id_token left it
+    assert sessions_of(user) == 0 and not signed_in_as(client)
+    with client.session_transaction() as cookie:
+        assert "oidc_id_token" not in cookie
+
+    # the browser at the provider: it checks the hint, ends its session and sends it back
+    back = at_provider(location)
+    assert back == "http://localhost/login"
+    assert len(oidc.ended) == ended_before + 1 and oidc.ended[-1]["sub"] == "slo-1"
+    page = client.get(local_path(back))
+    assert page.status_code == 200 and "您已退出登录。" in page.get_data(as_text=True)
+
+
+def test_the_provider_refuses_a_hint_it_did_not_sign(oidc):
+    forged = RSAKey.generate_key(2048, parameters={"kid": KEY_ID})
+    from joserfc import jwt
+
+    hint = jwt.encode({"alg": "RS256", "kid": KEY_ID}, {"iss": oidc.issuer, "aud": "tracker-test", "sub": "x"}, forged)
+    query = urlencode({"id_token_hint": hint, "post_logout_redirect_uri": "http://localhost/login"})
+    answer = requests.get(f"{oidc.issuer}/end-session?{query}", allow_redirects=False, timeout=10)
+    assert answer.status_code == 400
+
+
+def test_without_an_end_session_endpoint_logout_is_local_only(client, oidc, make_user):
+    oidc.end_session = False
+    user = make_user("reporter", "P11-QC", username="sso_local_out")
+    sign_in_through_provider(client, Person(sub="lo-1", preferred_username="sso_local_out"), oidc)
+    ended_before = len(oidc.ended)
+    answer = client.post("/logout")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/login"
+    assert sessions_of(user) == 0 and not signed_in_as(client) and len(oidc.ended) == ended_before
+
+
+def test_a_password_sign_in_logs_out_locally_even_with_oidc_on(client, oidc, make_user):
+    make_user("reporter", "P11-QC", username="pw_out")
+    client.post("/login", data={"username": "pw_out", "password": PASSWORD})
+    assert signed_in_as(client)
+    answer = client.post("/logout")
+    assert answer.headers["Location"] == "/login" and not signed_in_as(client)
+
+
+def test_a_provider_out_of_reach_at_logout_still_logs_out_locally(client, oidc, app, make_user, monkeypatch, caplog):
+    user = make_user("reporter", "P11-QC", username="sso_unreachable")
+    sign_in_through_provider(client, Person(sub="un-1", preferred_username="sso_unreachable"), oidc)
+    # the discovery document no longer answers (another address: the metadata is read again)
+    monkeypatch.setitem(app.config, "OIDC_METADATA_URL", oidc.issuer + "/no-such-document")
+    with caplog.at_level(logging.WARNING, logger="tracker.auth.sso"):
+        answer = client.post("/logout")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/login"
+    assert sessions_of(user) == 0 and not signed_in_as(client)
+    assert any("single logout" in r.getMessage() and "local logout only" in r.getMessage() for r in caplog.records)

@@ -70,6 +70,9 @@ class Config:
     # progress page (tracker/exports/jobs.py); a run not heard of for the lease is taken over
     EXPORT_BACKGROUND_ROWS = int(os.environ.get("EXPORT_BACKGROUND_ROWS", "50000"))
     EXPORT_LEASE_SECONDS = int(os.environ.get("EXPORT_LEASE_SECONDS", "900"))
+    # the audit log's export: at most this many rows (newest first); above the second, in the background
+    AUDIT_EXPORT_MAX_ROWS = int(os.environ.get("AUDIT_EXPORT_MAX_ROWS", "20000"))
+    AUDIT_EXPORT_BACKGROUND_ROWS = int(os.environ.get("AUDIT_EXPORT_BACKGROUND_ROWS", "5000"))
     # rendered progress pages kept per worker, by version (tracker/progress/pages.py); 0: off
     PROGRESS_CACHE_MB = float(os.environ.get("PROGRESS_CACHE_MB", "32"))
     # ... and shared by the workers of the machine through this folder; empty: not shared
@@ -140,6 +143,10 @@ class Config:
     LDAP_USERNAME_ATTRIBUTE = os.environ.get("LDAP_USERNAME_ATTRIBUTE", "uid")
     LDAP_EMAIL_ATTRIBUTE = os.environ.get("LDAP_EMAIL_ATTRIBUTE", "mail")
     LDAP_START_TLS = _bool("LDAP_START_TLS", False)
+    # TLS (ldaps:// or StartTLS): the CA file the directory's certificate chains to (empty: the
+    # system's trust store); verification is on unless LDAP_TLS_VERIFY=0 (then logged every time)
+    LDAP_CA_FILE = os.environ.get("LDAP_CA_FILE", "")
+    LDAP_TLS_VERIFY = _bool("LDAP_TLS_VERIFY", True)
     LDAP_TIMEOUT = float(os.environ.get("LDAP_TIMEOUT", "5"))
     IDLE_TIMEOUT_MINUTES = int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30"))
     SESSION_REFRESH_EACH_REQUEST = True

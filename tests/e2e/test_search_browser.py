@@ -77,3 +77,31 @@ def test_a_long_name_and_the_search_box_fit_a_narrow_desk(live_server, page, wid
         page.locator("#nav-search button").click()
     assert "/search" in page.url
     page.wait_for_selector("#search-q")
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS)
+def test_a_coordinator_reads_their_provinces_audit_log(live_server, page, screenshot, width, height):
+    """bj_coord (北京市卫生健康委) opens the audit log from the menu: a note says whose changes these
+    are, every row's unit is in Beijing; naming another province's unit is an error next to the
+    unit field (HTMX: the form comes back out of band), no rows."""
+    from tests.e2e.conftest import open_menu_item
+
+    page.set_viewport_size({"width": width, "height": height})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    login(page, live_server, "bj_coord")
+    open_menu_item(page, "/admin/audit")
+    page.wait_for_selector("#audit-log")
+    assert "北京市卫生健康委" in page.locator("#audit-scope").inner_text()
+    units = page.locator("#audit-log tbody td[data-label='单位']").all_inner_texts()
+    assert units and all(("北京" in u) or u == "" for u in units), units
+    _no_sideways_scroll(page, width)
+    screenshot(page, f"audit-coordinator-{width}")
+    page.fill("#unit", "上海市卫生健康委")
+    page.locator("#unit").press("Enter")
+    page.wait_for_selector("#unit-error")
+    assert page.locator("#audit-invalid").is_visible() and page.locator("#audit-log").count() == 0
+    _no_sideways_scroll(page, width)
+    screenshot(page, f"audit-coordinator-refused-{width}")
+    # chromium logs the 422 of the refused filter as "Failed to load resource" (not a script error)
+    assert [e for e in errors if "status of 422" not in e] == []

@@ -1,7 +1,9 @@
 """OpenID Connect sign-in in a real browser, on a phone and at a desk: the sign-in page offers the
 identity service, the person continues on the provider's own page (a real OIDC provider on
 loopback, tests/oidc_provider.py) and comes back signed in to my-work as the tracker's user of the
-same name. No sideways scroll, no console errors; screenshots under test-output/screenshots/."""
+same name; signing out ends the provider's session too (its end_session_endpoint) and comes back
+to the sign-in page. No sideways scroll, no console errors; screenshots under
+test-output/screenshots/."""
 
 import pytest
 
@@ -51,5 +53,19 @@ def test_a_reporter_signs_in_through_the_identity_service(browser, live_server, 
     assert "北京市肿瘤质控中心 填报员" in page.locator("nav.app-navbar").text_content()  # signed in as bj_qc
     fits(page)
     screenshot(page, "3-my-work")
+
+    # sign out: the tracker's session ends, the provider's too, and the browser is back at /login
+    ended = len(provider.ended)
+    toggler = page.locator("nav .navbar-toggler")
+    if toggler.is_visible() and toggler.get_attribute("aria-expanded") != "true":
+        toggler.click()
+    page.locator("#current-user").click()
+    with page.expect_navigation(url=live_server + "/login"):
+        page.locator("#user-menu form[action='/logout'] button").click()
+    assert len(provider.ended) == ended + 1 and provider.ended[-1]["sub"] == "bj-qc-7001"
+    assert "您已退出登录。" in page.locator("main").inner_text()
+    assert page.locator("#oidc-sign-in").is_visible()
+    fits(page)
+    screenshot(page, "4-signed-out")
     assert watch.errors == []
     context.close()

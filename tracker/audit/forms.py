@@ -8,7 +8,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from tracker.forms import CLEAN
 from tracker.lazy_text import lazy_gettext as _l
-from tracker.pickers.fields import UnitField
+from tracker.pickers.fields import UnitField, unit_problem_text
 
 
 class AuditFilterForm(FlaskForm):
@@ -28,13 +28,21 @@ class AuditFilterForm(FlaskForm):
     kind = SelectField(_l("Object"), validators=[Optional()], validate_choice=True)
 
     users: list = []
+    # the viewer's subtree (tracker/auth/scope.py journal_scope): a coordinator's filters name
+    # only accounts and units in it; others are "not found", like names nobody has
+    scope = None
 
     def validate_user(self, field):
         from tracker.audit.view import users_named
 
-        self.users = users_named(field.data or "")
+        self.users = users_named(field.data or "", within=self.scope)
         if field.data and not self.users:
             raise ValidationError(_l("No account is called '%(text)s'.", text=field.data))
+
+    def validate_unit(self, field):
+        if field.unit is not None and self.scope is not None and not field.unit.is_within(self.scope):
+            field.unit = None
+            raise ValidationError(unit_problem_text("unknown", field.data))
 
     def validate_day_to(self, field):
         if field.data and self.day_from.data and field.data < self.day_from.data:

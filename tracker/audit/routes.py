@@ -1,31 +1,39 @@
-"""The audit view (/admin/audit): the journals of tasks, users, units and plans for admins,
-filtered and keyset-paged, and its .xlsx export. Thin: the queries are tracker/audit/view.py."""
+"""The audit view (/admin/audit): the journals of tasks, users, units and plans, filtered and
+keyset-paged, and its .xlsx export. Admins and leaders read all of it, a coordinator what is
+about their unit's subtree (tracker/auth/scope.py journal_scope), a reporter nothing (403).
+Thin: the queries are tracker/audit/view.py."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from tracker.audit.forms import AuditFilterForm
 from tracker.audit.labels import SUBJECT_LABELS
-from tracker.audit.view import KINDS, AuditFilters, AuditPage, Cursor, action_choices, audit_page, audit_rows
-from tracker.progress.export import ExportColumn, send_xlsx
-from tracker.timeutil import local_today
-from tracker.web import localdt, render
+from tracker.auth.scope import journal_scope
+from tracker.audit import export as audit_export
+from tracker.audit.view import KINDS, AuditFilters, AuditPage, Cursor, action_choices, audit_count, audit_page
+from tracker.exports.jobs import background_job
+from tracker.extensions import db
+from tracker.models.exports import AUDIT
+from tracker.progress.export import send_xlsx
+from tracker.web import render, wants_fragment
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 
-def _require_admin() -> None:
-    """The journals of everything are the administrators' (coordinators: 403)."""
-    if current_user.role != "admin":
+def _require_reader() -> None:
+    """Admins and leaders read every journal, coordinators their subtree's; reporters: 403."""
+    if not audit_export.may_read_audit_log(current_user):
         abort(403)
 
 
 def _form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
+    form.scope = journal_scope(current_user)
     form.action.choices = [SelectChoice("", _("Any action"))] + [
         SelectChoice(c, label) for c, label in action_choices()
     ]
@@ -41,63 +49,52 @@ def _filters(form: AuditFilterForm) -> AuditFilters:
         day_to=form.day_to.data,
         action=form.action.data or "",
         kind=form.kind.data or "",
+        scope=form.scope,
     )
 
 
 @bp.route("")
 @login_required
 def journal_page():
-    _require_admin()
+    _require_reader()
     form = _form()
     if not form.validate():
-        return render("audit/journal.html", block="results", status=422, form=form, page=AuditPage(), invalid=True)
+        return render(
+            "audit/journal.html",
+            block="results",
+            status=422,
+            form=form,
+            page=AuditPage(),
+            invalid=True,
+            oob_form=wants_fragment(),
+        )
     page = audit_page(_filters(form), Cursor.parse(request.args.get("after")))
     export_url = url_for("audit.journal_export", **{k: v for k, v in request.args.items() if k != "after"})
     return render("audit/journal.html", block="results", form=form, page=page, invalid=False, export_url=export_url)
 
 
-def export_cap() -> int:
-    return int(current_app.config.get("AUDIT_EXPORT_MAX_ROWS", 20_000))
-
-
 @bp.route("/export.xlsx")
 @login_required
 def journal_export():
-    _require_admin()
+    """A small result streams at once; a large one becomes a background job (its progress page
+    polls, tracker/exports/), kept for its owner alone for a day."""
+    _require_reader()
     form = _form()
     if not form.validate():
         abort(400)
-    cap = export_cap()
-    columns = [
-        ExportColumn(_("Time"), 18),
-        ExportColumn(_("Changed by"), 16),
-        ExportColumn(_("Object"), 10),
-        ExportColumn(_("What"), 36),
-        ExportColumn(_("Unit"), 24),
-        ExportColumn(_("Action"), 16),
-        ExportColumn(_("Field"), 14),
-        ExportColumn(_("Old value"), 24),
-        ExportColumn(_("New value"), 24),
-        ExportColumn(_("Reason or note"), 30),
-    ]
-
-    def rows():
-        for row in audit_rows(_filters(form), cap):
-            yield [
-                localdt(row.at, "yyyy-MM-dd HH:mm:ss"),
-                row.actor.display_name if row.actor else _("System"),
-                row.subject_kind,
-                row.subject_label,
-                row.unit.name if row.unit else "",
-                row.action_label,
-                row.field_label,
-                row.old_text,
-                row.new_text,
-                row.comment_text,
-            ]
-
-    preamble = [
-        _("Audit log as of %(day)s", day=local_today().isoformat()),
-        _("At most %(n)d rows, newest first: narrow the filters for older ones.", n=cap),
-    ]
-    return send_xlsx("audit-log.xlsx", _("Audit log"), columns, rows(), preamble)
+    filters = _filters(form)
+    threshold = audit_export.background_threshold()
+    if audit_count(filters, threshold + 1) > threshold:
+        args = audit_export.filters_to_args(filters)
+        job = background_job(current_user, AUDIT, "xlsx", args, str(get_locale() or "zh"))
+        db.session.commit()
+        return redirect(url_for("exports.job_page", job_id=job.id), 303)
+    cap = audit_export.export_cap()
+    rows = audit_export.audit_cells_of(filters, cap)
+    return send_xlsx(
+        "audit-log.xlsx",
+        audit_export.audit_title(),
+        audit_export.audit_columns(),
+        rows,
+        audit_export.audit_preamble(cap),
+    )

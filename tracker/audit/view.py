@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from tracker.audit.labels import (
@@ -28,6 +28,7 @@ from tracker.audit.labels import (
     TASK_ACTION_LABELS,
     TASK_FIELD_LABELS,
 )
+from tracker.auth.scope import narrower_subtree, subtree_unit_ids
 from tracker.extensions import db
 from tracker.lazy_text import lazy_gettext as _l
 from tracker.models import AuditEntry, JournalEntry, OrgUnit, Task, User
@@ -48,6 +49,8 @@ class AuditFilters:
     day_to: Optional[date] = None
     action: str = ""
     kind: str = ""  # "" | task | user | unit | plan
+    # the viewer's subtree (tracker/auth/scope.py journal_scope): None for those who see all
+    scope: Optional[OrgUnit] = None
 
 
 @dataclass(frozen=True)
@@ -219,39 +222,85 @@ def _before(at_column, id_column, source: str, cursor: Optional[Cursor]):
     return tuple_(at_column, id_column) < tuple_(cursor.at, cursor.id)
 
 
-def _subtree(unit: OrgUnit):
-    return select(OrgUnit.id).where(OrgUnit.path.like(f"{unit.path}%"))
-
-
 # -- the two journals ----------------------------------------------------------------------------
 
 
-def _task_rows(filters: AuditFilters, cursor: Optional[Cursor], limit: int, forget: bool) -> list[AuditRow]:
-    if filters.kind not in ("", TASK):
-        return []
+@dataclass(frozen=True)
+class _Journal:
+    """What the filters need to know of one journal's table."""
+
+    source: str  # journal | audit (the cursor's name for it)
+    model: type
+    actor: Any  # the column of who made the change
+    subjects: tuple[str, ...]  # the kinds of object its rows are about
+    subject: Any  # the column naming the kind of object (None: one kind only)
+    about: Callable[[Any], Any]  # the condition "about these units" (a subquery of unit ids)
+
+
+TASK_JOURNAL = _Journal(
+    "journal",
+    JournalEntry,
+    JournalEntry.user_id,
+    (TASK,),
+    None,
+    lambda units: JournalEntry.task_id.in_(select(Task.id).where(Task.owner_unit_id.in_(units))),
+)
+ACCOUNT_JOURNAL = _Journal(
+    "audit",
+    AuditEntry,
+    AuditEntry.actor_id,
+    ACCOUNT_LIKE,
+    AuditEntry.subject,
+    lambda units: AuditEntry.unit_id.in_(units),
+)
+
+
+def journal_conditions(journal: _Journal, filters: AuditFilters, cursor: Optional[Cursor]) -> Optional[list]:
+    """The WHERE of one journal under the filters, the viewer's scope and the cursor, built once
+    for the page and the export alike; None when no row of this journal can match."""
+    if filters.kind and filters.kind not in journal.subjects:
+        return None
+    # the unit filter within the viewer's subtree: the inner of the two, or nothing if apart
+    apart, within = narrower_subtree(filters.unit, filters.scope)
+    if apart:
+        return None
+    model = journal.model
     start, end = _utc_bounds(filters)
     conditions = []
+    if filters.kind and journal.subject is not None:
+        conditions.append(journal.subject == filters.kind)
     if filters.user_ids is not None:
-        conditions.append(JournalEntry.user_id.in_(filters.user_ids))
+        conditions.append(journal.actor.in_(filters.user_ids))
     if filters.action:
-        conditions.append(JournalEntry.action == filters.action)
+        conditions.append(model.action == filters.action)
     if start is not None:
-        conditions.append(JournalEntry.at >= start)
+        conditions.append(model.at >= start)
     if end is not None:
-        conditions.append(JournalEntry.at < end)
-    if filters.unit is not None:
-        owned = select(Task.id).where(Task.owner_unit_id.in_(_subtree(filters.unit)))
-        conditions.append(JournalEntry.task_id.in_(owned))
+        conditions.append(model.at < end)
+    if within is not None:
+        conditions.append(journal.about(subtree_unit_ids(within)))
     if cursor is not None:
-        conditions.append(_before(JournalEntry.at, JournalEntry.id, "journal", cursor))
-    query = (
-        select(JournalEntry)
-        .where(*conditions)
-        .options(joinedload(JournalEntry.user), joinedload(JournalEntry.task).joinedload(Task.owner_unit))
-        .order_by(JournalEntry.at.desc(), JournalEntry.id.desc())
-        .limit(limit)
+        conditions.append(_before(model.at, model.id, journal.source, cursor))
+    return conditions
+
+
+def _newest(journal: _Journal, conditions: list, limit: int, *options):
+    model = journal.model
+    query = select(model).where(*conditions).options(*options).order_by(model.at.desc(), model.id.desc()).limit(limit)
+    return list(db.session.scalars(query).unique())
+
+
+def _task_rows(filters: AuditFilters, cursor: Optional[Cursor], limit: int, forget: bool) -> list[AuditRow]:
+    conditions = journal_conditions(TASK_JOURNAL, filters, cursor)
+    if conditions is None:
+        return []
+    entries = _newest(
+        TASK_JOURNAL,
+        conditions,
+        limit,
+        joinedload(JournalEntry.user),
+        joinedload(JournalEntry.task).joinedload(Task.owner_unit),
     )
-    entries = list(db.session.scalars(query).unique())
     rows = [
         AuditRow(
             "journal",
@@ -276,32 +325,10 @@ def _task_rows(filters: AuditFilters, cursor: Optional[Cursor], limit: int, forg
 
 
 def _audit_rows(filters: AuditFilters, cursor: Optional[Cursor], limit: int, forget: bool) -> list[AuditRow]:
-    if filters.kind == TASK:
+    conditions = journal_conditions(ACCOUNT_JOURNAL, filters, cursor)
+    if conditions is None:
         return []
-    start, end = _utc_bounds(filters)
-    conditions = []
-    if filters.kind:
-        conditions.append(AuditEntry.subject == filters.kind)
-    if filters.user_ids is not None:
-        conditions.append(AuditEntry.actor_id.in_(filters.user_ids))
-    if filters.action:
-        conditions.append(AuditEntry.action == filters.action)
-    if start is not None:
-        conditions.append(AuditEntry.at >= start)
-    if end is not None:
-        conditions.append(AuditEntry.at < end)
-    if filters.unit is not None:
-        conditions.append(AuditEntry.unit_id.in_(_subtree(filters.unit)))
-    if cursor is not None:
-        conditions.append(_before(AuditEntry.at, AuditEntry.id, "audit", cursor))
-    query = (
-        select(AuditEntry)
-        .where(*conditions)
-        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.unit))
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(limit)
-    )
-    entries = list(db.session.scalars(query).unique())
+    entries = _newest(ACCOUNT_JOURNAL, conditions, limit, joinedload(AuditEntry.actor), joinedload(AuditEntry.unit))
     rows = [
         AuditRow(
             "audit",
@@ -345,24 +372,49 @@ def audit_page(
     return AuditPage(page, page[-1].cursor if more and page else None, first=cursor is None)
 
 
-def audit_rows(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[AuditRow]:
-    """Every row the filters select, newest first, at most `cap` of them (keyset batches)."""
+def audit_row_batches(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[list[AuditRow]]:
+    """Every row the filters select, newest first, at most `cap` of them, a keyset page of at
+    most `batch` rows at a time (two statements each)."""
     cursor, given = None, 0
     while given < cap:
         page = audit_page(filters, cursor, min(batch, cap - given), forget=True)
-        yield from page.rows
+        if page.rows:
+            yield page.rows
         given += len(page.rows)
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
 
 
-def users_named(text: str, limit: int = 50) -> list[User]:
-    """The accounts a filter's text names: the user name exactly, else the display name exactly."""
+def audit_rows(filters: AuditFilters, cap: int, batch: int = 1000) -> Iterator[AuditRow]:
+    """Every row the filters select, newest first, at most `cap` of them (keyset batches)."""
+    for rows in audit_row_batches(filters, cap, batch):
+        yield from rows
+
+
+def audit_count(filters: AuditFilters, cap: int) -> int:
+    """How many rows the filters select, counting at most `cap`: a count of `cap` means at
+    least that many. One bounded count per journal (each reads at most `cap` + 1 keys)."""
+    total = 0
+    for journal in (TASK_JOURNAL, ACCOUNT_JOURNAL):
+        conditions = journal_conditions(journal, filters, None)
+        if conditions is None:
+            continue
+        keys = select(journal.model.id).where(*conditions).limit(cap + 1).subquery()
+        total += db.session.scalar(select(func.count()).select_from(keys)) or 0
+    return min(total, cap)
+
+
+def users_named(text: str, limit: int = 50, within: Optional[OrgUnit] = None) -> list[User]:
+    """The accounts a filter's text names: the user name exactly, else the display name exactly.
+    `within`: only accounts of that unit's subtree (a coordinator's filter names no one else's,
+    so it cannot tell another province's names from names nobody has)."""
     text = (text or "").strip()
     if not text:
         return []
-    found = list(db.session.scalars(select(User).where(User.username == text).limit(1)))
+    scoped = [User.unit_id.in_(subtree_unit_ids(within))] if within is not None else []
+    found = list(db.session.scalars(select(User).where(User.username == text, *scoped).limit(1)))
     if found:
         return found
-    return list(db.session.scalars(select(User).where(User.display_name == text).order_by(User.id).limit(limit)))
+    query = select(User).where(User.display_name == text, *scoped).order_by(User.id).limit(limit)
+    return list(db.session.scalars(query))

@@ -41,10 +41,12 @@ def _login_page(form, status: int = 200):
     )
 
 
-def start_signed_in_session(user, next_target):
+def start_signed_in_session(user, next_target, keep: dict | None = None):
     """Sign `user` in: every method (password, LDAP, OIDC) comes through here, so each gets a
-    fresh session, the session record (what logout, password change ... end), the idle timeout."""
+    fresh session, the session record (what logout, password change ... end), the idle timeout.
+    `keep`: values for the new session (an OIDC sign-in's id_token, for the single logout)."""
     session.clear()  # a fresh session at sign-in (no fixation)
+    session.update(keep or {})
     session.permanent = True  # idle timeout: IDLE_TIMEOUT_MINUTES, renewed by activity, not polls
     login_user(user)
     begin_session(user)  # the session record: what logout, password change ... end
@@ -153,17 +155,35 @@ def oidc_callback():
         return redirect(url_for("auth.login"), code=303)
     journal.record_user(user, user, "sign_in", comment=f"OpenID Connect · {identity.subject}"[:300])
     clear_failures(identity.username or identity.email or identity.subject, address)
-    return start_signed_in_session(user, session.pop(_SSO_NEXT, None))
+    from tracker.auth.sso import ID_TOKEN_KEY
+
+    keep = {ID_TOKEN_KEY: identity.id_token} if identity.id_token else {}
+    return start_signed_in_session(user, session.pop(_SSO_NEXT, None), keep)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """The local session ends (its record too: every copy of the cookie is signed out); after an
+    OIDC sign-in, when the provider has an end_session_endpoint, the browser goes on there to end
+    the provider's session and comes back to the sign-in page (tracker/auth/sso.py)."""
+    from tracker.auth.sso import ID_TOKEN_KEY, end_session_url, provider_label
+
+    id_token = session.pop(ID_TOKEN_KEY, None)
     finish_session()  # the record goes: a copy of this cookie is signed out too
     logout_user()
     db.session.commit()
-    flash(_("You have been signed out."), "info")
-    return redirect(url_for("auth.login"), code=303)
+    at_provider = end_session_url(id_token, url_for("auth.login", _external=True)) if id_token else None
+    if at_provider is None:
+        flash(_("You have been signed out."), "info")
+        return redirect(url_for("auth.login"), code=303)
+    # a page that moves on by itself, not a 303: the CSP's form-action 'self' stops a form's
+    # redirect to another site (Chrome: ERR_ABORTED)
+    page = render_template("auth/signing_out.html", end_session_url=at_provider, provider=provider_label())
+    flash(_("You have been signed out."), "info")  # after rendering: shown by the sign-in page
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"  # the address holds the id_token
+    return response
 
 
 @bp.route("/lang/<code>", methods=["POST"])

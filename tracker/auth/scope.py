@@ -123,6 +123,25 @@ def can_view_unit(user: User, unit: OrgUnit) -> bool:
     return user.sees_everything or unit.is_within(user.unit)
 
 
+def journal_scope(user: User) -> Optional[OrgUnit]:
+    """The unit whose subtree bounds what `user` reads of the journals (the audit view): the
+    entries about tasks its units own, about accounts of its units and about its units
+    themselves. None: everything (leaders and admins)."""
+    return None if user.sees_everything else user.unit
+
+
+def narrower_subtree(a: Optional[OrgUnit], b: Optional[OrgUnit]) -> tuple[bool, Optional[OrgUnit]]:
+    """The intersection of two subtrees (None: the whole tree) as (empty, unit): two subtrees
+    are nested or apart, so the intersection is the inner one or nothing."""
+    if a is None or b is None:
+        return False, a or b
+    if a.is_within(b):
+        return False, a
+    if b.is_within(a):
+        return False, b
+    return True, None
+
+
 def can_view_task(user: User, task: Task) -> bool:
     if user.sees_everything or _owner_within(user, task):
         return True

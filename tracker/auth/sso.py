@@ -8,6 +8,13 @@ sign-in itself then goes through the same code as a password sign-in (tracker/au
 `start_signed_in_session`), so the session record, its revocation, the idle timeout and the sign-in
 throttle apply unchanged.
 
+Single logout (OpenID Connect RP-Initiated Logout 1.0): the id_token of an OIDC sign-in is kept
+in the (signed) session cookie; at logout, when the provider's discovery document advertises an
+`end_session_endpoint`, the browser goes there with `id_token_hint` and
+`post_logout_redirect_uri` (the sign-in page) after the local session has ended, so the
+provider's own session ends too. Without that endpoint (or when the provider cannot be reached)
+the logout is local only.
+
 OIDC is off while OIDC_ISSUER (or OIDC_METADATA_URL) or OIDC_CLIENT_ID is empty. Authlib keeps the
 state, the nonce and the PKCE verifier in the signed session cookie and checks them on the way
 back: a callback whose state is not the one it sent is refused, an id_token whose signature
@@ -17,8 +24,9 @@ back: a callback whose state is not the one it sent is refused, an id_token whos
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -31,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MATCH_BY = ("username", "email")
 _CLIENT_KEY = "tracker.oidc_client"
+# the session key of an OIDC sign-in's id_token (the id_token_hint of the single logout)
+ID_TOKEN_KEY = "oidc_id_token"
 
 
 class SignInRefused(Exception):
@@ -54,6 +64,7 @@ class Identity:
     username: str = ""
     email: str = ""
     email_verified: bool = False
+    id_token: str = field(default="", repr=False)  # OIDC: the raw id_token (for the single logout)
 
 
 def user_for_identity(identity: Identity, match_by: str, require_verified_email: bool = True) -> User:
@@ -221,4 +232,36 @@ def finish_oidc_sign_in() -> Identity:
         username=str(claims.get(settings.username_claim) or ""),
         email=str(claims.get(settings.email_claim) or ""),
         email_verified=verified is True or (isinstance(verified, str) and verified.lower() == "true"),
+        id_token=str(token.get("id_token") or ""),
+    )
+
+
+def end_session_url(id_token: str, post_logout_redirect_uri: str) -> Optional[str]:
+    """Where the browser goes to end its session at the provider too: the provider's
+    end_session_endpoint with id_token_hint, post_logout_redirect_uri and client_id; None (a
+    local logout only) when OIDC is off, there is no id_token, the provider advertises no such
+    endpoint or its discovery document cannot be read (logged)."""
+    from authlib.common.urls import add_params_to_uri
+
+    settings = oidc_settings()
+    if settings is None or not id_token:
+        return None
+    try:
+        metadata = oidc_client().load_server_metadata()
+    except Exception as error:  # noqa: BLE001  (unreachable, not JSON, an HTTP error)
+        log.warning("single logout: the provider's metadata could not be read, local logout only: %s", error)
+        return None
+    endpoint = str(metadata.get("end_session_endpoint") or "")
+    if not endpoint:
+        return None
+    if urlsplit(endpoint).scheme not in ("https", "http"):
+        log.warning("single logout: end_session_endpoint %r is not a web address, local logout only", endpoint)
+        return None
+    return add_params_to_uri(
+        endpoint,
+        [
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", post_logout_redirect_uri),
+            ("client_id", settings.client_id),
+        ],
     )

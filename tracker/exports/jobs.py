@@ -1,7 +1,10 @@
 """Large exports as jobs: asked for in a web request, written by the scheduler process.
 
 A task-list export of more than EXPORT_BACKGROUND_ROWS rows (default 50,000; a million rows take
-about two minutes) would hold a web worker far beyond any sane gunicorn timeout. Instead:
+about two minutes) would hold a web worker far beyond any sane gunicorn timeout; so would an
+audit-log export of more than AUDIT_EXPORT_BACKGROUND_ROWS (default 5,000; at most
+AUDIT_EXPORT_MAX_ROWS). Each kind of export (`ExportKind`: its formats, count, rows in batches,
+columns, sheet title and preamble) goes through the same machinery:
 
 - `start_export` (the web request) records an ExportJob (`queued`) with the filters as plain
   data and the user's language;
@@ -24,7 +27,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -36,7 +39,7 @@ from sqlalchemy import delete, or_, select, update
 
 from tracker.extensions import db
 from tracker.models import ExportJob, Notification, User
-from tracker.models.exports import DONE, FAILED, FORMATS, QUEUED, RUNNING, TASKS
+from tracker.models.exports import AUDIT, DONE, FAILED, FORMATS, QUEUED, RUNNING, TASKS
 from tracker.models.notify import EXPORT_READY
 from tracker.pagination import bounded_count
 from tracker.plans.queries import TaskFilters, filtered_tasks
@@ -51,8 +54,56 @@ KEEP_FOR = timedelta(days=1)
 BATCH_ROWS = 5000
 
 
-def background_threshold() -> int:
-    return int(current_app.config.get("EXPORT_BACKGROUND_ROWS", 50_000))
+@dataclass(frozen=True)
+class ExportKind:
+    """What the machinery needs of one kind of export; `args` are a job's filters as plain data,
+    read again (in the owner's scope as it is then) when the job runs."""
+
+    name: str
+    formats: tuple[str, ...]
+    threshold: Callable[[], int]  # more rows than this: written in the background
+    count: Callable[[User, dict], int]  # the rows the file will hold
+    batches: Callable[[User, dict, int], Iterator[list[list]]]  # its rows, batch by batch
+    columns: Callable[[], list]
+    title: Callable[[], str]
+    preamble: Callable[[dict], list[str]]
+
+
+def _task_kind() -> ExportKind:
+    return ExportKind(
+        TASKS,
+        FORMATS,
+        lambda: int(current_app.config.get("EXPORT_BACKGROUND_ROWS", 50_000)),
+        lambda user, args: exports.task_count(user, filters_from_args(args)),
+        lambda user, args, size: exports.task_row_batches(user, filters_from_args(args), size),
+        exports.task_columns,
+        lambda: _("Tasks"),
+        lambda args: [_("As of %(day)s", day=local_today().isoformat())],
+    )
+
+
+def _audit_kind() -> ExportKind:
+    from tracker.audit import export as audit_export
+
+    return ExportKind(
+        AUDIT,
+        ("xlsx",),
+        audit_export.background_threshold,
+        audit_export.job_count,
+        audit_export.job_batches,
+        audit_export.audit_columns,
+        audit_export.audit_title,
+        lambda args: audit_export.audit_preamble(),
+    )
+
+
+def export_kind(name: str) -> Optional[ExportKind]:
+    return {TASKS: _task_kind, AUDIT: _audit_kind}.get(name, lambda: None)()
+
+
+def background_threshold(kind: str = TASKS) -> int:
+    found = export_kind(kind)
+    return found.threshold() if found is not None else 0
 
 
 def lease() -> timedelta:
@@ -105,7 +156,8 @@ def filters_from_args(args: dict) -> TaskFilters:
 
 def start_export(user: User, kind: str, fmt: str, args: dict, locale: str = "zh", now: Optional[datetime] = None):
     """Record a queued export of `kind` for `user` (flushed; the caller commits)."""
-    if kind != TASKS or fmt not in FORMATS:
+    found = export_kind(kind)
+    if found is None or fmt not in found.formats:
         raise ValueError(f"no background export {kind}.{fmt}")
     now = now or _utcnow()
     job = ExportJob(
@@ -139,12 +191,16 @@ def background_export_for(user: User, fmt: str, filters: TaskFilters, locale: st
     """The job making this task-list export when it has more than EXPORT_BACKGROUND_ROWS rows
     (counted with a bounded query: at most the threshold + 1 rows are read); None when the
     export is small enough to stream straight away."""
-    threshold = background_threshold()
+    threshold = background_threshold(TASKS)
     _count, capped = bounded_count(filtered_tasks(user, filters), cap=threshold)
     if not capped:
         return None
-    args = filters_to_args(filters)
-    return open_job_like(user, TASKS, fmt, args) or start_export(user, TASKS, fmt, args, locale)
+    return background_job(user, TASKS, fmt, filters_to_args(filters), locale)
+
+
+def background_job(user: User, kind: str, fmt: str, args: dict, locale: str = "zh") -> ExportJob:
+    """The user's job making this export: the one already queued or running, else a new one."""
+    return open_job_like(user, kind, fmt, args) or start_export(user, kind, fmt, args, locale)
 
 
 def job_for(user: User, job_id: int) -> Optional[ExportJob]:
@@ -226,17 +282,15 @@ def _counted(batches: Iterable[list[list]], on_batch: Callable[[int], None]) -> 
         on_batch(written)
 
 
-def _write(job: ExportJob, user: User, path: Path, on_batch: Callable[[int], None]) -> None:
-    filters = filters_from_args(job.args)
-    columns = exports.task_columns()
-    rows = _counted(exports.task_row_batches(user, filters, BATCH_ROWS), on_batch)
+def _write(kind: ExportKind, job: ExportJob, user: User, path: Path, on_batch: Callable[[int], None]) -> None:
+    columns = kind.columns()
+    rows = _counted(kind.batches(user, job.args, BATCH_ROWS), on_batch)
     if job.format == "csv":
         with open(path, "w", encoding="utf-8", newline="") as handle:
             for line in csv_lines(columns, rows):
                 handle.write(line)
         return
-    preamble = [_("As of %(day)s", day=local_today().isoformat())]
-    with xlsx_file(_("Tasks"), columns, rows, preamble) as source, open(path, "wb") as target:
+    with xlsx_file(kind.title(), columns, rows, kind.preamble(job.args)) as source, open(path, "wb") as target:
         shutil.copyfileobj(source, target)
 
 
@@ -251,8 +305,11 @@ def run_export(job_id: int, token: str) -> str:
     os.close(handle)
     temp = Path(temp_name)
     try:
+        kind = export_kind(job.kind)
+        if kind is None:
+            raise PermissionError(f"no export of kind {job.kind}")
         with force_locale(job.locale):
-            total = exports.task_count(user, filters_from_args(job.args))
+            total = kind.count(user, job.args)
             if not _renew(job_id, token, rows_total=total, rows_written=0):
                 raise ClaimLost()
 
@@ -263,7 +320,7 @@ def run_export(job_id: int, token: str) -> str:
                 if not _renew(job_id, token, rows_written=count):
                     raise ClaimLost()
 
-            _write(job, user, temp, on_batch)
+            _write(kind, job, user, temp, on_batch)
         size = temp.stat().st_size
         export_storage().put_file(stored_name, temp)
         finished = _utcnow()
@@ -287,7 +344,8 @@ def run_export(job_id: int, token: str) -> str:
         db.session.rollback()
         log.warning("export %s: taken over by another process, this run stops", job_id)
         return "lost"
-    except (StorageError, OSError) as exc:
+    except (StorageError, OSError, PermissionError) as exc:
+        # PermissionError: the owner may no longer have it (an audit log's reader no more)
         db.session.rollback()
         log.error("export %s failed: %s", job_id, exc)
         _renew(job_id, token, state=FAILED, error=str(exc)[:2000], finished_at=_utcnow())

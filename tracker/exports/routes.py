@@ -24,7 +24,7 @@ def _own_job(job_id: int):
 @login_required
 def job_page(job_id: int):
     job = _own_job(job_id)
-    return render("exports/job.html", block="progress", job=job, threshold=jobs.background_threshold())
+    return render("exports/job.html", block="progress", job=job, threshold=jobs.background_threshold(job.kind))
 
 
 @bp.route("/<int:job_id>/download")

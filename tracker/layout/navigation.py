@@ -81,7 +81,7 @@ MENUS = (
                 ("admin",),
                 also_active=("units.unit_new", "units.unit_edit", "units.unit_import"),
             ),
-            Item("audit.journal_page", _l("Audit log"), ("admin",)),
+            Item("audit.journal_page", _l("Audit log"), ("admin", "leader", "coordinator")),
         ),
     ),
 )

@@ -1,7 +1,8 @@
 """Large exports made in the background: one row per export a user asked for.
 
 A task-list export above EXPORT_BACKGROUND_ROWS rows would keep a web worker busy for minutes
-(1,000,000 rows ≈ 2 minutes), so it becomes a job: the web request records it (`queued`), the
+(1,000,000 rows ≈ 2 minutes), so it becomes a job (so does an audit-log export above
+AUDIT_EXPORT_BACKGROUND_ROWS; `kind` says which): the web request records it (`queued`), the
 scheduler process claims it (`running`, one claimant only), writes the file in batches and
 records its progress (`rows_written` of `rows_total`), then `done` (the file is in the store
 under `stored_name`) or `failed` (`error`). The file is kept for its owner until `expires_at`
@@ -22,7 +23,7 @@ from tracker.models.org import User
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATES = (QUEUED, RUNNING, DONE, FAILED)
-TASKS = "tasks"  # the kinds of export made in the background
+TASKS, AUDIT = "tasks", "audit"  # the kinds of export made in the background
 FORMATS = ("xlsx", "csv")
 
 
