@@ -171,6 +171,8 @@ OWN_PAGES = {
     ("notifications.inbox", "GET", "/notifications"),
     ("notifications.read_all", "POST", "/notifications/read-all"),
     ("notifications.read_group", "POST", "/notifications/read-group"),  # one's own notices only; no data: 400
+    # 标记已读 of a selection or of the filtered result: one's own notices only (tests/test_inbox_lists.py); no data: 400
+    ("notifications.read_selected", "POST", "/notifications/read-selected"),
     # the unit picker's search: every role, each within its own scope (tests/test_pickers.py)
     ("pickers.unit_search", "GET", "/units/search?q=%E8%B4%A8%E6%8E%A7"),
     # 保存当前筛选: one's own saved filters (no data: 303 back to the list, or 422 for HTMX)
