@@ -59,6 +59,15 @@ TASK_ROUTES = [
         {"version": "{version}", "target": "in_progress"},
         expect(SEEN, SEEN, LEADER_MAY_NOT),
     ),
+    # 撤销通过: a reviewer above the owner (only the one who accepted, in the window: else 422, let
+    # in; tests/test_accept_undo.py); the owner's own unit and leaders have no part in the review
+    (
+        "plans.task_undo_accept",
+        "POST",
+        "/tasks/{task}/undo-accept",
+        {"version": "{version}"},
+        expect(COORDINATOR_ONLY, BELOW_ONLY, LEADER_MAY_NOT),
+    ),
     ("plans.task_evidence", "POST", "/tasks/{task}/evidence", {"file": "PDF"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
     (
         "plans.task_handle",
