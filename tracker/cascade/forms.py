@@ -59,6 +59,18 @@ class WithdrawForm(FlaskForm):
     reason = StringField(_l("Reason"), filters=CLEAN, validators=[DataRequired(), Length(max=500)])
 
 
+CHILD_SORT_LABELS = {
+    "unit": _l("Owner unit, A to Z"),
+    "-unit": _l("Owner unit, Z to A"),
+    "due": _l("Due date first"),
+    "-due": _l("Due date, latest first"),
+    "status": _l("Status, in workflow order"),
+    "-status": _l("Status, reverse workflow order"),
+    "updated": _l("Last changed first"),
+    "-updated": _l("Changed longest ago first"),
+}
+
+
 class ChildFilterForm(FlaskForm):
     """The filters of a cascade's children list (GET): status, overdue only, a unit by the
     picker (its subtree), the responsible person (among those named on the children), the order."""
@@ -80,4 +92,6 @@ class ChildFilterForm(FlaskForm):
         self.responsible.choices = [SelectChoice("", _l("Anyone"))] + [
             SelectChoice(str(u.id), u.display_name) for u in responsibles
         ]
-        self.sort.choices = [SelectChoice("", _l("The units' order"))] + [SelectChoice(key, key) for key in CHILD_SORTS]
+        self.sort.choices = [SelectChoice("", _l("The units' order"))] + [
+            SelectChoice(key, CHILD_SORT_LABELS[key]) for key in CHILD_SORTS
+        ]
