@@ -232,3 +232,34 @@ def test_a_cascades_children_and_the_inbox_are_lists_to_work_in(
     screenshot(page, f"{width}-6-inbox-read")
     assert watch.errors == []
     context.close()
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_a_reviewer_undoes_an_acceptance_from_the_notice(browser, living_server, screenshot, request, width, height):
+    """通过 on the task page, then 撤销通过 in the notice that follows: the task awaits review again,
+    in place (no page load), the page no wider than the screen."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, living_server, "nhc_coord")
+    page.goto(living_server + "/tasks?status=submitted")
+    page.locator("#task-table td.stack-title a").first.click()
+    review = page.locator("#review-bar form[data-target='accepted']")
+    review.wait_for()
+    page.evaluate("window.__kept = true")
+    review.get_by_role("button", name="通过", exact=True).click()
+    notice = page.locator("#undo-accept")
+    notice.wait_for()
+    assert page.locator("#task-panel .task-card").get_attribute("data-status") == "accepted"
+    fits(page)
+    notice.scroll_into_view_if_needed()
+    in_view(page, request, f"{width}-1-accepted")
+    notice.get_by_role("button", name="撤销通过").click()
+    notice.wait_for(state="detached")
+    assert page.locator("#task-panel .task-card").get_attribute("data-status") == "submitted"
+    assert page.locator("#review-bar form[data-target='accepted']").count() == 1  # to review again
+    assert page.evaluate("window.__kept") is True
+    fits(page)
+    screenshot(page, f"{width}-2-undone")
+    assert watch.errors == []
+    context.close()
