@@ -168,6 +168,8 @@ def test_the_inbox_is_a_bounded_number_of_statements(client, auth, reporter, tas
             response = client.get("/notifications?state=unread&plan=plan-a&sort=old&per_page=50")
         assert response.status_code == 200
         counts[n] = statements()
-    assert counts[10] == counts[50] and counts[50] <= 14, counts
+    assert counts[10] == counts[50] and counts[50] <= 9, (
+        counts
+    )  # 8 on SQLite: session, plans, count, page, explanations, groups, unread, nav badges
     total = db.session.scalar(select(func.count()).where(Notification.user_id == reporter.id))
     assert total == 50
