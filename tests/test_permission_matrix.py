@@ -59,6 +59,15 @@ TASK_ROUTES = [
         {"version": "{version}", "target": "in_progress"},
         expect(SEEN, SEEN, LEADER_MAY_NOT),
     ),
+    # 撤销通过: a reviewer above the owner (only the one who accepted, in the window: else 422, let
+    # in; tests/test_accept_undo.py); the owner's own unit and leaders have no part in the review
+    (
+        "plans.task_undo_accept",
+        "POST",
+        "/tasks/{task}/undo-accept",
+        {"version": "{version}"},
+        expect(COORDINATOR_ONLY, BELOW_ONLY, LEADER_MAY_NOT),
+    ),
     ("plans.task_evidence", "POST", "/tasks/{task}/evidence", {"file": "PDF"}, expect(SEEN, SEEN, LEADER_MAY_NOT)),
     (
         "plans.task_handle",
@@ -179,6 +188,8 @@ OWN_PAGES = {
     ("notifications.inbox", "GET", "/notifications"),
     ("notifications.read_all", "POST", "/notifications/read-all"),
     ("notifications.read_group", "POST", "/notifications/read-group"),  # one's own notices only; no data: 400
+    # 标记已读 of a selection or of the filtered result: one's own notices only (tests/test_inbox_lists.py); no data: 400
+    ("notifications.read_selected", "POST", "/notifications/read-selected"),
     # the unit picker's search: every role, each within its own scope (tests/test_pickers.py)
     ("pickers.unit_search", "GET", "/units/search?q=%E8%B4%A8%E6%8E%A7"),
     # 保存当前筛选: one's own saved filters (no data: 303 back to the list, or 422 for HTMX)
@@ -200,7 +211,8 @@ AUDIT_READERS = {
 BULK_ROUTES = {"supervision.urge_bulk"}
 # bulk accept / return / move due date and export of a selection (task list, review queue): their
 # per-task scope is test_bulk_accept_reaches_only_the_reviewers_tasks and
-# test_bulk_export_holds_only_what_each_role_sees
+# test_bulk_export_holds_only_what_each_role_sees; its 催办 (the cascade children list's bar)
+# test_bulk_bar_urge_of_the_cascade_list_reaches_only_the_senders_tasks
 BULK_ROUTES |= {"plans.bulk_action", "plans.bulk_export"}
 
 # Endpoints whose per-object permissions are checked in their own test files.
@@ -502,6 +514,42 @@ def test_bulk_urge_reaches_only_the_senders_tasks(client, auth, make_user, world
         "leader": (303, sorted(RELATIONS)),
         "admin": (303, sorted(RELATIONS)),
     }
+
+
+def test_bulk_bar_urge_of_the_cascade_list_reaches_only_the_senders_tasks(client, auth, make_user, world):
+    """催办 from the action bar of a cascade's children list (plans.bulk_action, action "urge",
+    source "cascade"): as the overdue list's, a leader and an admin urge all, a coordinator only
+    the one below it, a reporter is refused (403); the task list's bar offers no 催办 (403 for a
+    leader, whose only writes there would be it)."""
+    from sqlalchemy import select
+
+    from tracker.models import TaskUrge
+
+    _units, tasks, _evidence = world
+    ids = [str(tasks[r].id) for r in RELATIONS]
+    urged = {}
+    for role in ROLES:
+        user = _user(make_user, role)
+        auth.login(user)
+        response = client.post("/tasks/bulk", data={"action": "urge", "source": "cascade", "task": ids})
+        urged[role] = (
+            response.status_code,
+            sorted(
+                r
+                for r in RELATIONS
+                if db.session.scalar(
+                    select(TaskUrge.id).where(TaskUrge.task_id == tasks[r].id, TaskUrge.sender_id == user.id)
+                )
+            ),
+        )
+    assert urged == {
+        "reporter": (403, []),
+        "coordinator": (303, ["child"]),
+        "leader": (303, sorted(RELATIONS)),
+        "admin": (303, sorted(RELATIONS)),
+    }
+    auth.login(_user(make_user, "leader"))
+    assert client.post("/tasks/bulk", data={"action": "urge", "source": "tasks", "task": ids}).status_code == 403
 
 
 def test_bulk_accept_reaches_only_the_reviewers_tasks(client, auth, make_user, world):

@@ -16,6 +16,7 @@ from tracker.plans.status import (
     CANCELLED,
     RETURNED,
     STATUSES,
+    SUBMITTED,
     TRANSITIONS,
     Actor,
     TransitionError,
@@ -23,7 +24,7 @@ from tracker.plans.status import (
     check_transition,
 )
 
-actors = st.builds(Actor, st.booleans(), st.booleans(), st.booleans())
+actors = st.builds(Actor, st.booleans(), st.booleans(), st.booleans(), is_acceptor=st.booleans())
 statuses = st.sampled_from(STATUSES)
 
 
@@ -49,11 +50,20 @@ def test_cancelled_is_final_and_accepted_work_only_reopens_by_a_reviewer_with_a_
         except TransitionError:
             continue
         assert status != CANCELLED  # nothing leaves a cancelled task
-        if status == ACCEPTED:  # reopened (重新打开): returned to the owner, by a reviewer above it
+        if status == ACCEPTED and target == SUBMITTED:  # 撤销通过: only the acceptor, in the window
+            assert actor.is_acceptor
+            check_transition(status, target, actor, " ")  # no reason needed
+        elif status == ACCEPTED:  # reopened (重新打开): returned to the owner, by a reviewer above it
             assert target == RETURNED and actor.is_reviewer
             with pytest.raises(TransitionError):
                 check_transition(status, target, actor, " ")  # never without a reason
         status = target
+
+
+@given(actor=actors)
+def test_accepted_work_goes_back_to_review_only_by_its_acceptor(actor):
+    allowed = SUBMITTED in allowed_targets(ACCEPTED, actor)
+    assert allowed == actor.is_acceptor
 
 
 UNITS = {"NHC", "P11", "P11-QC"}

@@ -22,6 +22,8 @@ EXPECTED = {
     ("submitted", "accepted"): ("reviewer", False),
     ("submitted", "returned"): ("reviewer", True),
     ("accepted", "returned"): ("reviewer", True),  # 重新打开: a reviewer above reopens, with a reason
+    # 撤销通过: the reviewer who accepted, within the undo window, takes it back (no reason needed)
+    ("accepted", "submitted"): ("acceptor", False),
     ("returned", "in_progress"): ("owner", False),
     ("blocked", "in_progress"): ("coordinator", False),
     ("not_started", "blocked"): ("coordinator", True),
@@ -39,6 +41,7 @@ ACTORS = {
     "owner": Actor(is_owner=True),
     "reviewer": Actor(is_reviewer=True),
     "coordinator": Actor(is_coordinator=True),
+    "acceptor": Actor(is_acceptor=True),
     "nobody": Actor(),
 }
 EVERYONE = Actor(is_owner=True, is_reviewer=True, is_coordinator=True)
@@ -83,6 +86,20 @@ def test_cancelled_is_final_and_accepted_only_reopens_to_returned_by_a_reviewer(
     assert allowed_targets("cancelled", EVERYONE) == []
     assert allowed_targets("accepted", EVERYONE) == ["returned"]
     assert allowed_targets("accepted", Actor(is_owner=True, is_coordinator=True)) == []
+
+
+def test_only_the_acceptor_within_the_window_undoes_an_acceptance():
+    """The acceptor relation is computed (tracker/plans/undo_window.py): the reviewer who made the
+    current acceptance, while the window lasts. Everyone else only reopens, with a reason."""
+    acceptor = Actor(is_reviewer=True, is_coordinator=True, is_acceptor=True)
+    assert allowed_targets("accepted", acceptor) == ["returned", "submitted"]
+    check_transition("accepted", "submitted", acceptor)  # no reason needed
+    for other in (EVERYONE, ACTORS["reviewer"], ACTORS["owner"]):
+        with pytest.raises(TransitionError, match="not allowed"):
+            check_transition("accepted", "submitted", other, reason="原因")
+    # being the acceptor opens no other door
+    assert allowed_targets("submitted", ACTORS["acceptor"]) == []
+    assert allowed_targets("cancelled", acceptor) == []
 
 
 def test_unknown_status_is_refused():

@@ -66,6 +66,8 @@ class Config:
     LANGUAGES = ("zh_CN", "en")
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "50"))
+    # 撤销通过: minutes during which the reviewer who accepted a task may undo it (tracker/plans/undo_window.py)
+    ACCEPT_UNDO_MINUTES = int(os.environ.get("ACCEPT_UNDO_MINUTES", "10"))
     # a task-list export of more rows than this is written by the scheduler process, with a
     # progress page (tracker/exports/jobs.py); a run not heard of for the lease is taken over
     EXPORT_BACKGROUND_ROWS = int(os.environ.get("EXPORT_BACKGROUND_ROWS", "50000"))

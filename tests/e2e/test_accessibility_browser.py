@@ -48,8 +48,8 @@ def _first_task_link(page) -> str:
 @pytest.mark.parametrize(
     "username,paths",
     [
-        ("lt_rep", ["/", "TASK", "/tasks", "/overdue"]),
-        ("wz_coord", ["/", "/tasks", "/overdue", "MATRIX"]),
+        ("lt_rep", ["/", "TASK", "/tasks", "/overdue", "/notifications"]),
+        ("wz_coord", ["/", "/tasks", "/overdue", "MATRIX", "CASCADE"]),
         ("leader", ["/leadership", "MATRIX"]),
     ],
 )
@@ -63,6 +63,9 @@ def test_main_pages_have_no_serious_or_critical_axe_violations(living_server, br
             if path == "TASK":
                 page.goto(living_server + "/")
                 path = _first_task_link(page)
+            elif path == "CASCADE":  # a cascade's children (the list with filters and the action bar)
+                page.goto(living_server + "/cascade")
+                path = page.locator("a[href^='/cascades/']").first.get_attribute("href")
             elif path == "MATRIX":
                 page.goto(living_server + "/plans")
                 key = (

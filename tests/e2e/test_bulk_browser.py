@@ -142,3 +142,124 @@ def test_a_coordinator_accepts_three_submissions_in_one_click(
 
     assert watch.errors == []
     context.close()
+
+
+URGERS = {390: "nhc_coord", 1440: "leader"}  # one sender per viewport: each may urge once a day
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_a_cascades_children_and_the_inbox_are_lists_to_work_in(
+    browser, living_server, screenshot, request, width, height
+):
+    """A cascade's children: the national coordinator (a leader at the desk) filters them, ticks
+    them all and urges them (催办) from the action bar; then the 利通区 reporter finds the notice in
+    the inbox, filters it to the unread, ticks it and marks it read; both lists reload in place.
+    No sideways scroll at 390 or 1440 px, no console errors."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = Watch(page)
+    urger = URGERS[width]
+    login(page, living_server, urger)
+    page.goto(living_server + "/cascade")
+    page.locator("a[href^='/cascades/']").first.click()
+    page.wait_for_selector("#children-table")
+    assert page.locator("#children-table tr[data-unit='WZ-LT']").count() == 1
+    fits(page)
+    screenshot(page, f"{width}-1-children")
+    in_view(page, request, f"{width}-1-children")
+    page.evaluate("window.__kept = true")
+    page.locator("#children-filters select[name=sort]").select_option("-unit")
+    page.wait_for_url(re.compile(r"sort=-unit"))
+    units = page.locator("#children-table td.stack-title a").all_inner_texts()
+    assert len(units) >= 2
+    page.locator("#children-filters input[name=overdue]").check()
+    page.wait_for_url(re.compile(r"overdue=y"))
+    page.locator("#children-filters input[name=overdue]").uncheck()
+    page.wait_for_function("() => !location.search.includes('overdue=y')")
+    assert page.evaluate("window.__kept") is True  # swapped by HTMX
+    page.wait_for_selector("#children-table input[data-select-row]")
+    page.locator("[data-select-all]").check()
+    bar = page.locator("#bulk-form")
+    bar.wait_for(state="visible")
+    offered = ("通过", "退回", "催办", "导出所选") if urger == "nhc_coord" else ("催办", "导出所选")
+    for name in offered:
+        assert bar.get_by_role("button", name=name, exact=True).is_visible(), name
+    if urger == "leader":
+        assert bar.get_by_role("button", name="通过", exact=True).count() == 0
+    fits(page)
+    screenshot(page, f"{width}-2-children-selected")
+    in_view(page, request, f"{width}-2-children-selected")
+    bar.locator("#bulk-comment").fill("请按期报送")
+    bar.get_by_role("button", name="催办", exact=True).click()
+    page.wait_for_selector("#bulk-result [data-bulk-headline]")
+    assert page.locator("#bulk-result [data-bulk-headline]").inner_text().startswith("已催办")
+    assert page.evaluate("window.__kept") is True
+    fits(page)
+    in_view(page, request, f"{width}-3-children-urged")
+
+    assert watch.errors == []
+    context.close()
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, living_server, "lt_rep")
+    page.goto(living_server + "/notifications")
+    fits(page)
+    screenshot(page, f"{width}-4-inbox")
+    in_view(page, request, f"{width}-4-inbox")
+    page.evaluate("window.__kept = true")
+    page.locator("#inbox-filters select[name=state]").select_option("unread")
+    page.wait_for_url(re.compile(r"state=unread"))
+    page.locator("#inbox-filters select[name=kind]").select_option("urged")
+    page.wait_for_url(re.compile(r"kind=urged"))
+    assert page.evaluate("window.__kept") is True
+    boxes = page.locator("#inbox-list input[data-select-row]")
+    assert boxes.count() >= 1
+    inbox_bar = page.locator("#inbox-bulk")
+    assert not inbox_bar.is_visible()
+    first = boxes.first.get_attribute("value")
+    boxes.first.check()
+    inbox_bar.wait_for(state="visible")
+    assert inbox_bar.locator("[data-bulk-count]").inner_text() == "1"
+    fits(page)
+    screenshot(page, f"{width}-5-inbox-selected")
+    in_view(page, request, f"{width}-5-inbox-selected")
+    inbox_bar.get_by_role("button", name="所选标为已读").click()
+    page.wait_for_selector("#inbox-result [role=status]")
+    page.wait_for_selector(f"#inbox-list input[data-select-row][value='{first}']", state="detached")
+    assert page.evaluate("window.__kept") is True
+    fits(page)
+    screenshot(page, f"{width}-6-inbox-read")
+    assert watch.errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_a_reviewer_undoes_an_acceptance_from_the_notice(browser, living_server, screenshot, request, width, height):
+    """通过 on the task page, then 撤销通过 in the notice that follows: the task awaits review again,
+    in place (no page load), the page no wider than the screen."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    watch = Watch(page)
+    login(page, living_server, "nhc_coord")
+    page.goto(living_server + "/tasks?status=submitted")
+    page.locator("#task-table td.stack-title a").first.click()
+    review = page.locator("#review-bar form[data-target='accepted']")
+    review.wait_for()
+    page.evaluate("window.__kept = true")
+    review.get_by_role("button", name="通过", exact=True).click()
+    notice = page.locator("#undo-accept")
+    notice.wait_for()
+    assert page.locator("#task-panel .task-card").get_attribute("data-status") == "accepted"
+    fits(page)
+    notice.scroll_into_view_if_needed()
+    in_view(page, request, f"{width}-1-accepted")
+    notice.get_by_role("button", name="撤销通过").click()
+    notice.wait_for(state="detached")
+    assert page.locator("#task-panel .task-card").get_attribute("data-status") == "submitted"
+    assert page.locator("#review-bar form[data-target='accepted']").count() == 1  # to review again
+    assert page.evaluate("window.__kept") is True
+    fits(page)
+    screenshot(page, f"{width}-2-undone")
+    assert watch.errors == []
+    context.close()

@@ -365,7 +365,8 @@ def _apply(task: Task, change) -> Task:
 )
 def change_task_status(task_id: int, body: StatusChange):
     """Move the task through the state machine (`not_started → in_progress → submitted → accepted`,
-    `submitted → returned → in_progress`, `blocked`/`cancelled` by a coordinator), based on `version`.
+    `submitted → returned → in_progress`, `blocked`/`cancelled` by a coordinator; `accepted → submitted`
+    (撤销通过) by the reviewer who accepted, within ACCEPT_UNDO_MINUTES), based on `version`.
     A refused transition answers 422 with the reason; a stale version 409 with the current task."""
     user = me()
     task = _task_or_404(task_id)

@@ -61,6 +61,7 @@ TASK_ACTION_LABELS = {
     "update": _l("updated from the plan file"),
     "status": _l("status changed"),
     "recall": _l("submission withdrawn"),
+    "undo_accept": _l("acceptance undone"),
     "percent": _l("percent done changed"),
     "evidence": _l("evidence added"),
     "comment": _l("commented"),

@@ -175,7 +175,14 @@ def actor_for(user: User, task: Task) -> Actor:
         is_reviewer=reviewer,
         is_coordinator=coordinator,
         review_conflict=_review_conflict(user, task) if reviewer else None,
+        is_acceptor=reviewer and task.status == "accepted" and _undo_until(user, task) is not None,
     )
+
+
+def _undo_until(user: User, task: Task):
+    from tracker.plans.undo_window import acceptance_undo_until
+
+    return acceptance_undo_until(user, task)
 
 
 def actors_for(user: User, tasks) -> dict[int, Actor]:

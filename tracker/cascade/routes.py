@@ -4,6 +4,7 @@ its withdrawal, and the task page's cascade block."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -11,13 +12,15 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from tracker.auth.scope import can_view_task
-from tracker.cascade.forms import CascadeForm, WithdrawForm
+from tracker.auth.scope import can_view_task, can_view_unit
+from tracker.cascade.forms import CascadeForm, ChildFilterForm, WithdrawForm
 from tracker.cascade.service import (
     CascadeError,
+    ChildFilters,
     TargetSpec,
     can_cascade,
     cascade_children,
+    cascade_responsibles,
     cascade_task,
     cascades_of,
     child_info,
@@ -30,6 +33,7 @@ from tracker.extensions import db
 from tracker.models import Plan, Task
 from tracker.models.cascade import Cascade
 from tracker.schemes import service as scheme_service
+from tracker.plans.list_routes import bulk_context
 from tracker.plans.operations import NotAllowed
 from tracker.web import form_errors, page_number, page_size, render, task_or_404, wants_fragment
 
@@ -132,11 +136,42 @@ def _cascade_or_404(cascade_id: int) -> Cascade:
     return cascade
 
 
+def _child_filters(cascade: Cascade) -> tuple[ChildFilterForm, ChildFilters, Optional[str]]:
+    """The children list's filter form from the query, its filters, and the error of a bad one
+    (shown next to its field; the list then unfiltered)."""
+    form = ChildFilterForm(request.args, responsibles=cascade_responsibles(cascade, current_user))
+    if not request.args or form.validate():
+        unit = form.unit.unit if form.unit.data else None
+        if unit is not None and not can_view_unit(current_user, unit):
+            form.unit.errors = [_("Not found, or not yours to see.")]
+            return form, ChildFilters(), str(form.unit.errors[0])
+        responsible = form.responsible.data
+        filters = ChildFilters(
+            status=form.status.data or "",
+            overdue=bool(form.overdue.data),
+            unit=unit,
+            responsible_id=int(responsible) if responsible and responsible.isdigit() else None,
+            sort=form.sort.data or "",
+        )
+        return form, filters, None
+    return form, ChildFilters(), form_errors(form)
+
+
+def _children_url(cascade: Cascade) -> str:
+    query = request.query_string.decode("utf-8", "replace") if request.method == "GET" else ""
+    return url_for("cascade.cascade_detail", cascade_id=cascade.id) + (f"?{query}" if query else "")
+
+
 def _detail_context(cascade: Cascade, **extra) -> dict:
+    form, filters, filter_error = _child_filters(cascade)
     return {
         "cascade": cascade,
         "template_task": cascade.template,
-        "page": cascade_children(cascade, page_number(), page_size()),
+        "page": cascade_children(cascade, page_number(), page_size(), current_user, filters),
+        "filter_form": form,
+        "filters": filters,
+        "filter_error": filter_error,
+        "bulk": bulk_context("cascade", _children_url(cascade)),
         "can_withdraw": can_cascade(current_user, cascade.template),
         "withdraw_form": extra.pop("withdraw_form", None) or WithdrawForm(formdata=None),
         "error": None,
@@ -149,7 +184,8 @@ def _detail_context(cascade: Cascade, **extra) -> dict:
 def cascade_detail(cascade_id: int):
     cascade = _cascade_or_404(cascade_id)
     block = "children" if request.headers.get("HX-Target") == "cascade-children" else "content"
-    return render("cascade/detail.html", block=block, **_detail_context(cascade))
+    context = _detail_context(cascade)
+    return render("cascade/detail.html", block=block, status=400 if context["filter_error"] else 200, **context)
 
 
 @bp.route("/cascades/<int:cascade_id>/withdraw", methods=["POST"])

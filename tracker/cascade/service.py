@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import force_locale
 from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import String, case, cast, event, exists, func, insert, inspect, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from tracker.auth.scope import actor_for, can_view_task, visible_tasks_clause
 from tracker.auth.service import unit_by_code
@@ -37,6 +37,8 @@ from tracker.pagination import Page, paginate
 from tracker.notifications.notices import notify_each
 from tracker.plans import journal
 from tracker.plans.rollup import _children_mean
+from tracker.plans.queries import overdue_clause, task_order
+from tracker.timeutil import local_today
 from tracker.plans.status import BLOCKED, CANCELLED, CLOSED_STATUSES, OPEN_STATUSES
 
 MAX_UNITS = 5000
@@ -457,16 +459,78 @@ def cascades_of(template: Task) -> list[CascadeSummary]:
     return [CascadeSummary(c, n or 0, int(o or 0)) for c, n, o in rows]
 
 
-def cascade_children(cascade: Cascade, page: int = 1, per_page: int = 50) -> Page:
-    """One page of a cascade's children, (link, task) rows with their units, in the template's
-    order, and their bounded count (two statements: tracker/pagination.py)."""
+@dataclass
+class ChildFilters:
+    """What a cascade's children list shows: one status, only the overdue, the children of one
+    unit's subtree (the unit picker), one responsible person (责任人); in `sort` order."""
+
+    status: str = ""
+    overdue: bool = False
+    unit: Optional[OrgUnit] = None
+    responsible_id: Optional[int] = None
+    sort: str = ""  # "" the template's order (the units' order); else one of CHILD_SORTS
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.overdue or self.unit is not None or self.responsible_id)
+
+
+# the children list's columns that order it, and "-" before one for the reverse
+CHILD_SORT_KEYS = ("unit", "due", "status", "updated")
+CHILD_SORTS = CHILD_SORT_KEYS + tuple(f"-{key}" for key in CHILD_SORT_KEYS)
+
+
+def _child_order(sort: str, unit: Any) -> tuple:
+    if sort not in CHILD_SORTS:
+        return (Task.position, Task.id)
+    key = sort.lstrip("-")
+    if key == "unit":
+        return (unit.name.desc(), Task.id.desc()) if sort.startswith("-") else (unit.name.asc(), Task.id.asc())
+    return task_order(sort)
+
+
+def cascade_children(
+    cascade: Cascade,
+    page: int = 1,
+    per_page: int = 50,
+    user: Optional[User] = None,
+    filters: Optional[ChildFilters] = None,
+    today: Optional[date] = None,
+) -> Page:
+    """One page of a cascade's children that `user` sees, (link, task) rows with their units
+    and responsible people, matching `filters`, in the template's order (or the chosen column's),
+    and their bounded count (two statements: tracker/pagination.py)."""
+    filters = filters or ChildFilters()
+    unit = aliased(OrgUnit)
     query = (
         select(CascadeChild, Task)
         .join(Task, Task.id == CascadeChild.task_id)
+        .join(unit, unit.id == CascadeChild.unit_id)
         .where(CascadeChild.cascade_id == cascade.id)
-        .options(joinedload(CascadeChild.unit))
+        .options(contains_eager(CascadeChild.unit.of_type(unit)), joinedload(Task.responsible))
     )
-    return paginate(query, page, per_page, Task.position, Task.id, scalars=False)
+    if user is not None:
+        query = query.where(visible_tasks_clause(user))
+    if filters.status:
+        query = query.where(Task.status == filters.status)
+    if filters.overdue:
+        query = query.where(overdue_clause(today or local_today()))
+    if filters.unit is not None:
+        query = query.where(unit.path.like(f"{filters.unit.path}%"))
+    if filters.responsible_id:
+        query = query.where(Task.responsible_user_id == filters.responsible_id)
+    return paginate(query, page, per_page, *_child_order(filters.sort, unit), scalars=False)
+
+
+def cascade_responsibles(cascade: Cascade, user: User) -> list[User]:
+    """The responsible people (责任人) named on the cascade's children `user` sees, by name, for
+    the list's filter (one statement)."""
+    named = (
+        select(Task.responsible_user_id)
+        .join(CascadeChild, CascadeChild.task_id == Task.id)
+        .where(CascadeChild.cascade_id == cascade.id, Task.responsible_user_id.is_not(None), visible_tasks_clause(user))
+    )
+    return list(db.session.scalars(select(User).where(User.id.in_(named)).order_by(User.display_name, User.id)))
 
 
 def recent_cascades(user: User, page: int = 1, per_page: int = 50) -> Page:

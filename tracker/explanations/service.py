@@ -111,6 +111,21 @@ def close_on_acceptance_of(task_ids: list[int], today: date) -> None:
     )
 
 
+def reopen_on_undone_acceptance(task_id: int, accepted_on: date) -> None:
+    """An acceptance undone (撤销通过): the explanation it closed (kept or missed that day) is
+    open again, to be closed by the acceptance that stands. One statement."""
+    db.session.execute(
+        update(OverdueExplanation)
+        .where(
+            OverdueExplanation.task_id == task_id,
+            OverdueExplanation.state.in_((KEPT, MISSED)),
+            OverdueExplanation.resolved_on == accepted_on,
+        )
+        .values(state=OPEN, resolved_on=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def missed_commitments(today: date) -> list[int]:
     """Open explanations whose committed date has passed with the task still open: marked
     missed; returns their ids, for the escalation pass to raise each task one level."""

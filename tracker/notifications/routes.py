@@ -1,12 +1,15 @@
 """Inbox, unread badge, "overdue and escalated" list, and the escalation rules (admin)."""
 
+import json
 from datetime import date
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from tracker.auth.scope import can_view_unit
 from tracker.explanations.service import REASONS, explanations_for
@@ -14,7 +17,7 @@ from tracker.extensions import db
 from tracker.models import Plan
 from tracker.models.notify import KINDS
 from tracker.notifications import service
-from tracker.notifications.forms import OverdueFilterForm, RulesForm
+from tracker.notifications.forms import INBOX_SORTS, InboxFilterForm, OverdueFilterForm, RulesForm
 from tracker.notifications.rules import RuleError, rules_for, save_rules, save_unsigned_rule, unsigned_rule
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, page_number, page_size, render, safe_next, wants_fragment
@@ -22,22 +25,91 @@ from tracker.web import fragment_response, page_number, page_size, render, safe_
 bp = Blueprint("notifications", __name__)
 
 
+def inbox_filters(args) -> tuple[InboxFilterForm, service.InboxFilters, bool]:
+    """The inbox's filter form read from `args`, the filters it gives (none when invalid: its
+    errors are shown next to their fields), and whether it was valid."""
+    plans = list(db.session.scalars(select(Plan).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)))
+    form = InboxFilterForm(args, plans=plans)
+    if args.get("unread") == "1" and not args.get("state"):
+        form.state.data = "unread"  # the old "unread only" link
+    valid = form.validate() if args else True
+    if not valid:
+        return form, service.InboxFilters(), False
+    plan_id = next((p.id for p in plans if p.key == form.plan.data), None)
+    filters = service.InboxFilters(
+        kind=form.kind.data or "",
+        state=form.state.data or "",
+        day_from=form.day_from.data,
+        day_to=form.day_to.data,
+        plan_id=plan_id,
+        sort=form.sort.data if form.sort.data in INBOX_SORTS else "new",
+    )
+    return form, filters, True
+
+
+def _inbox_url() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return url_for("notifications.inbox") + (f"?{query}" if query else "")
+
+
 @bp.route("/notifications")
 @login_required
 def inbox():
-    unread_only = request.args.get("unread") == "1"
-    page = service.inbox_page(current_user, page_number(), page_size(), unread_only)
+    form, filters, valid = inbox_filters(request.args)
+    page = service.inbox_page(current_user, page_number(), page_size(), filters=filters)
     explained = explanations_for([n.task_id for n in page.items])
     block = "list" if request.headers.get("HX-Target") == "inbox-list" else "content"
     return render(
         "notifications/inbox.html",
         block=block,
         page=page,
-        unread_only=unread_only,
+        form=form,
+        filters=filters,
+        next_url=_inbox_url(),
         explained=explained,
         groups=service.inbox_groups(current_user, [n.day for n in page.items]),
         unread=service.unread_count(current_user),
+        status=200 if valid else 400,
     )
+
+
+@bp.route("/notifications/read-selected", methods=["POST"])
+@login_required
+def read_selected():
+    """标记已读 on the ticked notices (scope "selected"), or on every notice matching the inbox's
+    current filters (scope "matching": the whole filtered result, not only its page). The
+    filters are those of the list the form came from (`next`). For HTMX the result in
+    #inbox-result, the badge out of band and a `bulk-done` event that reloads the list."""
+    back = safe_next(request.form.get("next"), url_for("notifications.inbox"))
+    if not back.startswith(url_for("notifications.inbox")):
+        back = url_for("notifications.inbox")
+    scope = request.form.get("scope")
+    if scope == "matching":
+        _form, filters, valid = inbox_filters(MultiDict(parse_qsl(urlsplit(back).query, keep_blank_values=True)))
+        if not valid:
+            abort(400)
+        count = service.mark_matching_read(current_user, filters)
+    elif scope == "selected":
+        ids = [int(v) for v in request.form.getlist("notice") if v.isdigit() and len(v) < 12]
+        if not ids:
+            message = _("Select at least one notice first.")
+            if not wants_fragment():
+                flash(message, "warning")
+                return redirect(back, code=303)
+            return fragment_response(render_block("notifications/inbox.html", "result", message=message, ok=False), 422)
+        count = service.mark_selected_read(current_user, ids)
+    else:
+        abort(400)
+    db.session.commit()
+    message = _("%(n)d notifications marked read.", n=count)
+    if not wants_fragment():
+        flash(message, "success")
+        return redirect(back, code=303)
+    body = render_block("notifications/inbox.html", "result", message=message, ok=True)
+    body += render_block("notifications/_badge.html", "badge", unread=service.unread_count(current_user), oob=True)
+    response = fragment_response(body)
+    response.headers["HX-Trigger"] = json.dumps({"bulk-done": {"refresh": "#inbox-list"}})
+    return response
 
 
 @bp.route("/notifications/badge")

@@ -29,12 +29,58 @@ def unread_count(user: User) -> int:
     return db.session.scalar(unread_query(user)) or 0
 
 
-def inbox_page(user: User, page: int, per_page: int, unread_only: bool = False) -> Page:
-    """Newest day first, grouped by kind within a day, newest first within a group; two
-    statements (bounded count and page, with task, owner, unit, escalation, event and actor joined)."""
-    query = select(Notification).where(Notification.user_id == user.id)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
+@dataclass
+class InboxFilters:
+    """What the inbox shows: one kind or all, read or unread or both, a range of days (the local
+    day a notice was raised, which the inbox groups by), one plan (of the notice's task), and the
+    order of days ("new": newest first, "old": oldest first)."""
+
+    kind: str = ""
+    state: str = ""  # "", "unread", "read"
+    day_from: Optional[date] = None
+    day_to: Optional[date] = None
+    plan_id: Optional[int] = None
+    sort: str = "new"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kind or self.state or self.day_from or self.day_to or self.plan_id)
+
+
+def inbox_clauses(user: User, filters: InboxFilters) -> list:
+    """The WHERE of the user's notices matching `filters` (the index on (user_id, day) finds
+    them; a plan is matched through the notice's task)."""
+    clauses = [Notification.user_id == user.id]
+    if filters.kind:
+        clauses.append(Notification.kind == filters.kind)
+    if filters.state == "unread":
+        clauses.append(Notification.read_at.is_(None))
+    elif filters.state == "read":
+        clauses.append(Notification.read_at.is_not(None))
+    if filters.day_from:
+        clauses.append(Notification.day >= filters.day_from)
+    if filters.day_to:
+        clauses.append(Notification.day <= filters.day_to)
+    if filters.plan_id:
+        clauses.append(Notification.task_id.in_(select(Task.id).where(Task.plan_id == filters.plan_id)))
+    return clauses
+
+
+def inbox_order(sort: str = "new") -> tuple:
+    """Day by day (newest first, or oldest first with "old"), grouped by kind within a day, and
+    within a group in the same direction; ids break ties."""
+    if sort == "old":
+        return (Notification.day.asc(), Notification.kind, Notification.created_at.asc(), Notification.id.asc())
+    return (Notification.day.desc(), Notification.kind, Notification.created_at.desc(), Notification.id.desc())
+
+
+def inbox_page(
+    user: User, page: int, per_page: int, unread_only: bool = False, filters: Optional[InboxFilters] = None
+) -> Page:
+    """The user's notices matching `filters`, grouped by day and kind; two statements (bounded
+    count and page, with task, owner, unit, escalation, event and actor joined)."""
+    filters = filters or InboxFilters(state="unread" if unread_only else "")
+    query = select(Notification).where(*inbox_clauses(user, filters))
     return paginate_rows(
         query.options(
             joinedload(Notification.task).joinedload(Task.owner_unit),
@@ -44,11 +90,41 @@ def inbox_page(user: User, page: int, per_page: int, unread_only: bool = False) 
         ),
         page,
         per_page,
-        Notification.day.desc(),
-        Notification.kind,
-        Notification.created_at.desc(),
-        Notification.id.desc(),
+        *inbox_order(filters.sort),
     )
+
+
+def mark_matching_read(user: User, filters: InboxFilters, now: Optional[datetime] = None) -> int:
+    """Mark read every unread notice of the user matching `filters` (the whole filtered result,
+    not only the page shown): one statement; returns how many were unread."""
+    result = db.session.execute(
+        update(Notification)
+        .where(*inbox_clauses(user, filters), Notification.read_at.is_(None))
+        .values(read_at=now or datetime.now(timezone.utc))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+MAX_SELECTED_NOTICES = 200
+
+
+def mark_selected_read(user: User, notification_ids: list[int], now: Optional[datetime] = None) -> int:
+    """Mark read the ticked notices that are the user's (another user's are left alone): one
+    statement; returns how many were unread."""
+    if not notification_ids:
+        return 0
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(notification_ids[:MAX_SELECTED_NOTICES]),
+            Notification.user_id == user.id,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now or datetime.now(timezone.utc))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 @dataclass

@@ -54,7 +54,10 @@ from tracker.timeutil import local_today
 
 MAX_SELECTION = 200  # tasks in one bulk action
 ACCEPT, RETURN, MOVE_DUE, EXPORT = "accept", "return", "move_due", "export"
-ACTIONS = (ACCEPT, RETURN, MOVE_DUE)
+URGE = "urge"  # 催办 of the selection (tracker/supervision/service.py urge_tasks), where a list offers it
+ACTIONS = (ACCEPT, RETURN, MOVE_DUE, URGE)
+# who may 催办 at all (each task then by tracker.supervision.service.urgeable_clause)
+URGERS = ("leader", "admin", "coordinator")
 # who may use the bulk write actions at all (a reporter reviews nothing, a leader writes nothing
 # but 批示 and 催办)
 WRITERS = ("coordinator", "admin")
@@ -109,6 +112,10 @@ def selection(values: Iterable) -> list[int]:
 
 def may_bulk_write(user: User) -> bool:
     return user.role in WRITERS
+
+
+def may_bulk_urge(user: User) -> bool:
+    return user.role in URGERS
 
 
 def _require_writer(user: User) -> None:

@@ -163,7 +163,12 @@ def last_submitter(task: Task) -> Optional[User]:
     """Who made the task's latest submission for review (from the journal)."""
     user_id = db.session.scalar(
         select(JournalEntry.user_id)
-        .where(JournalEntry.task_id == task.id, JournalEntry.field == "status", JournalEntry.new_value == SUBMITTED)
+        .where(
+            JournalEntry.task_id == task.id,
+            JournalEntry.field == "status",
+            JournalEntry.new_value == SUBMITTED,
+            JournalEntry.action != "undo_accept",  # 撤销通过 is not a submission
+        )
         .order_by(JournalEntry.id.desc())
         .limit(1)
     )

@@ -25,6 +25,8 @@ from tracker.extensions import db
 from tracker.models import JournalEntry, Task, User
 from tracker.plans.status import RETURNED, SUBMITTED
 
+UNDO_ACCEPT_ACTION = "undo_accept"  # the journal action of 撤销通过 (tracker/plans/operations.py)
+
 # The journal fields that say who the task belongs to.
 ASSIGNMENT_FIELDS = ("owner_unit_id", "co_owners", "parent_id")
 
@@ -58,6 +60,7 @@ def review_conflicts(user: User, tasks) -> dict:
         select(
             JournalEntry.task_id,
             JournalEntry.user_id,
+            JournalEntry.action,
             JournalEntry.field,
             JournalEntry.old_value,
             JournalEntry.new_value,
@@ -80,7 +83,13 @@ def review_conflicts(user: User, tasks) -> dict:
         cycles[task_id] = task_rows[returns[-1] + 1 :] if returns else task_rows
     submitters = {}
     for task_id, cycle in cycles.items():
-        submissions = [row for row in cycle if row.field == "status" and row.new_value == SUBMITTED]
+        # an undone acceptance (撤销通过, journaled back to "submitted") is not a submission: the
+        # submitter stays the one who submitted
+        submissions = [
+            row
+            for row in cycle
+            if row.field == "status" and row.new_value == SUBMITTED and row.action != UNDO_ACCEPT_ACTION
+        ]
         if submissions and submissions[-1].user_id is not None:
             submitters[task_id] = submissions[-1].user_id
     units = {}

@@ -15,6 +15,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
@@ -25,10 +26,14 @@ from tracker.plans.operations import NotAllowed
 from tracker.plans.queries import open_work_count
 from tracker.plans.saved_filters import SavedFilterError, delete_filter, filter_query, save_filter, saved_filters_of
 from tracker.progress import exports
+from tracker.supervision.service import SupervisionError, urge_tasks
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, safe_next, wants_fragment
 
-SOURCES = {"tasks": "#results", "work": "#my-work"}  # the lists with an action bar, and what reloads
+# the lists with an action bar, and what reloads after an action
+SOURCES = {"tasks": "#results", "work": "#my-work", "cascade": "#cascade-children"}
+URGING_SOURCES = ("cascade",)  # the lists whose bar offers 催办 (the overdue list has its own form)
+MOVING_SOURCES = ("tasks", "cascade")  # the lists whose bar moves due dates
 REFUSALS_SHOWN = 10  # titles named per reason in the result
 
 
@@ -37,7 +42,9 @@ def bulk_context(source: str, next_url: str, form: BulkForm | None = None, error
     writes = bulk.may_bulk_write(current_user)
     actions = []
     if writes:
-        actions = [bulk.ACCEPT, bulk.RETURN] + ([bulk.MOVE_DUE] if source == "tasks" else [])
+        actions = [bulk.ACCEPT, bulk.RETURN] + ([bulk.MOVE_DUE] if source in MOVING_SOURCES else [])
+    if source in URGING_SOURCES and bulk.may_bulk_urge(current_user):
+        actions.append(bulk.URGE)
     return {
         "source": source if source in SOURCES else "tasks",
         "next": next_url,
@@ -47,6 +54,25 @@ def bulk_context(source: str, next_url: str, form: BulkForm | None = None, error
         "errors": errors or {},
         "max": bulk.MAX_SELECTION,
     }
+
+
+def urge_result(ids: list[int], message: str) -> bulk.BulkResult:
+    """催办 of the selection (tracker/supervision/service.py: the tasks the user may urge and has
+    not urged today), as a bulk action's result: the urged, and the others with their reason."""
+    urged = urge_tasks(ids, current_user, message)
+    tasks = bulk.selected_tasks(current_user, ids)
+    result = bulk.BulkResult(bulk.URGE)
+    for task_id in ids:
+        task = tasks.get(task_id)
+        if task is None:
+            result.outcomes.append(bulk.Outcome(task_id, False, reason=bulk.NOT_FOUND))
+        elif task_id in urged.urged_ids:
+            result.outcomes.append(bulk.Outcome(task_id, True, task.title))
+        elif task_id in urged.found_ids:
+            result.outcomes.append(bulk.Outcome(task_id, False, task.title, _("You already urged it today.")))
+        else:
+            result.outcomes.append(bulk.Outcome(task_id, False, task.title, _("Not yours to urge, or finished.")))
+    return result
 
 
 def _posted_ids() -> list[str]:
@@ -65,6 +91,7 @@ def result_lines(result: bulk.BulkResult) -> tuple[str, list[str]]:
         bulk.ACCEPT: _("Accepted: %(n)d tasks", n=n),
         bulk.RETURN: _("Returned: %(n)d tasks", n=n),
         bulk.MOVE_DUE: _("New due date: %(n)d tasks", n=n),
+        bulk.URGE: _("Urged: %(n)d tasks", n=n),
     }[result.action]
     refused = result.refused
     if not refused:
@@ -107,14 +134,14 @@ def _refuse(context: dict, back: str, errors: dict):
 @bp.route("/tasks/bulk", methods=["POST"])
 @login_required
 def bulk_action():
-    """通过 / 退回 / 调整截止日期 on the ticked tasks; each task by its own rules."""
-    if not bulk.may_bulk_write(current_user):
-        abort(403)  # a leader writes nothing here, a reporter reviews nothing
+    """通过 / 退回 / 调整截止日期 / 催办 on the ticked tasks; each task by its own rules."""
     form = BulkForm()
     source = form.source.data if form.source.data in SOURCES else "tasks"
-    default = url_for("plans.task_list") if source == "tasks" else url_for("plans.my_work_page")
+    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
     back = safe_next(form.next.data, default)
     context = bulk_context(source, back, form)
+    if not context["actions"]:
+        abort(403)  # a leader writes nothing but 催办, a reporter reviews nothing
     errors: dict = {}
     form.validate()
     for name in ("comment", "due_on"):
@@ -135,7 +162,9 @@ def bulk_action():
         return _refuse(context, back, errors)
     comment = form.comment.data or ""
     try:
-        if action == bulk.ACCEPT:
+        if action == bulk.URGE:
+            result = urge_result(ids, comment)
+        elif action == bulk.ACCEPT:
             result = bulk.accept_tasks(current_user, ids, comment)
         elif action == bulk.RETURN:
             result = bulk.return_tasks(current_user, ids, comment)
@@ -145,9 +174,16 @@ def bulk_action():
     except NotAllowed:
         db.session.rollback()
         abort(403)
-    except bulk.SelectionError as exc:
+    except (bulk.SelectionError, SupervisionError) as exc:
         db.session.rollback()
         return _refuse(context, back, {"comment": str(exc)})
+    except IntegrityError:  # two 催办 of one task at the same moment: the unique key decided
+        db.session.rollback()
+        return _refuse(
+            context,
+            back,
+            {"selection": _("Someone urged these tasks at the same moment; nothing was sent. Try again.")},
+        )
     except StaleDataError:
         db.session.rollback()
         return _refuse(
@@ -172,7 +208,7 @@ def bulk_action():
 def bulk_export():
     """导出所选: the ticked tasks the user sees, as the task list's .xlsx (text cells escaped)."""
     source = request.form.get("source") if request.form.get("source") in SOURCES else "tasks"
-    default = url_for("plans.task_list") if source == "tasks" else url_for("plans.my_work_page")
+    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
     back = safe_next(request.form.get("next"), default)
     try:
         ids = bulk.selection(_posted_ids())

@@ -7,7 +7,7 @@ raises `StaleVersion` carrying the current task, and nothing is written.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Optional
 
 from flask import current_app
@@ -16,9 +16,12 @@ from tracker.lazy_text import lazy_gettext as _l
 
 from tracker.auth.scope import actor_for, can_change_task, can_view_task
 from tracker.extensions import db
-from tracker.models import OrgUnit, Task, User
+from sqlalchemy import delete, select
+
+from tracker.models import JournalEntry, NoticeEvent, Notification, OrgUnit, Task, User
 from tracker.models.base import utcnow
-from tracker.explanations.service import close_on_acceptance
+from tracker.explanations.service import close_on_acceptance, reopen_on_undone_acceptance
+from tracker.models.notify import NONE, PENDING, SENDING, SENT
 from tracker.models.notify import ACCEPTED as ACCEPTED_NOTICE
 from tracker.models.notify import ASSIGNED, CHANGED, COMMENTED
 from tracker.models.notify import RETURNED as RETURNED_NOTICE
@@ -34,6 +37,8 @@ from tracker.notifications.notices import (
     watchers_of,
 )
 from tracker.plans import journal, rollup
+from tracker.plans.independence import UNDO_ACCEPT_ACTION
+from tracker.plans.undo_window import current_acceptance, undo_minutes
 from tracker.timeutil import local_today
 from tracker.plans.status import ACCEPTED, CLOSED_STATUSES, IN_PROGRESS, RETURNED, SUBMITTED, check_transition
 
@@ -79,6 +84,8 @@ def change_status(
     if not can_view_task(user, task):
         raise NotAllowed(_l("You may not see this task."))
     _check_version(task, expected_version)
+    if (task.status, target) == (ACCEPTED, SUBMITTED):  # 撤销通过 has its own effects
+        return undo_acceptance(task, user)
     check_transition(task.status, target, actor_for(user, task), reason=comment)
     apply_status(task, user, target, comment)
     if target == ACCEPTED:
@@ -86,6 +93,102 @@ def change_status(
     rollup.refresh_task_and_ancestors(task)
     _notify_status(task, user, target, comment.strip())
     return task
+
+
+def undo_refusal(task: Task, user: User):
+    """Why `user` may not undo the task's acceptance now (a message), or None when they may."""
+    if task.status != ACCEPTED:
+        return _l("This task is not accepted: there is no acceptance to undo.")
+    entry = current_acceptance(task)
+    if entry is None or entry.user_id != user.id:
+        return _l("Only the reviewer who accepted a task may undo the acceptance.")
+    if not actor_for(user, task).is_acceptor:
+        return _l(
+            "The time to undo this acceptance (%(n)d minutes) has passed. A coordinator above the owner can reopen it.",
+            n=undo_minutes(),
+        )
+    return None
+
+
+def undo_acceptance(task: Task, user: User, expected_version: Optional[int] = None) -> Task:
+    """撤销通过: the reviewer who accepted takes the acceptance back within the undo window
+    (tracker/plans/undo_window.py): accepted → submitted, awaiting review again. Journaled as
+    "undo_accept" with the acceptance's comment (kept, marked undone); the percent the acceptance
+    set back to what it was; the completion day cleared and the explanation it closed open again;
+    the roll-up recomputed. The acceptance's notices that nobody has seen yet (unread, not mailed)
+    are withdrawn, and only those who did see it are told it was undone, so nobody gets two
+    notices about one decision that stands."""
+    if not can_view_task(user, task):
+        raise NotAllowed(_l("You may not see this task."))
+    _check_version(task, expected_version)
+    refusal = undo_refusal(task, user)
+    if refusal is not None:
+        raise InvalidChange(refusal)
+    check_transition(task.status, SUBMITTED, actor_for(user, task))
+    entry = current_acceptance(task)
+    assert entry is not None  # undo_refusal found it
+    percent_entry = db.session.scalar(
+        select(JournalEntry)
+        .where(
+            JournalEntry.task_id == task.id,
+            JournalEntry.user_id == user.id,
+            JournalEntry.field == "percent",
+            JournalEntry.at >= entry.at,
+            JournalEntry.id > entry.id,
+        )
+        .order_by(JournalEntry.id)
+        .limit(1)
+    )
+    journal.record(task, user, UNDO_ACCEPT_ACTION, "status", ACCEPTED, SUBMITTED, entry.comment or "")
+    if percent_entry is not None and percent_entry.old_value not in (None, "") and percent_entry.old_value.isdigit():
+        before = int(percent_entry.old_value)
+        if before != task.percent:
+            journal.record(task, user, UNDO_ACCEPT_ACTION, "percent", task.percent, before)
+            task.percent = before
+    accepted_on = task.completed_on
+    task.status = SUBMITTED
+    task.completed_on = None
+    if accepted_on is not None:
+        reopen_on_undone_acceptance(task.id, accepted_on)
+    rollup.refresh_task_and_ancestors(task)
+    _withdraw_acceptance_notices(task, user, entry.at)
+    return task
+
+
+def _withdraw_acceptance_notices(task: Task, user: User, accepted_at) -> None:
+    """The acceptance's notices: those not yet seen (unread, no e-mail sent or being sent) are
+    deleted, its webhook post not yet made is dropped; the recipients who saw it get one notice
+    that it was undone (kind "changed", stored in the default language)."""
+    event = db.session.scalar(
+        select(NoticeEvent)
+        .where(
+            NoticeEvent.task_id == task.id,
+            NoticeEvent.kind == ACCEPTED_NOTICE,
+            NoticeEvent.actor_id == user.id,
+            NoticeEvent.at >= accepted_at - timedelta(minutes=1),
+        )
+        .order_by(NoticeEvent.at.desc(), NoticeEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        return
+    db.session.execute(
+        delete(Notification)
+        .where(
+            Notification.event_id == event.id,
+            Notification.read_at.is_(None),
+            Notification.email_state.not_in((SENT, SENDING)),
+            Notification.email_message_id.is_(None),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if event.webhook_state == PENDING and event.webhook_message_id is None:
+        event.webhook_state = NONE
+    saw = select(Notification.user_id).where(Notification.event_id == event.id)
+    if db.session.scalar(select(saw.exists())):
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            message = str(_l("acceptance undone; awaiting review again"))
+        notify(CHANGED, task, user, saw, message)
 
 
 def status_change(task: Task, target: str, comment: str = "", today: Optional[date] = None) -> tuple[dict, list[tuple]]:

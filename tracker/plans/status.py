@@ -5,11 +5,16 @@
     any open state → blocked / cancelled (coordinator); blocked → in_progress (coordinator)
     submitted → in_progress by 撤回 (withdrawal): only the submitter's unit, before any review
     (`tracker.plans.handling.withdraw`, journaled as "recall"; not a transition offered here)
+    accepted → submitted by 撤销通过 (undoing an acceptance): only the reviewer who accepted, for
+    ACCEPT_UNDO_MINUTES after it (`tracker.plans.operations.undo_acceptance`, journaled as
+    "undo_accept"); after that a reviewer above reopens it (accepted → returned)
 
 Who may make a change is expressed as the actor's relation to the task:
 - ``owner``: a reporter or coordinator of the owner unit (or a unit above it);
 - ``reviewer``: a coordinator of a unit strictly above the owner unit (or an admin);
-- ``coordinator``: a coordinator of the owner unit or above (or an admin).
+- ``coordinator``: a coordinator of the owner unit or above (or an admin);
+- ``acceptor``: the reviewer who made the task's current acceptance, while the time to undo it
+  lasts (`tracker.plans.undo_window.acceptance_undo_until`), still a reviewer of the task.
 
 Review independence (acceptance only; computed from the task's journal by
 `tracker.plans.independence.review_conflict` and carried here as ``Actor.review_conflict``): a
@@ -61,9 +66,14 @@ ACTION_LABELS = {
     CANCELLED: _l("Cancel task"),
 }
 
+# What the 撤销通过 button says (the transition accepted → submitted; ACTION_LABELS name the
+# others by their target, and "submitted" there is the owner's submission).
+UNDO_ACCEPT_LABEL = _l("Undo acceptance")
+
 OWNER = "owner"
 REVIEWER = "reviewer"
 COORDINATOR = "coordinator"
+ACCEPTOR = "acceptor"
 
 # (from, to) -> the relation the actor needs, and whether a reason is required.
 TRANSITIONS: dict[tuple[str, str], tuple[str, bool]] = {
@@ -74,6 +84,9 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, bool]] = {
     # 重新打开: a reviewer above the owner reopens accepted work, with the reason (the owner is
     # told, as of a return); cancelled stays final
     (ACCEPTED, RETURNED): (REVIEWER, True),
+    # 撤销通过: the reviewer who accepted takes it back within the undo window (no reason needed:
+    # their acceptance comment stays in the journal, marked undone); back to awaiting review
+    (ACCEPTED, SUBMITTED): (ACCEPTOR, False),
     (RETURNED, IN_PROGRESS): (OWNER, False),
     (BLOCKED, IN_PROGRESS): (COORDINATOR, False),
     **{(s, BLOCKED): (COORDINATOR, True) for s in OPEN_STATUSES},
@@ -94,12 +107,15 @@ class Actor:
     is_coordinator: bool = False
     # Why this reviewer may not accept the current submission (None when independent).
     review_conflict: object = None
+    # The reviewer who made the current acceptance, within the time to undo it.
+    is_acceptor: bool = False
 
     def has(self, relation: str) -> bool:
         return {
             OWNER: self.is_owner,
             REVIEWER: self.is_reviewer,
             COORDINATOR: self.is_coordinator,
+            ACCEPTOR: self.is_acceptor,
         }[relation]
 
 

@@ -23,6 +23,7 @@ from tracker.plans.forms import CommentForm, EditTaskForm, EvidenceForm, HandleF
 from tracker.plans.handling import HANDLED_IN, FieldError, Handling, Upload, handle, owner_targets, withdraw
 from tracker.plans.handling import withdrawal_refusal
 from tracker.plans.operations import (
+    undo_acceptance,
     InvalidChange,
     NotAllowed,
     StaleVersion,
@@ -35,7 +36,8 @@ from tracker.plans.queries import ancestors_of, open_work_count
 from tracker.pickers.units import resolve_units, split_unit_list
 from tracker.plans.blueprint import bp
 from tracker.plans.status import ACCEPTED, BLOCKED, CANCELLED, RETURNED, SUBMITTED, TRANSITIONS
-from tracker.plans.status import TransitionError, allowed_targets
+from tracker.plans.status import UNDO_ACCEPT_LABEL, TransitionError, allowed_targets
+from tracker.plans.undo_window import acceptance_undo_until
 from tracker.plans.stored_download import send_stored
 from tracker.web import form_errors, fragment_response, render, task_or_404, wants_fragment
 
@@ -53,7 +55,11 @@ def _conflict() -> str:
 def _review_targets(task: Task, targets: list[str]) -> list[str]:
     """The review bar's actions: the reviewer's and coordinator's transitions (the owner's own
     steps are in the 办理 form)."""
-    return [t for t in targets if TRANSITIONS[(task.status, t)][0] != "owner"]
+    return [
+        t
+        for t in targets
+        if TRANSITIONS[(task.status, t)][0] not in ("owner", "acceptor")  # 撤销通过 has its own button
+    ]
 
 
 def _handle_form(task: Task, actor) -> HandleForm:
@@ -113,6 +119,8 @@ def _panel_context(
         "review_errors": review_errors or {},
         "review_conflict": actor.review_conflict,
         "is_reviewer": actor.is_reviewer,
+        "undo_until": acceptance_undo_until(current_user, task) if actor.is_acceptor else None,
+        "undo_label": UNDO_ACCEPT_LABEL,
         "can_change": can_change,
         "can_handle": can_change and task.status in HANDLED_IN,
         "handle_form": handle_form or _handle_form(task, actor),
@@ -231,6 +239,21 @@ def task_status(task_id: int):
             task, current_user, form.target.data, form.comment.data or "", expected_version=form.version.data
         ),
     )
+
+
+@bp.route("/tasks/<int:task_id>/undo-accept", methods=["POST"])
+@login_required
+def task_undo_accept(task_id: int):
+    """撤销通过: the reviewer who accepted takes it back within ACCEPT_UNDO_MINUTES; after that the
+    answer says so (422) and a coordinator above reopens it instead."""
+    task = task_or_404(task_id)
+    if not actor_for(current_user, task).is_reviewer:
+        abort(403)  # seen (the owner, a leader) but no part in the review
+    version = request.form.get("version", "")
+    expected = int(version) if version.isdigit() else None
+    if expected is None:
+        return _respond(task, 422, _("The form is incomplete; reload the page and try again."))
+    return _run(task, lambda: undo_acceptance(task, current_user, expected_version=expected))
 
 
 @bp.route("/tasks/<int:task_id>/handle", methods=["POST"])

@@ -9,7 +9,7 @@ before anything is written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
@@ -130,6 +130,8 @@ class BulkUrge:
     urged: int = 0
     already: int = 0  # urged by this sender today before
     refused: int = 0  # not found, not open, or not the sender's to urge
+    urged_ids: set = field(default_factory=set)  # which were urged now
+    found_ids: set = field(default_factory=set)  # which the sender may urge (urged now or before today)
 
 
 def urge_tasks(task_ids: Iterable[int], sender: User, message: str = "", now: Optional[datetime] = None) -> BulkUrge:
@@ -150,6 +152,7 @@ def urge_tasks(task_ids: Iterable[int], sender: User, message: str = "", now: Op
         .where(Task.id.in_(ids), urgeable_clause(sender))
     ).all()
     result.refused = len(ids) - len(rows)
+    result.found_ids = {i for i, _owner, _name in rows}
     if not rows:
         return result
     new_ids = set(
@@ -166,6 +169,7 @@ def urge_tasks(task_ids: Iterable[int], sender: User, message: str = "", now: Op
         )
     )
     result.urged, result.already = len(new_ids), len(rows) - len(new_ids)
+    result.urged_ids = new_ids
     if not new_ids:
         return result
     db.session.execute(
