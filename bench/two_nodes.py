@@ -83,6 +83,23 @@ def start_node(url: str, name: str, redis_url: str) -> tuple[subprocess.Popen, s
     return server, base
 
 
+def ensure_leader(url: str) -> None:
+    """The leader the page clients sign in as, also in a data set another bench built."""
+    from tracker import create_app
+    from tracker.auth.service import create_user
+    from tracker.config import Config
+    from tracker.extensions import db
+    from tracker.models import User
+
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        if db.session.query(User).filter_by(username="bench-leader").first() is None:
+            create_user("bench-leader", "bench-pass-123", "leader", "NHC")
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
 def sign_in(base: str) -> str:
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -244,6 +261,7 @@ def main() -> int:
             slots = conn.execute(text("SELECT count(*) FROM progress_content")).scalar()
         engine.dispose()
         print(f"data: {units} units, {tasks} tasks; cores: {os.cpu_count()}; content counter rows now: {slots}")
+        ensure_leader(url)
         prepare_summary(url)
         if not args.soak_only:
             print(
