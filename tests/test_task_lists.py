@@ -215,15 +215,16 @@ def test_the_national_commissions_users_see_every_owned_task_without_a_list_of_u
 
 
 def test_on_postgresql_the_overdue_index_carries_the_owner_unit(database_url):
-    """The overdue list's bounded count (10,001 rows at national scale) needs the owner unit of
-    each overdue task: the overdue index includes it (migration 0045), so the count is an
-    index-only scan for the roles who see the whole country, not a heap fetch per row."""
+    """The overdue lists' bounded counts (10,001 rows at national scale) need the owner unit of
+    each overdue task (/overdue) and whether it is a cascade template (the task list): the overdue
+    index includes both (migration 0045), so each count is an index-only scan for the roles who
+    see the whole country, not a heap fetch per row."""
     requires_postgresql(database_url, "query plans are PostgreSQL's")
     connection = db.session.connection()
     definition = connection.exec_driver_sql(
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_tasks_overdue_due'"
     ).scalar()
-    assert "INCLUDE (owner_unit_id)" in definition, definition
+    assert "INCLUDE (owner_unit_id, owner_selector)" in definition, definition
     # Which index the planner takes depends on the table's size and visibility map: at national
     # scale (bench/daily.py) it is this one, index-only, for the count of admins and national
     # coordinators (75 -> 2 ms); a test's few thousand rows cannot show that choice.

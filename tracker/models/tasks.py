@@ -113,14 +113,14 @@ class Task(db.Model):
         # one unit's overdue, returned and submitted tasks, counted from the index (badge, my work)
         Index("ix_tasks_owner_status_due", "owner_unit_id", "status", "due_on"),
         # the overdue list, most late first, read in index order; with the owner unit included
-        # (PostgreSQL) its bounded count reads the index alone (migration 0045)
+        # and selector (PostgreSQL) the lists' bounded counts read the index alone (migration 0045)
         Index(
             "ix_tasks_overdue_due",
             "due_on",
             "id",
             postgresql_where=_OVERDUE_STATES,
             sqlite_where=_OVERDUE_STATES,
-            postgresql_include=["owner_unit_id"],
+            postgresql_include=["owner_unit_id", "owner_selector"],
         ),
         Index("ix_tasks_responsible_user_id", "responsible_user_id"),
         # the task lists, by due date (none last) or by last change, read in index order
