@@ -38,3 +38,19 @@ def test_a_moment_is_shown_on_its_shanghai_day(app):
             == "2024-12-31 23:30"
         )
         assert localdt(None) == "" and isodate(None) == ""
+
+
+def test_the_templates_translations_follow_the_locale_within_one_request(app):
+    """Templates look their translations up once per locale (tracker/web.py), yet a
+    `force_locale` inside the request (an e-mail in its recipient's language) switches them,
+    and leaving it finds the request's own language again."""
+    page = app.jinja_env.from_string("{{ _('My work') }}|{{ ngettext('%(num)d day', '%(num)d days', 2) }}")
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        first = page.render()
+        with force_locale("en"):
+            english = page.render()
+        again = page.render()
+    assert first == again and first.startswith("我的工作")
+    assert english.startswith("My work|")
+    with app.test_request_context("/"), force_locale("en"):
+        assert page.render().startswith("My work|")

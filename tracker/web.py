@@ -230,7 +230,34 @@ def nav_counts() -> dict:
     return g.nav_counts
 
 
+def _template_translations():
+    """The request's translations for the templates' `_()`, looked up once per locale and not
+    again for each of the hundred-odd strings of a page (Flask-Babel's own lookup walks the
+    domain, the locale and its cache on every call: ≈ 10 µs, a tenth of a list page's server
+    time). Keyed by the locale object, so `force_locale` (e-mails in the recipient's language)
+    still switches it and switching back finds the request's locale again."""
+    from flask_babel import _get_current_context, get_translations
+
+    ctx = _get_current_context()
+    if ctx is None:
+        return get_translations()
+    locale = getattr(ctx, "babel_locale", None)
+    hit = getattr(ctx, "tracker_translations", None)
+    if hit is not None and locale is not None and hit[0] is locale:
+        return hit[1]
+    translations = get_translations()  # sets ctx.babel_locale on the first call
+    ctx.tracker_translations = (getattr(ctx, "babel_locale", None), translations)
+    return translations
+
+
 def register_web(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _template_translations().ugettext(s),
+        ngettext=lambda s, p, n: _template_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _template_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _template_translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["localdt"] = localdt
     app.jinja_env.filters["isodate"] = isodate
     app.jinja_env.globals.update(
