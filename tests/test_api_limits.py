@@ -82,9 +82,10 @@ def _lists(spec):
     schemas = spec["components"]["schemas"]
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
-            if "200" not in op["responses"]:
-                continue
-            ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            json_answer = op["responses"].get("200", {}).get("content", {}).get("application/json")
+            if json_answer is None:
+                continue  # no answer, or a file's bytes (an evidence download): not a list
+            ref = json_answer["schema"]["$ref"]
             model = schemas[ref.rsplit("/", 1)[1]]
             if "items" in model["properties"]:
                 limit = next((p for p in op.get("parameters", []) if p["name"] == "limit"), None)
