@@ -217,6 +217,8 @@ def test_the_picker_fragment_offers_a_unit_by_its_initials(client, auth, make_us
     auth.login(make_user("coordinator", "P64"))
     page = client.get("/units/search?q=nxwjw&field=owner", headers=HX).get_data(as_text=True)
     assert "宁夏回族自治区卫生健康委" in page and "<html" not in page
+    assert 'class="unit-option-initials" lang="en">nxhzzzqwsjkw<' in page  # the initials, shown subtly
+    assert "unit-option-initials" not in client.get("/units/search?q=宁夏", headers=HX).get_data(as_text=True)
     auth.login(make_user("coordinator", "P11"))
     page = client.get("/units/search?q=nxwjw&field=owner", headers=HX).get_data(as_text=True)
     assert "宁夏" not in page
