@@ -27,6 +27,7 @@ from typing import Callable, Iterator, Optional
 from sqlalchemy import func, insert, select, text
 
 from tracker.extensions import db
+from tracker.initials import name_initials
 from tracker.models import OrgUnit, Phase, Plan, Task
 
 PLAN_KEY = "demo-national"
@@ -155,11 +156,13 @@ def _make_units(provinces, scale: Scale, rng: random.Random, report: GenerateRep
             next_id += 1
             pcode = f"{CODE_PREFIX}{province.code}-{p:02d}"
             short = province.name.replace("卫生健康委", "")
+            pname = f"{short}第{p}市卫生健康委"
             rows.append(
                 dict(
                     id=pid,
                     code=pcode,
-                    name=f"{short}第{p}市卫生健康委",
+                    name=pname,
+                    initials=name_initials(pname),
                     kind="commission",
                     level="prefecture",
                     parent_id=province.id,
@@ -173,11 +176,13 @@ def _make_units(provinces, scale: Scale, rng: random.Random, report: GenerateRep
                 cid = next_id
                 next_id += 1
                 ccode = f"{pcode}-{c:02d}"
+                cname = f"{short}第{p}市第{c}县卫生健康局"
                 rows.append(
                     dict(
                         id=cid,
                         code=ccode,
-                        name=f"{short}第{p}市第{c}县卫生健康局",
+                        name=cname,
+                        initials=name_initials(cname),
                         kind="commission",
                         level="county",
                         parent_id=pid,

@@ -7,15 +7,22 @@ from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.extensions import db
+from tracker.initials import INITIALS_MAX, name_initials
 from tracker.models.base import UTCDateTime, utcnow
 
 UNIT_KINDS = ("commission", "qc_center", "committee", "institution")
 UNIT_LEVELS = ("national", "provincial", "prefecture", "county", "institution")
 ROLES = ("admin", "coordinator", "reporter", "leader")
+
+
+def _initials_of_the_row(context) -> str:
+    """A Core insert's default for `initials`: those of the row's name (the units sheet, the
+    demo generator and the tests' bulk inserts write rows as dicts; each row gets its own)."""
+    return name_initials(context.get_current_parameters().get("name"))
 
 
 class OrgUnit(db.Model):
@@ -33,6 +40,9 @@ class OrgUnit(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("org_units.id"))
+    # the pinyin initials of the name (宁夏回族自治区卫生健康委 → nxhzzzqwsjkw), which the unit
+    # picker matches by prefix (tracker/pickers/units.py): set with the name, never by hand
+    initials: Mapped[str] = mapped_column(String(INITIALS_MAX), default=_initials_of_the_row, server_default="")
     path: Mapped[str] = mapped_column(String(400), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     example: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -46,12 +56,20 @@ class OrgUnit(db.Model):
 
     __table_args__ = (
         Index("ix_org_units_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+        Index("ix_org_units_initials", "initials", postgresql_ops={"initials": "varchar_pattern_ops"}),
         Index("ix_org_units_kind_level", "kind", "level"),
         Index("ix_org_units_parent_id", "parent_id"),
     )
 
     def __repr__(self) -> str:
         return f"<OrgUnit {self.code} {self.name}>"
+
+    @validates("name")
+    def _keep_the_initials(self, key: str, name: str) -> str:
+        """Every ORM write of a name (a new unit, a rename in the web, the seed loader) sets its
+        initials with it."""
+        self.initials = name_initials(name)
+        return name
 
     def is_within(self, other: "OrgUnit") -> bool:
         """True when this unit is `other` or lies under it."""

@@ -8,7 +8,7 @@ import re
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
-from tracker.pickers.units import QUERY_MAX, search_units
+from tracker.pickers.units import QUERY_MAX, search_units, typed_initials
 from tracker.plans.labels import KIND_LABELS, LEVEL_LABELS
 from tracker.web import render
 
@@ -28,6 +28,7 @@ def unit_search():
         block="options",
         q=text,
         units=units,
+        initials=typed_initials(text),  # shown beside each unit when the text may be initials
         field_id=field if FIELD_ID.match(field) else "unit",
         kind_labels=KIND_LABELS,
         level_labels=LEVEL_LABELS,

@@ -1,23 +1,48 @@
 """Finding units by what people know of them: the full name, a short name (北京卫健委 for
 北京市卫生健康委: the characters in order), a part of the name, or the code.
 
-The units table is small (about 3,000 rows nationally): one bounded statement per search."""
+A text of Latin letters (no Chinese) is also read as pinyin initials, as Chinese users type them
+into a picker: "nx" or "nxwjw" finds 宁夏回族自治区卫生健康委 (initials nxhzzzqwsjkw,
+org_units.initials): by prefix first, then with its letters in order from the first one (the
+short name's initials: 宁夏卫健委). Not anywhere in the initials ('%wjw%'): two or three letters
+match inside nearly every name (yy: every 医院), and a pattern that keeps its first letter stays
+on the index (ix_org_units_initials, a range of one letter) where '%...%' reads every unit.
+
+The units table is small (about 3,000 rows nationally): one bounded statement per search, two
+when the text can be initials and the names and codes left room (the second on the index)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Optional
 
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from tracker.extensions import db
+from tracker.initials import INITIALS_MAX
 from tracker.models.org import UNIT_LEVELS, OrgUnit, User
 
 SEARCH_LIMIT = 20
 QUERY_MAX = 60
 # the usual short forms of words in unit names (the characters-in-order match covers the rest)
 SHORT_FORMS = {"卫健委": "卫生健康委", "卫计委": "卫生计生委", "质控": "质量控制"}
+
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+NOT_INITIALS = re.compile(r"[^a-z0-9]+")
+INITIALS_MIN_LETTERS = 2
+
+
+def typed_initials(text: str) -> str:
+    """The pinyin initials `text` may be ("NX wjw" → "nxwjw"), or "" when it cannot be: it holds
+    Chinese characters, or fewer than two letters (a code's digits alone are no initials)."""
+    if not text or CJK.search(text):
+        return ""
+    key = NOT_INITIALS.sub("", unicodedata.normalize("NFKC", text).lower())[:INITIALS_MAX]
+    return key if sum(ch.isalpha() for ch in key) >= INITIALS_MIN_LETTERS else ""
 
 
 LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
@@ -74,8 +99,29 @@ def search_units(user: User, text: str, limit: int = SEARCH_LIMIT, include_retir
     )
     in_order = or_(*(OrgUnit.name.like(_in_order_pattern(v), escape="\\") for v in variants))
     rank = case((exact, 0), (contains, 1), else_=2)
-    query = query.where(or_(exact, contains, in_order)).order_by(rank, level_rank, OrgUnit.path)
-    return list(db.session.scalars(query.limit(limit)))
+    found = list(
+        db.session.scalars(
+            query.where(or_(exact, contains, in_order)).order_by(rank, level_rank, OrgUnit.path).limit(limit)
+        )
+    )
+    initials = typed_initials(text)
+    if initials and len(found) < limit:
+        found += _by_initials(query, initials, level_rank, [u.id for u in found], limit - len(found))
+    return found
+
+
+def _by_initials(query, initials: str, level_rank: ColumnElement, found_ids: list[int], limit: int) -> list[OrgUnit]:
+    """The units (of `query`: the scope, not retired) whose initials start with `initials`, then
+    those holding its letters in order from the first (nxwjw: n…x…w…j…w); not those of `found_ids`
+    (already found by name or code). One statement on the initials index: both patterns begin
+    with the same fixed letter."""
+    prefix = OrgUnit.initials.startswith(initials)  # letters and digits only: nothing to escape
+    in_order = OrgUnit.initials.like(initials[0] + "".join(f"%{ch}" for ch in initials[1:]) + "%")
+    query = query.where(in_order)
+    if found_ids:
+        query = query.where(OrgUnit.id.not_in(found_ids))
+    rank = case((prefix, 0), else_=1)
+    return list(db.session.scalars(query.order_by(rank, level_rank, OrgUnit.path).limit(limit)))
 
 
 def resolve_unit(text: str, user: Optional[User] = None) -> UnitLookup:
