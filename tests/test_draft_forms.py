@@ -351,3 +351,14 @@ def test_lead_and_helping_units_in_any_order(catalogue, clause, owner, co):
     assert task["owner"] == owner
     assert task.get("co_owners", []) == co
     assert task["due"] == "2024-10-31"
+
+
+def test_a_date_in_a_numbered_heading_is_the_due_date_and_leaves_the_title(catalogue):
+    text = (
+        "广东省卫生健康委关于开展病历质量专项检查的通知\n各地级以上市卫生健康委：\n现将有关事项通知如下。\n"
+        "一、工作安排\n（一）自查整改（2024年6月底前）。各地级以上市卫生健康委要组织辖区医院开展自查。\n"
+        "（二）督导检查(2024年9月—10月)。广东省医疗质量控制中心组织专家督导。\n"
+    )
+    refs = by_ref(draft_plan(text, catalogue, "n"))
+    assert refs["一.(一)"]["due"] == "2024-06-30" and refs["一.(一)"]["title"] == "自查整改"
+    assert refs["一.(二)"]["due"] == "2024-10-31" and refs["一.(二)"]["title"] == "督导检查"
