@@ -362,3 +362,19 @@ def test_a_date_in_a_numbered_heading_is_the_due_date_and_leaves_the_title(catal
     refs = by_ref(draft_plan(text, catalogue, "n"))
     assert refs["一.(一)"]["due"] == "2024-06-30" and refs["一.(一)"]["title"] == "自查整改"
     assert refs["一.(二)"]["due"] == "2024-10-31" and refs["一.(二)"]["title"] == "督导检查"
+
+
+def test_a_unit_of_the_issuers_place_named_by_its_level_word_alone():
+    units = [
+        CatalogueUnit("P34", "安徽省卫生健康委", "commission", "provincial", None),
+        CatalogueUnit("LB", "灵璧县卫生健康委", "commission", "county", "P34"),
+        CatalogueUnit("LB-MZ", "灵璧县民政局", "committee", "county", "P34"),
+    ]
+    text = (
+        "灵璧县卫生健康委关于印发2021年重点任务分解的通知\n"
+        "1.加快发展健康、养老服务业。\n牵头责任单位：县卫健委、县民政局\n"
+        "2.创建国家卫生县城。\n牵头责任单位：县卫健委\n"
+    )
+    refs = by_ref(draft_plan(text, Catalogue(units), "n"))
+    assert refs["1"]["owner"] == "LB" and refs["1"]["co_owners"] == ["LB-MZ"]
+    assert refs["2"]["owner"] == "LB"

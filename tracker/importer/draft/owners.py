@@ -244,6 +244,7 @@ class Catalogue:
                 candidates.append(
                     Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0))
                 )
+        candidates += self._short_local_names(text, issuer_unit)
         for pattern, code in self._english:
             for match in pattern.finditer(text):
                 candidates.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
@@ -270,6 +271,25 @@ class Catalogue:
                 found.append(mention)
         found.sort(key=lambda m: m.start)
         return _merge_joint_names(self._same_place_names(text, found), self)
+
+    def _short_local_names(self, text: str, issuer_unit) -> list[Mention]:
+        """'县民政局' in a notice of 灵璧县卫生健康委: a unit of the issuer's own place named by its level word
+        alone (灵璧县民政局), when the catalogue holds it."""
+        if issuer_unit is None:
+            return []
+        place = re.match(r"^(.{2,8}?[省市县区州盟旗])", issuer_unit.name)
+        if not place:
+            return []
+        prefix = place.group(1)
+        out = []
+        for name, code in self.names.items():
+            if not name.startswith(prefix) or len(name) < len(prefix) + 2:
+                continue
+            short = prefix[-1] + name[len(prefix) :]
+            for match in re.finditer(re.escape(short), text):
+                if text[max(0, match.start() - 1) : match.start()] != "各":
+                    out.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
+        return out
 
     def _same_place_names(self, text: str, found: list[Mention]) -> list[Mention]:
         """'省卫生健康委、疾控局': a short name after a named unit is the unit of the same place
