@@ -378,3 +378,14 @@ def test_a_unit_of_the_issuers_place_named_by_its_level_word_alone():
     refs = by_ref(draft_plan(text, Catalogue(units), "n"))
     assert refs["1"]["owner"] == "LB" and refs["1"]["co_owners"] == ["LB-MZ"]
     assert refs["2"]["owner"] == "LB"
+
+
+def test_a_heading_run_together_with_items_separated_by_half_width_semicolons(catalogue):
+    text = (
+        "广东省卫生健康委关于报送学习贯彻情况的通知\n各地级以上市卫生健康委：\n现就报送要求通知如下。"
+        " 一、报告的主要情况 1. 领导批示指示等; 2. 召开会议情况; 3. 其他需要及时报告的情况。"
+        " 二、报告的时间方式 1. 会议召开3日内报告; 2. 重要材料以报告形式上报。\n"
+    )
+    refs = by_ref(draft_plan(text, catalogue, "n"))
+    assert {"一", "一.1", "一.2", "一.3", "二", "二.1", "二.2"} <= set(refs)
+    assert refs["一"]["title"] == "报告的主要情况" and refs["一.2"]["title"].startswith("召开会议情况")
