@@ -389,3 +389,17 @@ def test_a_heading_run_together_with_items_separated_by_half_width_semicolons(ca
     refs = by_ref(draft_plan(text, catalogue, "n"))
     assert {"一", "一.1", "一.2", "一.3", "二", "二.1", "二.2"} <= set(refs)
     assert refs["一"]["title"] == "报告的主要情况" and refs["一.2"]["title"].startswith("召开会议情况")
+
+
+def test_each_unit_of_a_type_the_issuers_place_holds_one_level_down():
+    units = [
+        CatalogueUnit("P14", "山西省卫生健康委", "commission", "provincial", None),
+        CatalogueUnit("JZ", "晋中市卫生健康委", "commission", "prefecture", "P14"),
+        CatalogueUnit("JZ-JSX", "晋中市计生协", "committee", "prefecture", "JZ"),
+    ]
+    text = (
+        "晋中市卫生健康委\n关于做好计生协改革工作的通知\n现就有关事项通知如下：\n"
+        "一、建立月报制度。各县(区、市)计生协每月25日前要向市计生协报送任务清单。\n"
+    )
+    refs = by_ref(draft_plan(text, Catalogue(units), "n"))
+    assert refs["一"]["owner"] == {"each": {"kind": "committee", "level": "county", "under": "JZ-JSX"}}

@@ -100,6 +100,9 @@ _LEVEL_WORDS = [
     (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
 ]
 _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
+# the level one below a place of this kind, for "各县(区、市)X" in a city's notice
+_LOCAL_LEVELS = {"省": "prefecture", "市": "county", "州": "county", "盟": "county"}
+_LOCAL_LEVEL_WORDS = "县|区|市|州|盟"
 _KIND_NOUNS = [
     ("qc_center", r"(?:肿瘤(?:相关)?)?(?:医疗)?质(?:量)?控(?:制)?中心|质控组织"),
     ("committee", r"(?:肿瘤)?质控专家委员会|专家委员会"),
@@ -285,10 +288,19 @@ class Catalogue:
         for name, code in self.names.items():
             if not name.startswith(prefix) or len(name) < len(prefix) + 2:
                 continue
-            short = prefix[-1] + name[len(prefix) :]
+            rest = name[len(prefix) :]
+            short = prefix[-1] + rest
             for match in re.finditer(re.escape(short), text):
                 if text[max(0, match.start() - 1) : match.start()] != "各":
                     out.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
+            # "各县(区、市)计生协" in that place: each unit of that kind one level down, under the place's own
+            unit = self.units[code]
+            below = _LOCAL_LEVELS.get(prefix[-1])
+            if below and unit.level != "county":
+                pattern = rf"各(?:{_LOCAL_LEVEL_WORDS})(?:[（(][^（）()]{{1,8}}[）)])?" + re.escape(rest)
+                for match in re.finditer(pattern, text):
+                    owner = Owner(kind=unit.kind, level=below, under=code)
+                    out.append(Mention(match.start(), match.end(), owner, match.group(0)))
         return out
 
     def _same_place_names(self, text: str, found: list[Mention]) -> list[Mention]:
