@@ -403,3 +403,8 @@ def test_each_unit_of_a_type_the_issuers_place_holds_one_level_down():
     )
     refs = by_ref(draft_plan(text, Catalogue(units), "n"))
     assert refs["一"]["owner"] == {"each": {"kind": "committee", "level": "county", "under": "JZ-JSX"}}
+
+
+def test_a_target_by_a_year_is_due_at_that_years_end():
+    hits = find_dates("到2025年，基本建成能够有效应对重大疫情的应急指挥体系", 2023)
+    assert [(h.due, h.deadline) for h in hits] == [(date(2025, 12, 31), True)]
