@@ -24,6 +24,10 @@ owner and the co-owners of an item (unit codes or each: selectors); cadences the
 (weekly, monthly, quarterly, half-yearly, yearly). The catalogue is seed_plans/units.yaml plus
 bench/importer_docs/units.yaml. Printed per document and in total (counts summed over the set);
 targets: due dates ≥ 90 %, owners ≥ 80 %, precision and recall.
+
+Then the sealed set, bench/importer_docs/sealed/ (its SOURCES.md): further real notices whose truth
+files were written by hand before the importer first read them (two of them also as .docx built by
+bench/make_sealed_docx.py), scored the same way, with their units.yaml added to the catalogue.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ PARENT_SPLIT_NOTE = re.compile(
 OWN_SPLIT_NOTE = re.compile(r"\bref made|not numbered in the text|split into \.\d", re.I)
 TARGETS = {"sections": 0.95, "due dates": 0.90, "owners": 0.80}
 HELD_OUT = ROOT / "bench" / "importer_docs"
+SEALED = HELD_OUT / "sealed"
 HELD_OUT_TARGETS = {"due dates": 0.90, "owners": 0.80}
 CADENCE_NAMES = {
     "FREQ=WEEKLY": "weekly",
@@ -167,14 +172,16 @@ def compare(seed: dict, draft: dict, verbose: bool = False) -> dict:
 
 
 def held_out_catalogue() -> Catalogue:
-    """The seed catalogue plus the units the held-out documents name (bench/importer_docs/units.yaml)."""
+    """The seed catalogue plus the units the held-out and sealed documents name (their units.yaml)."""
     from tracker.importer.draft import CatalogueUnit
     from tracker.importer.schema import parse_units_file
 
     units = [
         CatalogueUnit(u.code, u.name, u.kind, u.level, u.parent_code) for u in parse_units_file(PLANS / "units.yaml")
     ]
-    extra = yaml.safe_load((HELD_OUT / "units.yaml").read_text(encoding="utf-8"))["units"]
+    extra = [
+        u for folder in (HELD_OUT, SEALED) for u in yaml.safe_load((folder / "units.yaml").read_text("utf-8"))["units"]
+    ]
     units += [CatalogueUnit(u["code"], u["name"], u["kind"], u["level"], u["parent"]) for u in extra]
     return Catalogue(units)
 
@@ -270,19 +277,19 @@ def _cells(counts: dict, targets: dict) -> tuple[str, int]:
     return " ".join(f"{c:>26}" for c in cells), failures
 
 
-def run_held_out(only: list[str], verbose: bool) -> int:
+def run_held_out(only: list[str], verbose: bool, folder: Path = HELD_OUT, label: str = "") -> int:
     catalogue = held_out_catalogue()
     header = " ".join(f"{h:>26}" for h in ("sections P/R", "due dates P/R", "owners P/R", "cadences P/R"))
     print()
-    print(f"{'held out (bench/importer_docs)':<30} {header}")
+    print(f"{label or 'held out (bench/importer_docs)':<30} {header}")
     total = {label: (0, 0, 0) for label in ("sections",) + tuple(label for label, _ in HELD_OUT_FIELDS)}
     failures = 0
-    for truth_file in sorted(HELD_OUT.glob("*.truth.yaml")):
+    for truth_file in sorted(folder.glob("*.truth.yaml")):
         name = truth_file.name.removesuffix(".truth.yaml")
         if only and not any(o in name for o in only):
             continue
         truth = yaml.safe_load(truth_file.read_text(encoding="utf-8"))
-        source = HELD_OUT / truth["document"]
+        source = folder / truth["document"]
         draft = draft_plan(read_document(source.name, source.read_bytes()), catalogue, source.name)
         if verbose:
             print(name)
@@ -327,6 +334,7 @@ def main(argv: list[str]) -> int:
         print(f"{plan_file.stem:<28} " + " ".join(f"{c:>15}" for c in cells))
     print("(* below target: sections ≥ 95 %, due dates ≥ 90 %, owners ≥ 80 %, precision and recall)")
     run_held_out(only, verbose)
+    run_held_out(only, verbose, SEALED, "sealed (importer_docs/sealed)")
     return 0
 
 

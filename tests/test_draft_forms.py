@@ -351,3 +351,60 @@ def test_lead_and_helping_units_in_any_order(catalogue, clause, owner, co):
     assert task["owner"] == owner
     assert task.get("co_owners", []) == co
     assert task["due"] == "2024-10-31"
+
+
+def test_a_date_in_a_numbered_heading_is_the_due_date_and_leaves_the_title(catalogue):
+    text = (
+        "广东省卫生健康委关于开展病历质量专项检查的通知\n各地级以上市卫生健康委：\n现将有关事项通知如下。\n"
+        "一、工作安排\n（一）自查整改（2024年6月底前）。各地级以上市卫生健康委要组织辖区医院开展自查。\n"
+        "（二）督导检查(2024年9月—10月)。广东省医疗质量控制中心组织专家督导。\n"
+    )
+    refs = by_ref(draft_plan(text, catalogue, "n"))
+    assert refs["一.(一)"]["due"] == "2024-06-30" and refs["一.(一)"]["title"] == "自查整改"
+    assert refs["一.(二)"]["due"] == "2024-10-31" and refs["一.(二)"]["title"] == "督导检查"
+
+
+def test_a_unit_of_the_issuers_place_named_by_its_level_word_alone():
+    units = [
+        CatalogueUnit("P34", "安徽省卫生健康委", "commission", "provincial", None),
+        CatalogueUnit("LB", "灵璧县卫生健康委", "commission", "county", "P34"),
+        CatalogueUnit("LB-MZ", "灵璧县民政局", "committee", "county", "P34"),
+    ]
+    text = (
+        "灵璧县卫生健康委关于印发2021年重点任务分解的通知\n"
+        "1.加快发展健康、养老服务业。\n牵头责任单位：县卫健委、县民政局\n"
+        "2.创建国家卫生县城。\n牵头责任单位：县卫健委\n"
+    )
+    refs = by_ref(draft_plan(text, Catalogue(units), "n"))
+    assert refs["1"]["owner"] == "LB" and refs["1"]["co_owners"] == ["LB-MZ"]
+    assert refs["2"]["owner"] == "LB"
+
+
+def test_a_heading_run_together_with_items_separated_by_half_width_semicolons(catalogue):
+    text = (
+        "广东省卫生健康委关于报送学习贯彻情况的通知\n各地级以上市卫生健康委：\n现就报送要求通知如下。"
+        " 一、报告的主要情况 1. 领导批示指示等; 2. 召开会议情况; 3. 其他需要及时报告的情况。"
+        " 二、报告的时间方式 1. 会议召开3日内报告; 2. 重要材料以报告形式上报。\n"
+    )
+    refs = by_ref(draft_plan(text, catalogue, "n"))
+    assert {"一", "一.1", "一.2", "一.3", "二", "二.1", "二.2"} <= set(refs)
+    assert refs["一"]["title"] == "报告的主要情况" and refs["一.2"]["title"].startswith("召开会议情况")
+
+
+def test_each_unit_of_a_type_the_issuers_place_holds_one_level_down():
+    units = [
+        CatalogueUnit("P14", "山西省卫生健康委", "commission", "provincial", None),
+        CatalogueUnit("JZ", "晋中市卫生健康委", "commission", "prefecture", "P14"),
+        CatalogueUnit("JZ-JSX", "晋中市计生协", "committee", "prefecture", "JZ"),
+    ]
+    text = (
+        "晋中市卫生健康委\n关于做好计生协改革工作的通知\n现就有关事项通知如下：\n"
+        "一、建立月报制度。各县(区、市)计生协每月25日前要向市计生协报送任务清单。\n"
+    )
+    refs = by_ref(draft_plan(text, Catalogue(units), "n"))
+    assert refs["一"]["owner"] == {"each": {"kind": "committee", "level": "county", "under": "JZ-JSX"}}
+
+
+def test_a_target_by_a_year_is_due_at_that_years_end():
+    hits = find_dates("到2025年，基本建成能够有效应对重大疫情的应急指挥体系", 2023)
+    assert [(h.due, h.deadline) for h in hits] == [(date(2025, 12, 31), True)]

@@ -107,6 +107,8 @@ _PATTERNS = [
     ("ymd", re.compile(rf"{_Y}{_M}(\d{{1,2}})(?:\s*[日号]|(?=[和、及至,，]|\s*$))")),
     ("ym", re.compile(rf"{_Y}{_M}{_PART}")),
     ("y_end", re.compile(rf"{_Y}\s*(?:年底|年末|底|末|年内)")),
+    # 到2025年，基本建成… (a target by a year): the year's end
+    ("by_year", re.compile(r"(?<=[到至])\s*((?:19|20)\d{2})\s*年(?=\s*[，,、])")),
     # 2023年上半年 / 下半年, (2024年)第一季度 / 一季度 (not 每季度: a cadence)
     ("half", re.compile(r"(?:(\d{4})\s*年)?(?<!每)(上半年|下半年)")),
     (
@@ -150,7 +152,7 @@ def find_dates(sentence: str, year: Optional[int]) -> list[DateHit]:
                 hit.deadline = (
                     bool(re.match(r"\s*(?:前|之前|以前|底前|为止|内)", tail))
                     or bool(TIME_LABEL.search(sentence[max(0, match.start() - 8) : match.start()]))
-                    or kind in ("y_end", "this_year", "m_part", "half", "quarter", "quarter_list")
+                    or kind in ("y_end", "by_year", "this_year", "m_part", "half", "quarter", "quarter_list")
                     or bool(DEADLINE_WORDS.search(sentence[match.end() : match.end() + 12]))
                     or bool(DUTY_VERBS.search(sentence[match.end() :]))
                 )
@@ -200,7 +202,7 @@ def _hit(kind: str, m, year: Optional[int]) -> list[DateHit]:
         if not 1 <= month <= 12:
             return []
         return [DateHit(_part_day(y, month, part), date(y, month, 1) if part in ("", "份") else None)]
-    if kind == "y_end":
+    if kind in ("y_end", "by_year"):
         return [DateHit(date(int(g[0]), 12, 31))]
     if kind == "quarter_list" and (g[0] or year):
         y = int(g[0]) if g[0] else year

@@ -753,6 +753,8 @@ def _task(
         cadence = _cadence(sentences)
         if cadence:
             task["recurrence"], task["sources"]["recurrence"] = cadence
+    if task.get("due") and not is_english(task["title"]):
+        task["title"] = _without_heading_date(task["title"], task["due"], ctx.year)
     if phase:
         task["phase"] = phase
     if notes:
@@ -1201,6 +1203,16 @@ def _split_by_cadence(task: dict, sentences: list[str], owner_info, ctx: Context
             child["phase"] = task["phase"]
         children.append(child)
     return children
+
+
+def _without_heading_date(title: str, due: str, year: Optional[int]) -> str:
+    """'动员部署阶段（2024年7月底前）' → '动员部署阶段': a bracketed date in a heading that is the item's due date
+    (kept in sources) is not part of its title."""
+    for match in re.finditer(r"\s*[（(]([^（）()]*\d[^（）()]*)[）)]", title):
+        if any(hit.due.isoformat() == due for hit in find_dates(match.group(1), year)):
+            stripped = (title[: match.start()] + title[match.end() :]).strip(" 。.，,")
+            return stripped if len(stripped) >= 2 else title
+    return title
 
 
 def _add_phase(title: str, heading_dates: list[DateHit], sentences: list[str], ctx: Context) -> str:

@@ -100,6 +100,9 @@ _LEVEL_WORDS = [
     (r"县（市、区）|县\(市、区\)|区县级?|县级|各县", "county"),
 ]
 _LEVEL = "|".join(f"(?:{w})" for w, _ in _LEVEL_WORDS)
+# the level one below a place of this kind, for "各县(区、市)X" in a city's notice
+_LOCAL_LEVELS = {"省": "prefecture", "市": "county", "州": "county", "盟": "county"}
+_LOCAL_LEVEL_WORDS = "县|区|市|州|盟"
 _KIND_NOUNS = [
     ("qc_center", r"(?:肿瘤(?:相关)?)?(?:医疗)?质(?:量)?控(?:制)?中心|质控组织"),
     ("committee", r"(?:肿瘤)?质控专家委员会|专家委员会"),
@@ -244,6 +247,7 @@ class Catalogue:
                 candidates.append(
                     Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0))
                 )
+        candidates += self._short_local_names(text, issuer_unit)
         for pattern, code in self._english:
             for match in pattern.finditer(text):
                 candidates.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
@@ -270,6 +274,34 @@ class Catalogue:
                 found.append(mention)
         found.sort(key=lambda m: m.start)
         return _merge_joint_names(self._same_place_names(text, found), self)
+
+    def _short_local_names(self, text: str, issuer_unit) -> list[Mention]:
+        """'县民政局' in a notice of 灵璧县卫生健康委: a unit of the issuer's own place named by its level word
+        alone (灵璧县民政局), when the catalogue holds it."""
+        if issuer_unit is None:
+            return []
+        place = re.match(r"^(.{2,8}?[省市县区州盟旗])", issuer_unit.name)
+        if not place:
+            return []
+        prefix = place.group(1)
+        out = []
+        for name, code in self.names.items():
+            if not name.startswith(prefix) or len(name) < len(prefix) + 2:
+                continue
+            rest = name[len(prefix) :]
+            short = prefix[-1] + rest
+            for match in re.finditer(re.escape(short), text):
+                if text[max(0, match.start() - 1) : match.start()] != "各":
+                    out.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
+            # "各县(区、市)计生协" in that place: each unit of that kind one level down, under the place's own
+            unit = self.units[code]
+            below = _LOCAL_LEVELS.get(prefix[-1])
+            if below and unit.level != "county":
+                pattern = rf"各(?:{_LOCAL_LEVEL_WORDS})(?:[（(][^（）()]{{1,8}}[）)])?" + re.escape(rest)
+                for match in re.finditer(pattern, text):
+                    owner = Owner(kind=unit.kind, level=below, under=code)
+                    out.append(Mention(match.start(), match.end(), owner, match.group(0)))
+        return out
 
     def _same_place_names(self, text: str, found: list[Mention]) -> list[Mention]:
         """'省卫生健康委、疾控局': a short name after a named unit is the unit of the same place

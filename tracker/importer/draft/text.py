@@ -74,7 +74,7 @@ def normalise(text: str) -> tuple[list[str], list[str]]:
     text = text.replace("査", "查")  # a variant character common in copied text
     raw = [unicodedata.normalize("NFC", line).strip() for line in text.split("\n")]
     lines = [_squeeze(re.sub(r" {2,}", " ", line)) for line in raw]
-    lines = [part for line in lines for part in _RUN_ON.split(line)]
+    lines = [piece for line in lines for part in _RUN_ON.split(line) for piece in _split_head_from_first_item(part)]
     kept = [line for line in lines if line and not is_chrome(line)]
     dropped = [line for line in lines if line and is_chrome(line)]
     return _join_broken(kept), dropped
@@ -83,8 +83,19 @@ def normalise(text: str) -> tuple[list[str], list[str]]:
 # Numbering run together on one line ("一、总体要求。（一）指导思想。…1.…"): split before each number
 # that follows the end of a sentence.
 _RUN_ON = re.compile(
-    r"(?<=[。；！？])\s*(?=(?:[一二三四五六七八九十]+\s*、|[（(]\s*[一二三四五六七八九十]+\s*[）)]|\d{1,2}\s*[.．、](?![\d.．])))"
+    r"(?<=[。；！？;])\s*(?=(?:[一二三四五六七八九十]+\s*、|[（(]\s*[一二三四五六七八九十]+\s*[）)]|\d{1,2}\s*[.．、](?![\d.．])))"
 )
+
+# A heading run together with its first numbered item and no stop between them
+# ("一、报告的主要情况 1. 地方党政领导…"): split before the item "1." that follows the heading's words.
+_HEAD_THEN_FIRST_ITEM = re.compile(
+    rf"^([一二三四五六七八九十]{{1,3}}、[^。；;，,\d]{{1,20}}?[{CJK}])\s*(?=1\s*[.．](?![\d.．]))"
+)
+
+
+def _split_head_from_first_item(line: str) -> list[str]:
+    match = _HEAD_THEN_FIRST_ITEM.match(line)
+    return [match.group(1), line[match.end() :]] if match else [line]
 
 
 _DIGIT_GAP = re.compile(rf"(?<=[{CJK}])[ ]+(?=[0-9])|(?<=[0-9%])[ ]+(?=[{CJK}])")
