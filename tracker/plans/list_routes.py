@@ -1,4 +1,5 @@
-"""Working in lists: bulk actions on a selection (the task list and the review queue of my work)
+"""Working in lists: bulk actions on a selection (the task list, the review queue of my work, a
+cascade's children and the overdue list)
 and the task list's saved filters.
 
 A bulk action is one POST of the action bar (templates/plans/_bulk_bar.html) with the ticked
@@ -31,9 +32,18 @@ from tracker.timeutil import local_today
 from tracker.web import fragment_response, safe_next, wants_fragment
 
 # the lists with an action bar, and what reloads after an action
-SOURCES = {"tasks": "#results", "work": "#my-work", "cascade": "#cascade-children"}
-URGING_SOURCES = ("cascade",)  # the lists whose bar offers 催办 (the overdue list has its own form)
-MOVING_SOURCES = ("tasks", "cascade")  # the lists whose bar moves due dates
+SOURCES = {"tasks": "#results", "work": "#my-work", "cascade": "#cascade-children", "overdue": "#results"}
+# where each list is when the bar's `next` is missing or not ours
+HOMES = {
+    "tasks": "plans.task_list",
+    "work": "plans.my_work_page",
+    "cascade": "plans.task_list",
+    "overdue": "notifications.overdue",
+}
+URGING_SOURCES = ("cascade", "overdue")  # the lists whose bar offers 催办
+MOVING_SOURCES = ("tasks", "cascade", "overdue")  # the lists whose bar moves due dates
+# the lists whose bar reviews (the overdue list holds no submission: an overdue task is open)
+REVIEWING_SOURCES = ("tasks", "work", "cascade")
 REFUSALS_SHOWN = 10  # titles named per reason in the result
 
 
@@ -42,7 +52,8 @@ def bulk_context(source: str, next_url: str, form: BulkForm | None = None, error
     writes = bulk.may_bulk_write(current_user)
     actions = []
     if writes:
-        actions = [bulk.ACCEPT, bulk.RETURN] + ([bulk.MOVE_DUE] if source in MOVING_SOURCES else [])
+        actions = [bulk.ACCEPT, bulk.RETURN] if source in REVIEWING_SOURCES else []
+        actions += [bulk.MOVE_DUE] if source in MOVING_SOURCES else []
     if source in URGING_SOURCES and bulk.may_bulk_urge(current_user):
         actions.append(bulk.URGE)
     return {
@@ -137,8 +148,7 @@ def bulk_action():
     """通过 / 退回 / 调整截止日期 / 催办 on the ticked tasks; each task by its own rules."""
     form = BulkForm()
     source = form.source.data if form.source.data in SOURCES else "tasks"
-    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
-    back = safe_next(form.next.data, default)
+    back = safe_next(form.next.data, url_for(HOMES[source]))
     context = bulk_context(source, back, form)
     if not context["actions"]:
         abort(403)  # a leader writes nothing but 催办, a reporter reviews nothing
@@ -208,8 +218,7 @@ def bulk_action():
 def bulk_export():
     """导出所选: the ticked tasks the user sees, as the task list's .xlsx (text cells escaped)."""
     source = request.form.get("source") if request.form.get("source") in SOURCES else "tasks"
-    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
-    back = safe_next(request.form.get("next"), default)
+    back = safe_next(request.form.get("next"), url_for(HOMES[source]))
     try:
         ids = bulk.selection(_posted_ids())
     except bulk.SelectionError as exc:
