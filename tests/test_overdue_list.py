@@ -268,3 +268,32 @@ def test_a_reporter_exports_only(client, auth, people, late):
     page = client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True)
     assert 'id="bulk-form"' in page and 'value="urge"' not in page and 'value="move_due"' not in page
     assert client.post("/tasks/bulk", data=_bar([late["d3"].id], "urge")).status_code == 403
+
+
+def test_saved_filters_of_the_overdue_list_are_its_own(client, auth, people, late):
+    """保存当前筛选 on /overdue keeps the overdue list's filters (list=overdue in the stored query,
+    no new column); they show on /overdue only, apply there, and a name is the user's once."""
+    from tracker.models import SavedFilter
+
+    auth.login(people["beijing"])
+    page = client.get("/overdue", query_string={"plan": PLAN, "late": "30"}).get_data(as_text=True)
+    assert 'id="saved-filters"' in page and 'name="list" value="overdue"' in page
+    query = f"plan={PLAN}&late=30&page=3"
+    response = client.post("/tasks/saved-filters", data={"name": "久拖", "query": query, "list": "overdue"}, headers=HX)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    saved = db.session.scalar(select(SavedFilter).where(SavedFilter.user_id == people["beijing"].id))
+    assert saved.query == f"list=overdue&plan={PLAN}&late=30"  # the page number is not kept
+    assert f'href="/overdue?plan={PLAN}&amp;late=30"' in response.get_data(as_text=True)
+    assert "久拖" in client.get("/overdue").get_data(as_text=True)
+    assert "久拖" not in client.get("/tasks").get_data(as_text=True).split('id="saved-filters"')[1][:3000]
+    assert shown(client, late="30") == ["北京一百天", "北京四十天"]
+    # the task list's filter of another name saves; of the same name it is refused
+    assert client.post("/tasks/saved-filters", data={"name": "逾期", "query": "overdue=y"}).status_code == 303
+    clash = client.post("/tasks/saved-filters", data={"name": "久拖", "query": "overdue=y"}, headers=HX)
+    assert clash.status_code == 422 and 'id="saved-filter-error"' in clash.get_data(as_text=True)
+    bad = client.post("/tasks/saved-filters", data={"name": "坏的", "query": "late=12", "list": "overdue"}, headers=HX)
+    assert bad.status_code == 422
+    gone = client.post(f"/tasks/saved-filters/{saved.id}/delete", data={"query": f"plan={PLAN}", "list": "overdue"})
+    assert gone.status_code == 303 and gone.headers["Location"].endswith(f"/overdue?plan={PLAN}")
+    auth.login(people["shanghai"])  # another's saved filter does not exist for them
+    assert client.post(f"/tasks/saved-filters/{saved.id}/delete", data={"list": "overdue"}).status_code == 404

@@ -18,7 +18,9 @@ from tracker.models import Plan
 from tracker.models.notify import KINDS
 from tracker.notifications import service
 from tracker.notifications.forms import INBOX_SORTS, InboxFilterForm, OverdueFilterForm, RulesForm
-from tracker.plans.list_routes import bulk_context
+from tracker.plans.list_routes import bulk_context, saved_filters_context
+from tracker.plans.saved_filters import filter_query
+from tracker.notifications.overdue_form import overdue_form
 from tracker.notifications.rules import RuleError, rules_for, save_rules, save_unsigned_rule, unsigned_rule
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, page_number, page_size, render, safe_next, wants_fragment
@@ -182,12 +184,7 @@ def overdue_filters(args, today: date) -> tuple[OverdueFilterForm, service.Overd
     """The overdue list's filter form read from `args` (its choices: every plan by title, the
     chosen plan's phases, the people named on overdue tasks one sees), the filters it gives (none
     but the order when invalid: the errors are next to their fields), and whether it was valid."""
-    plans = list(db.session.scalars(select(Plan).order_by(Plan.issued_on.desc().nulls_last(), Plan.key)))
-    plan = next((p for p in plans if p.key == args.get("plan")), None)
-    phases = list(plan.phases) if plan is not None else []
-    form = OverdueFilterForm(
-        args, plans=plans, phases=phases, responsibles=service.overdue_responsibles(current_user, today)
-    )
+    form, plan = overdue_form(args, current_user, today)
     valid = form.validate() if args else True
     unit = form.unit.unit if valid and form.unit.data else None
     if unit is not None and not can_view_unit(current_user, unit):
@@ -235,6 +232,7 @@ def overdue():
         else [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()],
         phase_oob=block == "results",
         bulk=bulk_context("overdue", next_url),
+        **saved_filters_context(filter_query(request.args, "overdue"), list_name="overdue"),
         today=today,
         status=200 if valid else 400,
     )

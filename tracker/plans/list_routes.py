@@ -25,7 +25,14 @@ from tracker.plans.blueprint import bp
 from tracker.plans.forms import BulkForm, SavedFilterForm
 from tracker.plans.operations import NotAllowed
 from tracker.plans.queries import open_work_count
-from tracker.plans.saved_filters import SavedFilterError, delete_filter, filter_query, save_filter, saved_filters_of
+from tracker.plans.saved_filters import (
+    SavedFilterError,
+    delete_filter,
+    filter_query,
+    list_arguments,
+    save_filter,
+    saved_filters_of,
+)
 from tracker.progress import exports
 from tracker.supervision.service import SupervisionError, urge_tasks
 from tracker.timeutil import local_today
@@ -237,27 +244,51 @@ def bulk_export():
 # --- saved filters ---------------------------------------------------------------------------------
 
 
-def saved_filters_context(query: str, form: SavedFilterForm | None = None) -> dict:
-    """The saved filters component: the user's filters and the form saving the current ones."""
-    form = form or SavedFilterForm(formdata=None, query=query)
-    return {"saved": saved_filters_of(current_user), "save_form": form, "current_query": query}
+SAVED_LISTS = {"tasks": "plans.task_list", "overdue": "notifications.overdue"}  # lists with saved filters
 
 
-def _saved_filters_response(query: str, form: SavedFilterForm | None = None, status: int = 200):
-    body = render_template("plans/_saved_filters.html", **saved_filters_context(query, form))
+def _saved_list() -> str:
+    name = request.form.get("list") or "tasks"
+    return name if name in SAVED_LISTS else "tasks"
+
+
+def _list_url(list_name: str, query: str) -> str:
+    arguments = list_arguments(query)
+    return url_for(SAVED_LISTS[list_name]) + (f"?{arguments}" if arguments else "")
+
+
+def saved_filters_context(query: str, form: SavedFilterForm | None = None, list_name: str = "tasks") -> dict:
+    """The saved filters component of a list: the user's filters of it and the form saving the
+    current ones (`query`, as saved_filters.filter_query gives it)."""
+    form = form or SavedFilterForm(formdata=None, query=list_arguments(query))
+    saved = saved_filters_of(current_user, list_name)
+    return {
+        "saved": saved,
+        "saved_arguments": {f.id: list_arguments(f.query) for f in saved},
+        "save_form": form,
+        "current_query": list_arguments(query),
+        "saved_list": list_name,
+        "saved_list_url": url_for(SAVED_LISTS[list_name]),
+    }
+
+
+def _saved_filters_response(query: str, form: SavedFilterForm | None = None, status: int = 200, list_name="tasks"):
+    body = render_template("plans/_saved_filters.html", **saved_filters_context(query, form, list_name))
     return fragment_response(body, status)
 
 
 @bp.route("/tasks/saved-filters", methods=["POST"])
 @login_required
 def save_saved_filter():
-    """保存当前筛选: the task list's current filters under a name of the user's choosing."""
+    """保存当前筛选: a list's current filters (the task list's, or the overdue list's with
+    list=overdue) under a name of the user's choosing."""
     form = SavedFilterForm()
-    query = filter_query_of(form.query.data or "")
-    back = url_for("plans.task_list") + (f"?{query}" if query else "")
+    list_name = _saved_list()
+    query = filter_query_of(form.query.data or "", list_name)
+    back = _list_url(list_name, query)
     if form.validate():
         try:
-            saved = save_filter(current_user, form.name.data, query)
+            saved = save_filter(current_user, form.name.data, query, list_name)
             db.session.commit()
         except SavedFilterError as exc:
             db.session.rollback()
@@ -266,11 +297,11 @@ def save_saved_filter():
             if not wants_fragment():
                 flash(_("Filter “%(name)s” saved.", name=saved.name), "success")
                 return redirect(back, code=303)
-            return _saved_filters_response(query)
+            return _saved_filters_response(query, list_name=list_name)
     if not wants_fragment():
         flash("; ".join(" ".join(map(str, e)) for e in form.errors.values()), "danger")
         return redirect(back, code=303)
-    return _saved_filters_response(query, form, 422)
+    return _saved_filters_response(query, form, 422, list_name)
 
 
 @bp.route("/tasks/saved-filters/<int:filter_id>/delete", methods=["POST"])
@@ -280,17 +311,18 @@ def delete_saved_filter(filter_id: int):
     if not delete_filter(current_user, filter_id):
         abort(404)
     db.session.commit()
-    query = filter_query_of(request.form.get("query") or "")
+    list_name = _saved_list()
+    query = filter_query_of(request.form.get("query") or "", list_name)
     if not wants_fragment():
         flash(_("Saved filter deleted."), "success")
-        return redirect(url_for("plans.task_list") + (f"?{query}" if query else ""), code=303)
-    return _saved_filters_response(query)
+        return redirect(_list_url(list_name, query), code=303)
+    return _saved_filters_response(query, list_name=list_name)
 
 
-def filter_query_of(text: str) -> str:
-    """A posted query string reduced to the filter form's arguments."""
+def filter_query_of(text: str, list_name: str = "tasks") -> str:
+    """A posted query string reduced to the list's filter form's arguments."""
     from urllib.parse import parse_qsl
 
     from werkzeug.datastructures import MultiDict
 
-    return filter_query(MultiDict(parse_qsl(text.lstrip("?"), keep_blank_values=True)))
+    return filter_query(MultiDict(parse_qsl(text.lstrip("?"), keep_blank_values=True)), list_name)
