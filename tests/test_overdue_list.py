@@ -293,6 +293,8 @@ def test_saved_filters_of_the_overdue_list_are_its_own(client, auth, people, lat
     assert clash.status_code == 422 and 'id="saved-filter-error"' in clash.get_data(as_text=True)
     bad = client.post("/tasks/saved-filters", data={"name": "坏的", "query": "late=12", "list": "overdue"}, headers=HX)
     assert bad.status_code == 422
+    far = client.post("/tasks/saved-filters", data={"name": "外省", "query": "unit=P31", "list": "overdue"}, headers=HX)
+    assert far.status_code == 422 and "无权查看" in far.get_data(as_text=True)
     gone = client.post(f"/tasks/saved-filters/{saved.id}/delete", data={"query": f"plan={PLAN}", "list": "overdue"})
     assert gone.status_code == 303 and gone.headers["Location"].endswith(f"/overdue?plan={PLAN}")
     auth.login(people["shanghai"])  # another's saved filter does not exist for them

@@ -14,6 +14,7 @@ from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from tracker.auth.scope import can_view_unit
 from tracker.extensions import db
 from tracker.models import SavedFilter, User
 from tracker.web import PAGE_SIZES
@@ -73,6 +74,8 @@ def query_errors(query: str, list_name: str = "tasks", user: Optional[User] = No
         from tracker.timeutil import local_today
 
         form, _plan = overdue_form(args, user, local_today())
+        if form.validate() and form.unit.unit is not None and not can_view_unit(user, form.unit.unit):
+            return [f"{form.unit.label.text}: {_l('Not found, or not yours to see.')}"]
     else:
         from tracker.plans.forms import TaskFilterForm
 
