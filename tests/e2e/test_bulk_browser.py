@@ -294,11 +294,12 @@ def test_the_overdue_list_is_a_list_to_work_in(browser, living_server, screensho
     page.wait_for_url(re.compile(r"sort=owner"))
     page.wait_for_selector("#overdue-table input[data-select-row]")
     boxes = page.locator("#overdue-table input[data-select-row]")
-    assert boxes.count() >= 2
+    assert boxes.count() >= 4
     bar = page.locator("#bulk-form")
     assert not bar.is_visible()
-    boxes.nth(0).check()
-    boxes.nth(1).check()
+    first = 0 if width < 992 else 2  # the module's server is shared: each size urges its own rows
+    boxes.nth(first).check()
+    boxes.nth(first + 1).check()
     bar.wait_for(state="visible")
     for name in ("催办", "调整截止日期", "导出所选"):
         assert bar.get_by_text(name, exact=True).first.is_visible(), name
