@@ -164,7 +164,8 @@ def test_the_overdue_list_urges_the_ticked_tasks(client, auth, people, make_task
     tasks = _many(make_task, 4)
     auth.login(people["province"])
     page = client.get("/overdue?unit=P11-QC").get_data(as_text=True)
-    assert page.count('name="task"') >= 4 and 'id="bulk-urge"' in page
+    # the list's action bar (plans/_bulk_bar.html) offers 催办; the old form's route still urges
+    assert page.count('name="task"') >= 4 and 'id="bulk-form"' in page and 'value="urge"' in page
     service.urge_task(tasks[0], people["province"])
     db.session.commit()
     response = client.post(
@@ -180,11 +181,16 @@ def test_the_overdue_list_urges_the_ticked_tasks(client, auth, people, make_task
 def test_the_overdue_list_offers_no_urging_to_reporters(client, auth, people, make_task):
     tasks = _many(make_task, 2)
     auth.login(people["qc_reporter"])
-    assert 'id="bulk-urge"' not in client.get("/overdue").get_data(as_text=True)
+    assert 'value="urge"' not in client.get("/overdue").get_data(as_text=True)  # export only
     assert client.post("/supervision/urge", data={"task": [str(tasks[0].id)]}).status_code == 403
+    bar = {"task": [str(tasks[0].id)], "action": "urge", "source": "overdue"}
+    assert client.post("/tasks/bulk", data=bar).status_code == 403
     auth.login(people["qc_coordinator"])  # its own unit's tasks: listed, but not to be urged by it
     page = client.get("/overdue").get_data(as_text=True)
-    assert f'name="task" value="{tasks[0].id}"' not in page
+    assert f'name="task" value="{tasks[0].id}"' in page  # to export
+    response = client.post("/tasks/bulk", data=bar, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "已催办 0 项" in response.get_data(as_text=True)
+    assert journaled(tasks[0], "urge") == []
 
 
 def test_the_task_page_says_how_often_the_owner_unit_was_urged(client, auth, people, late, make_task):

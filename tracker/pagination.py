@@ -76,3 +76,27 @@ def paginate(query: Select, page: int, per_page: int, *order_by: Any, scalars: b
     result = db.session.execute(statement)
     rows = list(result.scalars().unique() if scalars else result.all())
     return Page(rows, page, per_page, total, capped)
+
+
+def paginate_within(
+    query: Select, page: int, per_page: int, index_order: tuple, order_by: tuple, id_column: Any, options: tuple = ()
+) -> Page:
+    """One page of `query` in an order no index serves (`order_by`, ending with a unique column),
+    sorting never more than COUNT_CAP rows: the first COUNT_CAP rows in `index_order` (an order an
+    index reads, the list's default) are the ones sorted, so a list within the cap is sorted
+    whole and a longer one (its count says "10,000+") among its first COUNT_CAP rows. `options`
+    (loader options) apply to the page's rows. The same two statements as `paginate`."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    total, capped = bounded_count(query)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    window = query.with_only_columns(id_column).order_by(*index_order).limit(COUNT_CAP)
+    statement = (
+        query.options(*options)
+        .where(id_column.in_(window))
+        .order_by(*order_by)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    rows = list(db.session.execute(statement).scalars().unique())
+    return Page(rows, page, per_page, total, capped)

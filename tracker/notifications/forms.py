@@ -2,10 +2,11 @@ from tracker.lazy_text import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from tracker.models.notify import LEVELS
 from tracker.pickers.fields import UnitField
+from tracker.plans.status import LABELS, OVERDUE_STATUSES
 from tracker.notifications.labels import KIND_LABELS, LEVEL_LABELS
 
 INBOX_SORTS = ("new", "old")  # newest day first (the default), oldest day first
@@ -53,13 +54,65 @@ class InboxFilterForm(FlaskForm):
         return ok
 
 
+# the overdue list's orders: a column, "-" before it for the reverse (tracker/notifications/service.py)
+OVERDUE_SORT_KEYS = ("due", "owner", "plan", "updated")
+OVERDUE_SORTS = OVERDUE_SORT_KEYS + tuple(f"-{key}" for key in OVERDUE_SORT_KEYS)
+LATE_DAYS = (7, 30, 90)  # "more than N days late"
+
+
 class OverdueFilterForm(FlaskForm):
-    """The overdue list's filter (GET): a unit by the picker (its code, or its full name typed)."""
+    """The overdue list's filters (GET): a unit by the picker (its code, or its full name typed),
+    plan (by title), phase of that plan, status (the open ones), responsible person, how late,
+    escalated only, and the order. Choices come from the caller (`plans`, `phases` of the chosen
+    plan, `responsibles`)."""
 
     class Meta:
         csrf = False
 
     unit = UnitField(_l("Unit (with its sub-units)"), validators=[Optional()])
+    plan = SelectField(_l("Plan"), choices=[], validators=[Optional()], validate_choice=True)
+    phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], validate_choice=False)
+    status = SelectField(_l("Status"), choices=[], validators=[Optional()], validate_choice=True)
+    responsible = SelectField(_l("Responsible person"), choices=[], validators=[Optional()], validate_choice=True)
+    late = SelectField(_l("How late"), choices=[], validators=[Optional()], validate_choice=True)
+    escalated = BooleanField(_l("Escalated only"), false_values=("", "0", "false"))
+    sort = SelectField(
+        _l("Order"),
+        choices=[
+            SelectChoice("due", _l("Most late first")),
+            SelectChoice("-due", _l("Least late first")),
+            SelectChoice("owner", _l("Owner unit, A to Z")),
+            SelectChoice("-owner", _l("Owner unit, Z to A")),
+            SelectChoice("plan", _l("Plan, A to Z")),
+            SelectChoice("-plan", _l("Plan, Z to A")),
+            SelectChoice("updated", _l("Last changed first")),
+            SelectChoice("-updated", _l("Changed longest ago first")),
+        ],
+        validators=[Optional()],
+        validate_choice=True,
+    )
+
+    def __init__(self, *args, plans=(), phases=(), responsibles=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan.choices = [SelectChoice("", _l("Any plan"))] + [SelectChoice(p.key, p.title) for p in plans]
+        self.phase.choices = [SelectChoice("", _l("Any phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
+        self.status.choices = [SelectChoice("", _l("Any open status"))] + [
+            SelectChoice(s, LABELS[s]) for s in OVERDUE_STATUSES
+        ]
+        self.responsible.choices = [SelectChoice("", _l("Anyone"))] + [
+            SelectChoice(str(u.id), u.display_name) for u in responsibles
+        ]
+        self.late.choices = [SelectChoice("", _l("Any"))] + [
+            SelectChoice(str(n), _l("More than %(n)d days", n=n)) for n in LATE_DAYS
+        ]
+
+    def validate_phase(self, field):
+        if not field.data:
+            return
+        if not self.plan.data:
+            raise ValidationError(_l("Choose the plan first."))
+        if field.data not in {c.value for c in field.choices}:
+            raise ValidationError(_l("Not a phase of this plan."))
 
 
 class RulesForm(FlaskForm):

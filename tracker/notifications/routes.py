@@ -18,6 +18,9 @@ from tracker.models import Plan
 from tracker.models.notify import KINDS
 from tracker.notifications import service
 from tracker.notifications.forms import INBOX_SORTS, InboxFilterForm, OverdueFilterForm, RulesForm
+from tracker.plans.list_routes import bulk_context, saved_filters_context
+from tracker.plans.saved_filters import filter_query
+from tracker.notifications.overdue_form import overdue_form
 from tracker.notifications.rules import RuleError, rules_for, save_rules, save_unsigned_rule, unsigned_rule
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, page_number, page_size, render, safe_next, wants_fragment
@@ -177,43 +180,61 @@ def read_group():
     return response
 
 
+def overdue_filters(args, today: date) -> tuple[OverdueFilterForm, service.OverdueFilters, bool]:
+    """The overdue list's filter form read from `args` (its choices: every plan by title, the
+    chosen plan's phases, the people named on overdue tasks one sees), the filters it gives (none
+    but the order when invalid: the errors are next to their fields), and whether it was valid."""
+    form, plan = overdue_form(args, current_user, today)
+    valid = form.validate() if args else True
+    unit = form.unit.unit if valid and form.unit.data else None
+    if unit is not None and not can_view_unit(current_user, unit):
+        abort(404)  # a unit outside one's reach does not exist for them
+    if not valid:
+        sort = form.sort.data if not form.sort.errors else "due"
+        return form, service.OverdueFilters(sort=sort or "due"), False
+    return (
+        form,
+        service.OverdueFilters(
+            unit=unit,
+            plan_id=plan.id if plan is not None else None,
+            phase_id=int(form.phase.data) if form.phase.data else None,
+            status=form.status.data or "",
+            responsible_id=int(form.responsible.data) if form.responsible.data else None,
+            late_days=int(form.late.data) if form.late.data else 0,
+            escalated_only=bool(form.escalated.data),
+            sort=form.sort.data or "due",
+        ),
+        True,
+    )
+
+
 @bp.route("/overdue")
 @login_required
 def overdue():
-    form = OverdueFilterForm(request.args)
-    error = None
-    unit = None
-    if form.unit.data:
-        if form.validate():
-            unit = form.unit.unit
-            if unit is not None and not can_view_unit(current_user, unit):
-                abort(404)  # a unit outside one's reach does not exist for them
-        else:  # beside the field on the page; above the results for the HTMX swap of them
-            error = str(form.unit.errors[0])
-    escalated_only = request.args.get("escalated") == "1"
-    page, levels = service.overdue_page(
-        current_user,
-        local_today(),
-        page_number(),
-        page_size(),
-        unit=unit,
-        escalated_only=escalated_only,
-    )
-    explanations = explanations_for([t.id for t in page.items])
+    today = local_today()
+    form, filters, valid = overdue_filters(request.args, today)
+    page, levels = service.overdue_page(current_user, today, page_number(), page_size(), filters=filters)
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
+    next_url = url_for("notifications.overdue") + (
+        f"?{request.query_string.decode('utf-8', 'replace')}" if request.query_string else ""
+    )
     return render(
         "notifications/overdue.html",
         block=block,
         page=page,
         levels=levels,
         form=form,
-        unit_code=unit.code if unit is not None else "",
-        explanations=explanations,
+        filters=filters,
+        explanations=explanations_for([t.id for t in page.items]),
         explanation_reasons=REASONS,
-        escalated_only=escalated_only,
-        error=error,
-        today=local_today(),
-        status=400 if error else 200,
+        errors=[]
+        if valid
+        else [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()],
+        phase_oob=block == "results",
+        bulk=bulk_context("overdue", next_url),
+        **saved_filters_context(filter_query(request.args, "overdue"), list_name="overdue"),
+        today=today,
+        status=200 if valid else 400,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from sqlalchemy import and_, func, select, update
@@ -11,10 +11,12 @@ from sqlalchemy.orm import joinedload
 
 from tracker.auth.scope import visible_tasks_clause
 from tracker.extensions import db
-from tracker.models import Escalation, NoticeEvent, Notification, OrgUnit, Task, User
+from tracker.models import Escalation, NoticeEvent, Notification, OrgUnit, Plan, Task, User
 from tracker.pagination import Page
+from tracker.notifications.forms import OVERDUE_SORTS
 from tracker.pagination import paginate as paginate_rows
-from tracker.plans.queries import overdue_clause, paginate
+from tracker.pagination import paginate_within
+from tracker.plans.queries import overdue_clause, task_order
 
 
 def unread_query(user: User):
@@ -240,18 +242,100 @@ class OverdueRow:
     days_late: int
 
 
-def overdue_page(
-    user: User, today: date, page: int, per_page: int, unit: Optional[OrgUnit] = None, escalated_only: bool = False
-) -> tuple[Page, dict[int, str]]:
-    """Open tasks past due that `user` may see, optionally within one unit's subtree, most late first."""
+@dataclass
+class OverdueFilters:
+    """What the overdue list shows: one unit's subtree, one plan (and one of its phases), one
+    open status, one responsible person, more than `late_days` days late, escalated only; in
+    `sort` order (OVERDUE_SORTS in tracker/notifications/forms.py)."""
+
+    unit: Optional[OrgUnit] = None
+    plan_id: Optional[int] = None
+    phase_id: Optional[int] = None
+    status: str = ""
+    responsible_id: Optional[int] = None
+    late_days: int = 0
+    escalated_only: bool = False
+    sort: str = "due"
+
+
+def _plan_title():
+    return select(Plan.title).where(Plan.id == Task.plan_id).scalar_subquery()
+
+
+def overdue_order(sort: str) -> tuple:
+    """The overdue list's orders. "due" (most late first, the default) and "-due" read the
+    overdue index (ix_tasks_overdue_due) forwards or backwards; "updated" and the owner unit's
+    order are the task lists' (tracker/plans/queries.py task_order); "plan" by the plan's title,
+    most late first within a plan. Each reverse is exactly reversed."""
+    key = sort.lstrip("-")
+    if key != "plan":
+        return task_order(sort)
+    if sort.startswith("-"):
+        return (_plan_title().desc(), Task.due_on.desc(), Task.id.desc())
+    return (_plan_title().asc(), Task.due_on.asc(), Task.id.asc())
+
+
+def overdue_query(user: User, today: date, filters: OverdueFilters):
+    """SELECT the open tasks past due that `user` may see, matching `filters` (unordered)."""
     query = select(Task).where(visible_tasks_clause(user), overdue_clause(today), Task.owner_unit_id.is_not(None))
-    if unit is not None:
-        query = query.join(OrgUnit, OrgUnit.id == Task.owner_unit_id).where(OrgUnit.path.like(f"{unit.path}%"))
-    if escalated_only:
+    if filters.unit is not None:
+        query = query.join(OrgUnit, OrgUnit.id == Task.owner_unit_id).where(OrgUnit.path.like(f"{filters.unit.path}%"))
+    if filters.plan_id:
+        query = query.where(Task.plan_id == filters.plan_id)
+    if filters.phase_id:
+        query = query.where(Task.phase_id == filters.phase_id)
+    if filters.status:
+        query = query.where(Task.status == filters.status)
+    if filters.responsible_id:
+        query = query.where(Task.responsible_user_id == filters.responsible_id)
+    if filters.late_days:
+        query = query.where(Task.due_on < today - timedelta(days=filters.late_days))
+    if filters.escalated_only:
         query = query.where(
             select(Escalation.id)
             .where(Escalation.task_id == Task.id, Escalation.due_on == Task.due_on, Escalation.state == "fired")
             .exists()
         )
-    result = paginate(query, page, per_page)
+    return query
+
+
+def overdue_page(
+    user: User,
+    today: date,
+    page: int,
+    per_page: int,
+    unit: Optional[OrgUnit] = None,
+    escalated_only: bool = False,
+    filters: Optional[OverdueFilters] = None,
+) -> tuple[Page, dict[int, str]]:
+    """Open tasks past due that `user` may see, matching `filters`, most late first (or in the
+    chosen order), and the escalation level of each shown. Most late first and its reverse read
+    the overdue index in order; the other orders sort the first COUNT_CAP tasks of that order
+    (tracker/pagination.py paginate_within), never more."""
+    filters = filters or OverdueFilters(unit=unit, escalated_only=escalated_only)
+    query = overdue_query(user, today, filters)
+    options = (joinedload(Task.owner_unit), joinedload(Task.plan))
+    sort = filters.sort if filters.sort in OVERDUE_SORTS else "due"
+    if sort in ("due", "-due"):
+        result = paginate_rows(query.options(*options), page, per_page, *task_order(sort))
+    else:
+        result = paginate_within(query, page, per_page, task_order("due"), overdue_order(sort), Task.id, options)
     return result, current_levels([t.id for t in result.items])
+
+
+RESPONSIBLE_CHOICES = 200
+
+
+def overdue_responsibles(user: User, today: date) -> list[User]:
+    """The people (责任人) named on overdue tasks `user` sees, by name, for the list's filter: the
+    users of the user's scope, each checked through the responsible index (one statement, at most
+    RESPONSIBLE_CHOICES)."""
+    named = (
+        select(Task.id)
+        .where(Task.responsible_user_id == User.id, overdue_clause(today), visible_tasks_clause(user))
+        .exists()
+    )
+    query = select(User).where(named)
+    if not user.sees_everything:
+        query = query.join(OrgUnit, OrgUnit.id == User.unit_id).where(OrgUnit.path.like(f"{user.unit.path}%"))
+    return list(db.session.scalars(query.order_by(User.display_name, User.id).limit(RESPONSIBLE_CHOICES)))

@@ -1,4 +1,5 @@
-"""Working in lists: bulk actions on a selection (the task list and the review queue of my work)
+"""Working in lists: bulk actions on a selection (the task list, the review queue of my work, a
+cascade's children and the overdue list)
 and the task list's saved filters.
 
 A bulk action is one POST of the action bar (templates/plans/_bulk_bar.html) with the ticked
@@ -24,16 +25,32 @@ from tracker.plans.blueprint import bp
 from tracker.plans.forms import BulkForm, SavedFilterForm
 from tracker.plans.operations import NotAllowed
 from tracker.plans.queries import open_work_count
-from tracker.plans.saved_filters import SavedFilterError, delete_filter, filter_query, save_filter, saved_filters_of
+from tracker.plans.saved_filters import (
+    SavedFilterError,
+    delete_filter,
+    filter_query,
+    list_arguments,
+    save_filter,
+    saved_filters_of,
+)
 from tracker.progress import exports
 from tracker.supervision.service import SupervisionError, urge_tasks
 from tracker.timeutil import local_today
 from tracker.web import fragment_response, safe_next, wants_fragment
 
 # the lists with an action bar, and what reloads after an action
-SOURCES = {"tasks": "#results", "work": "#my-work", "cascade": "#cascade-children"}
-URGING_SOURCES = ("cascade",)  # the lists whose bar offers 催办 (the overdue list has its own form)
-MOVING_SOURCES = ("tasks", "cascade")  # the lists whose bar moves due dates
+SOURCES = {"tasks": "#results", "work": "#my-work", "cascade": "#cascade-children", "overdue": "#results"}
+# where each list is when the bar's `next` is missing or not ours
+HOMES = {
+    "tasks": "plans.task_list",
+    "work": "plans.my_work_page",
+    "cascade": "plans.task_list",
+    "overdue": "notifications.overdue",
+}
+URGING_SOURCES = ("cascade", "overdue")  # the lists whose bar offers 催办
+MOVING_SOURCES = ("tasks", "cascade", "overdue")  # the lists whose bar moves due dates
+# the lists whose bar reviews (the overdue list holds no submission: an overdue task is open)
+REVIEWING_SOURCES = ("tasks", "work", "cascade")
 REFUSALS_SHOWN = 10  # titles named per reason in the result
 
 
@@ -42,7 +59,8 @@ def bulk_context(source: str, next_url: str, form: BulkForm | None = None, error
     writes = bulk.may_bulk_write(current_user)
     actions = []
     if writes:
-        actions = [bulk.ACCEPT, bulk.RETURN] + ([bulk.MOVE_DUE] if source in MOVING_SOURCES else [])
+        actions = [bulk.ACCEPT, bulk.RETURN] if source in REVIEWING_SOURCES else []
+        actions += [bulk.MOVE_DUE] if source in MOVING_SOURCES else []
     if source in URGING_SOURCES and bulk.may_bulk_urge(current_user):
         actions.append(bulk.URGE)
     return {
@@ -137,8 +155,7 @@ def bulk_action():
     """通过 / 退回 / 调整截止日期 / 催办 on the ticked tasks; each task by its own rules."""
     form = BulkForm()
     source = form.source.data if form.source.data in SOURCES else "tasks"
-    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
-    back = safe_next(form.next.data, default)
+    back = safe_next(form.next.data, url_for(HOMES[source]))
     context = bulk_context(source, back, form)
     if not context["actions"]:
         abort(403)  # a leader writes nothing but 催办, a reporter reviews nothing
@@ -208,8 +225,7 @@ def bulk_action():
 def bulk_export():
     """导出所选: the ticked tasks the user sees, as the task list's .xlsx (text cells escaped)."""
     source = request.form.get("source") if request.form.get("source") in SOURCES else "tasks"
-    default = url_for("plans.my_work_page") if source == "work" else url_for("plans.task_list")
-    back = safe_next(request.form.get("next"), default)
+    back = safe_next(request.form.get("next"), url_for(HOMES[source]))
     try:
         ids = bulk.selection(_posted_ids())
     except bulk.SelectionError as exc:
@@ -228,27 +244,51 @@ def bulk_export():
 # --- saved filters ---------------------------------------------------------------------------------
 
 
-def saved_filters_context(query: str, form: SavedFilterForm | None = None) -> dict:
-    """The saved filters component: the user's filters and the form saving the current ones."""
-    form = form or SavedFilterForm(formdata=None, query=query)
-    return {"saved": saved_filters_of(current_user), "save_form": form, "current_query": query}
+SAVED_LISTS = {"tasks": "plans.task_list", "overdue": "notifications.overdue"}  # lists with saved filters
 
 
-def _saved_filters_response(query: str, form: SavedFilterForm | None = None, status: int = 200):
-    body = render_template("plans/_saved_filters.html", **saved_filters_context(query, form))
+def _saved_list() -> str:
+    name = request.form.get("list") or "tasks"
+    return name if name in SAVED_LISTS else "tasks"
+
+
+def _list_url(list_name: str, query: str) -> str:
+    arguments = list_arguments(query)
+    return url_for(SAVED_LISTS[list_name]) + (f"?{arguments}" if arguments else "")
+
+
+def saved_filters_context(query: str, form: SavedFilterForm | None = None, list_name: str = "tasks") -> dict:
+    """The saved filters component of a list: the user's filters of it and the form saving the
+    current ones (`query`, as saved_filters.filter_query gives it)."""
+    form = form or SavedFilterForm(formdata=None, query=list_arguments(query))
+    saved = saved_filters_of(current_user, list_name)
+    return {
+        "saved": saved,
+        "saved_arguments": {f.id: list_arguments(f.query) for f in saved},
+        "save_form": form,
+        "current_query": list_arguments(query),
+        "saved_list": list_name,
+        "saved_list_url": url_for(SAVED_LISTS[list_name]),
+    }
+
+
+def _saved_filters_response(query: str, form: SavedFilterForm | None = None, status: int = 200, list_name="tasks"):
+    body = render_template("plans/_saved_filters.html", **saved_filters_context(query, form, list_name))
     return fragment_response(body, status)
 
 
 @bp.route("/tasks/saved-filters", methods=["POST"])
 @login_required
 def save_saved_filter():
-    """保存当前筛选: the task list's current filters under a name of the user's choosing."""
+    """保存当前筛选: a list's current filters (the task list's, or the overdue list's with
+    list=overdue) under a name of the user's choosing."""
     form = SavedFilterForm()
-    query = filter_query_of(form.query.data or "")
-    back = url_for("plans.task_list") + (f"?{query}" if query else "")
+    list_name = _saved_list()
+    query = filter_query_of(form.query.data or "", list_name)
+    back = _list_url(list_name, query)
     if form.validate():
         try:
-            saved = save_filter(current_user, form.name.data, query)
+            saved = save_filter(current_user, form.name.data, query, list_name)
             db.session.commit()
         except SavedFilterError as exc:
             db.session.rollback()
@@ -257,11 +297,11 @@ def save_saved_filter():
             if not wants_fragment():
                 flash(_("Filter “%(name)s” saved.", name=saved.name), "success")
                 return redirect(back, code=303)
-            return _saved_filters_response(query)
+            return _saved_filters_response(query, list_name=list_name)
     if not wants_fragment():
         flash("; ".join(" ".join(map(str, e)) for e in form.errors.values()), "danger")
         return redirect(back, code=303)
-    return _saved_filters_response(query, form, 422)
+    return _saved_filters_response(query, form, 422, list_name)
 
 
 @bp.route("/tasks/saved-filters/<int:filter_id>/delete", methods=["POST"])
@@ -271,17 +311,18 @@ def delete_saved_filter(filter_id: int):
     if not delete_filter(current_user, filter_id):
         abort(404)
     db.session.commit()
-    query = filter_query_of(request.form.get("query") or "")
+    list_name = _saved_list()
+    query = filter_query_of(request.form.get("query") or "", list_name)
     if not wants_fragment():
         flash(_("Saved filter deleted."), "success")
-        return redirect(url_for("plans.task_list") + (f"?{query}" if query else ""), code=303)
-    return _saved_filters_response(query)
+        return redirect(_list_url(list_name, query), code=303)
+    return _saved_filters_response(query, list_name=list_name)
 
 
-def filter_query_of(text: str) -> str:
-    """A posted query string reduced to the filter form's arguments."""
+def filter_query_of(text: str, list_name: str = "tasks") -> str:
+    """A posted query string reduced to the list's filter form's arguments."""
     from urllib.parse import parse_qsl
 
     from werkzeug.datastructures import MultiDict
 
-    return filter_query(MultiDict(parse_qsl(text.lstrip("?"), keep_blank_values=True)))
+    return filter_query(MultiDict(parse_qsl(text.lstrip("?"), keep_blank_values=True)), list_name)

@@ -1,7 +1,9 @@
-"""Saved filters of the task list: a user names the list's current filters and comes back to
-them. Each user sees, applies and deletes only their own. What is stored is the list's query
-string reduced to the filter form's own arguments; it is validated by that form (TaskFilterForm)
-when saved, and applied through the task list, which validates it again like any request."""
+"""Saved filters of the task list and of the overdue list: a user names the list's current
+filters and comes back to them. Each user sees, applies and deletes only their own. What is
+stored is the list's query string reduced to the filter form's own arguments; it is validated by
+that form (TaskFilterForm, OverdueFilterForm) when saved, and applied through the list, which
+validates it again like any request. The overdue list's start with `list=overdue` (the table has
+no column for the list: no migration); a name is unique per user across both lists."""
 
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ from tracker.lazy_text import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from tracker.auth.scope import can_view_unit
 from tracker.extensions import db
 from tracker.models import SavedFilter, User
 from tracker.web import PAGE_SIZES
 
 # the task list's arguments a saved filter keeps (not the page number)
 KEYS = ("q", "status", "owner", "phase", "overdue", "due_from", "due_to", "sort", "per_page")
+# the overdue list's (tracker/notifications/forms.py OverdueFilterForm)
+OVERDUE_KEYS = ("unit", "plan", "phase", "status", "responsible", "late", "escalated", "sort", "per_page")
+LIST_KEYS = {"tasks": KEYS, "overdue": OVERDUE_KEYS}
+LIST_MARK = "list"  # the stored query's first argument for a list other than the task list
 NAME_MAX = 60
 QUERY_MAX = 1000
 MAX_PER_USER = 30
@@ -31,23 +38,48 @@ class SavedFilterError(ValueError):
         super().__init__(message)
 
 
-def filter_query(args) -> str:
-    """The list's arguments a saved filter keeps, in a fixed order, empty ones left out."""
+def filter_query(args, list_name: str = "tasks") -> str:
+    """The list's arguments a saved filter keeps, in a fixed order, empty ones left out (the
+    overdue list's after `list=overdue`; nothing at all when none is kept)."""
     pairs = []
-    for key in KEYS:
+    for key in LIST_KEYS.get(list_name, KEYS):
         for value in args.getlist(key) if hasattr(args, "getlist") else [args.get(key)]:
             value = (value or "").strip()
             if value:
                 pairs.append((key, value))
+    if pairs and list_name != "tasks":
+        pairs.insert(0, (LIST_MARK, list_name))
     return urlencode(pairs)
 
 
-def query_errors(query: str) -> list[str]:
-    """What the task list's filter form says of `query` ([] when it is valid)."""
-    from tracker.plans.forms import TaskFilterForm
+def list_of(query: str) -> str:
+    """Which list a stored query belongs to."""
+    first = (query or "").split("&", 1)[0]
+    return first.split("=", 1)[1] if first.startswith(f"{LIST_MARK}=") else "tasks"
 
-    args = MultiDict(parse_qsl(query, keep_blank_values=True))
-    form = TaskFilterForm(args)
+
+def list_arguments(query: str) -> str:
+    """A stored query as the list's own address takes it (without the list's mark)."""
+    if list_of(query) == "tasks":
+        return query
+    return query.split("&", 1)[1] if "&" in query else ""
+
+
+def query_errors(query: str, list_name: str = "tasks", user: Optional[User] = None) -> list[str]:
+    """What the list's filter form says of `query` ([] when it is valid); the overdue list's
+    form takes its choices from what `user` sees."""
+    args = MultiDict(parse_qsl(list_arguments(query), keep_blank_values=True))
+    if list_name == "overdue":
+        from tracker.notifications.overdue_form import overdue_form
+        from tracker.timeutil import local_today
+
+        form, _plan = overdue_form(args, user, local_today())
+        if form.validate() and form.unit.unit is not None and not can_view_unit(user, form.unit.unit):
+            return [f"{form.unit.label.text}: {_l('Not found, or not yours to see.')}"]
+    else:
+        from tracker.plans.forms import TaskFilterForm
+
+        form = TaskFilterForm(args)
     errors = (
         []
         if form.validate()
@@ -59,11 +91,16 @@ def query_errors(query: str) -> list[str]:
     return errors
 
 
-def saved_filters_of(user: User) -> list[SavedFilter]:
-    """The user's saved filters by name (one statement, at most MAX_PER_USER rows)."""
+def saved_filters_of(user: User, list_name: str = "tasks") -> list[SavedFilter]:
+    """The user's saved filters of one list by name (one statement, at most MAX_PER_USER rows)."""
+    marked = SavedFilter.query.like(f"{LIST_MARK}=%")
+    of_list = ~marked if list_name == "tasks" else SavedFilter.query.like(f"{LIST_MARK}={list_name}&%")
     return list(
         db.session.scalars(
-            select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name).limit(MAX_PER_USER)
+            select(SavedFilter)
+            .where(SavedFilter.user_id == user.id, of_list)
+            .order_by(SavedFilter.name)
+            .limit(MAX_PER_USER)
         )
     )
 
@@ -74,22 +111,25 @@ def saved_filter_of(user: User, filter_id: int) -> Optional[SavedFilter]:
     return found if found is not None and found.user_id == user.id else None
 
 
-def save_filter(user: User, name: str, query: str) -> SavedFilter:
-    """Save the list's filters under `name` (a filter of the same name is replaced); flushed."""
+def save_filter(user: User, name: str, query: str, list_name: str = "tasks") -> SavedFilter:
+    """Save the list's filters under `name` (a filter of the same name on this list is
+    replaced; one of that name on the other list refuses it); flushed."""
     name = " ".join((name or "").split())
     if not name:
         raise SavedFilterError("name", _l("Give the filter a name."))
     if len(name) > NAME_MAX:
         raise SavedFilterError("name", _l("A filter name may have at most %(n)d characters.", n=NAME_MAX))
-    query = filter_query(MultiDict(parse_qsl(query or "", keep_blank_values=True)))
+    query = filter_query(MultiDict(parse_qsl(query or "", keep_blank_values=True)), list_name)
     if not query:
         raise SavedFilterError("name", _l("Choose some filters or an order first: there is nothing to save."))
     if len(query) > QUERY_MAX:
         raise SavedFilterError("name", _l("These filters are too long to save."))
-    errors = query_errors(query)
+    errors = query_errors(query, list_name, user)
     if errors:
         raise SavedFilterError("name", _l("The filters have errors: %(errors)s", errors="; ".join(errors)))
     existing = db.session.scalar(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name))
+    if existing is not None and list_of(existing.query) != list_name:
+        raise SavedFilterError("name", _l("You have a filter of this name on another list: choose another name."))
     if existing is not None:
         existing.query = query
         db.session.flush()

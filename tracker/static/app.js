@@ -176,3 +176,13 @@
     window.htmx.ajax('GET', window.location.pathname + window.location.search, { target: target, swap: 'innerHTML' });
   });
 })();
+
+// A filter that depends on another (the overdue list's phase on its plan): the select with
+// data-clears="NAME" empties that field of its form when it changes, before the form's own
+// change handler (HTMX) reads the form: hence the capture phase.
+document.addEventListener('change', function (event) {
+  var el = event.target;
+  if (!el.matches || !el.matches('[data-clears]') || !el.form) return;
+  var other = el.form.elements[el.getAttribute('data-clears')];
+  if (other) other.value = '';
+}, true);
