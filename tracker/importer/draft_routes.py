@@ -12,10 +12,11 @@ from tracker.lazy_text import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from tracker.extensions import db
+from tracker.timeutil import local_today
 from tracker.importer.draft import DocumentError
 from tracker.office_archive import ArchiveRefused
 from tracker.importer.draft import service
@@ -27,6 +28,16 @@ bp = Blueprint("drafts", __name__, url_prefix="/drafts")
 
 class UploadForm(FlaskForm):
     document = FileField(_l("Policy document (.txt or .docx)"), validators=[FileRequired(_l("Choose a file."))])
+    year = IntegerField(
+        _l("Year, if the document states none"),
+        validators=[
+            Optional(),
+            NumberRange(min=1990, max=2100, message=_l("Enter a year between 1990 and 2100.")),
+        ],
+        description=_l(
+            "Dates such as 8月15日前 take the year of the document (its date, 文号 or title); this year only when it names none."
+        ),
+    )
 
 
 class ItemForm(FlaskForm):
@@ -88,11 +99,13 @@ def _item_form(task: dict) -> ItemForm:
 def upload():
     _require_drafter()
     form = UploadForm()
+    if request.method == "GET" and form.year.data is None:
+        form.year.data = local_today().year
     errors = []
     if form.validate_on_submit():
         file = form.document.data
         try:
-            draft = service.create_draft(current_user, file.filename or "document.txt", file.read())
+            draft = service.create_draft(current_user, file.filename or "document.txt", file.read(), form.year.data)
         except ArchiveRefused as exc:
             errors.append(str(exc))
         except DocumentError:

@@ -28,14 +28,21 @@ def export_command(plan_key, fmt):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the draft here instead of printing it.",
 )
-def draft_command(file, output):
+@click.option(
+    "--year",
+    type=click.IntRange(1990, 2100),
+    default=None,
+    help="The year dates without one take when the document states none (default: this year).",
+)
+def draft_command(file, output, year):
     """Draft a plan from FILE (.txt or .docx) in the seed-plan format (YAML), for checking and `flask seed load`."""
     from tracker.importer.draft import DocumentError, seed_yaml
     from tracker.office_archive import ArchiveRefused
     from tracker.importer.draft.service import DraftError, draft_from_file
+    from tracker.timeutil import local_today
 
     try:
-        draft = draft_from_file(file.name, file.read_bytes())
+        draft = draft_from_file(file.name, file.read_bytes(), given_year=year or local_today().year)
     except (DocumentError, DraftError, ArchiveRefused) as exc:
         raise click.ClickException(f"{file.name}: {exc}") from exc
     text = seed_yaml(draft)

@@ -12,14 +12,14 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Optional
+from typing import Iterable, Optional
 
 from tracker.importer.draft.chrome import is_closer as _is_closer
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
 from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english, parse_marker
 from tracker.importer.draft.owners import Catalogue, Owner
 from tracker.importer.draft.structure import Node, parse_tree, refs
-from tracker.importer.draft.text import normalise, split_sentences
+from tracker.importer.draft.text import normalise, simplified, split_sentences
 
 DOC_NUMBER = re.compile(
     r"([\u4e00-\u9fa5]{2,12})\s*([〔\[［(（]?)\s*((?:19|20)\d{2})\s*([〕\]］)）]?)\s*(\d{1,4})\s*(号?)"
@@ -28,6 +28,19 @@ FULL_TEXT = re.compile(
     r"(?:全文如下|以下为全文|附全文|Full text is as follows|The full text is as follows)[:：。.]?\s*$", re.I
 )
 NOTICE_TITLE = re.compile(r"关于印发\s*《?(.+?)》?\s*的通知")
+OWN_CITED_DOC = re.compile(
+    r"(?:我局|我委|本局|本委|我厅|本厅|我办|本办)[^，。；]{0,12}?(?:印发|下发|制定|发布)了?《[^》]{2,60}》"
+    r"\s*[（(]([\u4e00-\u9fa5]{2,12}〔(?:19|20)\d{2}〕\d{1,4}号)[）)]"
+)
+# A notice titled by its own matter ("关于进一步做好…工作的通知"), on one line or broken over two.
+OWN_TITLE = re.compile(r"^(?:[\u4e00-\u9fa5]{2,24}?)?关于[^，。；：:]{4,80}?的(?:通知|意见|通报|决定|函|方案)$")
+# "发布时间:2020-03-14" / "成文日期：2021年5月7日" in a page's metadata block or under the title:
+# the document's date, the label naming which one (成文 over 印发 over 发布 over 生效).
+ISSUED_LABEL = re.compile(
+    r"(成文日期|发文日期|印发日期|发布日期|发布时间|发表时间|生效日期)\s*[:：]?\s*"
+    r"((?:19|20)\d{2})\s*[-年./]\s*(\d{1,2})\s*[-月./]\s*(\d{1,2})"
+)
+ISSUED_LABEL_RANK = ("成文日期", "发文日期", "印发日期", "发布日期", "发布时间", "发表时间", "生效日期")
 DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
 DAMAGED_DATE_LINE = re.compile(r"^((?:19|20)\d{2})\s*年\s*(\d{3,4})\s*日?$")
 ISO_DATE_LINE = re.compile(r"^((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})$")
@@ -70,9 +83,14 @@ class Context:
     issuer_side: Optional[Owner] = None  # who does the issuer's own work (its department for the field)
     issuer_side_note: str = ""
     repairs: list = field(default_factory=list)
+    year_given: bool = False  # the document states no year: ctx.year is the one given with it
 
 
-def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
+def draft_plan(text: str, catalogue: Catalogue, source: str = "", given_year: Optional[int] = None) -> dict:
+    """`given_year`: the year a coordinator names for a document that states none (the upload form's
+    field); dates without a year take the document's own year first, this one only when the
+    document gives none, and the draft says so in the plan's notes."""
+    text, text_repairs = simplified(text)
     lines, dropped = normalise(text)
     header, body = _split_header(lines)
     body, closing = _split_closing(body)
@@ -96,7 +114,11 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
             r"((?:19|20)\d{2})\s*年", meta["title"]
         )
         year = int(found.group(1)) if found else None
-    ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=list(meta["repairs"]))
+    assumed_year = None
+    if year is None and given_year is not None:
+        year = assumed_year = given_year
+    ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=text_repairs + list(meta["repairs"]))
+    ctx.year_given = assumed_year is not None
     ctx.default_owner = _default_owner(header + preamble, ctx)
     _issuer_side(ctx, [meta["title"]] + header[:12] + preamble[:12])
     ref_of = refs(root)
@@ -110,8 +132,9 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
     special = _special_actions(lines, tasks)
     if special:
         tasks.append(special)
+    placed = _place_preamble_deadlines(preamble, tasks, ctx)
     _number_uids(tasks)
-    unplaced = _unplaced(preamble + root.unplaced, ctx) + [
+    unplaced = _unplaced([line for line in preamble if line not in placed] + root.unplaced, ctx) + [
         line for line in closing if ISSUER_CLOSING.match(line)
     ]  # the issuer's closing remark names a duty of its own: shown, not dropped
     numbered = sum(1 for line in body if parse_marker(line) is not None)
@@ -126,7 +149,11 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
         "period": {k: v.isoformat() for k, v in meta["period"].items()} if meta["period"] else None,
         "source": source,
         "repairs": ctx.repairs,
-        "notes": "",
+        "notes": (
+            f"the document states no year: dates without one take {assumed_year}, the year given with it"
+            if assumed_year
+            else ""
+        ),
         "phases": ctx.phases,
         "tasks": tasks,
         "meta_sources": meta["sources"],
@@ -134,6 +161,7 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "") -> dict:
         "unplaced": unplaced,
         "numbered_lines": numbered,
         "fewer_items": items < numbered,
+        "year_given": assumed_year,
     }
     return plan
 
@@ -223,6 +251,47 @@ _REQUEST = re.compile(r"请(?!示)|(?<![需重主])要(?!求|点|素|闻)|应当
 _FORWARDING = re.compile(
     r"(?:^|[，,])\s*请(?:各地|你们|各单位)?(?:结合实际)?[，,]?\s*(?:认真|遵照|切实|严格)?(?:贯彻)?(?:组织)?(?:执行|落实|实施)[。！]?$"
 )
+
+
+_PAIR_NOISE = {"工作", "任务", "完成", "开展", "进一步", "做好", "加强", "推进", "确保", "全面", "有关", "相关"}
+
+
+def _pairs_of(text: str) -> set[str]:
+    chars = re.sub(r"[^\u4e00-\u9fff]", "", text)
+    return {chars[i : i + 2] for i in range(len(chars) - 1)} - _PAIR_NOISE
+
+
+def _place_preamble_deadlines(preamble: list[str], tasks: list[dict], ctx: Context) -> list[str]:
+    """'…确保在12月底前完成改革任务。' in the preamble: the deadline of the top-level item whose
+    matter it names ('一、计生协综合改革'), when exactly one item shares words with its clause and
+    has no due date of its own. Returns the preamble lines so placed (the rest stay unplaced)."""
+    placed = []
+    for line in preamble:
+        if NOTICE_TITLE.search(line) or FULL_TEXT.search(line) or not _DUTY.search(line):
+            continue
+        for sentence in split_sentences(line):
+            for hit in find_dates(sentence, ctx.year):
+                if not hit.deadline or YEAR_RANGE.fullmatch(hit.text or ""):
+                    continue
+                piece = next((p for p in re.split(r"[，,；;]", sentence) if hit.text and hit.text in p), "")
+                clause = _pairs_of(piece.replace(hit.text or "", ""))
+                shared = [(len(clause & _pairs_of(task["title"])), task) for task in tasks]
+                best = max((n for n, _ in shared), default=0)
+                matching = [task for n, task in shared if n == best]
+                if best == 0 or len(matching) != 1 or matching[0].get("due"):
+                    continue
+                task = matching[0]
+                task["due"], task.setdefault("sources", {})["due"] = hit.due.isoformat(), sentence
+                notes = [task["notes"]] if task.get("notes") else []
+                notes.append("due date from the notice's preamble, which names this item's matter")
+                if hit.assumed_year:
+                    notes.append(_assumed_year_note(hit, ctx))
+                task["notes"] = "; ".join(notes)
+                if not task.get("owner") and ctx.default_owner is not None:
+                    _set_owner(task, {"owner": ctx.default_owner, "co": [], "default": True})
+                if line not in placed:
+                    placed.append(line)
+    return placed
 
 
 def _notice_duties(lines: list[str], ctx: Context) -> list[dict]:
@@ -318,12 +387,23 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: 
             sources["title"] = line
             break
     if not title:
+        zone = head_zone[:40] if header else body[:20]
+        for index, line in enumerate(zone):
+            joined = re.sub(r"\s+", "", line + (zone[index + 1] if index + 1 < len(zone) else ""))
+            for candidate in (re.sub(r"\s+", "", line), joined):
+                if OWN_TITLE.match(candidate):
+                    title = re.sub(r"^.*?(?=关于)", "", candidate)
+                    sources["title"] = line
+                    break
+            if title:
+                break
+    if not title:
         first_numbered = next(
             (i for i, line_ in enumerate(body) if re.match(r"^[一二三四五六七八九十]+\s*[、.]|^[IVX]+\.\s", line_)),
             len(body),
         )
         for line in body[:first_numbered]:
-            if not re.search(r"[。；;]$", line) and not DATE_LINE.match(line) and len(line) <= 80:
+            if not re.search(r"[。；;]$|[，,<>]", line) and not DATE_LINE.match(line) and len(line) <= 80:
                 title = line.strip("【】")
                 sources["title"] = line
                 break
@@ -362,6 +442,17 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: 
                 back -= 1
             break
     if issued is None:
+        labelled_dates = [
+            (ISSUED_LABEL_RANK.index(m.group(1)), line, m)
+            for line in list(chrome[:30]) + head_zone[:40] + body[:20]
+            for m in ISSUED_LABEL.finditer(line)
+        ]
+        for _rank, line, m in sorted(labelled_dates, key=lambda item: item[0]):
+            issued = _safe_date(int(m.group(2)), int(m.group(3)), int(m.group(4)))
+            if issued:
+                sources["issued"] = line
+                break
+    if issued is None:
         for line in head_zone[:8] + body[:8]:
             found = ISO_DATE_LINE.match(line)
             if found:
@@ -381,13 +472,32 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: 
         if issuer_unit:
             break
     if not issuer_unit and doc_number:
-        issuer_unit = _issuer_of_doc_number(doc_number, catalogue)
+        places = [
+            place.group(0)
+            for line in head_zone[:20] + list(chrome[:20])
+            for mention in catalogue.mentions(line, None)
+            if mention.owner.code
+            for place in [
+                re.match(r"^.+?(?:自治区|省|市|自治州|州|盟|地区|县|区|旗)", catalogue.units[mention.owner.code].name)
+            ]
+            if place
+        ]
+        issuer_unit = _issuer_of_doc_number(doc_number, catalogue, places)
         if issuer_unit:
             issuer = issuer or catalogue.units[issuer_unit].name
-            sources["issuer_unit"] = f"(the 文号 {doc_number} is the commission's own)"
+            sources["issuer_unit"] = f"(the 文号 {doc_number} names its issuer)"
+    if not issuer_unit:  # "我局印发了《…》（国中医药办发〔2016〕28号）": the issuer's own 文号, cited
+        for line in head_zone[:12] + body[:12]:
+            cited = OWN_CITED_DOC.search(line)
+            code = _issuer_of_doc_number(cited.group(1), catalogue) if cited else None
+            if code:
+                issuer_unit = code
+                issuer = issuer or catalogue.units[code].name
+                sources["issuer_unit"] = line
+                break
     if not issuer_unit:
         for line in head_zone + body[:8]:
-            mentions = [m for m in catalogue.mentions(line, None) if m.owner.code]
+            mentions = [m for m in catalogue.mentions(line, None) if m.owner.code and not m.abbreviated]
             if mentions:
                 issuer_unit = mentions[0].owner.code
                 issuer = issuer or catalogue.units[issuer_unit].name
@@ -431,13 +541,45 @@ PROVINCE_ABBREVIATIONS = {
 }  # fmt: skip
 
 
-def _issuer_of_doc_number(doc_number: str, catalogue: Catalogue) -> Optional[str]:
+# "市计生协发〔2020〕2号": the issuer's short name ("市计生协": its level word and its kind of body) in
+# front of 发 / 函 / 办发 …; a catalogue unit of that level whose name holds the short name issued it.
+DOC_NUMBER_SUFFIX = re.compile(r"(?:办发|办函|发|函|字|办|通)$")
+_LEVEL_OF_WORD = {
+    "国": "national",
+    "省": "provincial",
+    "自治区": "provincial",
+    "市": "prefecture",
+    "州": "prefecture",
+    "县": "county",
+    "区": "county",
+}
+
+
+def _issuer_of_doc_number(doc_number: str, catalogue: Catalogue, places: Iterable[str] = ()) -> Optional[str]:
     match = re.match(r"^(内蒙古|兵团|[\u4e00-\u9fa5])卫", doc_number)
     if not match:
-        return None
+        return _issuer_of_short_name(doc_number, catalogue, places)
     key = {"内蒙古": "蒙", "兵团": "兵团"}.get(match.group(1), match.group(1))
     place = "新疆生产建设兵团" if key == "兵团" else PROVINCE_ABBREVIATIONS.get(key)
     return catalogue.lookup(f"{place}卫生健康委") if place else None
+
+
+def _issuer_of_short_name(doc_number: str, catalogue: Catalogue, places: Iterable[str]) -> Optional[str]:
+    prefix = DOC_NUMBER_SUFFIX.sub("", doc_number.split("〔", 1)[0])
+    level_word = re.match(r"^(自治区|省|市|州|县|区|国)", prefix)
+    stem = prefix[level_word.end() :] if level_word else ""
+    if len(stem) < 2:
+        return None
+    level = _LEVEL_OF_WORD[level_word.group(1)]
+    before = "国家" if level == "national" else "[省市州县区旗盟]"
+    found = [
+        unit
+        for unit in catalogue.units.values()
+        if unit.level == level and re.search(rf"{before}{re.escape(stem)}", unit.name)
+    ]
+    if len(found) > 1:  # the place the page names (晋中市卫生健康委's site) tells them apart
+        found = [unit for unit in found if any(place and unit.name.startswith(place) for place in places)]
+    return found[0].code if len(found) == 1 else None
 
 
 def _safe_date(year: int, month: int, day: int) -> Optional[date]:
@@ -466,6 +608,15 @@ def _default_owner(lines: list[str], ctx: Context) -> Optional[Owner]:
             mentions = ctx.catalogue.mentions(line, ctx.issuer)
             if mentions:
                 return mentions[0].owner
+    # No 主送 line: the preamble asks its addressees by name ("…，各县(区、市)计生协要明确重点任务分工").
+    for line in lines[:30]:
+        if parse_marker(line) is not None:
+            break
+        for sentence in split_sentences(line):
+            for clause in re.split(r"[，,；;]", sentence):
+                info = _sentence_owner(clause, ctx) if len(clause) >= 6 else None
+                if info and info["owner"].code is None and re.match(r"\s*各", clause):
+                    return info["owner"]
     issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
     if issuer is not None and issuer.kind == "commission" and issuer.level not in ("county", "institution"):
         under = issuer.code if issuer.level != "national" else None
@@ -1020,6 +1171,8 @@ def _dated_duties(sentences: list[str], ctx: Context, skip_heading: bool) -> lis
 
 
 def _assumed_year_note(hit: DateHit, ctx: Context) -> str:
+    if ctx.year_given:
+        return f"«{hit.text}» gives no year, nor does the document: the year given with it, {ctx.year}, taken"
     return f"«{hit.text}» gives no year: the document's year {ctx.year} taken"
 
 

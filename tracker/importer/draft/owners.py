@@ -48,6 +48,7 @@ class Mention:
     owner: Owner
     text: str
     extra: list = field(default_factory=list)  # "省级以上": the issuer too
+    abbreviated: bool = False  # named by its usual abbreviation (卫健局), not by its name
 
 
 def name_variants(name: str) -> set[str]:
@@ -65,6 +66,23 @@ def name_variants(name: str) -> set[str]:
             if re.match(r"^国家.{2,6}局$", v) and "管理局" not in v:
                 variants.add(v[:-1] + "管理局")
     return {v for v in variants if len(v) >= 4}
+
+
+_LOCAL_PLACE = re.compile(r"^(.{2,8}?(?:自治县|自治州|县|区|市|旗|州|盟))")
+
+
+def short_forms(name: str) -> set[str]:
+    """The usual abbreviations of a local body's name without its place: 同心县卫生健康局 → 卫健局,
+    同心县文化旅游广电局 → 文旅局 (the first character of each two-character word of its field, of all
+    of them or of the first two, and the body's own word)."""
+    place = _LOCAL_PLACE.match(name)
+    body = name[place.end() :] if place else ""
+    match = re.fullmatch(r"([\u4e00-\u9fff]{4,12}?)(局|委员会|委|中心)", body)
+    if not match or len(match.group(1)) % 2:
+        return set()
+    core, suffix = match.groups()
+    words = [core[i : i + 2] for i in range(0, len(core), 2)]
+    return {"".join(w[0] for w in words) + suffix, "".join(w[0] for w in words[:2]) + suffix}
 
 
 def field_forms(field_name: str) -> set[str]:
@@ -108,7 +126,7 @@ _KIND_NOUNS = [
     ("committee", r"(?:肿瘤)?质控专家委员会|专家委员会"),
     (
         "commission",
-        r"卫生健康(?:行政)?部门|卫生(?:行政)?部门|卫生健康委(?:员会)?|卫健委|卫生计生(?:委|局|部门)|卫生和计划生育(?:委员会|局)|卫计(?:委|局)|卫生健康局|卫生局",
+        r"中医药(?:管理|主管)部门|卫生健康(?:行政)?部门|卫生(?:行政)?部门|卫生健康委(?:员会)?|卫健委|卫生计生(?:委|局|部门)|卫生和计划生育(?:委员会|局)|卫计(?:委|局)|卫生健康局|卫生局",
     ),
     ("institution", r"医疗(?:卫生|保健)?机构|(?:公立|民营|综合)?医院|医务人员|医疗单位"),
 ]
@@ -157,6 +175,15 @@ class Catalogue:
             for variant in name_variants(unit.name):
                 names.setdefault(variant, unit.code)
         self.names = names
+        short: dict[str, list[str]] = {}
+        for unit in self.units.values():
+            for form in short_forms(unit.name) if unit.level in ("prefecture", "county") else ():
+                if form not in names and not _GENERIC.fullmatch(form):  # 卫健委: any commission, a selector
+                    short.setdefault(form, []).append(unit.code)
+        self._short = short
+        self._short_re = (
+            re.compile("|".join(re.escape(n) for n in sorted(short, key=len, reverse=True))) if short else None
+        )
         self._name_re = (
             re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))) if names else None
         )
@@ -248,6 +275,7 @@ class Catalogue:
                     Mention(match.start(), match.end(), Owner(code=self.names[match.group(0)]), match.group(0))
                 )
         candidates += self._short_local_names(text, issuer_unit)
+        candidates += self._abbreviated_names(text, issuer_unit)
         for pattern, code in self._english:
             for match in pattern.finditer(text):
                 candidates.append(Mention(match.start(), match.end(), Owner(code=code), match.group(0)))
@@ -274,6 +302,24 @@ class Catalogue:
                 found.append(mention)
         found.sort(key=lambda m: m.start)
         return _merge_joint_names(self._same_place_names(text, found), self)
+
+    def _abbreviated_names(self, text: str, issuer_unit) -> list[Mention]:
+        """'卫健局、文旅局' in a county's task table: a local unit by its usual abbreviation (同心县卫生健康局,
+        同心县文化旅游广电局), the unit of the issuer's place when it has one, else the only one the
+        catalogue holds; never a guess between several."""
+        if self._short_re is None:
+            return []
+        place = re.match(r"^(.{2,8}?[省市县区州盟旗])", issuer_unit.name) if issuer_unit is not None else None
+        out = []
+        for match in self._short_re.finditer(text):
+            if text[max(0, match.start() - 1) : match.start()] in ("各", "县", "市", "区"):
+                continue  # "各卫健局" is a selector, "县卫健局" the level-word form
+            codes = self._short[match.group(0)]
+            if place:
+                codes = [c for c in codes if self.units[c].name.startswith(place.group(1))] or codes
+            if len(codes) == 1:
+                out.append(Mention(match.start(), match.end(), Owner(code=codes[0]), match.group(0), abbreviated=True))
+        return out
 
     def _short_local_names(self, text: str, issuer_unit) -> list[Mention]:
         """'县民政局' in a notice of 灵璧县卫生健康委: a unit of the issuer's own place named by its level word

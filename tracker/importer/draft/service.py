@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -88,19 +88,22 @@ def catalogue_with_fallback() -> Catalogue:
     return catalogue or Catalogue([])
 
 
-def draft_from_file(filename: str, data: bytes, catalogue: Catalogue | None = None) -> dict:
-    """Read a .txt/.docx document and draft its plan (no database writes)."""
+def draft_from_file(
+    filename: str, data: bytes, catalogue: Catalogue | None = None, given_year: int | None = None
+) -> dict:
+    """Read a .txt/.docx document and draft its plan (no database writes). `given_year`: the
+    year dates without one take when the document itself states none."""
     text = read_document(filename, data)
     if not text.strip():
         raise DraftError(_("The document is empty."))
-    draft = draft_plan(text, catalogue or catalogue_with_fallback(), source=Path(filename).name)
+    draft = draft_plan(text, catalogue or catalogue_with_fallback(), source=Path(filename).name, given_year=given_year)
     if not draft["tasks"]:
         raise DraftError(_("No numbered sections were found in the document."))
     return draft
 
 
-def create_draft(user: User, filename: str, data: bytes) -> dict:
-    draft = draft_from_file(filename, data)
+def create_draft(user: User, filename: str, data: bytes, given_year: int | None = None) -> dict:
+    draft = draft_from_file(filename, data, given_year=given_year)
     draft.update(id=uuid.uuid4().hex, user_id=user.id, created_at=utcnow().isoformat(), filename=Path(filename).name)
     save_draft(draft)
     return draft
@@ -142,10 +145,18 @@ def drafts_of(user: User) -> list[dict]:
                     "title": draft.get("title", ""),
                     "filename": draft.get("filename", ""),
                     "created_at": draft.get("created_at", ""),
+                    "created": _parsed(draft.get("created_at")),
                     "tasks": count_tasks(draft),
                 }
             )
     return sorted(found, key=lambda d: d["created_at"], reverse=True)
+
+
+def _parsed(value: str | None):
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def delete_draft(draft: dict) -> None:

@@ -7,6 +7,7 @@ spaces a PDF copy leaves between Chinese characters, and words broken across lin
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
@@ -64,20 +65,116 @@ def _read_docx(data: bytes) -> str:
     return "\n".join(document_lines(document))
 
 
+# A page that annotates every character with its pinyin ("印發(fā)了"): the annotations are debris.
+_RUBY = re.compile(r"(?<=[\u4e00-\u9fff])\((?:[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*|[a-z]{1,6}\d)\)")
+TRADITIONAL_SHARE = 0.05  # of the CJK characters that differ in simplified: a traditional-character copy
+
+
+@functools.lru_cache(maxsize=1)
+def _to_simplified():
+    import opencc  # OpenCC, the conversion tables of its upstream project
+
+    return opencc.OpenCC("t2s")
+
+
+def simplified(text: str) -> tuple[str, list[str]]:
+    """The text as the rules read it, with what was repaired: a copy in traditional characters
+    (國家衛生健康委) is read in simplified ones, a pinyin annotation after each character dropped."""
+    repairs = []
+    stripped, count = _RUBY.subn("", text)
+    if count >= 3:
+        text = stripped
+        repairs.append(f"{count} pinyin annotations after characters (印發(fā)) removed")
+    cjk = set(re.findall(r"[\u4e00-\u9fff]", text))
+    if cjk:
+        converter = _to_simplified()
+        changed = {c for c in cjk if converter.convert(c) != c}
+        occurrences = re.findall(r"[\u4e00-\u9fff]", text)
+        share = sum(1 for c in occurrences if c in changed) / len(occurrences)
+        if share >= TRADITIONAL_SHARE:
+            text = converter.convert(text)
+            repairs.append(f"the text is in traditional characters ({share:.0%} of them): read in simplified ones")
+    return text, repairs
+
+
 def normalise(text: str) -> tuple[list[str], list[str]]:
     """(clean lines, dropped page-chrome lines): page-break and line-wrap damage undone,
     blank lines and web-page chrome dropped."""
     from tracker.importer.draft.chrome import is_chrome
 
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u3000", " ").replace("\xa0", " ").replace("\t", " ").replace("\u200b", "")
+    text = text.replace("\u3000", " ").replace("\xa0", " ").replace("\u200b", "")
     text = text.replace("査", "查")  # a variant character common in copied text
     raw = [unicodedata.normalize("NFC", line).strip() for line in text.split("\n")]
+    raw = [line.replace("\t", " ") for line in _task_records(_tab_tables(raw))]
     lines = [_squeeze(re.sub(r" {2,}", " ", line)) for line in raw]
     lines = [piece for line in lines for part in _RUN_ON.split(line) for piece in _split_head_from_first_item(part)]
+    lines = [piece for line in lines for piece in _split_addressees(line)]
     kept = [line for line in lines if line and not is_chrome(line)]
     dropped = [line for line in lines if line and is_chrome(line)]
     return _join_broken(kept), dropped
+
+
+def _tab_tables(lines: list[str]) -> list[str]:
+    """A task table copied as text, its cells separated by tabs (序号 / 工作任务 / 责任单位 / 完成时限
+    on the first row): one numbered item per row, as a Word table is read."""
+    from tracker.importer.draft.word import table_lines
+
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        if lines[index].count("\t") >= 2:
+            end = index
+            while end < len(lines) and lines[end].count("\t") >= 1:
+                end += 1
+            block = [line.split("\t") for line in lines[index:end]]
+            out.extend(table_lines(block) if len(block) > 1 else lines[index:end])
+            index = end
+        else:
+            out.append(lines[index])
+            index += 1
+    return out
+
+
+def _task_records(lines: list[str]) -> list[str]:
+    """A task table as a web page renders it, each cell under its label on its own line
+    ("具体任务" / its text / "责任单位" / its units / "完成时限" / its time): one numbered item per
+    record, as the same table in Word is read. A label seen again starts the next record; the
+    last label's cell ends with its line."""
+    from tracker.importer.draft.word import label_column, table_lines
+
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        if label_column(lines[index]) is None:
+            out.append(lines[index])
+            index += 1
+            continue
+        labels: list[str] = []
+        records: list[dict[str, str]] = [{}]
+        cursor, current = index, None
+        while cursor < len(lines):
+            line = lines[cursor]
+            if label_column(line) is not None:
+                if line in records[-1]:
+                    records.append({})
+                if line not in labels:
+                    labels.append(line)
+                current = line
+                records[-1][current] = ""
+            elif line:
+                if records[-1][current] and current == labels[-1] and len(records[-1]) == len(labels):
+                    break  # past the last cell of the last record
+                records[-1][current] += line
+            cursor += 1
+        columns = {label_column(label) for label in labels}
+        if "task" not in columns or not columns & {"owner", "due"} or not all(records[-1].values()):
+            out.append(lines[index])
+            index += 1
+            continue
+        out.extend(table_lines([labels] + [[record.get(label, "") for label in labels] for record in records]))
+        index = cursor
+    return out
 
 
 # Numbering run together on one line ("一、总体要求。（一）指导思想。…1.…"): split before each number
@@ -91,6 +188,18 @@ _RUN_ON = re.compile(
 _HEAD_THEN_FIRST_ITEM = re.compile(
     rf"^([一二三四五六七八九十]{{1,3}}、[^。；;，,\d]{{1,20}}?[{CJK}])\s*(?=1\s*[.．](?![\d.．]))"
 )
+
+
+# The addressees run together with the text ("各省、自治区、直辖市中医药管理部门，…卫生局: 8月31日，我局…"):
+# the 主送 line ends at its colon.
+_ADDRESSEES_THEN_TEXT = re.compile(r"^(各[^。；;！？:：「」《》]{4,118}?[:：])\s*(?=\S)")
+
+
+def _split_addressees(line: str) -> list[str]:
+    match = _ADDRESSEES_THEN_TEXT.match(line)
+    if not match or re.search(r"要|应|须|务必|请", match.group(1)):
+        return [line]
+    return [match.group(1), line[match.end() :]]
 
 
 def _split_head_from_first_item(line: str) -> list[str]:
@@ -129,6 +238,8 @@ def _is_cjk_edge(left: str, right: str) -> bool:
 def _continues(previous: str, line: str) -> bool:
     if _NUMBERED_START.match(line):
         return False
+    if line[-1:] in ":：" and _ADDRESSEES_THEN_TEXT.match(line + " ."):
+        return False  # the addressees (主送) stand on a line of their own
     if previous.count("《") > previous.count("》"):
         return True  # a title broken inside its book-title marks
     if (
