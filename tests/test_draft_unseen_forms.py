@@ -228,3 +228,54 @@ def test_flask_plans_draft_takes_a_year_and_refuses_a_bad_one(runner, tmp_path):
     assert "2023-01-31" in yaml.safe_dump(yaml.safe_load(result.output))
     bad = runner.invoke(args=["plans", "draft", str(source), "--year", "23"])
     assert bad.exit_code != 0 and "year" in bad.output.lower()
+
+
+CELL_TABLE = """\
+关于印发2024年全区卫生健康重点工作任务分工的通知
+各地级市卫生健康委：
+现将任务分工印发给你们，请认真落实。
+
+序号
+
+工作任务
+
+责任单位
+
+完成时限
+
+1
+
+制定全区医疗质量提升方案，
+
+明确各专业质控目标
+
+宁夏回族自治区卫生健康委
+
+2024年6月底前
+
+2
+
+开展二级以上医院质控检查
+
+各地级市卫生健康委
+
+2024年10月底前
+
+附件：任务分工表
+"""
+
+
+def test_a_table_copied_one_cell_per_line_is_one_item_per_row(catalogue):
+    refs = by_ref(draft_plan(CELL_TABLE, catalogue, "n"))
+    assert refs["1"]["title"].startswith("制定全区医疗质量提升方案，明确各专业质控目标")  # a cell over two lines
+    assert refs["1"]["owner"] == "P64" and refs["1"]["due"] == "2024-06-30"
+    assert refs["2"]["owner"] == {"each": {"kind": "commission", "level": "prefecture", "under": "P64"}}
+    assert refs["2"]["due"] == "2024-10-31"
+    assert "附件" not in refs["2"].get("description", "")  # the text after the table is not its last cell
+
+
+def test_a_label_word_in_running_text_is_not_a_table(catalogue):
+    text = "关于做好2024年质控工作的通知\n一、工作任务\n（一）开展质控检查。各地级市卫生健康委要于2024年6月底前完成。\n二、责任单位\n（一）明确分工。\n"
+    refs = by_ref(draft_plan(text, catalogue, "n"))
+    assert refs["一"]["title"] == "工作任务" and refs["二"]["title"] == "责任单位"
+    assert refs["一.(一)"]["due"] == "2024-06-30"

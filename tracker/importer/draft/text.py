@@ -11,6 +11,7 @@ import functools
 import io
 import re
 import unicodedata
+from typing import Optional
 
 CJK = r"\u3400-\u9fff\uf900-\ufaff"
 CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef“”‘’《》〔〕【】—…"
@@ -106,7 +107,7 @@ def normalise(text: str) -> tuple[list[str], list[str]]:
     text = text.replace("\u3000", " ").replace("\xa0", " ").replace("\u200b", "")
     text = text.replace("査", "查")  # a variant character common in copied text
     raw = [unicodedata.normalize("NFC", line).strip() for line in text.split("\n")]
-    raw = [line.replace("\t", " ") for line in _task_records(_tab_tables(raw))]
+    raw = [line.replace("\t", " ") for line in _task_records(_tab_tables([line for line in raw if line]))]
     lines = [_squeeze(re.sub(r" {2,}", " ", line)) for line in raw]
     lines = [piece for line in lines for part in _RUN_ON.split(line) for piece in _split_head_from_first_item(part)]
     lines = [piece for line in lines for piece in _split_addressees(line)]
@@ -150,6 +151,15 @@ def _task_records(lines: list[str]) -> list[str]:
             out.append(lines[index])
             index += 1
             continue
+        table = _cell_table(lines, index)
+        if table is not None:
+            rows, index = table
+            out.extend(table_lines(rows))
+            continue
+        if label_column(lines[index]) == "number":
+            out.append(lines[index])
+            index += 1
+            continue
         labels: list[str] = []
         records: list[dict[str, str]] = [{}]
         cursor, current = index, None
@@ -175,6 +185,66 @@ def _task_records(lines: list[str]) -> list[str]:
         out.extend(table_lines([labels] + [[record.get(label, "") for label in labels] for record in records]))
         index = cursor
     return out
+
+
+def _cell_table(lines: list[str], index: int) -> Optional[tuple[list[list[str]], int]]:
+    """A table copied from a web page one cell per line: its header's labels on consecutive lines
+    ("序号" / "工作任务" / "责任单位" / "完成时限"), then its rows, each opening with its number when the
+    table numbers them. (rows with the header first, the index after the table) or None. A row
+    with more lines than cells has its task broken over lines; with fewer, its last cells empty."""
+    from tracker.importer.draft.word import label_column
+
+    labels = []
+    cursor = index
+    while cursor < len(lines) and label_column(lines[cursor]) is not None and len(labels) < 8:
+        labels.append(lines[cursor])
+        cursor += 1
+    columns = [label_column(label) for label in labels]
+    if len(labels) < 3 or len(set(columns)) < len(columns) or "task" not in columns:
+        return None
+    if not {"owner", "due"} & set(columns):
+        return None
+    body: list[str] = []
+    while cursor < len(lines) and lines[cursor] and label_column(lines[cursor]) is None:
+        if parse_marker_like(lines[cursor]) and columns[0] != "number":
+            break
+        body.append(lines[cursor])
+        cursor += 1
+    rows: list[list[str]] = []
+    width = len(labels)
+    if columns[0] == "number":
+        starts = []
+        for position, line in enumerate(body):
+            if line.strip() == str(len(starts) + 1):
+                starts.append(position)
+        if not starts or starts[0] != 0:
+            return None
+        for number, begin in enumerate(starts):
+            cells = body[begin + 1 : starts[number + 1] if number + 1 < len(starts) else len(body)]
+            if number + 1 == len(starts):  # the last row ends with its own cells; the text goes on after it
+                taken = max(width - 1, 1)
+                cursor -= len(cells) - min(len(cells), taken)
+                cells = cells[:taken]
+            rows.append([body[begin]] + _fit(cells, columns[1:]))
+    else:
+        if len(body) < width:
+            return None
+        count = len(body) // width
+        cursor -= len(body) - count * width
+        rows = [body[r * width : (r + 1) * width] for r in range(count)]
+    return [labels] + rows, cursor
+
+
+def _fit(cells: list[str], columns: list[Optional[str]]) -> list[str]:
+    if len(cells) > len(columns) and "task" in columns:  # a task broken over lines
+        at = columns.index("task")
+        extra = len(cells) - len(columns)
+        cells = cells[:at] + ["".join(cells[at : at + extra + 1])] + cells[at + extra + 1 :]
+    return cells + [""] * (len(columns) - len(cells))
+
+
+def parse_marker_like(line: str) -> bool:
+    return bool(re.match(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])", line))
 
 
 # Numbering run together on one line ("一、总体要求。（一）指导思想。…1.…"): split before each number

@@ -221,21 +221,23 @@ _COLUMNS = {
 _LABEL_LINE = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
 
 
+_TASK_LABEL = re.compile(
+    r"具体任务|任务内容|工作任务|主要任务|重点任务|工作内容|具体内容|工作事项|工作措施|主要措施|任务"
+)
+
+
 def label_column(line: str) -> Optional[str]:
-    """The column a line names when it is a task table's label standing alone ("责任单位",
+    """The column a line names when it is a task table's label standing alone ("序号", "责任单位",
     "完成时限", "具体任务"), else None."""
     text = re.sub(r"\s+", "", line).rstrip("：:")
     if not _LABEL_LINE.match(text):
         return None
-    for name, pattern in _COLUMNS.items():
-        if (
-            name != "number"
-            and pattern.fullmatch(text)
-            or (
-                name == "task"
-                and re.fullmatch(r"具体任务|任务内容|工作任务|主要任务|重点任务|工作内容|具体内容|工作事项", text)
-            )
-        ):
+    if _COLUMNS["number"].fullmatch(text):
+        return "number"
+    if _TASK_LABEL.fullmatch(text):
+        return "task"
+    for name in ("owner", "co_owner", "due", "deliverable"):
+        if _COLUMNS[name].fullmatch(text):
             return name
     return None
 
