@@ -54,3 +54,15 @@ def test_the_templates_translations_follow_the_locale_within_one_request(app):
     assert english.startswith("My work|")
     with app.test_request_context("/"), force_locale("en"):
         assert page.render().startswith("My work|")
+
+
+def test_wtforms_own_messages_are_read_once_per_locale_not_per_request(client, auth, make_user):
+    from tracker import web
+
+    web._wtforms_translations.cache_clear()
+    auth.login(make_user("admin", "NHC"))
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    info = web._wtforms_translations.cache_info()
+    assert info.misses == 1 and info.hits >= 2
+    assert web._wtforms_translations("zh_CN").ugettext("Not a valid integer value.") == "不是有效的整数。"

@@ -81,3 +81,99 @@ def test_favicon_and_manifest_are_served_without_sign_in(client):
 def test_the_login_page_links_its_icons(client):
     page = client.get("/login").get_data(as_text=True)
     assert 'rel="manifest" href="/manifest.webmanifest"' in page and 'rel="icon"' in page
+
+
+# --- the signed-in navigation bar, rendered once and reused ----------------------------------
+
+
+def _bar_renders(app):
+    from flask import template_rendered
+
+    seen = []
+
+    def record(sender, template, context, **extra):
+        if template.name == "layout/_navbar.html":
+            seen.append(template.name)
+
+    template_rendered.connect(record, app)
+    return seen, lambda: template_rendered.disconnect(record, app)
+
+
+def _work_count(html: str) -> str:
+    return re.search(r'id="work-count"[^>]*>(\d+)<', html).group(1)
+
+
+def test_the_navigation_bar_is_rendered_once_per_page_and_its_badges_stay_fresh(
+    app, client, auth, make_user, make_task
+):
+    from datetime import date, timedelta
+
+    from tracker.layout import navigation
+
+    navigation._bars.clear()
+    user = make_user("reporter", "P11-QC")
+    auth.login(user)
+    seen, stop = _bar_renders(app)
+    try:
+        first = client.get("/").get_data(as_text=True)
+        again = client.get("/").get_data(as_text=True)
+        assert len(seen) == 1  # the second page reused the bar
+        before = int(_work_count(first))
+        assert int(_work_count(again)) == before
+        make_task("P11-QC", status="in_progress", due_on=date.today() - timedelta(days=3))
+        later = client.get("/").get_data(as_text=True)
+        assert int(_work_count(later)) == before + 1 and len(seen) == 1  # the request's badge, the same bar
+        client.get("/tasks")
+        assert len(seen) == 2  # another page: its own bar (its menu item marked)
+    finally:
+        stop()
+
+
+def test_the_reused_bar_carries_each_requests_csrf_token_and_user(client, auth, make_user):
+    from tracker.layout import navigation
+
+    navigation._bars.clear()
+    pages = []
+    for name in ("甲用户", "乙用户"):
+        user = make_user("reporter", "P11-QC")
+        user.display_name = name
+        from tracker.extensions import db
+
+        db.session.commit()
+        auth.login(user)
+        pages.append(client.get("/").get_data(as_text=True))
+    for page, name in zip(pages, ("甲用户", "乙用户")):
+        header_token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+        form_tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', page))
+        assert form_tokens == {header_token}  # the logout and language forms: this request's token
+        assert f'id="current-user" title="{name}' in page and navigation.CSRF_MARK not in page
+    assert "乙用户" not in pages[0] and "甲用户" not in pages[1]
+
+
+def test_a_role_or_language_change_shows_its_own_bar(client, auth, make_user):
+    from tracker.extensions import db
+    from tracker.layout import navigation
+
+    navigation._bars.clear()
+    user = make_user("reporter", "P11-QC")
+    auth.login(user)
+    assert "/drafts" not in client.get("/").get_data(as_text=True)
+    user.role = "coordinator"
+    db.session.commit()
+    assert "/drafts" in client.get("/").get_data(as_text=True)
+    chinese = client.get("/").get_data(as_text=True)
+    client.post("/lang/en", data={"next": "/"})
+    english = client.get("/").get_data(as_text=True)
+    assert "我的工作" in chinese[chinese.index('id="nav-menus"') :][:2000]
+    assert "My work" in english[english.index('id="nav-menus"') :][:2000]
+
+
+def test_the_bar_cache_is_bounded(app, client, auth, make_user, monkeypatch):
+    from tracker.layout import navigation
+
+    navigation._bars.clear()
+    monkeypatch.setattr(navigation, "NAV_CACHE_SIZE", 3)
+    auth.login(make_user("reporter", "P11-QC"))
+    for page in range(1, 8):
+        assert client.get(f"/tasks?page={page}").status_code == 200
+    assert len(navigation._bars) <= 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -250,7 +251,22 @@ def _template_translations():
     return translations
 
 
+@functools.lru_cache(maxsize=8)
+def _wtforms_translations(locale: str):
+    """WTForms' own messages ("Not a valid integer value.") in one locale, read once per process;
+    Flask-WTF would read and parse their catalogue again on every request that builds a form."""
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 def register_web(app: Flask) -> None:
+    @app.before_request
+    def wtforms_translations():
+        if app.config.get("WTF_I18N_ENABLED", True) and request.endpoint not in (None, "static", "vendor"):
+            request.wtforms_translations = _wtforms_translations(str(get_locale()))  # read by flask_wtf.i18n
+
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _template_translations().ugettext(s),
         ngettext=lambda s, p, n: _template_translations().ungettext(s, p, n),
