@@ -193,6 +193,32 @@ def test_the_badge_and_my_work_take_a_bounded_number_of_statements(users, make_t
             assert "review_counts" in statement or "owner_unit_id" in statement or "status" in statement
 
 
+def test_statements_built_once_per_role_hold_no_users_values(app, users, make_task):
+    """The badge, the navigation's counts and my work are built once per role and shared: the
+    first user of a role must not leave their unit, path or id in what the next one runs."""
+    from flask import g
+    from flask_login import login_user
+
+    from tracker.web import nav_counts
+
+    for n in range(40):
+        make_task(OWNERS[n % 11], status=STATUSES[n % len(STATUSES)], due_on=TODAY - timedelta(days=n % 9 - 3))
+    for order in (users, list(reversed(users))):
+        queries._MEMO.clear()
+        for user in order:
+            expected = brute_force(user)
+            got = measured(user)
+            assert got == {k: expected[k] for k in got}, (user.role, user.unit.code)
+            with app.test_request_context("/"):
+                login_user(user)
+                g.pop("nav_counts", None)
+                assert nav_counts()["work"] == expected["badge"], (user.role, user.unit.code)
+    assert queries._MEMO
+    for statement in queries._MEMO.values():  # the user's values are only ever the w_* parameters
+        names = set(statement.compile().params)
+        assert not {n for n in names if n.startswith(("owner_unit_id", "user_id", "path", "unit_id", "due_on"))}
+
+
 def test_a_task_action_answers_with_the_same_badge(client, auth, users, make_task):
     from tests.test_task_workflow import post_status
 

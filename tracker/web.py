@@ -221,12 +221,17 @@ def nav_counts() -> dict:
 
     from tracker.extensions import db
     from tracker.notifications.service import unread_query
-    from tracker.plans.queries import open_work_query
+    from tracker.plans.queries import bound_params, memoized, open_work_query
 
     if "nav_counts" not in g:
-        work, unread = db.session.execute(
-            select(open_work_query(current_user).scalar_subquery(), unread_query(current_user).scalar_subquery())
-        ).one()
+        user = current_user._get_current_object()
+        query = memoized(
+            ("nav counts", user.role),
+            lambda: select(
+                open_work_query(user, bound=True).scalar_subquery(), unread_query(user, bound=True).scalar_subquery()
+            ),
+        )
+        work, unread = db.session.execute(query, bound_params(user, local_today())).one()
         g.nav_counts = {"work": work or 0, "unread": unread or 0}
     return g.nav_counts
 

@@ -19,11 +19,15 @@ from tracker.pagination import paginate_within
 from tracker.plans.queries import overdue_clause, task_order
 
 
-def unread_query(user: User):
+def unread_query(user: User, bound: bool = False):
+    """SELECT the user's unread notices; `bound`: the user as the parameter w_user (a statement
+    shared by every user, tracker/plans/work_counts.py)."""
+    from tracker.plans.work_counts import W_USER
+
     return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == (W_USER if bound else user.id), Notification.read_at.is_(None))
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional
 
-from sqlalchemy import Select, and_, case, func, or_, select, true
+from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from tracker.auth.scope import visible_clause_for, visible_tasks_clause
@@ -19,7 +19,7 @@ from tracker.models import OrgUnit, Phase, Plan, Task, User
 from tracker.pagination import Page
 from tracker.pagination import paginate as paginate_rows
 from tracker.plans.status import CLOSED_STATUSES, OVERDUE_STATUSES, RETURNED, STATUSES, SUBMITTED
-from tracker.plans.work_counts import review_count_query, review_total_query, reviewed_units
+from tracker.plans.work_counts import W_UNIT, review_count_query, review_total_query, reviewed_units
 from tracker.timeutil import local_today
 
 
@@ -138,18 +138,42 @@ class MyWork:
     scope: str = "unit"  # "unit": the own unit's work; "me": what names me responsible
 
 
-def _own_unit_clause(user: User):
-    return Task.owner_unit_id == user.unit_id
+W_TODAY = bindparam("w_today", type_=Date)
+W_WEEK = bindparam("w_week", type_=Date)  # today + 7 days
+_MEMO: dict = {}
 
 
-def awaiting_review_clause(user: User):
+def memoized(key, build):
+    """The statement `build()` makes for `key` (a shape: the role, the list), built once per process.
+    Only statements made with bound=True, which hold no user's values, may be kept here; they run
+    with `bound_params(user, today)`."""
+    found = _MEMO.get(key)
+    if found is None:
+        found = _MEMO.setdefault(key, build())
+    return found
+
+
+def bound_params(user: User, today: date) -> dict:
+    return {
+        "w_user": user.id,
+        "w_unit": user.unit_id,
+        "w_prefix": f"{user.unit.path}%" if user.unit is not None else "",
+        "w_today": today,
+        "w_week": today + timedelta(days=7),
+    }
+
+
+def _own_unit_clause(user: User, bound: bool = False):
+    return Task.owner_unit_id == (W_UNIT if bound else user.unit_id)
+
+
+def awaiting_review_clause(user: User, bound: bool = False):
     """Submitted tasks this user reviews: owned by units strictly under theirs (admins: all)."""
     if user.role == "admin":
         return Task.status == SUBMITTED
     if user.role != "coordinator":
         return Task.id.is_(None)
-    below = select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"), OrgUnit.id != user.unit_id)
-    return and_(Task.status == SUBMITTED, Task.owner_unit_id.in_(below))
+    return and_(Task.status == SUBMITTED, Task.owner_unit_id.in_(reviewed_units(user, bound)))
 
 
 # overdue in a state other than returned: with the returned ones, the badge counts each task once
@@ -165,23 +189,25 @@ def _assigned_to_clause(user: User):
 WORK_SCOPES = ("unit", "me")  # my work: the own unit's (default), or only what names me responsible
 
 
-def work_clauses(user: User, today: date, scope: str = "unit") -> dict:
+def work_clauses(user: User, today: date, scope: str = "unit", bound: bool = False) -> dict:
     """What "my work" lists: one's own unit's overdue, due within a week and returned tasks (each
     served by the index (owner_unit_id, status, due_on)), and the submitted tasks one reviews.
     With scope "me", the own unit's lists keep only the tasks naming the user responsible; the
-    submissions one reviews are one's own either way."""
-    own = _assigned_to_clause(user) if scope == "me" else _own_unit_clause(user)
+    submissions one reviews are one's own either way. `bound` (scope "unit" only): the user's
+    values and the dates as parameters (`bound_params`)."""
+    bound = bound and scope != "me"
+    own = _assigned_to_clause(user) if scope == "me" else _own_unit_clause(user, bound)
+    week = W_WEEK if bound else today + timedelta(days=7)
+    today = W_TODAY if bound else today
     return {
         # 待签收 first: given to the unit and not yet signed for (the partial index ix_tasks_unsigned)
         "unsigned": and_(
             own, Task.assigned_at.is_not(None), Task.signed_at.is_(None), Task.status.not_in(CLOSED_STATUSES)
         ),
         "overdue": and_(own, Task.status.in_(OVERDUE_STATUSES), Task.due_on < today),
-        "due_soon": and_(
-            own, Task.status.in_(OVERDUE_STATUSES), Task.due_on >= today, Task.due_on <= today + timedelta(days=7)
-        ),
+        "due_soon": and_(own, Task.status.in_(OVERDUE_STATUSES), Task.due_on >= today, Task.due_on <= week),
         "returned": and_(own, Task.status == RETURNED),
-        "review": awaiting_review_clause(user),
+        "review": awaiting_review_clause(user, bound),
     }
 
 
@@ -189,18 +215,18 @@ def _count(clause):
     return select(func.count()).select_from(Task).where(clause).scalar_subquery()
 
 
-def work_count_columns(user: User, today: date, scope: str = "unit") -> dict:
+def work_count_columns(user: User, today: date, scope: str = "unit", bound: bool = False) -> dict:
     """The counts of my work as scalar subqueries: own unit's from the index, never a scan of
     the task table; "review" from the maintained figures (tracker/plans/work_counts.py)."""
-    clauses = work_clauses(user, today, scope)
+    clauses = work_clauses(user, today, scope, bound)
     columns = {name: _count(clauses[name]) for name in ("unsigned", "overdue", "due_soon", "returned")}
-    columns["review"] = review_count_query(user).scalar_subquery()
+    columns["review"] = review_count_query(user, bound and scope != "me").scalar_subquery()
     return columns
 
 
-def work_counts_query(user: User, today: date, scope: str = "unit"):
+def work_counts_query(user: User, today: date, scope: str = "unit", bound: bool = False):
     """SELECT my work's counts and the number of all submitted tasks, in one row."""
-    columns = work_count_columns(user, today, scope)
+    columns = work_count_columns(user, today, scope, bound)
     columns["review_total"] = review_total_query().scalar_subquery()
     return select(*[c.label(name) for name, c in columns.items()])
 
@@ -211,26 +237,42 @@ def my_work(user: User, today: Optional[date] = None, limit: int = WORK_LIMIT, s
     tasks naming the user responsible (see `work_clauses`)."""
     today = today or local_today()
     scope = scope if scope in WORK_SCOPES else "unit"
-    clauses = work_clauses(user, today, scope)
-    row = db.session.execute(work_counts_query(user, today, scope)).one()._mapping
+    shared = scope == "unit"  # the own unit's work: statements built once per role (`memoized`)
+    params = bound_params(user, today) if shared else {}
+    counts_query = (
+        memoized(("work counts", user.role), lambda: work_counts_query(user, today, scope, bound=True))
+        if shared
+        else work_counts_query(user, today, scope)
+    )
+    row = db.session.execute(counts_query, params).one()._mapping
     counts = {name: int(value or 0) for name, value in row.items()}
     total = counts.pop("review_total")
     work = MyWork(counts=counts, scope=scope)
-    for name, clause in clauses.items():
+    clauses = None if shared else work_clauses(user, today, scope)
+    for name in ("unsigned", "overdue", "due_soon", "returned", "review"):
         if not work.counts[name]:
             work.lists[name] = []
         elif name == "review":
             work.lists[name] = _review_list(user, limit, work.counts[name], total)
         else:
-            work.lists[name] = list(
-                db.session.scalars(
+
+            def build(clause):
+                return (
                     select(Task)
                     .where(clause)
                     .options(joinedload(Task.owner_unit), joinedload(Task.plan))
                     .order_by(*_DUE_ORDER)
                     .limit(limit)
                 )
+
+            query = (
+                memoized(
+                    ("work list", name, limit), lambda name=name: build(work_clauses(user, today, bound=True)[name])
+                )
+                if shared
+                else build(clauses[name])
             )
+            work.lists[name] = list(db.session.scalars(query, params))
     return work
 
 
@@ -269,21 +311,22 @@ def _review_list(user: User, limit: int, count: int, total: int) -> list[Task]:
     return list(db.session.scalars(query.options(*options).order_by(*_DUE_ORDER).limit(limit)))
 
 
-def open_work_query(user: User, today: Optional[date] = None):
+def open_work_query(user: User, today: Optional[date] = None, bound: bool = False):
     """SELECT the badge in the navigation: own unit's overdue + returned tasks (each once) and
     those awaiting my review. Index lookups and the maintained figures: a handful of rows for
     any role and scope."""
-    today = today or local_today()
-    own = _own_unit_clause(user)
+    today = W_TODAY if bound else (today or local_today())
+    own = _own_unit_clause(user, bound)
     overdue = _count(and_(own, Task.status.in_(_OPEN_NOT_RETURNED), Task.due_on < today))
     returned = _count(and_(own, Task.status == RETURNED))
-    return select(overdue + returned + review_count_query(user).scalar_subquery())
+    return select(overdue + returned + review_count_query(user, bound).scalar_subquery())
 
 
 def open_work_count(user: User, today: Optional[date] = None) -> int:
     """The badge; the navigation (tracker/web.py nav_counts) and a task action's response read it
-    through this one query."""
-    return int(db.session.scalar(open_work_query(user, today)) or 0)
+    through this one query, built once per role."""
+    query = memoized(("badge", user.role), lambda: open_work_query(user, bound=True))
+    return int(db.session.scalar(query, bound_params(user, today or local_today())) or 0)
 
 
 # --- tree -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ at most a few thousand small rows (the units), never of the task table.
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, literal_column, select, text, union_all
+from sqlalchemy import Integer, String, bindparam, func, literal, literal_column, select, text, union_all
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, ReviewCount, ReviewMark, Task, User
@@ -24,21 +24,32 @@ def _submitted_rows():
     ).subquery("submitted_rows")
 
 
-def reviewed_units(user: User):
+# The user's own values as bound parameters of a statement built once per role and reused
+# (tracker/plans/queries.py `memoized`): its construction and cache key are then paid once per
+# process, not on every page. A statement built with bound=True holds no value of any user.
+W_USER = bindparam("w_user", type_=Integer)
+W_UNIT = bindparam("w_unit", type_=Integer)
+W_PREFIX = bindparam("w_prefix", type_=String)
+
+
+def reviewed_units(user: User, bound: bool = False):
     """A SELECT of the ids of the units whose submitted tasks `user` reviews (None: all units;
-    an empty result for those who review nothing)."""
+    an empty result for those who review nothing). `bound`: the user's unit as the parameters
+    w_unit and w_prefix (its path and "%"), for a statement shared by every user of the role."""
     if user.role == "admin":
         return None
     if user.role != "coordinator":
         return select(OrgUnit.id).where(literal(False))
+    if bound:
+        return select(OrgUnit.id).where(OrgUnit.path.like(W_PREFIX), OrgUnit.id != W_UNIT)
     return select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"), OrgUnit.id != user.unit_id)
 
 
-def review_count_query(user: User):
+def review_count_query(user: User, bound: bool = False):
     """SELECT the number of submitted tasks awaiting `user`'s review (one row, one column)."""
     rows = _submitted_rows()
     query = select(func.coalesce(func.sum(rows.c.n), 0))
-    units = reviewed_units(user)
+    units = reviewed_units(user, bound)
     if units is not None:
         query = query.where(rows.c.unit_id.in_(units))
     return query
