@@ -172,7 +172,7 @@ def test_the_bar_cache_is_bounded(app, client, auth, make_user, monkeypatch):
     from tracker.layout import navigation
 
     navigation._bars.clear()
-    monkeypatch.setattr(navigation, "NAV_CACHE_SIZE", 3)
+    monkeypatch.setattr(navigation._bars, "size", 3)
     auth.login(make_user("reporter", "P11-QC"))
     for page in range(1, 8):
         assert client.get(f"/tasks?page={page}").status_code == 200

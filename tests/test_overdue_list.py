@@ -299,3 +299,39 @@ def test_saved_filters_of_the_overdue_list_are_its_own(client, auth, people, lat
     assert gone.status_code == 303 and gone.headers["Location"].endswith(f"/overdue?plan={PLAN}")
     auth.login(people["shanghai"])  # another's saved filter does not exist for them
     assert client.post(f"/tasks/saved-filters/{saved.id}/delete", data={"list": "overdue"}).status_code == 404
+
+
+def _rows(page: str) -> str:
+    return page[page.index("<tbody>") : page.index("</tbody>")]
+
+
+def test_a_kept_row_is_the_row_a_fresh_render_draws_and_follows_every_change(client, auth, people, late):
+    """The rows are rendered once for what they show (tracker/notifications/overdue_rows.py): a
+    change of any value shown is a new row, never the kept one."""
+    from tracker.explanations.service import REASONS
+    from tracker.models import OverdueExplanation
+    from tracker.notifications.overdue_rows import ROWS
+
+    auth.login(people["beijing"])
+    ROWS.clear()
+    fresh = _rows(client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True))
+    assert len(ROWS) == 4
+    kept = _rows(client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True))
+    assert kept == fresh and len(ROWS) == 4
+    task = late["d10"]
+    task.title, task.status = "北京十天改名", "blocked"
+    unit = task.owner_unit
+    unit.name = "北京市肿瘤质控中心（新名）"
+    reason = next(iter(REASONS))
+    db.session.add(
+        OverdueExplanation(task_id=late["d3"].id, due_on=late["d3"].due_on, reason=reason, committed_on=local_today())
+    )
+    db.session.commit()
+    changed = _rows(client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True))
+    row = changed[changed.index(f'id="overdue-row-{task.id}"') :].split("</tr>")[0]
+    assert "北京十天改名" in row and "status-blocked" in row and "（新名）" in row
+    explained = changed[changed.index(f'id="overdue-row-{late["d3"].id}"') :].split("</tr>")[0]
+    assert "data-explained=" in explained and "not explained" not in explained
+    client.post("/lang/en", data={"next": "/"})
+    english = _rows(client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True))
+    assert "not explained" in english and "未说明" not in english

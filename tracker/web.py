@@ -279,6 +279,9 @@ def register_web(app: Flask) -> None:
         pgettext=lambda c, s: _template_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _template_translations().unpgettext(c, s, p, n),
     )
+    from tracker.notifications.overdue_rows import overdue_row
+
+    app.jinja_env.globals["overdue_row"] = overdue_row
     app.jinja_env.filters["localdt"] = localdt
     app.jinja_env.filters["isodate"] = isodate
     app.jinja_env.globals.update(

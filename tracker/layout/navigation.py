@@ -3,14 +3,13 @@ may open its page (a link to a page that would answer 403 is never drawn)."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Optional
 
 from flask import current_app, render_template, request, url_for
 from markupsafe import Markup
+from tracker.fragments import FragmentCache
 from tracker.lazy_text import lazy_gettext as _l
 from flask_login import current_user
 
@@ -141,22 +140,7 @@ def current_menus() -> list[ShownMenu]:
 NAV_CACHE_SIZE = 1024
 _MARK = f"nav-{uuid.uuid4().hex}"
 CSRF_MARK, WORK_MARK, UNREAD_MARK = f"{_MARK}-csrf", f"{_MARK}-work", f"{_MARK}-unread"
-_bars: OrderedDict = OrderedDict()
-_bars_lock = threading.Lock()
-
-
-def _remembered(key, make):
-    with _bars_lock:
-        found = _bars.get(key)
-        if found is not None:
-            _bars.move_to_end(key)
-            return found
-    made = make()
-    with _bars_lock:
-        _bars[key] = made
-        while len(_bars) > NAV_CACHE_SIZE:
-            _bars.popitem(last=False)
-    return made
+_bars = FragmentCache(NAV_CACHE_SIZE)
 
 
 def navigation_bar() -> Markup:
@@ -181,7 +165,7 @@ def navigation_bar() -> Markup:
         request.endpoint,
         request.full_path,
     )
-    html = _remembered(
+    html = _bars.get(
         key,
         lambda: render_template(
             "layout/_navbar.html",
@@ -191,7 +175,7 @@ def navigation_bar() -> Markup:
         ),
     )
     counts = nav_counts()
-    badge = _remembered(
+    badge = _bars.get(
         ("badge", locale, counts["unread"]),
         lambda: render_template("notifications/_badge.html", unread=counts["unread"], oob=False),
     )
