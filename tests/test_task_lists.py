@@ -167,6 +167,12 @@ def test_on_postgresql_a_narrow_scope_is_given_as_ids_and_sees_exactly_what_the_
             )
         )
         assert "org_units.path LIKE" not in sql, (user.unit.code, sql)
+        if user.unit.parent_id is not None:  # (the national commission's users need no list)
+            compiled = filtered_tasks(user, TaskFilters(), TODAY).compile(dialect=postgresql.dialect())
+            arrays = [v for v in compiled.params.values() if isinstance(v, list)]
+            assert arrays and user.unit_id in arrays[0], compiled.params
+            assert "tasks.owner_unit_id = ANY (" in str(compiled), str(compiled)  # sent as one array
+        # the units go as one array parameter (`= ANY(…)`), not one parameter each
     monkeypatch.setattr(scope, "LITERAL_SCOPE_UNITS", -1)  # the subquery form
     for user in scoped:
         by_path = set(db.session.scalars(filtered_tasks(user, TaskFilters(), TODAY).with_only_columns(Task.id)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, any_, exists, or_, select, true
 
 from tracker.extensions import db
 from tracker.models import OrgUnit, Task, User, task_co_owners
@@ -53,6 +53,13 @@ def _scope_ids(unit: OrgUnit) -> tuple[list[int], list[int]] | None:
     return unit_ids, task_ids
 
 
+def _int_array(values: list[int]):
+    from sqlalchemy import Integer, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return bindparam(None, list(values), type_=ARRAY(Integer))
+
+
 def _heads_every_unit(unit: OrgUnit) -> bool:
     """Is `unit` the catalogue's only root (the national commission), so that its subtree is
     every unit? Read once per request, and only for a unit without a parent."""
@@ -82,8 +89,11 @@ def visible_clause_for(user: User, task_id_column, owner_column) -> ColumnElemen
         listed = _scope_ids(user.unit)
         if listed is not None:
             unit_ids, co_owned_ids = listed
-            clause = owner_column.in_(unit_ids)
-            return clause | task_id_column.in_(co_owned_ids) if co_owned_ids else clause
+            # one array parameter (`= ANY(%s::INTEGER[])`), which PostgreSQL reads as it reads an IN
+            # list of constants, instead of an IN list rendered and sent as one parameter per unit
+            # on every statement (a province: ≈ 300, three statements a page)
+            clause = owner_column == any_(_int_array(unit_ids))
+            return clause | (task_id_column == any_(_int_array(co_owned_ids))) if co_owned_ids else clause
     units = select(OrgUnit.id).where(OrgUnit.path.like(f"{user.unit.path}%"))
     co_owned = exists().where(task_co_owners.c.task_id == task_id_column, task_co_owners.c.unit_id.in_(units))
     return owner_column.in_(units) | co_owned
