@@ -335,3 +335,28 @@ def test_a_kept_row_is_the_row_a_fresh_render_draws_and_follows_every_change(cli
     client.post("/lang/en", data={"next": "/"})
     english = _rows(client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True))
     assert "not explained" in english and "未说明" not in english
+
+
+def test_kept_filter_fields_follow_the_chosen_values_choices_and_errors(client, auth, people, late):
+    """The filter selects are rendered once for what they show (tracker/fragments.py `kept`):
+    another chosen value, another plan's phases or an error is another field."""
+    from tracker.fragments import KEPT
+
+    auth.login(people["beijing"])
+    KEPT.clear()
+    first = client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True)
+    size = len(KEPT)
+    assert size >= 6
+    again = client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True)
+    assert (
+        len(KEPT) == size and first[first.index('id="filters"') :][:6000] == again[again.index('id="filters"') :][:6000]
+    )
+    chosen = client.get("/overdue", query_string={"plan": PLAN, "status": "returned"}).get_data(as_text=True)
+    assert '<option selected value="returned">' in chosen or 'value="returned" selected' in chosen
+    assert (
+        "第一阶段" in first and "第一阶段" not in client.get("/overdue").get_data(as_text=True).split('id="results"')[0]
+    )
+    wrong = client.get("/overdue", query_string={"plan": PLAN, "late": "abc"})
+    assert wrong.status_code == 400 and 'id="late-error"' in wrong.get_data(as_text=True)
+    fine = client.get("/overdue", query_string={"plan": PLAN}).get_data(as_text=True)
+    assert 'id="late-error"' not in fine and "is-invalid" not in fine

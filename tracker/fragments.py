@@ -39,3 +39,36 @@ class FragmentCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+KEPT = FragmentCache(4096)
+
+
+def kept(key, caller=None):
+    """A template's `{% call kept(key) %}…{% endcall %}`: the block rendered once for `key` (which
+    must hold every value the block shows) and reused; the locale, the app and the script root are
+    added to it here."""
+    from flask import current_app, request
+    from flask_babel import get_locale
+    from markupsafe import Markup
+
+    full = (id(current_app._get_current_object()), request.script_root, str(get_locale()), key)
+    return Markup(KEPT.get(full, caller))
+
+
+def field_key(field) -> tuple:
+    """What a form field's HTML depends on: name, id, label, data, choices (with the selected
+    one), errors and render keywords."""
+    choices = None
+    if hasattr(field, "iter_choices"):
+        choices = tuple((str(c[0]), str(c[1]), bool(c[2]), repr(c[3:])) for c in field.iter_choices())
+    return (
+        type(field).__name__,
+        field.name,
+        field.id,
+        str(field.label.text),
+        repr(field.data),
+        choices,
+        tuple(str(e) for e in field.errors),
+        repr(sorted((field.render_kw or {}).items())),
+    )

@@ -281,7 +281,9 @@ def register_web(app: Flask) -> None:
     )
     from tracker.notifications.overdue_rows import overdue_row
 
-    app.jinja_env.globals["overdue_row"] = overdue_row
+    from tracker.fragments import field_key, kept
+
+    app.jinja_env.globals.update(overdue_row=overdue_row, kept=kept, field_key=field_key)
     app.jinja_env.filters["localdt"] = localdt
     app.jinja_env.filters["isodate"] = isodate
     app.jinja_env.globals.update(
