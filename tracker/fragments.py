@@ -41,7 +41,7 @@ class FragmentCache:
         return len(self._items)
 
 
-KEPT = FragmentCache(4096)
+KEPT = FragmentCache(2048)  # a select of 200 people ≈ 10 KB: ≤ 20 MB a worker
 
 
 def kept(key, caller=None):
