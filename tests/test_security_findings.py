@@ -88,6 +88,22 @@ def test_mark_read_never_redirects_off_site(client, auth, make_user, make_task):
     assert response.headers["Location"] == "/tasks/1"
 
 
+def test_the_bulk_urge_never_redirects_off_site_nor_fails_on_a_hostile_back(client, auth, make_user):
+    """POST /supervision/urge (the old overdue form) takes `back` from the request: through
+    safe_next like every other target, so CR/LF, another host, "//" and "/\\" land on the list."""
+    auth.login(make_user("coordinator", "P11"))
+    targets = HOSTILE_TARGETS + ["/overdue\r\nSet-Cookie: a=b", "/overdue/\\evil.example", "/overdue//evil.example"]
+    for target in targets:
+        for headers in ({}, HX):
+            response = client.post("/supervision/urge", data={"back": target}, headers=headers)
+            assert response.status_code == 303, (target, response.status_code)
+            assert response.headers["Location"] == "/overdue", (target, response.headers["Location"])
+    response = client.post("/supervision/urge", data={"back": "/overdue?unit=P11-QC"})
+    assert response.headers["Location"] == "/overdue?unit=P11-QC"
+    response = client.post("/supervision/urge", data={"back": "/tasks/1"})  # same site, not the list
+    assert response.headers["Location"] == "/overdue"
+
+
 # -- finding 10: an unknown user name costs a password hash like a known one -------------------
 
 

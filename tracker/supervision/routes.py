@@ -20,7 +20,7 @@ from tracker.extensions import db
 from tracker.models import OrgUnit, Plan, Task
 from tracker.supervision import service
 from tracker.supervision.forms import InstructionForm, ResponsibleForm, UrgeForm
-from tracker.web import fragment_response, task_or_404, wants_fragment
+from tracker.web import fragment_response, safe_next, task_or_404, wants_fragment
 
 bp = Blueprint("supervision", __name__)
 
@@ -258,8 +258,10 @@ def _unit_instruction_page(context: dict, status: int):
 
 
 def _overdue_url() -> str:
-    """The overdue list the bulk form came from (its filters kept), never another site."""
-    back = request.form.get("back") or ""
-    if back.startswith("/overdue") and "//" not in back:
+    """The overdue list the bulk form came from (its filters kept): a same-site path (safe_next)
+    of the overdue list, else the list itself."""
+    home = url_for("notifications.overdue")
+    back = safe_next(request.form.get("back"), home)
+    if back == home or back.startswith((home + "?", home + "#")):
         return back
-    return url_for("notifications.overdue")
+    return home
