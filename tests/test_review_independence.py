@@ -1,6 +1,6 @@
 """Review independence: a unit never accepts its own work, whatever the order of the edits
 (re-owning the task to a unit below, accepting and moving it back; a colleague re-owning it;
-the reviewer's own unit submitting; co-owner changes; cascade children)."""
+the reviewer's own unit submitting; co-owner changes; parent changes; cascade children)."""
 
 from datetime import date
 
@@ -11,6 +11,7 @@ from flask_babel import force_locale
 from tests.conftest import unit
 from tracker.cascade.service import LIST, TargetSpec, cascade_task
 from tracker.extensions import db
+from tracker.plans import manual
 from tracker.plans.operations import InvalidChange, change_status, edit_task
 from tracker.plans.status import TransitionError
 
@@ -165,6 +166,52 @@ def test_cascade_children_follow_the_same_rule(make_task, people):
     reown(children["P12"], people["national"], "P13")
     submit(children["P12"], people["hebei"])
     assert "You changed" in refused_acceptance(children["P12"], people["national"])
+
+
+def move(user, task, parent):
+    with current_app.test_request_context(), force_locale("en"):
+        return manual.move_task(user, task, parent)
+
+
+def test_moving_a_task_counts_and_a_submitted_or_accepted_tasks_parent_is_frozen(make_task, people):
+    home = make_task("P11", title="本级工作")
+    other = make_task("P11", title="另一项本级工作")
+    task = make_task("P11-QC", parent=home, title="质控中心工作")
+    move(people["coord"], task, other)  # before the submission: a move, journaled
+    db.session.commit()
+    submit(task, people["qc_rep"])
+    assert "You changed" in refused_acceptance(task, people["coord"])
+    for target in (home, None):  # under another node, or to the top of the plan
+        with pytest.raises(manual.Problems) as info:
+            move(people["colleague"], task, target)
+        assert "not moved" in text(info.value.problems["parent"])
+        db.session.rollback()
+        db.session.refresh(task)
+        assert task.parent_id == other.id and task.status == "submitted"
+    change_status(task, people["colleague"], "accepted")
+    db.session.commit()
+    with pytest.raises(manual.Problems):
+        move(people["colleague"], task, home)
+    db.session.rollback()
+    db.session.refresh(task)
+    assert task.parent_id == other.id
+
+
+def test_moving_a_submitted_task_is_refused_next_to_the_field_with_and_without_htmx(client, auth, make_task, people):
+    home = make_task("P11", title="本级工作")
+    other = make_task("P11", ref="移入处", title="另一项本级工作")
+    task = make_task("P11-QC", parent=home, title="质控中心工作")
+    submit(task, people["qc_rep"])
+    auth.login(people["coord"])
+    data = {"parent": other.ref, "version": task.version}
+    page = client.post(f"/tasks/{task.id}/move", data=data)
+    assert page.status_code == 422
+    assert "已提交或已通过的任务不移动" in page.get_data(as_text=True)
+    drop = client.post(f"/tasks/{task.id}/move", data=data, headers=HX)  # the plan tree's drop
+    body = drop.get_data(as_text=True)
+    assert drop.status_code == 200 and 'data-moved="0"' in body and 'data-status="422"' in body
+    db.session.refresh(task)
+    assert task.parent_id == home.id
 
 
 def test_the_task_page_offers_no_accept_button_and_says_why(client, auth, make_task, people):

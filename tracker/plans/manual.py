@@ -58,7 +58,7 @@ from tracker.models.base import utcnow
 from tracker.models.notify import ASSIGNED
 from tracker.notifications.notices import notify, union_of, unit_coordinators
 from tracker.plans import journal, rollup
-from tracker.plans.operations import NotAllowed, StaleVersion
+from tracker.plans.operations import ASSIGNMENT_FROZEN, NotAllowed, StaleVersion
 from tracker.plans.status import CLOSED_STATUSES, NOT_STARTED
 from tracker.tasks.recurrence import sync_occurrences
 from tracker.timeutil import local_today
@@ -601,6 +601,9 @@ def _subtree(task: Task):
     return select(Task.id).where(Task.plan_id == task.plan_id, Task.path.like(f"{task.path}%"))
 
 
+FROZEN_PLACE = _l("A submitted or accepted task is not moved: its place stays as it is under review (return it first).")
+
+
 def move_problem(task: Task, parent: Optional[Task]):
     if task.parent is not None and task.parent.owner_selector is not None:
         return _l("A cascade's task stays under its template.")
@@ -622,6 +625,10 @@ def move_task(user: User, task: Task, parent: Optional[Task], expected_version: 
         raise StaleVersion(task)
     if (parent.id if parent else None) == task.parent_id:
         return False
+    if task.status in ASSIGNMENT_FROZEN:
+        # review independence (tracker/plans/independence.py): like its owner and co-owners, the
+        # parent of a task under review or accepted does not change
+        raise _problem("parent", FROZEN_PLACE)
     if not may_add_under(user, task.plan, parent):
         raise NotAllowed(_l("You may not move this task there."))
     if (message := move_problem(task, parent)) is not None:
