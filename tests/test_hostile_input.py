@@ -438,3 +438,87 @@ def test_a_multipart_part_without_a_readable_name_is_a_400_not_a_500(client, pat
     body = f'--{boundary}\r\nContent-Disposition: form-data; name="\\"\r\n\r\nnull\r\n--{boundary}--\r\n'
     response = client.post(path, data=body.encode(), content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 400
+
+
+POST_FIELDS = [
+    "title",
+    "note",
+    "reason",
+    "status",
+    "target",
+    "percent",
+    "due_on",
+    "unit",
+    "owner",
+    "next",
+    "back",
+    "q",
+    "version",
+    "message",
+    "text",
+    "comment",
+    "parent",
+    "task",
+    "name",
+    "query",
+]
+CSRF_TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')  # base.html's hx-headers
+
+
+def _post_urls(app, fill, keys, child_id):
+    """Every POST route, its URL arguments filled with the walk's real ids, and once more with a
+    number that is no object's id (where the route takes one)."""
+    from flask import url_for
+
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        args = {name: fill.get(name, 10**9) for name in rule.arguments}
+        if "key" in args:
+            args["key"] = keys.get(rule.endpoint, args["key"])
+        missing = {name: 10**9 if isinstance(value, int) else value for name, value in args.items()}
+        with app.test_request_context():
+            urls.append((rule.endpoint, url_for(rule.endpoint, **args)))
+            if missing != args:
+                urls.append((rule.endpoint, url_for(rule.endpoint, **missing)))
+    return urls
+
+
+def _post(client, url, data, headers):
+    try:
+        return client.post(url, data=data, headers=headers)
+    except Exception as exc:  # noqa: BLE001 - every failure of the walk is reported, not the first
+        db.session.rollback()
+        return _Failed(exc)
+
+
+def test_every_post_route_answers_hostile_bodies_over_htmx_without_a_500(app, client, auth, walk_world):
+    """Each POST route, as a coordinator and as a reporter, with HTMX headers and a valid CSRF
+    token: a body per corpus value, that value in every common field name."""
+    users, fill, keys, objects = walk_world
+    urls = _post_urls(app, fill, keys, objects["task"].id)
+    assert len(urls) > 60
+    failures, sent = [], 0
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        for role in ("coordinator", "reporter"):
+            for endpoint, url in urls:
+                auth.login(users[role])  # a route may have signed the user out (logout, sign out everywhere)
+                page = client.get("/account", follow_redirects=True)
+                found = CSRF_TOKEN.search(page.get_data(as_text=True))
+                assert found, (role, endpoint, page.status_code, page.headers.get("Location"))
+                token = found.group(1)
+                headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/", "X-CSRFToken": token}
+                for value in CORPUS:
+                    data = {name: value for name in POST_FIELDS} | {"csrf_token": token}
+                    response = _post(client, url, data, headers)
+                    response.close()
+                    sent += 1
+                    if response.status_code >= 500:
+                        failures.append((role, endpoint, url, value[:30], response.get_data(as_text=True)[:160]))
+                        break
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert failures == [], "\n".join(map(str, failures))
+    assert sent > 2 * len(urls) * 10

@@ -168,6 +168,8 @@ def task_or_404(task_id: int):
     """The task, if the current user may see it; else 404 (it does not exist for them)."""
     from tracker.plans.service import visible_task
 
+    if not 0 < task_id < 2**63:  # no row has it, and the database's integer would overflow
+        abort(404)
     task = visible_task(current_user, task_id)
     if task is None:
         abort(404)

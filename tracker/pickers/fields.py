@@ -65,7 +65,8 @@ class UnitField(StringField):
             self.unit = None
             raise ValidationError(_l("At most %(n)d characters.", n=MAX_UNIT_TEXT))
         found = resolve_unit(text)
-        if found.unit is None and self.legacy_ids and text.isdigit():
+        if found.unit is None and self.legacy_ids and text.isascii() and text.isdigit() and len(text) <= 18:
+            # a row id (64 bits at most: a longer number would overflow the database's integer)
             from tracker.extensions import db
             from tracker.models import OrgUnit
 

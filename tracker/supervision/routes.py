@@ -190,7 +190,7 @@ def urge_bulk():
         abort(403)
     back = _overdue_url()
     form = UrgeForm()
-    ids = [int(v) for v in request.form.getlist("task") if v.isdigit()]
+    ids = [int(v) for v in request.form.getlist("task") if v.isascii() and v.isdigit() and len(v) < 12]
     if not form.validate():
         flash("; ".join(form.message.errors), "danger")
         return redirect(back, code=303)
