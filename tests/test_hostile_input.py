@@ -482,6 +482,8 @@ def _post_urls(app, fill, keys, child_id):
             urls.append((rule.endpoint, url_for(rule.endpoint, **args)))
             if missing != args:
                 urls.append((rule.endpoint, url_for(rule.endpoint, **missing)))
+                huge = {name: 10**20 if isinstance(value, int) else value for name, value in args.items()}
+                urls.append((rule.endpoint, url_for(rule.endpoint, **huge)))
     return urls
 
 

@@ -19,6 +19,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     )
     app.config.from_object(config or Config)
     app.config.update(overrides)
+    from tracker.web import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter  # before any route: ids beyond 64 bits are a 404
     from tracker.logging_setup import configure_logging, install_request_ids
 
     install_request_ids()

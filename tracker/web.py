@@ -7,6 +7,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from werkzeug.routing import IntegerConverter
+
 from flask import Flask, abort, current_app, make_response, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from flask_babel import format_datetime, get_locale
@@ -342,3 +344,12 @@ def register_web(app: Flask) -> None:
         return render(
             "error.html", status=413, title=_("File too large"), message=_("Files may be at most %(mb)d MB.", mb=limit)
         ), 413
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in every URL: a number that fits the database's 64-bit integer, else no route
+    matches (404) instead of an overflow in the query (a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
