@@ -174,3 +174,65 @@ def test_a_saved_query_that_became_invalid_is_refused_by_the_list_not_a_500(clie
     response = client.get("/tasks?" + stale.query)
     assert response.status_code == 200 and 'text-danger small">排序' in response.get_data(as_text=True)
     assert dict(parse_qsl(stale.query)) == {"sort": "oldest", "status": "submitted"}
+
+
+# --- the plan, phase and responsible-person filters ----------------------------------------------
+
+
+@pytest.fixture
+def phased(make_task, make_user):
+    """A plan with a phase, a Beijing task of it naming a Beijing reporter, a Shanghai reporter."""
+    from tracker.models import Phase, Plan
+
+    make_task("P11-QC", plan_key="saved-plan", title="阶段任务", status="in_progress")
+    plan = db.session.scalar(select(Plan).where(Plan.key == "saved-plan"))
+    phase = Phase(plan=plan, key="p1", name="第一阶段", position=1)
+    db.session.add(phase)
+    db.session.flush()
+    named = make_user("reporter", "P11-QC")
+    make_task(
+        "P11-QC", plan_key="saved-plan", title="责任人的阶段任务", phase_id=phase.id, responsible_user_id=named.id
+    )
+    make_task("P11-QC", plan_key="saved-plan", title="我负责的任务", responsible_user_id=None)
+    db.session.commit()
+    return {"plan": plan, "phase": phase, "named": named, "far": make_user("reporter", "P31-QC")}
+
+
+def test_a_saved_filter_keeps_the_plan_phase_and_responsible_person(client, auth, coordinator, phased):
+    phase, named = str(phased["phase"].id), str(phased["named"].id)
+    auth.login(coordinator)
+    page = client.get(
+        "/tasks", query_string={"responsible": named, "phase": phase, "plan": "saved-plan", "page": "2"}
+    ).get_data(as_text=True)
+    kept = f"plan=saved-plan&amp;phase={phase}&amp;responsible={named}"
+    assert f'name="query" value="{kept}"' in page  # in the form's order, without the page
+    response = client.post(
+        "/tasks/saved-filters",
+        data={"name": "阶段责任人", "query": f"plan=saved-plan&phase={phase}&responsible={named}"},
+        headers=HX,
+    )
+    assert response.status_code == 200 and f'href="/tasks?{kept}"' in response.get_data(as_text=True)
+    saved = db.session.scalar(select(SavedFilter).where(SavedFilter.user_id == coordinator.id))
+    assert saved.query == f"plan=saved-plan&phase={phase}&responsible={named}"
+    applied = client.get(f"/tasks?{saved.query}").get_data(as_text=True)
+    assert "责任人的阶段任务" in applied and "我负责的任务" not in applied and ">阶段任务</a>" not in applied
+    # "assigned to me" is kept as such: it means whoever applies it
+    mine = service.save_filter(coordinator, "我负责的", "responsible=me&sort=-due")
+    assert mine.query == "responsible=me&sort=-due"
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("plan=no-such-plan", "计划"),
+        ("phase=PHASE", "阶段"),  # a phase without its plan
+        ("plan=saved-plan&phase=999999", "阶段"),
+        ("responsible=FAR", "责任人"),  # someone outside the coordinator's scope
+        ("responsible=99999999999999999999", "责任人"),
+    ],
+)
+def test_a_saved_filter_with_a_bad_plan_phase_or_person_is_refused(coordinator, phased, in_request, query, message):
+    query = query.replace("PHASE", str(phased["phase"].id)).replace("FAR", str(phased["far"].id))
+    with pytest.raises(SavedFilterError) as refused:
+        service.save_filter(coordinator, "坏的", query)
+    assert message in str(refused.value), str(refused.value)

@@ -143,6 +143,37 @@ def test_on_postgresql_a_page_of_the_task_list_reads_an_index_in_order(database_
             assert "Limit" in count_plan, count_plan
 
 
+def test_on_postgresql_the_plan_phase_and_responsible_filters_read_their_indexes(database_url, users):
+    """The task list's plan, phase and responsible-person filters, alone and with an order, never
+    scan the task table for any role: the plan and phase by ix_tasks_plan_id_phase_id (or the
+    order's index), the person by ix_tasks_responsible_user_id."""
+    requires_postgresql(database_url, "query plans are PostgreSQL's")
+    from tracker.models import Phase, Plan
+
+    _national_shape(random.Random(13))
+    plan = db.session.scalar(select(Plan).where(Plan.key == "shape"))
+    phase = Phase(plan=plan, key="shape-p1", name="第一阶段", position=1)
+    db.session.add(phase)
+    db.session.flush()
+    named = users[-1]
+    db.session.execute(
+        Task.__table__.update().where(Task.id % 50 == 0).values(phase_id=phase.id, responsible_user_id=named.id)
+    )
+    db.session.connection().exec_driver_sql("ANALYZE tasks")
+    cases = {
+        "plan": TaskFilters(plan_id=plan.id),
+        "plan and phase": TaskFilters(plan_id=plan.id, phase_id=phase.id),
+        "responsible": TaskFilters(responsible_id=named.id),
+        "everything": TaskFilters(plan_id=plan.id, phase_id=phase.id, responsible_id=named.id, sort="-updated"),
+    }
+    for user in users:
+        for name, filters in cases.items():
+            plan_text = _plan(filtered_tasks(user, filters, TODAY).order_by(*task_order(filters.sort)).limit(50))
+            assert "Seq Scan on tasks" not in plan_text, (user.role, user.unit.code, name, plan_text)
+    alone = _plan(select(Task.id).where(Task.responsible_user_id == named.id))
+    assert "ix_tasks_responsible_user_id" in alone, alone
+
+
 def test_on_postgresql_a_narrow_scope_is_given_as_ids_and_sees_exactly_what_the_path_rule_sees(
     database_url, users, make_task, monkeypatch
 ):
@@ -234,3 +265,207 @@ def test_on_postgresql_the_overdue_index_carries_the_owner_unit(database_url):
     # Which index the planner takes depends on the table's size and visibility map: at national
     # scale (bench/daily.py) it is this one, index-only, for the count of admins and national
     # coordinators (75 -> 2 ms); a test's few thousand rows cannot show that choice.
+
+
+# -- the plan, phase and responsible-person filters ------------------------------------------------------
+
+FILTER_PLAN = "task-list-filter-plan"
+
+
+@pytest.fixture
+def crowd(make_user):
+    return {
+        "beijing": make_user("coordinator", "P11"),
+        "shanghai": make_user("coordinator", "P31"),
+        "leader": make_user("leader", "NHC"),
+        "named": make_user("reporter", "P11-QC"),
+        "far": make_user("reporter", "P31-QC"),
+    }
+
+
+@pytest.fixture
+def planned(make_task, crowd):
+    """The filter plan with two phases: Beijing's tasks in the first phase (one naming a person
+    responsible, one naming the Beijing coordinator), one in the second, one in no phase;
+    Shanghai's naming its own reporter; and a Beijing task of another plan naming the person."""
+    from tracker.models import Phase, Plan
+
+    make_task("P11-QC", plan_key=FILTER_PLAN, title="筛选占位", status="accepted")  # creates the plan
+    plan = db.session.scalar(select(Plan).where(Plan.key == FILTER_PLAN))
+    plan.title = "任务清单筛选测试计划"
+    first = Phase(plan=plan, key="p1", name="筛选第一阶段", position=1)
+    second = Phase(plan=plan, key="p2", name="筛选第二阶段", position=2)
+    db.session.add_all([first, second])
+    db.session.commit()
+
+    def task(code, title, days, plan_key=FILTER_PLAN, **values):
+        return make_task(code, plan_key=plan_key, title=title, due_on=TODAY + timedelta(days=days), **values)
+
+    made = {
+        "a": task("P11-QC", "筛选甲", 1, phase_id=first.id, responsible_user_id=crowd["named"].id),
+        "b": task("P11-QC", "筛选乙", 2, phase_id=first.id, status="submitted"),
+        "c": task("P11", "筛选丙", 3, phase_id=first.id, responsible_user_id=crowd["beijing"].id),
+        "d": task("P11-QC", "筛选丁", 4, phase_id=second.id),
+        "e": task("P11-QC", "筛选戊", 5),
+        "sh": task("P31-QC", "筛选上海", 6, phase_id=first.id, responsible_user_id=crowd["far"].id),
+        "other": task("P11-QC", "筛选别的计划", 7, plan_key="fixture-plan", responsible_user_id=crowd["named"].id),
+    }
+    made["first"], made["second"], made["plan"] = first, second, plan
+    return made
+
+
+def listed(client, **args) -> list[str]:
+    response = client.get("/tasks", query_string={"q": "筛选", **args})
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    return _titles(response.get_data(as_text=True))
+
+
+def _titles(page: str) -> list[str]:
+    """The titles of the list's rows, in order."""
+    return [part.split(">", 1)[1].split("<", 1)[0] for part in page.split('<td class="stack-title"><a href="')[1:]]
+
+
+def test_the_task_list_filters_by_plan_phase_and_responsible_person_alone_and_together(client, auth, crowd, planned):
+    auth.login(crowd["beijing"])
+    first, second = str(planned["first"].id), str(planned["second"].id)
+    named, me = str(crowd["named"].id), "me"
+    assert listed(client) == ["筛选甲", "筛选乙", "筛选丙", "筛选丁", "筛选戊", "筛选别的计划", "筛选占位"]
+    assert listed(client, plan=FILTER_PLAN) == ["筛选甲", "筛选乙", "筛选丙", "筛选丁", "筛选戊", "筛选占位"]
+    assert listed(client, plan=FILTER_PLAN, phase=first) == ["筛选甲", "筛选乙", "筛选丙"]
+    assert listed(client, plan=FILTER_PLAN, phase=second) == ["筛选丁"]
+    assert listed(client, responsible=named) == ["筛选甲", "筛选别的计划"]
+    assert listed(client, responsible=me) == ["筛选丙"]  # assigned to me: the coordinator
+    # with each other and with the existing filters, orders and pages
+    assert listed(client, plan=FILTER_PLAN, responsible=named) == ["筛选甲"]
+    assert listed(client, plan=FILTER_PLAN, phase=first, status="submitted") == ["筛选乙"]
+    assert listed(client, plan=FILTER_PLAN, phase=first, owner="P11") == ["筛选丙"]
+    assert listed(client, plan=FILTER_PLAN, phase=first, due_to=(TODAY + timedelta(days=2)).isoformat()) == [
+        "筛选甲",
+        "筛选乙",
+    ]
+    assert listed(client, plan=FILTER_PLAN, phase=first, sort="-due") == ["筛选丙", "筛选乙", "筛选甲"]
+    assert listed(client, plan=FILTER_PLAN, phase=first, sort="-due", per_page="20", page="1") == [
+        "筛选丙",
+        "筛选乙",
+        "筛选甲",
+    ]
+    assert listed(client, plan=FILTER_PLAN, phase=second, responsible=me) == []
+
+
+def test_the_new_filters_are_fields_with_their_choices(client, auth, crowd, planned):
+    auth.login(crowd["beijing"])
+    page = client.get("/tasks", query_string={"plan": FILTER_PLAN}).get_data(as_text=True)
+    form = page.split('id="filters"')[1].split("</form>")[0]
+    assert f'<option selected value="{FILTER_PLAN}">任务清单筛选测试计划</option>' in form  # by title
+    assert "筛选第一阶段" in form and "筛选第二阶段" in form  # the chosen plan's phases
+    assert 'data-clears="phase"' in form
+    responsible = form.split('id="responsible"')[1].split("</select>")[0]
+    assert '<option value="me">我负责的</option>' in responsible
+    assert f'<option value="{crowd["named"].id}">' in responsible  # named on a Beijing task
+    assert f'value="{crowd["far"].id}"' not in responsible  # Shanghai's person is not in Beijing's scope
+    # no plan chosen: the phase waits for one
+    bare = client.get("/tasks").get_data(as_text=True).split('id="filters"')[1].split("</form>")[0]
+    assert "筛选第一阶段" not in bare and 'disabled id="phase"' in bare
+
+
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        ({"plan": "no-such-plan"}, "plan"),
+        ({"plan": "'; drop table tasks; --"}, "plan"),
+        ({"plan": FILTER_PLAN, "phase": "999999"}, "phase"),
+        ({"plan": FILTER_PLAN, "phase": "abc"}, "phase"),
+        ({"plan": FILTER_PLAN, "phase": "9" * 40}, "phase"),
+        ({"plan": FILTER_PLAN, "phase": "-1"}, "phase"),
+        ({"phase": "FIRST"}, "phase"),  # a phase without its plan
+        ({"responsible": "999999"}, "responsible"),
+        ({"responsible": "abc"}, "responsible"),
+        ({"responsible": "9" * 40}, "responsible"),
+        ({"responsible": "-1"}, "responsible"),
+        ({"responsible": "FAR"}, "responsible"),  # a person outside the coordinator's scope
+    ],
+)
+def test_bad_plan_phase_or_person_values_are_errors_next_to_their_field(client, auth, crowd, planned, args, field):
+    auth.login(crowd["beijing"])
+    values = {k: {"FIRST": str(planned["first"].id), "FAR": str(crowd["far"].id)}.get(v, v) for k, v in args.items()}
+    response = client.get("/tasks", query_string={"q": "筛选", **values})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200, text[:2000]
+    assert f'id="{field}-error"' in text and 'aria-invalid="true"' in text, values
+    assert "筛选上海" not in text  # refused: the filters are not applied, the scope still is
+    fragment = client.get("/tasks", query_string=values, headers={"HX-Request": "true", "HX-Target": "results"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in body and 'id="filter-error"' in body, values
+
+
+def test_the_results_fragment_brings_the_plans_phases_and_the_export_out_of_band(client, auth, crowd, planned):
+    auth.login(crowd["beijing"])
+    headers = {"HX-Request": "true", "HX-Target": "results"}
+    text = client.get("/tasks", query_string={"plan": FILTER_PLAN}, headers=headers).get_data(as_text=True)
+    assert '<div class="col-6 col-md-2" id="task-phase" hx-swap-oob="true">' in text and "筛选第二阶段" in text
+    assert '<span id="task-export" hx-swap-oob="true">' in text
+    assert f"/tasks/export.csv?plan={FILTER_PLAN}" in text
+    page = client.get("/tasks", query_string={"plan": FILTER_PLAN, "status": "not_started", "page": "2"}).get_data(
+        as_text=True
+    )
+    assert "hx-swap-oob" not in page.split('id="results"')[1]  # the full page has its own fields
+    # the export links carry the filters (not the page number)
+    assert f'href="/tasks/export.xlsx?plan={FILTER_PLAN}&amp;status=not_started"' in page
+
+
+def test_the_export_takes_the_plan_phase_and_responsible_filters(client, auth, crowd, planned):
+    auth.login(crowd["beijing"])
+    first = str(planned["first"].id)
+    response = client.get("/tasks/export.csv", query_string={"plan": FILTER_PLAN, "phase": first, "responsible": "me"})
+    text = response.get_data().decode("utf-8-sig")
+    assert response.status_code == 200 and "筛选丙" in text
+    assert not any(t in text for t in ("筛选甲", "筛选乙", "筛选丁", "筛选上海"))
+    # a plan's own page exports its phase filter too (its phases were never the form's choices)
+    response = client.get("/tasks/export.csv", query_string={"plan": FILTER_PLAN, "phase": first})
+    assert response.status_code == 200 and "筛选乙" in response.get_data().decode("utf-8-sig")
+    assert client.get("/tasks/export.csv", query_string={"responsible": str(crowd["far"].id)}).status_code == 400
+
+
+def test_nobody_sees_beyond_their_scope_through_the_plan_phase_or_person(client, auth, crowd, planned):
+    first = str(planned["first"].id)
+    auth.login(crowd["beijing"])
+    for args in ({"plan": FILTER_PLAN}, {"plan": FILTER_PLAN, "phase": first}, {"responsible": "me"}):
+        assert "筛选上海" not in listed(client, **args), args
+    auth.login(crowd["shanghai"])
+    assert listed(client, plan=FILTER_PLAN, phase=first) == ["筛选上海"]
+    refused = client.get("/tasks", query_string={"responsible": str(crowd["named"].id)}).get_data(as_text=True)
+    assert 'id="responsible-error"' in refused and "筛选甲" not in refused
+    auth.login(crowd["leader"])
+    assert listed(client, plan=FILTER_PLAN, phase=first, responsible=str(crowd["far"].id)) == ["筛选上海"]
+    assert listed(client, responsible=str(crowd["named"].id)) == ["筛选甲", "筛选别的计划"]
+
+
+def test_the_filtered_list_is_a_fixed_number_of_statements(client, auth, crowd, planned, make_task):
+    auth.login(crowd["beijing"])
+    args = {
+        "plan": FILTER_PLAN,
+        "phase": str(planned["first"].id),
+        "responsible": str(crowd["named"].id),
+        "per_page": "100",
+    }
+    counts = {}
+    for n in (2, 40):
+        for i in range(n):
+            make_task(
+                "P11-QC",
+                plan_key=FILTER_PLAN,
+                title=f"计数{n}-{i}",
+                phase_id=planned["first"].id,
+                responsible_user_id=crowd["named"].id,
+                due_on=TODAY + timedelta(days=i),
+            )
+        for name, query in (("all", args), ("me", {**args, "responsible": "me"}), ("plain", {"per_page": "100"})):
+            with count_queries() as statements:
+                response = client.get("/tasks", query_string=query)
+            assert response.status_code == 200
+            counts[(n, name)] = statements()
+    for name in ("all", "me", "plain"):
+        assert counts[(2, name)] == counts[(40, name)], counts
+    # the plan's phases are the one statement the chosen plan adds
+    assert counts[(40, "all")] <= counts[(40, "plain")] + 1, counts
+    assert max(counts.values()) <= 12, counts

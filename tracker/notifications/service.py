@@ -325,21 +325,3 @@ def overdue_page(
     else:
         result = paginate_within(query, page, per_page, task_order("due"), overdue_order(sort), Task.id, options)
     return result, current_levels([t.id for t in result.items])
-
-
-RESPONSIBLE_CHOICES = 200
-
-
-def overdue_responsibles(user: User, today: date) -> list[User]:
-    """The people (责任人) named on overdue tasks `user` sees, by name, for the list's filter: the
-    users of the user's scope, each checked through the responsible index (one statement, at most
-    RESPONSIBLE_CHOICES)."""
-    named = (
-        select(Task.id)
-        .where(Task.responsible_user_id == User.id, overdue_clause(today), visible_tasks_clause(user))
-        .exists()
-    )
-    query = select(User).where(named)
-    if not user.sees_everything:
-        query = query.join(OrgUnit, OrgUnit.id == User.unit_id).where(OrgUnit.path.like(f"{user.unit.path}%"))
-    return list(db.session.scalars(query.order_by(User.display_name, User.id).limit(RESPONSIBLE_CHOICES)))

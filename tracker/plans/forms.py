@@ -18,8 +18,14 @@ from tracker.pickers.fields import UnitField
 from tracker.plans.status import ACTION_LABELS, LABELS, STATUSES
 
 
+ME = "me"  # the responsible-person filter's "assigned to me"
+
+
 class TaskFilterForm(FlaskForm):
-    """Filters of the plan page and the task list (GET; no CSRF needed to read)."""
+    """Filters of the plan page and the task list (GET; no CSRF needed to read). Choices come from
+    the caller (tracker/plans/list_filters.py task_filter_form): `plans` by title (None on a plan's
+    own page, whose plan is fixed), `phases` of the chosen plan, `responsibles` (the people of the
+    user's scope named on their tasks; "assigned to me" is always offered)."""
 
     class Meta:
         csrf = False
@@ -27,7 +33,9 @@ class TaskFilterForm(FlaskForm):
     q = StringField(_l("Search titles"), validators=[Optional(), Length(max=100)])
     status = SelectField(_l("Status"), choices=[], validators=[Optional()], validate_choice=True)
     owner = UnitField(_l("Owner unit"), validators=[Optional(), Length(max=200)], partial=True)
-    phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], coerce=str)
+    plan = SelectField(_l("Plan"), choices=[], validators=[Optional()], validate_choice=False)
+    phase = SelectField(_l("Phase"), choices=[], validators=[Optional()], validate_choice=False)
+    responsible = SelectField(_l("Responsible person"), choices=[], validators=[Optional()], validate_choice=True)
     overdue = BooleanField(_l("Overdue only"))
     due_from = DateField(_l("Due from"), validators=[Optional()])
     due_to = DateField(_l("Due to"), validators=[Optional()])
@@ -49,26 +57,51 @@ class TaskFilterForm(FlaskForm):
         validate_choice=True,
     )
 
-    def __init__(self, *args, phases=(), **kwargs):
+    def __init__(self, *args, phases=(), plans=None, responsibles=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fixed_plan = plans is None
         self.status.choices = [SelectChoice("", _l("Any status"))] + [SelectChoice(s, LABELS[s]) for s in STATUSES]
+        self.plan.choices = [SelectChoice("", _l("Any plan"))] + [SelectChoice(p.key, p.title) for p in plans or ()]
         self.phase.choices = [SelectChoice("", _l("Any phase"))] + [SelectChoice(str(p.id), p.name) for p in phases]
+        self.responsible.choices = [SelectChoice("", _l("Anyone")), SelectChoice(ME, _l("Assigned to me"))] + [
+            SelectChoice(str(u.id), u.display_name) for u in responsibles
+        ]
 
-    def filters(self, plan_id=None):
-        """The validated filters as the query's TaskFilters."""
+    def filters(self, plan_id=None, user=None):
+        """The validated filters as the query's TaskFilters (`user`: who "assigned to me" is)."""
         from tracker.plans.queries import TaskFilters
 
+        responsible = self.responsible.data or ""
+        if responsible == ME:
+            responsible_id = user.id if user is not None else None
+        else:
+            responsible_id = int(responsible) if responsible else None
         return TaskFilters(
             plan_id=plan_id,
             status=self.status.data or None,
             owner=self.owner.unit.code if self.owner.unit is not None else (self.owner.data or "").strip(),
             phase_id=int(self.phase.data) if self.phase.data else None,
+            responsible_id=responsible_id,
             overdue=bool(self.overdue.data),
             due_from=self.due_from.data,
             due_to=self.due_to.data,
             q=(self.q.data or "").strip(),
             sort=self.sort.data or "due",
         )
+
+    def validate_plan(self, field):
+        if self.fixed_plan or not field.data:
+            return  # a plan's own page filters its plan (an argument naming another is ignored)
+        if field.data not in {c.value for c in field.choices}:
+            raise ValidationError(_l("No such plan."))
+
+    def validate_phase(self, field):
+        if not field.data:
+            return
+        if not self.fixed_plan and not self.plan.data:
+            raise ValidationError(_l("Choose the plan first."))
+        if field.data not in {c.value for c in field.choices}:
+            raise ValidationError(_l("Not a phase of this plan."))
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)

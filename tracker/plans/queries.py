@@ -33,6 +33,7 @@ class TaskFilters:
     status: Optional[str] = None
     owner: str = ""  # part of the owner unit's name, or its exact code
     phase_id: Optional[int] = None
+    responsible_id: Optional[int] = None  # the 责任人 named on the task
     overdue: bool = False
     due_from: Optional[date] = None
     due_to: Optional[date] = None
@@ -42,7 +43,14 @@ class TaskFilters:
     @property
     def active(self) -> bool:
         return bool(
-            self.status or self.owner or self.phase_id or self.overdue or self.due_from or self.due_to or self.q
+            self.status
+            or self.owner
+            or self.phase_id
+            or self.responsible_id
+            or self.overdue
+            or self.due_from
+            or self.due_to
+            or self.q
         )
 
 
@@ -58,6 +66,8 @@ def filtered_tasks(user: User, filters: TaskFilters, today: Optional[date] = Non
         query = query.where(Task.owner_unit_id.in_(owners))
     if filters.phase_id:
         query = query.where(Task.phase_id == filters.phase_id)
+    if filters.responsible_id:  # ix_tasks_responsible_user_id
+        query = query.where(Task.responsible_user_id == filters.responsible_id)
     if filters.overdue:
         query = query.where(overdue_clause(today))
     if filters.due_from:

@@ -8,6 +8,7 @@ from tracker.plans.blueprint import bp
 from tracker.plans.list_routes import bulk_context, saved_filters_context
 from tracker.plans.saved_filters import filter_query
 from tracker.plans.forms import TaskFilterForm
+from tracker.plans.list_filters import task_filter_form
 from tracker.plans.manual import may_add_under, may_edit_plan, may_plan
 from tracker.plans.queries import TaskFilters, filtered_tasks, my_work, paginate, tree_children
 from tracker.plans.service import get_plan, plans_for
@@ -102,9 +103,9 @@ def tree_children_page(key: str, task_id: int):
 @bp.route("/tasks")
 @login_required
 def task_list():
-    form = TaskFilterForm(request.args)
+    form, plan = task_filter_form(request.args, current_user)
     valid = form.validate() if request.args else True
-    filters = form.filters() if valid else TaskFilters()
+    filters = form.filters(plan.id if plan else None, current_user) if valid else TaskFilters(sort=valid_sort(form))
     page = paginate(filtered_tasks(current_user, filters), page_number(), page_size(), filters.sort)
     block = "results" if request.headers.get("HX-Target") == "results" else "content"
     query = filter_query(request.args)
@@ -117,6 +118,19 @@ def task_list():
         form=form,
         page=page,
         filters=filters,
+        # a filter change (HTMX) answers the results: their errors come with them, and the
+        # chosen plan's phases out of band (the filter form is on the page then)
+        errors=[] if valid or block != "results" else filter_errors(form),
+        phase_oob=block == "results",
         bulk=bulk_context("tasks", next_url),
         **saved_filters_context(query),
     )
+
+
+def valid_sort(form) -> str:
+    """The order of an invalid query: its own when that one is valid."""
+    return (form.sort.data if not form.sort.errors else None) or "due"
+
+
+def filter_errors(form) -> list[str]:
+    return [f"{getattr(form, n).label.text}: {' '.join(map(str, e))}" for n, e in form.errors.items()]

@@ -20,7 +20,7 @@ from tracker.models import SavedFilter, User
 from tracker.web import PAGE_SIZES
 
 # the task list's arguments a saved filter keeps (not the page number)
-KEYS = ("q", "status", "owner", "phase", "overdue", "due_from", "due_to", "sort", "per_page")
+KEYS = ("q", "status", "owner", "plan", "phase", "responsible", "overdue", "due_from", "due_to", "sort", "per_page")
 # the overdue list's (tracker/notifications/forms.py OverdueFilterForm)
 OVERDUE_KEYS = ("unit", "plan", "phase", "status", "responsible", "late", "escalated", "sort", "per_page")
 LIST_KEYS = {"tasks": KEYS, "overdue": OVERDUE_KEYS}
@@ -66,8 +66,8 @@ def list_arguments(query: str) -> str:
 
 
 def query_errors(query: str, list_name: str = "tasks", user: Optional[User] = None) -> list[str]:
-    """What the list's filter form says of `query` ([] when it is valid); the overdue list's
-    form takes its choices from what `user` sees."""
+    """What the list's filter form says of `query` ([] when it is valid); each list's form
+    takes its choices from what `user` sees."""
     args = MultiDict(parse_qsl(list_arguments(query), keep_blank_values=True))
     if list_name == "overdue":
         from tracker.notifications.overdue_form import overdue_form
@@ -77,9 +77,9 @@ def query_errors(query: str, list_name: str = "tasks", user: Optional[User] = No
         if form.validate() and form.unit.unit is not None and not can_view_unit(user, form.unit.unit):
             return [f"{form.unit.label.text}: {_l('Not found, or not yours to see.')}"]
     else:
-        from tracker.plans.forms import TaskFilterForm
+        from tracker.plans.list_filters import task_filter_form
 
-        form = TaskFilterForm(args)
+        form, _plan = task_filter_form(args, user)
     errors = (
         []
         if form.validate()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tracker.exports.jobs import background_export_for
 from tracker.extensions import db
 from tracker.models import OrgUnit, Plan
-from tracker.plans.forms import TaskFilterForm
+from tracker.plans.list_filters import task_filter_form
 from tracker.plans.service import get_plan
 from tracker.progress import exports, service
 from tracker.progress.export import table_file
@@ -214,11 +214,10 @@ def leadership():
 def tasks_export(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    form = TaskFilterForm(request.args)
+    form, plan = task_filter_form(request.args, current_user)  # the task list's filters
     if request.args and not form.validate():
         abort(400)
-    plan = get_plan(request.args["plan"]) if request.args.get("plan") else None
-    filters = form.filters(plan.id if plan else None)
+    filters = form.filters(plan.id if plan else None, current_user)
     job = background_export_for(current_user, fmt, filters, str(get_locale() or "zh"))
     if job is not None:
         db.session.commit()
