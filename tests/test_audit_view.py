@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -114,6 +115,46 @@ def test_the_page_shows_words_never_column_names(client, admin, story):
         assert words in table, words
     for code in ("due_on", "owner_unit_id", "status</td>", "role</td>", "submitted", "returned", "coordinator</td>"):
         assert code not in table, code
+
+
+def test_a_units_rename_move_and_retirement_are_listed_in_words(client, admin, make_unit):
+    make_unit("P11-H02", "P11", name="北京旧名医院")
+    assert (
+        client.post(
+            "/admin/units/P11-H02",
+            data={"name": "北京新名医院", "kind": "institution", "level": "institution", "comment": "更名"},
+        ).status_code
+        == 303
+    )
+    assert client.post("/admin/units/P11-H02/move", data={"parent": "P12", "comment": "区划调整"}).status_code == 303
+    assert client.post("/admin/units/P11-H02/retire", data={"comment": "撤并"}).status_code == 303
+    page = client.get("/admin/audit", query_string={"kind": "unit"}).get_data(as_text=True)
+    table = page[page.index('id="audit-log"') : page.index("</table>")]
+    rows = [
+        [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr class=\"audit-audit\">(.*?)</tr>", table, re.S)
+    ]
+    # newest first: who, which unit, action, field, old, new, reason, all in words
+    seen = [(r[1], r[2], *r[4:]) for r in rows]
+    retired_at = seen[0][5]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", retired_at), retired_at  # a local time, not ISO
+    assert seen == [
+        ("audit-admin", "单位 P11-H02 北京新名医院", "撤销", "已撤销", "", retired_at, "撤并"),
+        (
+            "audit-admin",
+            "单位 P11-H02 北京新名医院",
+            "移动",
+            "上级单位",
+            "P11 北京市卫生健康委",
+            "P12 天津市卫生健康委",
+            "区划调整",
+        ),
+        ("audit-admin", "单位 P11-H02 北京旧名医院", "修改", "名称", "北京旧名医院", "北京新名医院", "更名"),
+    ]
+    for code in ("parent_id", "retired_at", "name</td>", ">retire<", ">move<", ">edit<"):
+        assert code not in table, code
+    moves = client.get("/admin/audit", query_string={"kind": "unit", "action": "move"}).get_data(as_text=True)
+    assert "区划调整" in moves and "撤并" not in moves and "更名" not in moves
 
 
 def test_filter_by_who_changed_it(client, admin, story):

@@ -114,7 +114,16 @@ def test_the_password_policy_refuses_weak_passwords(password, username, app):
             check_password_policy(password, username)
 
 
-@pytest.mark.parametrize("shared", [{"TRACKER_NODES": 2}, {"REDIS_URL": "redis://127.0.0.1:6379/15"}])
+@pytest.mark.parametrize(
+    "shared",
+    [
+        {"TRACKER_NODES": 2},
+        {"REDIS_URL": "redis://127.0.0.1:6379/15"},
+        # the object store is shared too: a machine of its own key would sign what others refuse
+        {"STORAGE_BACKEND": "s3", "S3_ENDPOINT_URL": "http://127.0.0.1:1", "S3_ACCESS_KEY": "t", "S3_SECRET_KEY": "t"},
+    ],
+    ids=["nodes", "redis", "s3"],
+)
 def test_a_deployment_over_several_machines_refuses_to_start_without_a_shared_secret_key(tmp_path, monkeypatch, shared):
     from tracker import create_app
     from tracker.config import TestConfig

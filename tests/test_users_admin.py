@@ -12,6 +12,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, unit
+from tracker.auth.sessions import count_sessions
 from tracker.extensions import db
 from tracker.models import AuditEntry, Notification, OrgUnit, User
 from tracker.models.notify import NONE, PENDING
@@ -116,6 +117,33 @@ def test_a_coordinator_manages_accounts_only_under_their_unit_and_never_gives_ad
     assert coordinator.username in listing
 
 
+def test_a_coordinator_cannot_edit_an_account_into_a_unit_outside_their_subtree(client, auth, make_user):
+    auth.login(make_user("coordinator", "P11"))
+    target = make_user("reporter", "P11-QC")
+    target.email = "before@example.cn"
+    db.session.commit()
+    elsewhere = unit("P31-QC")
+    response = client.post(
+        f"/admin/users/{target.id}",
+        data={
+            "display_name": "改名",
+            "unit": str(elsewhere.id),
+            "role": "reporter",
+            "email": "after@example.cn",
+            "phone": "",
+            "comment": "调到外省",
+        },
+    )
+    assert response.status_code == 422
+    # the unit's error, naming the unit refused
+    assert f"单位“{elsewhere.name}”不是本单位或下级单位。" in response.get_data(as_text=True)
+    db.session.expire_all()
+    target = db.session.get(User, target.id)
+    assert (target.unit.code, target.display_name, target.email) == ("P11-QC", target.username, "before@example.cn")
+    assert _journal(target) == []  # nothing half-written, nothing journaled
+    assert client.get(f"/admin/users/{target.id}").status_code == 200  # still theirs to manage
+
+
 def test_reporters_and_leaders_have_no_accounts_pages(client, auth, make_user):
     for role in ("reporter", "leader"):
         auth.login(make_user(role, "P11"))
@@ -172,18 +200,22 @@ def test_a_disabled_account_cannot_sign_in_loses_its_session_and_its_mail_until_
         )
     )
     db.session.commit()
-    other = app.test_client()
-    assert other.post("/login", data={"username": "to_disable", "password": PASSWORD}).status_code == 303
+    other, idle = app.test_client(), app.test_client()
+    for browser in (other, idle):
+        assert browser.post("/login", data={"username": "to_disable", "password": PASSWORD}).status_code == 303
     assert other.get("/plans").status_code == 200
+    assert count_sessions(target) == 2
     auth.login(make_user("admin", "NHC"))
     assert client.post(f"/admin/users/{target.id}/disable", data={"comment": "离职"}).status_code == 303
     db.session.refresh(target)
     assert not target.active
+    assert count_sessions(target) == 0  # the session records end with the disabling
     assert other.get("/plans").status_code == 302  # signed out at the next request
     assert other.post("/login", data={"username": "to_disable", "password": PASSWORD}).status_code == 400
     assert db.session.scalar(select(Notification.email_state).where(Notification.user_id == target.id)) == NONE
     assert client.post(f"/admin/users/{target.id}/enable").status_code == 303
-    # (the old session's cookie is ended by end_sessions once issue 16's session records are wired)
+    # re-enabling brings no old session back: a browser untouched since the disabling must sign in again
+    assert idle.get("/plans").status_code == 302
     assert app.test_client().post("/login", data={"username": "to_disable", "password": PASSWORD}).status_code == 303
     assert [(e.action, e.comment) for e in _journal(target)] == [("disable", "离职"), ("enable", "")]
 
