@@ -408,3 +408,91 @@ def test_each_unit_of_a_type_the_issuers_place_holds_one_level_down():
 def test_a_target_by_a_year_is_due_at_that_years_end():
     hits = find_dates("到2025年，基本建成能够有效应对重大疫情的应急指挥体系", 2023)
     assert [(h.due, h.deadline) for h in hits] == [(date(2025, 12, 31), True)]
+
+
+# --- several addressees (主送) -----------------------------------------------------------------
+
+ADDRESSED_UNITS = UNITS + [CatalogueUnit("P44-CL", "广东省残联", "committee", "provincial", None)]
+
+ADDRESSED = """\
+广东省卫生健康委关于开展医疗机构无障碍环境建设专项检查的通知
+粤卫函〔2024〕88号
+{addressees}
+为推进医疗机构无障碍环境建设，现将有关事项通知如下。
+一、开展自查。于9月30日前完成无障碍设施自查。
+二、总结报送。11月15日前报送工作总结。
+广东省卫生健康委
+2024年8月1日
+"""
+EACH_PREFECTURE_COMMISSION = {"each": {"kind": "commission", "level": "prefecture", "under": "P44"}}
+
+
+def addressed(addressees: str) -> dict:
+    return by_ref(draft_plan(ADDRESSED.format(addressees=addressees), Catalogue(ADDRESSED_UNITS), "n"))
+
+
+def test_a_notice_to_the_cities_commissions_and_disability_federations_gives_them_its_items():
+    # 残联 after 各地级以上市卫生健康委 shares its level word: each city's 残联, under the province's
+    for ref in ("一", "二"):
+        item = addressed("各地级以上市卫生健康委、残联：")[ref]
+        assert item["owner"] == EACH_PREFECTURE_COMMISSION
+        assert item["co_owners"] == [{"each": {"kind": "committee", "level": "prefecture", "under": "P44-CL"}}]
+        assert "owner from «(no unit named: the document's addressees)»" in item["notes"]
+
+
+def test_three_addressees_the_first_owns_the_others_co_own_each_at_its_level():
+    item = addressed("各市卫生健康委、残联，广东省医疗质量控制中心：")["一"]
+    assert item["owner"] == EACH_PREFECTURE_COMMISSION
+    assert item["co_owners"] == [{"each": {"kind": "committee", "level": "prefecture", "under": "P44-CL"}}, "P44-QC"]
+    # two levels of one kind named together, and a body the catalogue cannot place (委直属各单位)
+    item = addressed("各市、县（市、区）卫生健康委，委直属各单位：")["二"]
+    assert item["owner"] == EACH_PREFECTURE_COMMISSION
+    assert item["co_owners"] == [{"each": {"kind": "commission", "level": "county", "under": "P44"}}]
+
+
+def test_a_single_addressee_owns_alone():
+    item = addressed("各地级以上市卫生健康委：")["一"]
+    assert item["owner"] == EACH_PREFECTURE_COMMISSION and "co_owners" not in item
+
+
+# --- the end of a notice: contact lines, the 文号 above the signature ---------------------------
+
+SIGNATURE = "广东省卫生健康委办公室\n2024年7月20日\n"
+
+
+@pytest.mark.parametrize(
+    "contacts",
+    [
+        "联系人：王明\n电话：020-83710000\n邮箱：yzc@gd.gov.cn\n",
+        "联系人：医政处 王明\n联系电话：020-83710000\n",
+        "联系人：王明，联系电话：020-83710000，电子邮箱：yzc@gd.gov.cn\n",
+    ],
+)
+@pytest.mark.parametrize("where", ["above the signature", "below the date"])
+def test_contact_lines_after_the_last_item_are_not_its_text(catalogue, contacts, where):
+    body = NOTICE.removesuffix(SIGNATURE)
+    text = body + contacts + SIGNATURE if where == "above the signature" else NOTICE + contacts
+    draft = draft_plan(text, catalogue, "notice")
+    last = by_ref(draft)["二.(三)"]
+    assert "王明" not in last["title"] + last["description"] and "020" not in last["description"]
+    assert draft["issuer"] == "广东省卫生健康委办公室" and draft["issued"] == "2024-07-20"
+    assert any(line.startswith("联系人") for line in draft["dropped"])
+    assert not draft["unplaced"]
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "晋卫发〔2024〕12号\n广东省卫生健康委办公室\n2024年7月20日\n",
+        "（晋卫发〔2024〕12号）\n广东省卫生健康委办公室\n2024年7月20日\n",
+        "广东省卫生健康委办公室\n晋卫发〔2024〕12号\n2024年7月20日\n",
+    ],
+)
+def test_a_doc_number_standing_above_the_signature_or_its_date_is_found(catalogue, ending):
+    text = NOTICE.replace("粤卫办医函〔2024〕31号\n", "").removesuffix(SIGNATURE) + ending
+    draft = draft_plan(text, catalogue, "notice")
+    assert draft["doc_number"] == "晋卫发〔2024〕12号"
+    assert draft["issuer"] == "广东省卫生健康委办公室" and draft["issued"] == "2024-07-20"
+    last = by_ref(draft)["二.(三)"]
+    assert "晋卫发" not in last["title"] + last["description"]
+    assert last["due"] == "2024-12-31"

@@ -17,7 +17,7 @@ from typing import Iterable, Optional
 from tracker.importer.draft.chrome import is_closer as _is_closer
 from tracker.importer.draft.dates import DateHit, find_cadence, find_dates
 from tracker.importer.draft.numbering import cn_to_int, int_to_cn, is_english, parse_marker
-from tracker.importer.draft.owners import Catalogue, Owner
+from tracker.importer.draft.owners import LEVELS, Catalogue, Owner
 from tracker.importer.draft.structure import Node, parse_tree, refs
 from tracker.importer.draft.text import normalise, simplified, split_sentences
 
@@ -79,6 +79,7 @@ class Context:
     issuer: Optional[str]
     year: Optional[int]
     default_owner: Optional[Owner]
+    default_co: list = field(default_factory=list)  # the other addressees (主送), co-owners
     phases: list = field(default_factory=list)
     issuer_side: Optional[Owner] = None  # who does the issuer's own work (its department for the field)
     issuer_side_note: str = ""
@@ -102,10 +103,19 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "", given_year: Op
                 meta["issued"] = _safe_date(*map(int, found.groups()))
                 meta["sources"]["issued"] = line
                 signature = [
-                    s for s in closing[: closing.index(line)] if not CLOSING_WORDS.match(s) and _is_signature_line(s)
+                    s
+                    for s in closing[: closing.index(line)]
+                    if not CLOSING_WORDS.match(s) and _is_signature_line(s) and not _doc_number_line(s)
                 ]
                 if signature:
                     meta["issuer"] = meta["sources"]["issuer"] = " ".join(signature[-2:])
+    if not meta["doc_number"]:  # the 文号 above the signature or its date at the end
+        for line in closing:
+            found = _doc_number_line(line)
+            if found:
+                meta["doc_number"], meta["sources"]["doc_number"] = found[0], line
+                meta["repairs"] = list(meta["repairs"]) + found[1]
+                break
     root, preamble = parse_tree(body)
     year = (meta["period"] or {}).get("start", None)
     year = year.year if isinstance(year, date) else (meta["issued"].year if meta["issued"] else None)
@@ -119,7 +129,7 @@ def draft_plan(text: str, catalogue: Catalogue, source: str = "", given_year: Op
         year = assumed_year = given_year
     ctx = Context(catalogue, meta["issuer_unit"], year, None, repairs=text_repairs + list(meta["repairs"]))
     ctx.year_given = assumed_year is not None
-    ctx.default_owner = _default_owner(header + preamble, ctx)
+    ctx.default_owner, ctx.default_co = _default_owners(header + preamble, ctx)
     _issuer_side(ctx, [meta["title"]] + header[:12] + preamble[:12])
     ref_of = refs(root)
     tasks, last_explicit = [], None
@@ -221,6 +231,8 @@ def _split_closing(body: list[str]) -> tuple[list[str], list[str]]:
         signature = 0
         while end and signature < 3 and _is_signature_line(body[end - 1]):
             end, signature = end - 1, signature + 1
+        if end and _doc_number_line(body[end - 1]):  # the 文号 standing above the signature
+            end -= 1
     while end and CLOSING_WORDS.match(body[end - 1]):
         end -= 1
     if (
@@ -288,7 +300,7 @@ def _place_preamble_deadlines(preamble: list[str], tasks: list[dict], ctx: Conte
                     notes.append(_assumed_year_note(hit, ctx))
                 task["notes"] = "; ".join(notes)
                 if not task.get("owner") and ctx.default_owner is not None:
-                    _set_owner(task, {"owner": ctx.default_owner, "co": [], "default": True})
+                    _set_owner(task, _addressees(ctx))
                 if line not in placed:
                     placed.append(line)
     return placed
@@ -326,9 +338,7 @@ def _notice_duties(lines: list[str], ctx: Context) -> list[dict]:
                 "sources": {"title": sentence},
                 "notes": "the notice numbers no items: one item per request it makes (ref made here)",
             }
-            info = _sentence_owner(sentence, ctx) or (
-                {"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None
-            )
+            info = _sentence_owner(sentence, ctx) or (_addressees(ctx))
             if info:
                 _set_owner(task, info)
             duties = _dated_duties([sentence], ctx, False)
@@ -375,6 +385,18 @@ def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
 DOC_NUMBER_LABEL = re.compile(r"文\s*号\s*[:：|]\s*")
 
 
+def _doc_number_line(line: str, labelled: bool = False) -> Optional[tuple[str, list[str]]]:
+    """(文号, repairs) when the line is a 文号 standing alone ("粤卫办医函〔2024〕31号", bracketed or
+    with a few characters more) or the value of a page's 文号 label."""
+    match = DOC_NUMBER.search(line)
+    if match and (match.group(2) or match.group(4)) and (labelled or len(line) <= len(match.group(0)) + 4):
+        prefix, opening, year, closing, serial, hao = match.groups()
+        doc_number = f"{prefix}〔{year}〕{serial}号"
+        repairs = [] if opening and closing and hao else [f"文号 reads '{match.group(0)}': restored {doc_number}"]
+        return doc_number, repairs
+    return None
+
+
 def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: list[str] = ()) -> dict:
     repairs: list[str] = []
     sources: dict[str, str] = {}
@@ -411,12 +433,10 @@ def _metadata(header: list[str], body: list[str], catalogue: Catalogue, chrome: 
     zone = head_zone[:30]
     labelled = [line[m.end() :] for line in chrome[:20] for m in [DOC_NUMBER_LABEL.search(line)] if m]
     for line in sorted(zone, key=len) + labelled:
-        match = DOC_NUMBER.search(line)
-        if match and (match.group(2) or match.group(4)) and (line in labelled or len(line) <= len(match.group(0)) + 4):
-            prefix, opening, year, closing, serial, hao = match.groups()
-            doc_number = f"{prefix}〔{year}〕{serial}号"
-            if not (opening and closing and hao):
-                repairs.append(f"文号 reads '{match.group(0)}': restored {doc_number}")
+        found = _doc_number_line(line, line in labelled)
+        if found:
+            doc_number, repair = found
+            repairs.extend(repair)
             sources["doc_number"] = line
             break
     issued, issuer_lines = None, []
@@ -600,14 +620,23 @@ def _repair_date(match, repairs: list[str]) -> Optional[date]:
     return None
 
 
-def _default_owner(lines: list[str], ctx: Context) -> Optional[Owner]:
-    """The addressees (主送: "各省、自治区、直辖市卫生健康委：") own what names no owner;
-    without them, the commissions one level below the issuer."""
+def _addressees(ctx: Context) -> Optional[dict]:
+    """The owner info of an item that names no unit: the first addressee owns, the others co-own."""
+    if ctx.default_owner is None:
+        return None
+    return {"owner": ctx.default_owner, "co": list(ctx.default_co), "default": True}
+
+
+def _default_owners(lines: list[str], ctx: Context) -> tuple[Optional[Owner], list[Owner]]:
+    """The addressees (主送: "各省、自治区、直辖市卫生健康委：") own what names no owner, the first
+    as owner and the others ("各市卫生健康委、残联", "各市、县（市、区）卫生健康委") as co-owners,
+    each at its own level; without them, the commissions one level below the issuer."""
     for line in lines[:30]:
         if re.search(r"[:：]$", line) and len(line) <= 120:
             mentions = ctx.catalogue.mentions(line, ctx.issuer)
             if mentions:
-                return mentions[0].owner
+                owners = _addressee_owners(line, mentions, ctx)
+                return owners[0], owners[1:]
     # No 主送 line: the preamble asks its addressees by name ("…，各县(区、市)计生协要明确重点任务分工").
     for line in lines[:30]:
         if parse_marker(line) is not None:
@@ -616,12 +645,38 @@ def _default_owner(lines: list[str], ctx: Context) -> Optional[Owner]:
             for clause in re.split(r"[，,；;]", sentence):
                 info = _sentence_owner(clause, ctx) if len(clause) >= 6 else None
                 if info and info["owner"].code is None and re.match(r"\s*各", clause):
-                    return info["owner"]
+                    return info["owner"], []
     issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
     if issuer is not None and issuer.kind == "commission" and issuer.level not in ("county", "institution"):
         under = issuer.code if issuer.level != "national" else None
-        return Owner(kind="commission", level=ctx.catalogue.level_below(issuer.level), under=under)
-    return None
+        return Owner(kind="commission", level=ctx.catalogue.level_below(issuer.level), under=under), []
+    return None, []
+
+
+def _addressee_owners(line: str, mentions: list, ctx: Context) -> list[Owner]:
+    """Every addressee of a 主送 line in order, a selector's further levels with it; a bare name
+    after a selector shares its level word ('各市卫生健康委、残联' = 各市残联): each unit at the
+    selector's level under the issuer's place's body of that name (广东省残联), when the
+    catalogue holds it."""
+    issuer = ctx.catalogue.units.get(ctx.issuer) if ctx.issuer else None
+    place = re.match(r"^(.{2,8}?[省市县区州盟旗])", issuer.name) if issuer is not None else None
+    owners, previous = [], None
+    for part in re.finditer(r"[^、，,；;：:]+", line):
+        covering = [m for m in mentions if m.start < part.end() and part.start() < m.end]
+        if covering:
+            owners.extend(o for m in covering for o in [m.owner, *m.extra])
+            previous = covering[-1].owner
+            continue
+        code = ctx.catalogue.names.get(place.group(1) + part.group(0).strip()) if place else None
+        body = ctx.catalogue.units.get(code) if code else None
+        if previous is not None and previous.code is None and previous.level and body is not None:
+            if LEVELS.index(body.level) < LEVELS.index(previous.level):
+                owners.append(Owner(kind=body.kind, level=previous.level, under=body.code))
+    unique = []
+    for owner in owners:
+        if owner not in unique:
+            unique.append(owner)
+    return unique
 
 
 def _issuer_side(ctx: Context, lines: list[str]) -> None:
@@ -895,7 +950,7 @@ def _task(
             if hit.assumed_year:
                 notes.append(_assumed_year_note(hit, ctx))
         if owner_info is None and leaf and ctx.default_owner is not None:
-            owner_info = {"owner": ctx.default_owner, "co": [], "source": "", "default": True}
+            owner_info = {**_addressees(ctx), "source": ""}
         if owner_info and leaf:
             _set_owner(task, owner_info)
         deliverable = _deliverable(sentences)
@@ -1126,7 +1181,8 @@ def _split_by_subject(task: dict, groups: list[dict], ctx: Context) -> list[dict
     for group in groups:
         text = "".join(group["sentences"])
         hits = [(s, h) for s, h in _dated_duties(group["sentences"], ctx, False)] or [None]
-        for owner in group["subjects"] or ([ctx.default_owner] if ctx.default_owner else [None]):
+        addressed = not group["subjects"] and ctx.default_owner is not None
+        for owner in group["subjects"] or [ctx.default_owner]:
             for duty in hits:
                 child = {
                     "ref": f"{task['ref']}.{len(children) + 1}",
@@ -1136,7 +1192,9 @@ def _split_by_subject(task: dict, groups: list[dict], ctx: Context) -> list[dict
                     "generated": True,
                     "notes": "split by responsible unit: ref made here",
                 }
-                if owner is not None:
+                if addressed:
+                    _set_owner(child, _addressees(ctx))
+                elif owner is not None:
                     co = [o for o in (group["info"] or {}).get("co", []) if o != owner]
                     _set_owner(child, {"owner": owner, "co": co, "source": (group["info"] or {}).get("source", "")})
                 if duty:
@@ -1192,11 +1250,7 @@ def _split_by_duty(task: dict, duties, owner_info, ctx: Context) -> list[dict]:
         }
         if hit.start:
             child["start"] = hit.start.isoformat()
-        info = (
-            _sentence_owner(sentence, ctx)
-            or owner_info
-            or ({"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
-        )
+        info = _sentence_owner(sentence, ctx) or owner_info or (_addressees(ctx))
         if info:
             _set_owner(child, info)
         found = _deliverable([clause]) if clause != sentence else _deliverable([sentence])
@@ -1345,11 +1399,7 @@ def _split_by_cadence(task: dict, sentences: list[str], owner_info, ctx: Context
             "generated": True,
             "notes": "split by cadence: ref made here",
         }
-        info = (
-            _sentence_owner(clause, ctx)
-            or owner_info
-            or ({"owner": ctx.default_owner, "co": [], "default": True} if ctx.default_owner else None)
-        )
+        info = _sentence_owner(clause, ctx) or owner_info or (_addressees(ctx))
         if info:
             _set_owner(child, info)
         if task.get("phase"):
