@@ -1,7 +1,7 @@
 """立项交办 in a real browser, on a phone and at a desk: the Beijing commission's coordinator
-creates a plan by hand, adds a task for the Beijing QC centre and a sub-task under it, and gives
-an ad-hoc item (交办事项) in two clicks from my work; the QC centre's reporter then finds all
-three waiting in my work. No sideways scroll, no console errors; screenshots under
+creates a plan by hand, adds a task for the Beijing QC centre and a sub-task under it, a task for
+each QC centre under the commission (a cascade by hand), and gives an ad-hoc item (交办事项) in two
+clicks from my work; the QC centre's reporter then finds all four waiting in my work. No sideways scroll, no console errors; screenshots under
 test-output/screenshots/ for a person to look at."""
 
 from datetime import date, timedelta
@@ -53,7 +53,7 @@ def choose_unit(page, field: str, typed: str, code: str) -> None:
 
 
 @pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
-def test_a_coordinator_plans_two_levels_by_hand_and_the_receiving_reporter_sees_them(
+def test_a_coordinator_plans_two_levels_and_a_cascade_by_hand_and_the_receiving_reporter_sees_them(
     browser, live_server, screenshot, width, height
 ):
     suffix = f"{width}"
@@ -108,6 +108,20 @@ def test_a_coordinator_plans_two_levels_by_hand_and_the_receiving_reporter_sees_
     assert page.locator("#plan-tree").get_by_text(f"制定院感质控工作方案（{suffix}）").count() == 1
     screenshot(page, "4-plan")
 
+    # a cascade by hand: one task for each QC centre under the Beijing commission
+    page.goto(plan_url.rstrip("/") + "/tasks/new")
+    page.fill("#title", f"各质控中心报送院感自查报告（{suffix}）")
+    page.fill("#due_on", later.isoformat())
+    page.check("input[name=owner_mode][value=each]")
+    page.select_option("#each_kind", "qc_center")  # under 北京市卫生健康委 (the default)
+    page.locator("#owner-matches strong").wait_for()
+    assert "北京市肿瘤质控中心" in page.locator("#owner-matches").inner_text()
+    fits(page)
+    screenshot(page, "4b-cascade-by-hand")
+    with page.expect_navigation():
+        page.click("#save-task")
+    assert "/tasks/" in page.url
+
     # 交办事项: two clicks from my work (the button, then save)
     page.goto(live_server + "/")
     page.evaluate("window.__kept = true")
@@ -134,6 +148,7 @@ def test_a_coordinator_plans_two_levels_by_hand_and_the_receiving_reporter_sees_
     for title in (
         f"制定院感质控工作方案（{suffix}）",
         f"各医院上报院感监测数据（{suffix}）",
+        f"各质控中心报送院感自查报告（{suffix}）",  # the cascade's child for this unit
         f"落实市领导关于院感防控的批示（{suffix}）",
     ):
         assert unsigned.get_by_text(title).count() == 1, title
