@@ -89,3 +89,10 @@ def test_vendor_assets_are_served_locally(client):
     assert client.get("/vendor/bootstrap.min.css").status_code == 200
     assert client.get("/vendor/../../requirements.txt").status_code == 404
     assert client.get("/vendor/unknown.js").status_code == 404
+
+
+def test_only_the_plan_page_loads_the_trees_drag_and_drop_script(client, auth, make_user, fixture_plan):
+    auth.login(make_user("coordinator", "P11"))
+    assert "tree_dnd.js" in client.get("/plans/fixture-plan").get_data(as_text=True)
+    for other in ("/", "/tasks", "/overdue", "/notifications"):
+        assert "tree_dnd.js" not in client.get(other).get_data(as_text=True), other
