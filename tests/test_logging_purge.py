@@ -43,6 +43,8 @@ def own_root_logger():
     """configure_logging changes the root logger: give it back as it was."""
     root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
     handlers, level, scheduler_level = list(root.handlers), root.level, scheduler.level
+    # an app made earlier in the run already installed the process's handler (on stderr): start without it
+    root.handlers[:] = [h for h in handlers if not getattr(h, logging_setup._MARK, False)]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
